@@ -1,0 +1,839 @@
+/*  actor.c: the actor host. One process runs one instance of one actor: it
+    takes its config from the supervisor, loads the module, binds its outputs,
+    connects its inputs, and then loops: read acks and batches, call the
+    module's hooks, send batches, report counters, until the supervisor says
+    stop. Nothing here blocks except zmq_poll.
+*/
+#include "actor.h"
+
+#include "ctl.h"
+#include "envelope.h"
+#include "host.h"
+#include "module.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* Output batches are split at group boundaries past this size. */
+#define SPLIT_BYTES (1u << 20)
+/* Input batches handled per input per loop turn: fairness vs. poll cost. */
+#define BATCHES_PER_TURN 4
+
+typedef struct held {
+    zmq_msg_t msg;
+    msgpack_zone zone;
+    env_batch_t b;
+    struct held *next;
+} held_t;
+
+typedef struct {
+    uint32_t origin;
+    uint64_t next_seq;
+    held_t *list; /* sorted by first_seq */
+} order_t;
+
+typedef struct {
+    troupe_ctx_t ctx; /* first: the module's handle is this struct */
+    void *zctx;
+    void *ctl;
+    char *rid; /* our routing id on every socket */
+    void *dl;
+    unsigned batch, window, credit;
+    bool ordered;
+    /* lifecycle */
+    bool started, input_end, flushed, done_sent, stop;
+    bool source_done;
+    uint64_t block_k; /* a source's next block: instance + k * instances */
+    /* input bookkeeping */
+    inrec_t *free_recs;
+    msgpack_zone zone; /* for the batch being handled */
+    order_t *orders;
+    int norders;
+    uint64_t next_beat;
+} host_t;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ==== control channel ======================================================== */
+
+static void send_simple(host_t *h, int kind)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_int(&pk, kind);
+    ctl_send(h->ctl, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void send_text(host_t *h, int kind, uint64_t item, const char *text)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, kind == CTL_FAIL ? 3 : 2);
+    msgpack_pack_int(&pk, kind);
+    if (kind == CTL_FAIL)
+        msgpack_pack_uint64(&pk, item);
+    msgpack_pack_str_with_body(&pk, text, strlen(text));
+    ctl_send(h->ctl, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void send_stats(host_t *h, int kind)
+{
+    host_stats_t *s = &h->ctx.stats;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_int(&pk, kind);
+    msgpack_pack_uint64(&pk, s->items_in);
+    msgpack_pack_uint64(&pk, s->items_out);
+    msgpack_pack_uint64(&pk, s->batches_in);
+    msgpack_pack_uint64(&pk, s->batches_out);
+    msgpack_pack_uint64(&pk, s->failed);
+    msgpack_pack_uint64(&pk, s->malformed);
+    msgpack_pack_uint64(&pk, s->busy_ns);
+    ctl_send(h->ctl, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/*  Reads one control message; returns its kind (and keeps the decoded
+    message in *root / zone for CONFIG), 0 when none, -1 on garbage. */
+static int ctl_read(host_t *h, msgpack_zone *zone, msgpack_object *root,
+                    zmq_msg_t *msg)
+{
+    if (zmq_msg_recv(msg, h->ctl, ZMQ_DONTWAIT) < 0)
+        return 0;
+    if (msgpack_unpack(zmq_msg_data(msg), zmq_msg_size(msg), &(size_t){ 0 }, zone,
+                       root)
+            != MSGPACK_UNPACK_SUCCESS
+        || root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size < 1
+        || root->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -1;
+    return (int)root->via.array.ptr[0].via.u64;
+}
+
+/* ==== configuration ============================================================== */
+
+static void *new_socket(host_t *h, int type)
+{
+    void *s = zmq_socket(h->zctx, type);
+    if (!s)
+        return NULL;
+    int zero = 0, hwm = 100000, ivl = 10;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    return s;
+}
+
+static void on_out_acked(void *arg, inrec_t *src);
+
+static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
+                         size_t errlen)
+{
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY)
+        return 0;
+    h->ctx.outs = calloc(list->via.array.size + 1, sizeof *h->ctx.outs);
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *o = &list->via.array.ptr[i];
+        char *name = ctl_map_str(o, "name");
+        char *endpoint = ctl_map_str(o, "endpoint");
+        char *topic = ctl_map_str(o, "topic");
+        bool broadcast = ctl_map_bool(o, "broadcast", false);
+        void *sock = new_socket(h, ZMQ_ROUTER);
+        int one = 1;
+        int rc = -1;
+        if (sock && name && endpoint) {
+            zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+            rc = zmq_bind(sock, endpoint);
+            if (rc != 0)
+                snprintf(err, errlen, "cannot bind output '%s' at %s: %s", name,
+                         endpoint, zmq_strerror(errno));
+        }
+        chan_out_t *out = NULL;
+        if (rc == 0) {
+            out = chan_out_new((int)ctl_map_u64(o, "chan", 0), name, broadcast,
+                               topic, sock, h->window);
+            sock = NULL;
+        }
+        if (out) {
+            out->on_acked = on_out_acked;
+            out->acked_arg = h;
+            const msgpack_object *exp = ctl_map_get(o, "expect");
+            for (uint32_t j = 0; exp && exp->type == MSGPACK_OBJECT_ARRAY
+                                 && j < exp->via.array.size;
+                 j++) {
+                char *cn = ctl_map_str(&exp->via.array.ptr[j], "consumer");
+                char *pre = ctl_map_str(&exp->via.array.ptr[j], "prefix");
+                if (cn && chan_out_expect(out, cn, pre ? pre : "") < 0)
+                    snprintf(err, errlen, "too many subscribers on '%s'", name);
+                free(cn);
+                free(pre);
+            }
+            h->ctx.outs[h->ctx.nouts++] = out;
+        }
+        if (sock)
+            zmq_close(sock);
+        free(name);
+        free(endpoint);
+        free(topic);
+        if (!out) {
+            if (!*err)
+                snprintf(err, errlen, "cannot set up an output: %s",
+                         zmq_strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
+                        size_t errlen)
+{
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY)
+        return 0;
+    h->ctx.ins = calloc(list->via.array.size + 1, sizeof *h->ctx.ins);
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *o = &list->via.array.ptr[i];
+        char *endpoint = ctl_map_str(o, "endpoint");
+        char *sub = ctl_map_str(o, "subscribe");
+        void *sock = new_socket(h, ZMQ_DEALER);
+        chan_in_t *in = NULL;
+        if (sock && endpoint) {
+            zmq_setsockopt(sock, ZMQ_ROUTING_ID, h->rid, strlen(h->rid));
+            if (zmq_connect(sock, endpoint) == 0) {
+                in = chan_in_new((int)ctl_map_u64(o, "chan", 0),
+                                 ctl_map_bool(o, "broadcast", false), sock,
+                                 h->ctx.id, h->credit, sub ? sub : "");
+                if (in)
+                    sock = NULL;
+            }
+        }
+        if (!in)
+            snprintf(err, errlen, "cannot connect input %s: %s",
+                     endpoint ? endpoint : "?", zmq_strerror(errno));
+        if (sock)
+            zmq_close(sock);
+        free(endpoint);
+        free(sub);
+        if (!in)
+            return -1;
+        h->ctx.ins[h->ctx.nins++] = in;
+    }
+    return 0;
+}
+
+static int take_config(host_t *h, const msgpack_object *cfg, char *err,
+                       size_t errlen)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    ctx->pipeline = ctl_map_str(cfg, "pipeline");
+    ctx->actor = ctl_map_str(cfg, "actor");
+    ctx->origin = (uint32_t)ctl_map_u64(cfg, "index", 0);
+    ctx->instance = (unsigned)ctl_map_u64(cfg, "instance", 0);
+    ctx->instances = (unsigned)ctl_map_u64(cfg, "instances", 1);
+    h->batch = (unsigned)ctl_map_u64(cfg, "batch", 1024);
+    h->window = (unsigned)ctl_map_u64(cfg, "window", 32);
+    h->credit = (unsigned)ctl_map_u64(cfg, "credit", 4);
+    h->ordered = ctl_map_bool(cfg, "ordered", false);
+    char *path = ctl_map_str(cfg, "module");
+    if (!ctx->pipeline || !ctx->actor || !path || !h->batch) {
+        snprintf(err, errlen, "incomplete config from the supervisor");
+        free(path);
+        return -1;
+    }
+    char id[256];
+    snprintf(id, sizeof id, "%s#%u", ctx->actor, ctx->instance);
+    ctx->id = strdup(id);
+    const msgpack_object *args = ctl_map_get(cfg, "args");
+    if (args && args->type == MSGPACK_OBJECT_MAP) {
+        ctx->args = calloc(args->via.map.size + 1, sizeof *ctx->args);
+        for (uint32_t i = 0; ctx->args && i < args->via.map.size; i++) {
+            const msgpack_object *k = &args->via.map.ptr[i].key;
+            const msgpack_object *v = &args->via.map.ptr[i].val;
+            if (k->type != MSGPACK_OBJECT_STR || v->type != MSGPACK_OBJECT_STR)
+                continue;
+            ctx->args[ctx->nargs].key = strndup(k->via.str.ptr, k->via.str.size);
+            ctx->args[ctx->nargs].value = strndup(v->via.str.ptr, v->via.str.size);
+            ctx->nargs++;
+        }
+    }
+    ctx->mod = module_load(path, &h->dl, err, errlen);
+    free(path);
+    if (!ctx->mod)
+        return -1;
+    if (ctx->mod->start) {
+        host_group_reset(ctx);
+        int rc = ctx->mod->start(ctx);
+        if (rc == TROUPE_ERROR || ctx->failed) {
+            snprintf(err, errlen, "%s", ctx->failed ? ctx->error : "start failed");
+            return -1;
+        }
+    }
+    if (setup_outputs(h, ctl_map_get(cfg, "outputs"), err, errlen) < 0)
+        return -1;
+    /* inputs are connected on START, once every producer has bound */
+    return 0;
+}
+
+/* ==== handling items =============================================================== */
+
+static inrec_t *rec_new(host_t *h, int input, uint64_t batch_id)
+{
+    inrec_t *r = h->free_recs;
+    if (r)
+        h->free_recs = r->next_free;
+    else if (!(r = malloc(sizeof *r)))
+        return NULL;
+    r->input = input;
+    r->batch_id = batch_id;
+    r->pending = 1; /* held while its groups are handled */
+    r->next_free = NULL;
+    return r;
+}
+
+static void rec_release(host_t *h, inrec_t *r)
+{
+    if (--r->pending > 0)
+        return;
+    chan_in_t *in = h->ctx.ins[r->input];
+    chan_in_ack(in, r->batch_id);
+    r->next_free = h->free_recs;
+    h->free_recs = r;
+}
+
+static void on_out_acked(void *arg, inrec_t *src)
+{
+    if (src)
+        rec_release(arg, src);
+}
+
+static void outs_begin(host_t *h, uint32_t origin, uint64_t seq, inrec_t *src)
+{
+    for (int i = 0; i < h->ctx.nouts; i++)
+        chan_out_begin(h->ctx.outs[i], origin, seq, src);
+}
+
+static void outs_flush(host_t *h)
+{
+    for (int i = 0; i < h->ctx.nouts; i++)
+        chan_out_flush(h->ctx.outs[i]);
+}
+
+/*  The group just made by a hook goes to every output; a failed item is
+    reported and travels on as its message. */
+static void group_end(host_t *h, int rc)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    if (rc == TROUPE_ERROR || ctx->failed) {
+        if (!ctx->failed)
+            snprintf(ctx->error, sizeof ctx->error, "failed (no message given)");
+        ctx->stats.failed++;
+        send_text(h, CTL_FAIL, ctx->item, ctx->error);
+        for (int i = 0; i < ctx->nouts; i++)
+            chan_out_group_failed(ctx->outs[i], ctx->error);
+        return;
+    }
+    if (ctx->emit_open) /* emit_begin without emit_end: drop the half value */
+        ctx->group_n--;
+    ctx->stats.items_out += ctx->group_n;
+    for (int i = 0; i < ctx->nouts; i++)
+        chan_out_group(ctx->outs[i], ctx->group_n, ctx->group_sb.data,
+                       ctx->group_sb.size);
+}
+
+static void split_if_big(host_t *h, uint32_t origin, uint64_t next_seq,
+                         inrec_t *src)
+{
+    for (int i = 0; i < h->ctx.nouts; i++)
+        if (chan_out_size(h->ctx.outs[i]) > SPLIT_BYTES) {
+            outs_flush(h);
+            outs_begin(h, origin, next_seq, src);
+            return;
+        }
+}
+
+/*  Runs the message hook over groups [from, to) of a batch. */
+static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
+                          uint32_t to, inrec_t *src)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    troupe_message_fn *fn = ctx->mod->message;
+    uint64_t t0 = now_ns();
+    outs_begin(h, b->origin, b->first_seq + from, src);
+    for (uint32_t g = from; g < to; g++) {
+        const msgpack_object *grp = &b->groups.ptr[g];
+        ctx->item = b->first_seq + g;
+        if (grp->type == MSGPACK_OBJECT_STR) { /* failed upstream: pass on */
+            char msg[512];
+            snprintf(msg, sizeof msg, "%.*s", (int)grp->via.str.size,
+                     grp->via.str.ptr);
+            for (int i = 0; i < ctx->nouts; i++)
+                chan_out_group_failed(ctx->outs[i], msg);
+            continue;
+        }
+        host_group_reset(ctx);
+        ctx->in_hook = true;
+        int rc = TROUPE_OK;
+        for (uint32_t v = 0; v < grp->via.array.size && rc != TROUPE_ERROR; v++) {
+            ctx->stats.items_in++;
+            rc = fn(ctx, &grp->via.array.ptr[v]);
+            if (ctx->failed)
+                rc = TROUPE_ERROR;
+        }
+        ctx->in_hook = false;
+        group_end(h, rc);
+        split_if_big(h, b->origin, ctx->item + 1, src);
+    }
+    outs_flush(h);
+    ctx->stats.busy_ns += now_ns() - t0;
+}
+
+static order_t *order_for(host_t *h, uint32_t origin)
+{
+    for (int i = 0; i < h->norders; i++)
+        if (h->orders[i].origin == origin)
+            return &h->orders[i];
+    order_t *more = realloc(h->orders, (h->norders + 1) * sizeof *more);
+    if (!more)
+        return NULL;
+    h->orders = more;
+    order_t *o = &h->orders[h->norders++];
+    o->origin = origin;
+    o->next_seq = 0;
+    o->list = NULL;
+    return o;
+}
+
+static void held_free(held_t *x)
+{
+    zmq_msg_close(&x->msg);
+    msgpack_zone_destroy(&x->zone);
+    free(x);
+}
+
+/*  Hands on, in order, every held batch that continues the sequence; with
+    `all`, everything held, gaps or not (the input has ended). */
+static void order_drain(host_t *h, order_t *o, bool all)
+{
+    while (o->list && (all || o->list->b.first_seq <= o->next_seq)) {
+        held_t *x = o->list;
+        o->list = x->next;
+        uint64_t end = x->b.first_seq + x->b.groups.size;
+        if (end > o->next_seq) {
+            uint64_t from = o->next_seq > x->b.first_seq
+                                ? o->next_seq - x->b.first_seq
+                                : 0;
+            handle_groups(h, &x->b, (uint32_t)from, x->b.groups.size, NULL);
+            o->next_seq = end;
+        }
+        held_free(x);
+    }
+}
+
+/*  An ordered actor holds what arrives early. It acknowledges on arrival:
+    the source's window bounds how far ahead anything can be. */
+static void hold_batch(host_t *h, int input, zmq_msg_t *msg)
+{
+    held_t *x = calloc(1, sizeof *x);
+    if (!x) {
+        zmq_msg_close(msg);
+        return; /* unacknowledged: it comes again */
+    }
+    zmq_msg_init(&x->msg);
+    zmq_msg_move(&x->msg, msg);
+    msgpack_zone_init(&x->zone, 4096);
+    msgpack_object root;
+    if (env_decode(zmq_msg_data(&x->msg), zmq_msg_size(&x->msg), &x->zone, &root)
+            != ENV_OK
+        || env_batch_view(&root, &x->b) != ENV_OK) {
+        h->ctx.stats.malformed++;
+        held_free(x);
+        return;
+    }
+    h->ctx.stats.batches_in++;
+    chan_in_ack(h->ctx.ins[input], x->b.batch_id);
+    order_t *o = order_for(h, x->b.origin);
+    if (!o) {
+        held_free(x);
+        return;
+    }
+    held_t **pp = &o->list;
+    while (*pp && (*pp)->b.first_seq < x->b.first_seq)
+        pp = &(*pp)->next;
+    x->next = *pp;
+    *pp = x;
+    order_drain(h, o, false);
+}
+
+static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
+{
+    msgpack_zone_clear(&h->zone);
+    msgpack_object root;
+    env_batch_t b;
+    if (env_decode(zmq_msg_data(msg), zmq_msg_size(msg), &h->zone, &root) != ENV_OK
+        || env_batch_view(&root, &b) != ENV_OK) {
+        h->ctx.stats.malformed++;
+        return;
+    }
+    h->ctx.stats.batches_in++;
+    inrec_t *r = rec_new(h, input, b.batch_id);
+    if (!r)
+        return;
+    handle_groups(h, &b, 0, b.groups.size, h->ctx.nouts ? r : NULL);
+    rec_release(h, r);
+}
+
+static bool outs_ready(host_t *h)
+{
+    for (int i = 0; i < h->ctx.nouts; i++)
+        if (!chan_out_ready(h->ctx.outs[i]))
+            return false;
+    return true;
+}
+
+static bool outs_idle(host_t *h)
+{
+    for (int i = 0; i < h->ctx.nouts; i++)
+        if (!chan_out_idle(h->ctx.outs[i]))
+            return false;
+    return true;
+}
+
+static void read_input(host_t *h, int input)
+{
+    chan_in_t *in = h->ctx.ins[input];
+    for (int n = 0; n < BATCHES_PER_TURN && outs_ready(h); n++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, in->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        if (zmq_msg_more(&msg)) { /* we send one frame; anything else is junk */
+            h->ctx.stats.malformed++;
+            while (zmq_msg_more(&msg))
+                zmq_msg_recv(&msg, in->sock, 0);
+            zmq_msg_close(&msg);
+            continue;
+        }
+        in->credit_owed++;
+        in->batches_in++;
+        if (h->ordered)
+            hold_batch(h, input, &msg);
+        else
+            handle_batch(h, input, &msg);
+        zmq_msg_close(&msg);
+    }
+}
+
+/*  A source makes one block of `batch` items per call. */
+static void produce_block(host_t *h)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    uint64_t block = ctx->instance + h->block_k * ctx->instances;
+    uint64_t base = block * h->batch;
+    uint64_t t0 = now_ns();
+    outs_begin(h, ctx->origin, base, NULL);
+    for (uint64_t i = 0; i < h->batch; i++) {
+        host_group_reset(ctx);
+        ctx->item = base + i;
+        ctx->in_hook = true;
+        int rc = ctx->mod->produce(ctx, base + i);
+        ctx->in_hook = false;
+        if (rc == TROUPE_DONE) {
+            h->source_done = true;
+            break;
+        }
+        group_end(h, rc);
+        split_if_big(h, ctx->origin, base + i + 1, NULL);
+    }
+    outs_flush(h);
+    h->block_k++;
+    ctx->stats.busy_ns += now_ns() - t0;
+}
+
+static void flush_module(host_t *h)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    for (int i = 0; i < h->norders; i++)
+        order_drain(h, &h->orders[i], true);
+    h->flushed = true;
+    if (!ctx->mod->flush)
+        return;
+    outs_begin(h, ctx->origin, ctx->instance, NULL);
+    host_group_reset(ctx);
+    ctx->item = ctx->instance;
+    ctx->in_hook = true;
+    int rc = ctx->mod->flush(ctx);
+    ctx->in_hook = false;
+    group_end(h, rc);
+    outs_flush(h);
+}
+
+/* ==== the loop ======================================================================= */
+
+static void handle_control(host_t *h)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    for (;;) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        msgpack_object root;
+        msgpack_zone_clear(&zone);
+        int kind = ctl_read(h, &zone, &root, &msg);
+        zmq_msg_close(&msg);
+        if (kind == 0)
+            break;
+        switch (kind) {
+        case CTL_INPUT_END: h->input_end = true; break;
+        case CTL_DRAIN: h->source_done = true; break;
+        case CTL_STOP: h->stop = true; break;
+        default: break;
+        }
+    }
+    msgpack_zone_destroy(&zone);
+}
+
+static bool finished(host_t *h)
+{
+    if (!h->started)
+        return false;
+    bool source = h->ctx.mod->produce != NULL;
+    if (source ? !h->source_done : !h->input_end)
+        return false;
+    if (!source && !h->flushed)
+        flush_module(h);
+    return outs_idle(h);
+}
+
+static void run_loop(host_t *h)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    int n = 1 + ctx->nouts + ctx->nins;
+    zmq_pollitem_t *items = calloc(n, sizeof *items);
+    if (!items)
+        return;
+    h->next_beat = now_ms() + CTL_HEARTBEAT_MS;
+    while (!h->stop) {
+        bool can_take = outs_ready(h);
+        bool can_produce = ctx->mod->produce && !h->source_done && can_take
+                           && h->started;
+        items[0] = (zmq_pollitem_t){ .socket = h->ctl, .events = ZMQ_POLLIN };
+        for (int i = 0; i < ctx->nouts; i++)
+            items[1 + i] = (zmq_pollitem_t){ .socket = ctx->outs[i]->sock,
+                                             .events = ZMQ_POLLIN };
+        for (int i = 0; i < ctx->nins; i++)
+            items[1 + ctx->nouts + i]
+                = (zmq_pollitem_t){ .socket = ctx->ins[i]->sock,
+                                    .events = can_take ? ZMQ_POLLIN : 0 };
+        uint64_t now = now_ms();
+        long timeout = can_produce ? 0
+                       : h->next_beat > now ? (long)(h->next_beat - now)
+                                            : 0;
+        if (zmq_poll(items, n, timeout) < 0 && errno != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            handle_control(h);
+        for (int i = 0; i < ctx->nouts; i++)
+            if (items[1 + i].revents & ZMQ_POLLIN)
+                chan_out_read(ctx->outs[i], 256, &ctx->stats.malformed);
+        for (int i = 0; i < ctx->nins; i++)
+            if (items[1 + ctx->nouts + i].revents & ZMQ_POLLIN)
+                read_input(h, i);
+        if (can_produce && outs_ready(h))
+            produce_block(h);
+        for (int i = 0; i < ctx->nins; i++)
+            chan_in_flush(ctx->ins[i]);
+        for (int i = 0; i < ctx->nouts; i++)
+            chan_out_pump(ctx->outs[i]);
+        if (!h->done_sent && finished(h)) {
+            for (int i = 0; i < ctx->nins; i++)
+                chan_in_flush(ctx->ins[i]);
+            send_stats(h, CTL_DONE);
+            h->done_sent = true;
+        }
+        now = now_ms();
+        if (now >= h->next_beat) {
+            send_stats(h, CTL_STATS);
+            h->next_beat = now + CTL_HEARTBEAT_MS;
+        }
+    }
+    free(items);
+}
+
+/* ==== set-up and tear-down ============================================================ */
+
+static void host_free(host_t *h)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    if (ctx->mod && ctx->mod->stop)
+        ctx->mod->stop(ctx);
+    for (int i = 0; i < ctx->nouts; i++)
+        chan_out_destroy(&ctx->outs[i]);
+    for (int i = 0; i < ctx->nins; i++)
+        chan_in_destroy(&ctx->ins[i]);
+    free(ctx->outs);
+    free(ctx->ins);
+    for (int i = 0; i < h->norders; i++)
+        while (h->orders[i].list) {
+            held_t *x = h->orders[i].list;
+            h->orders[i].list = x->next;
+            held_free(x);
+        }
+    free(h->orders);
+    while (h->free_recs) {
+        inrec_t *r = h->free_recs;
+        h->free_recs = r->next_free;
+        free(r);
+    }
+    for (int i = 0; i < ctx->nargs; i++) {
+        free(ctx->args[i].key);
+        free(ctx->args[i].value);
+    }
+    free(ctx->args);
+    free(ctx->pipeline);
+    free(ctx->actor);
+    free(ctx->id);
+    msgpack_sbuffer_destroy(&ctx->group_sb);
+    msgpack_zone_destroy(&h->zone);
+    if (h->ctl)
+        zmq_close(h->ctl);
+    if (h->zctx)
+        zmq_ctx_term(h->zctx);
+    if (h->dl)
+        dlclose(h->dl);
+    free(h->rid);
+}
+
+/*  Waits up to `ms` for a control message of kind `want` (or STOP). */
+static int wait_for(host_t *h, int want, int ms, msgpack_zone *zone,
+                    msgpack_object *root, zmq_msg_t *msg)
+{
+    uint64_t deadline = now_ms() + (uint64_t)ms;
+    for (;;) {
+        uint64_t now = now_ms();
+        if (now >= deadline)
+            return -1;
+        zmq_pollitem_t it = { .socket = h->ctl, .events = ZMQ_POLLIN };
+        if (zmq_poll(&it, 1, (long)(deadline - now)) < 0 && errno != EINTR)
+            return -1;
+        if (!(it.revents & ZMQ_POLLIN))
+            continue;
+        zmq_msg_close(msg);
+        zmq_msg_init(msg);
+        msgpack_zone_clear(zone);
+        int kind = ctl_read(h, zone, root, msg);
+        if (kind == want || kind == CTL_STOP)
+            return kind;
+    }
+}
+
+int actor_main(const char *control, const char *id)
+{
+    host_t h;
+    memset(&h, 0, sizeof h);
+    msgpack_sbuffer_init(&h.ctx.group_sb);
+    msgpack_packer_init(&h.ctx.group_pk, &h.ctx.group_sb, msgpack_sbuffer_write);
+    msgpack_zone_init(&h.zone, 64 * 1024);
+    h.rid = strdup(id);
+    h.zctx = zmq_ctx_new();
+    h.ctl = h.zctx ? zmq_socket(h.zctx, ZMQ_DEALER) : NULL;
+    if (!h.ctl || !h.rid) {
+        fprintf(stderr, "troupe actor %s: cannot make a zmq socket\n", id);
+        host_free(&h);
+        return 1;
+    }
+    int linger = 2000;
+    zmq_setsockopt(h.ctl, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(h.ctl, ZMQ_ROUTING_ID, id, strlen(id));
+    if (zmq_connect(h.ctl, control) != 0) {
+        fprintf(stderr, "troupe actor %s: cannot connect to %s: %s\n", id, control,
+                zmq_strerror(errno));
+        host_free(&h);
+        return 1;
+    }
+    {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_int(&pk, CTL_HELLO);
+        msgpack_pack_int(&pk, getpid());
+        ctl_send(h.ctl, NULL, 0, &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* the config's zone and frame live until the end: the input list in
+       it is used on START */
+    msgpack_zone cfgzone, zone;
+    msgpack_zone_init(&cfgzone, 4096);
+    msgpack_zone_init(&zone, 1024);
+    msgpack_object cfg, root;
+    zmq_msg_t cfgmsg, msg;
+    zmq_msg_init(&cfgmsg);
+    zmq_msg_init(&msg);
+    int rc = 1;
+    char err[512] = "";
+    int kind = wait_for(&h, CTL_CONFIG, 30000, &cfgzone, &cfg, &cfgmsg);
+    if (kind != CTL_CONFIG) {
+        if (kind != CTL_STOP)
+            fprintf(stderr, "troupe actor %s: no config from the supervisor\n", id);
+        goto out;
+    }
+    if (cfg.via.array.size < 2
+        || take_config(&h, &cfg.via.array.ptr[1], err, sizeof err) < 0) {
+        send_text(&h, CTL_ERROR, 0, *err ? err : "bad config");
+        wait_for(&h, CTL_STOP, 5000, &zone, &root, &msg);
+        goto out;
+    }
+    send_simple(&h, CTL_READY);
+    kind = wait_for(&h, CTL_START, 60000, &zone, &root, &msg);
+    if (kind == CTL_START) {
+        if (setup_inputs(&h, ctl_map_get(&cfg.via.array.ptr[1], "inputs"), err,
+                         sizeof err)
+            < 0) {
+            send_text(&h, CTL_ERROR, 0, err);
+            wait_for(&h, CTL_STOP, 5000, &zone, &root, &msg);
+        }
+        else {
+            h.started = true;
+            run_loop(&h);
+            rc = h.done_sent ? 0 : 1;
+        }
+    }
+out:
+    zmq_msg_close(&msg);
+    zmq_msg_close(&cfgmsg);
+    msgpack_zone_destroy(&zone);
+    msgpack_zone_destroy(&cfgzone);
+    host_free(&h);
+    return rc;
+}

@@ -1,0 +1,137 @@
+/*  chan.h: the two ends of a data channel inside an actor process.
+
+    A channel is a load-balanced pipe or a broadcast. Every producer instance
+    binds one ROUTER per output channel; every consumer instance connects one
+    DEALER to each producer instance of each input channel. Consumers grant
+    credit (how many batches may wait in their queue) and acknowledge each
+    batch once what it produced is itself acknowledged downstream; producers
+    keep every batch until it is acknowledged, which is what lets a batch be
+    sent again when its consumer dies. docs/ARCHITECTURE.md says why this is
+    ROUTER/DEALER rather than PUSH/PULL and PUB/SUB.
+*/
+#ifndef TR_CHAN_H
+#define TR_CHAN_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#define CHAN_MAX_SLOTS 64  /* consumers of one producer's output */
+#define CHAN_NAME_MAX 96
+
+/*  An input batch on its way through this actor: acknowledged upstream when
+    `pending` (output batches not yet acknowledged, plus one while it is
+    being handled) drops to zero. */
+typedef struct inrec {
+    int input;
+    uint64_t batch_id;
+    int pending;
+    struct inrec *next_free;
+} inrec_t;
+
+typedef struct {
+    char name[CHAN_NAME_MAX]; /* consumer "actor#instance" */
+    char rid[CHAN_NAME_MAX];  /* zmq routing id of its live incarnation */
+    size_t rid_len;
+    uint32_t credit;
+    bool connected;
+    bool match;      /* broadcast: subscribes to this producer's topic */
+    uint64_t cursor; /* broadcast: next batch id this slot is due */
+} out_slot_t;
+
+typedef struct {
+    uint64_t id;
+    zmq_msg_t msg;
+    uint64_t pending; /* slots whose ack is awaited, one bit each */
+    int slot;         /* pipe: the slot holding it; -1 while unsent */
+    bool live;
+    inrec_t *src;
+    uint32_t nitems;
+} out_batch_t;
+
+typedef struct chan_out chan_out_t;
+/*  Called when a batch is acknowledged by every consumer it went to. */
+typedef void(chan_acked_fn)(void *arg, inrec_t *src);
+
+struct chan_out {
+    int chan;
+    char *name;
+    bool broadcast;
+    char *topic;
+    void *sock;
+    out_slot_t slots[CHAN_MAX_SLOTS];
+    int nslots;
+    /* unacknowledged batches, ids consecutive from `head` to `next_id` */
+    out_batch_t *ring;
+    uint64_t cap; /* power of two */
+    uint64_t head, next_id;
+    uint64_t send_cursor; /* pipe: every id below it went to a slot once */
+    uint32_t window;      /* most unacknowledged batches before we stop */
+    /* the batch being built */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    bool open;
+    uint32_t ngroups;
+    uint32_t origin;
+    uint64_t first_seq;
+    inrec_t *src;
+    /* counters */
+    uint64_t items_out, batches_out;
+    chan_acked_fn *on_acked;
+    void *acked_arg;
+};
+
+/*  Makes an output on `sock` (a bound ROUTER, owned from now on). */
+chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
+                         const char *topic, void *sock, uint32_t window);
+void chan_out_destroy(chan_out_t **self_p);
+/*  Declares a broadcast subscriber before it says hello, so that no batch
+    is made without it. */
+int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix);
+/*  Starts a batch of groups from `origin`, the first numbered first_seq. */
+void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
+                    inrec_t *src);
+/*  Appends one group: `n` values packed in `data`, or failure text. */
+void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size);
+void chan_out_group_failed(chan_out_t *self, const char *message);
+/*  Seals the open batch into the outbox (nothing when it holds no group)
+    and tries to send. Returns 0 or -1 on a zmq error. */
+int chan_out_flush(chan_out_t *self);
+/*  Bytes in the open batch. */
+size_t chan_out_size(const chan_out_t *self);
+/*  True when one more batch fits the window and none waits for credit. */
+bool chan_out_ready(const chan_out_t *self);
+/*  Nothing unacknowledged and nothing open. */
+bool chan_out_idle(const chan_out_t *self);
+/*  Reads what consumers sent (HELLO, ACK); `budget` messages at most.
+    Counts frames it could not read in *malformed. */
+int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed);
+/*  Sends what credit allows. */
+int chan_out_pump(chan_out_t *self);
+/*  The consumer `name` is gone: what it held goes out again. */
+void chan_out_lost(chan_out_t *self, const char *name);
+
+/* ---- input side ------------------------------------------------------- */
+
+typedef struct {
+    int chan;
+    bool broadcast;
+    void *sock; /* DEALER to one producer instance */
+    uint32_t credit_owed;
+    uint64_t *acks;
+    size_t nacks, ackcap;
+    uint64_t batches_in;
+} chan_in_t;
+
+/*  Makes an input on `sock` (a DEALER, owned from now on) and says hello. */
+chan_in_t *chan_in_new(int chan, bool broadcast, void *sock,
+                       const char *consumer, uint32_t credit,
+                       const char *topic);
+void chan_in_destroy(chan_in_t **self_p);
+/*  Queues an acknowledgement of `batch_id`. */
+void chan_in_ack(chan_in_t *self, uint64_t batch_id);
+/*  Sends the queued acknowledgements and credit, if any. */
+int chan_in_flush(chan_in_t *self);
+
+#endif

@@ -1,0 +1,64 @@
+/*  ctl.c: small helpers for the control channel's msgpack messages. */
+#include "ctl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+int ctl_send(void *sock, const char *rid, size_t rid_len,
+             const msgpack_sbuffer *sb)
+{
+    if (rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    return zmq_send(sock, sb->data, sb->size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+const msgpack_object *ctl_map_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len
+            && memcmp(k->via.str.ptr, key, len) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+uint64_t ctl_map_u64(const msgpack_object *map, const char *key, uint64_t fallback)
+{
+    const msgpack_object *v = ctl_map_get(map, key);
+    return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : fallback;
+}
+
+bool ctl_map_bool(const msgpack_object *map, const char *key, bool fallback)
+{
+    const msgpack_object *v = ctl_map_get(map, key);
+    return v && v->type == MSGPACK_OBJECT_BOOLEAN ? v->via.boolean : fallback;
+}
+
+char *ctl_map_str(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = ctl_map_get(map, key);
+    if (!v || v->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    char *s = malloc(v->via.str.size + 1);
+    if (s) {
+        memcpy(s, v->via.str.ptr, v->via.str.size);
+        s[v->via.str.size] = '\0';
+    }
+    return s;
+}
+
+void ctl_pack_key(msgpack_packer *pk, const char *key)
+{
+    msgpack_pack_str_with_body(pk, key, strlen(key));
+}
+
+void ctl_pack_kv_str(msgpack_packer *pk, const char *key, const char *value)
+{
+    ctl_pack_key(pk, key);
+    msgpack_pack_str_with_body(pk, value, strlen(value));
+}

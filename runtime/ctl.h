@@ -1,0 +1,49 @@
+/*  ctl.h: the control channel between the supervisor (ROUTER) and each actor
+    process (DEALER). Every message is one msgpack array whose first element
+    is one of the kinds below. docs/PROTOCOL.md lists their fields.
+*/
+#ifndef TR_CTL_H
+#define TR_CTL_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    /* actor -> supervisor */
+    CTL_HELLO = 1, /* [HELLO, pid] */
+    CTL_READY,     /* [READY]: module started, outputs bound */
+    CTL_ERROR,     /* [ERROR, text]: could not start; the run fails */
+    CTL_STATS,     /* [STATS, in, out, batches_in, batches_out, failed,
+                      malformed, busy_ns]: also the heartbeat */
+    CTL_FAIL,      /* [FAIL, item id, text]: an item failed */
+    CTL_DONE,      /* [DONE, same counters as STATS]: all sent is acked */
+    /* supervisor -> actor */
+    CTL_CONFIG = 20, /* [CONFIG, map] */
+    CTL_START,       /* [START]: every actor is bound; connect and run */
+    CTL_INPUT_END,   /* [INPUT_END]: every upstream actor is done */
+    CTL_DRAIN,       /* [DRAIN]: sources stop producing (Ctrl-C) */
+    CTL_STOP         /* [STOP]: exit now */
+};
+
+/*  Heartbeat period and how many may be missed before an actor is hung. */
+#define CTL_HEARTBEAT_MS 250
+
+/*  Sends the packed message in sb on sock (with a routing id first when
+    rid is not NULL). Returns 0 or -1. */
+int ctl_send(void *sock, const char *rid, size_t rid_len,
+             const msgpack_sbuffer *sb);
+
+/*  Looks up a string key in a decoded map; NULL when absent. */
+const msgpack_object *ctl_map_get(const msgpack_object *map, const char *key);
+/*  Typed readers for map members, with a fallback when absent or mistyped. */
+uint64_t ctl_map_u64(const msgpack_object *map, const char *key, uint64_t fallback);
+bool ctl_map_bool(const msgpack_object *map, const char *key, bool fallback);
+/*  A new NUL-terminated copy of a string member, or NULL. */
+char *ctl_map_str(const msgpack_object *map, const char *key);
+/*  Packs a string key and string value. */
+void ctl_pack_kv_str(msgpack_packer *pk, const char *key, const char *value);
+void ctl_pack_key(msgpack_packer *pk, const char *key);
+
+#endif

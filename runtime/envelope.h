@@ -1,0 +1,76 @@
+/*  envelope.h: the data-plane wire format (docs/PROTOCOL.md is the spec).
+
+    A batch carries many items in one zmq frame: a fixed 31-byte header, then
+    one group per source item (an array of the values it produced, or a string
+    when the item failed). Consumers answer producers with HELLO and ACK.
+*/
+#ifndef TR_ENVELOPE_H
+#define TR_ENVELOPE_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ENV_VERSION 1
+#define ENV_BATCH 0
+#define ENV_HELLO 1
+#define ENV_ACK 2
+
+/*  Bytes reserved in front of a batch for its header, written at the end when
+    the group count is known: fixarray(6), version, kind, uint64 batch id,
+    uint32 origin, uint64 first seq, array32 group count. */
+#define ENV_BATCH_HEADER 31
+
+/*  Writes the batch header into `head` (ENV_BATCH_HEADER bytes). */
+void env_batch_header(char *head, uint64_t batch_id, uint32_t origin,
+                      uint64_t first_seq, uint32_t ngroups);
+
+typedef struct {
+    uint64_t batch_id;
+    uint32_t origin;
+    uint64_t first_seq;
+    msgpack_object_array groups; /* each an array (values) or str (failure) */
+} env_batch_t;
+
+typedef enum {
+    ENV_OK = 0,
+    ENV_E_MSGPACK,  /* not a msgpack value, or trailing bytes */
+    ENV_E_SHAPE,    /* msgpack, but not an envelope */
+    ENV_E_VERSION,  /* an envelope of another version */
+    ENV_E_KIND      /* a kind this side does not take */
+} env_status_t;
+
+/*  Decodes one frame in place: strings and binaries in the result point into
+    `data`, everything else lives in `zone` (cleared by the caller between
+    frames). `*root` receives the whole decoded value. */
+env_status_t env_decode(const void *data, size_t size, msgpack_zone *zone,
+                        msgpack_object *root);
+/*  Reads a decoded value as a batch. */
+env_status_t env_batch_view(const msgpack_object *root, env_batch_t *batch);
+/*  The envelope kind of a decoded value, or -1 with the status in *status. */
+int env_kind(const msgpack_object *root, env_status_t *status);
+const char *env_status_str(env_status_t status);
+
+/*  HELLO, consumer to producer: who it is, how many batches it can take, and
+    for a broadcast, the topic prefix it subscribes to. */
+typedef struct {
+    const char *consumer; /* "actor#instance.incarnation", not terminated */
+    size_t consumer_len;
+    uint32_t credit;
+    const char *topic;
+    size_t topic_len;
+} env_hello_t;
+
+void env_pack_hello(msgpack_packer *pk, const char *consumer, uint32_t credit,
+                    const char *topic);
+env_status_t env_hello_view(const msgpack_object *root, env_hello_t *hello);
+
+/*  ACK, consumer to producer: credit handed back, and ids of batches whose
+    effects are now safely downstream. */
+void env_pack_ack(msgpack_packer *pk, uint32_t credit, const uint64_t *ids,
+                  size_t nids);
+env_status_t env_ack_view(const msgpack_object *root, uint32_t *credit,
+                          msgpack_object_array *ids);
+
+#endif

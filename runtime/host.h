@@ -1,0 +1,54 @@
+/*  host.h: the actor host's state, shared by the event loop (actor.c) and
+    the module-facing API (api.c). Modules see only the opaque troupe_ctx_t.
+*/
+#ifndef TR_HOST_H
+#define TR_HOST_H
+
+#include "chan.h"
+#include "troupe.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    char *key;
+    char *value;
+} host_arg_t;
+
+typedef struct {
+    uint64_t items_in, items_out, batches_in, batches_out;
+    uint64_t failed, malformed, busy_ns;
+} host_stats_t;
+
+struct _troupe_ctx_t {
+    /* who */
+    char *pipeline;
+    char *actor;
+    char *id; /* "actor#instance", our name to producers */
+    unsigned instance, instances;
+    uint32_t origin; /* our actor index: items we make start here */
+    const troupe_module_t *mod;
+    void *state;
+    host_arg_t *args;
+    int nargs;
+    /* the group being emitted */
+    bool in_hook;
+    bool failed;
+    char error[512];
+    uint64_t item;
+    msgpack_sbuffer group_sb;
+    msgpack_packer group_pk;
+    uint32_t group_n;
+    bool emit_open; /* between troupe_emit_begin and _end */
+    /* channels */
+    chan_out_t **outs;
+    int nouts;
+    chan_in_t **ins;
+    int nins;
+    host_stats_t stats;
+};
+
+/*  Clears the group buffer before a hook runs for one item. */
+void host_group_reset(troupe_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,210 @@
+/*  main.c: the `troupe` command. It parses arguments and decides exit codes;
+    everything else is in libtroupe.
+*/
+#include "actor.h"
+#include "config.h"
+#include "supervisor.h"
+#include "troupe.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#define EXIT_USAGE 2
+
+static const char *usage_main =
+    "usage: troupe COMMAND [OPTIONS] ...\n"
+    "\n"
+    "troupe runs pipelines of actor processes that pass msgpack items over\n"
+    "ZeroMQ, from a config file.\n"
+    "\n"
+    "commands:\n"
+    "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
+    "  check FILE    check FILE without running it; exit 0 when it is good\n"
+    "  version       print the version\n"
+    "\n"
+    "Config files are ZPL; see docs/CONFIG.md. Exit codes: 0 success, 1 the\n"
+    "run failed, 2 a usage or config error, 128+N after signal N.\n";
+
+static const char *usage_run =
+    "usage: troupe run [OPTIONS] FILE\n"
+    "\n"
+    "Runs the pipeline FILE describes, until its sources are exhausted and\n"
+    "every item has gone through. Ctrl-C stops the sources and drains what is\n"
+    "in flight; a second Ctrl-C kills at once.\n"
+    "\n"
+    "options:\n"
+    "  -s, --set ACTOR.KEY=VALUE  override a config key before the run, e.g.\n"
+    "                             -s square.instances=4 -s numbers.args.count=10\n"
+    "                             (pipeline.KEY=VALUE for pipeline keys)\n"
+    "  -v, --verbose              a summary per actor at the end; twice: events\n"
+    "  -q, --quiet                only errors\n"
+    "      --stats FILE           write the end-of-run summary as JSON to FILE\n"
+    "      --grace SECONDS        how long a Ctrl-C drain may take (default 5)\n"
+    "      --hang SECONDS         an actor silent this long is hung (default 10)\n"
+    "  -h, --help                 this text\n";
+
+static const char *usage_check =
+    "usage: troupe check [-s ACTOR.KEY=VALUE]... FILE\n"
+    "\n"
+    "Checks FILE: syntax, keys, numbers, channels (each needs a writer and a\n"
+    "reader), cycles, and that every module loads and takes its arguments.\n"
+    "Prints every problem as FILE:LINE: message and exits 2, or exits 0.\n";
+
+typedef struct {
+    char **sets;
+    int nsets;
+    supervisor_opts_t sup;
+    const char *file;
+} cli_t;
+
+static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
+{
+    static const struct option longopts[] = {
+        { "set", required_argument, NULL, 's' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "stats", required_argument, NULL, 'S' },
+        { "grace", required_argument, NULL, 'g' },
+        { "hang", required_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    cli->sets = calloc(argc + 1, sizeof *cli->sets);
+    cli->sup.verbose = 0;
+    cli->sup.grace = 5.0;
+    cli->sup.hang = 10.0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+s:vqh", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 's': cli->sets[cli->nsets++] = optarg; break;
+        case 'v': cli->sup.verbose++; break;
+        case 'q': cli->sup.verbose = -1; break;
+        case 'S': cli->sup.stats = optarg; break;
+        case 'g':
+        case 'H': {
+            double v = strtod(optarg, &end);
+            if (*end || end == optarg || v <= 0 || v > 86400) {
+                fprintf(stderr, "troupe: --%s: '%s' is not a number of seconds\n",
+                        c == 'g' ? "grace" : "hang", optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 'g')
+                cli->sup.grace = v;
+            else
+                cli->sup.hang = v;
+            break;
+        }
+        case 'h': fputs(usage, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "troupe: %s\n\n%s",
+                optind >= argc ? "which config file?" : "one config file at a time",
+                usage);
+        return EXIT_USAGE;
+    }
+    cli->file = argv[optind];
+    return -1; /* go on */
+}
+
+static int cmd_run_or_check(int argc, char **argv, bool run)
+{
+    cli_t cli;
+    memset(&cli, 0, sizeof cli);
+    int rc = parse_args(argc, argv, &cli, run ? usage_run : usage_check);
+    if (rc >= 0) {
+        free(cli.sets);
+        return rc;
+    }
+    char *errors = NULL;
+    plan_t *plan = config_load(cli.file, cli.sets, cli.nsets, &errors);
+    if (!plan) {
+        fputs(errors, stderr);
+        free(errors);
+        free(cli.sets);
+        return EXIT_USAGE;
+    }
+    if (run)
+        rc = supervisor_run(plan, &cli.sup);
+    else {
+        printf("%s: ok: pipeline '%s', %d actors\n", cli.file, plan->name,
+               plan->nactors);
+        rc = 0;
+    }
+    plan_destroy(&plan);
+    free(cli.sets);
+    return rc;
+}
+
+/*  Writes the title over the whole argv area so that ps shows it. */
+static void set_title(int argc, char **argv, const char *title)
+{
+    char *start = argv[0];
+    char *end = argv[argc - 1] + strlen(argv[argc - 1]);
+    size_t room = (size_t)(end - start);
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", title);
+    memset(start, 0, room);
+    memcpy(start, copy, strlen(copy) < room ? strlen(copy) : room);
+    const char *hash = strrchr(copy, '/');
+    prctl(PR_SET_NAME, hash ? hash + 1 : copy);
+}
+
+static int cmd_actor(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "troupe actor is started by troupe run, not by hand\n");
+        return EXIT_USAGE;
+    }
+    char *control = strdup(argv[2]);
+    char *id = strdup(argv[3]);
+    if (argc >= 5)
+        set_title(argc, argv, argv[4]);
+    /* Ctrl-C reaches the whole process group: the supervisor decides */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = actor_main(control, id);
+    free(control);
+    free(id);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    /* czmq would install its own SIGINT/SIGTERM handlers on first use */
+    zsys_handler_set(NULL);
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run"))
+        return cmd_run_or_check(argc - 1, argv + 1, true);
+    if (!strcmp(cmd, "check"))
+        return cmd_run_or_check(argc - 1, argv + 1, false);
+    if (!strcmp(cmd, "actor"))
+        return cmd_actor(argc, argv);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("troupe %d.%d.%d (module ABI %d)\n", TROUPE_VERSION_MAJOR,
+               TROUPE_VERSION_MINOR, TROUPE_VERSION_PATCH, TROUPE_ABI_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    fprintf(stderr, "troupe: unknown command '%s'\n\n%s", cmd, usage_main);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,130 @@
+/*  module.c: finds an actor module by name or path, loads it with dlopen and
+    refuses one built for another ABI (as Redis does with its modules).
+*/
+#include "module.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef TROUPE_MODULE_DIR
+#define TROUPE_MODULE_DIR "/usr/local/lib/troupe/actors"
+#endif
+
+static char *try_dir(const char *dir, size_t dirlen, const char *name)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%.*s/%s.so", (int)dirlen, dir, name);
+    if (n <= 0 || (size_t)n >= sizeof path || access(path, R_OK) != 0)
+        return NULL;
+    return strdup(path);
+}
+
+static bool valid_name(const char *name)
+{
+    if (!*name)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+char *module_resolve(const char *name, const char *base_dir, char *err,
+                     size_t errlen)
+{
+    if (strchr(name, '/')) {
+        char path[PATH_MAX];
+        if (name[0] == '/' || !base_dir)
+            snprintf(path, sizeof path, "%s", name);
+        else
+            snprintf(path, sizeof path, "%s/%s", base_dir, name);
+        if (access(path, R_OK) != 0) {
+            snprintf(err, errlen, "module file '%s' not found", path);
+            return NULL;
+        }
+        return strdup(path);
+    }
+    if (!valid_name(name)) {
+        snprintf(err, errlen, "'%s' is not a module name or a path", name);
+        return NULL;
+    }
+    char *found = NULL;
+    const char *env = getenv("TROUPE_MODULE_PATH");
+    while (env && *env && !found) {
+        size_t len = strcspn(env, ":");
+        if (len)
+            found = try_dir(env, len, name);
+        env += len + (env[len] == ':');
+    }
+    if (!found) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 16);
+        if (n > 0) {
+            exe[n] = '\0';
+            char *slash = strrchr(exe, '/');
+            if (slash) {
+                strcpy(slash, "/actors");
+                found = try_dir(exe, strlen(exe), name);
+            }
+        }
+    }
+    if (!found)
+        found = try_dir(TROUPE_MODULE_DIR, strlen(TROUPE_MODULE_DIR), name);
+    if (!found)
+        snprintf(err, errlen,
+                 "unknown module '%s' (not a built-in; a module of your own is "
+                 "named by its path, e.g. ./%s.so)",
+                 name, name);
+    return found;
+}
+
+const troupe_module_t *module_load(const char *path, void **handle_p, char *err,
+                                   size_t errlen)
+{
+    *handle_p = NULL;
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        snprintf(err, errlen, "cannot load module: %s", dlerror());
+        return NULL;
+    }
+    const troupe_module_t *mod = dlsym(handle, "troupe_module");
+    if (!mod) {
+        snprintf(err, errlen,
+                 "'%s' is not a troupe module (no troupe_module descriptor; "
+                 "declare one with TROUPE_MODULE)",
+                 path);
+        dlclose(handle);
+        return NULL;
+    }
+    if (mod->abi_version != TROUPE_ABI_VERSION) {
+        snprintf(err, errlen,
+                 "module '%s' was built for troupe ABI %u, this troupe speaks "
+                 "ABI %u: rebuild it against this troupe.h",
+                 path, mod->abi_version, TROUPE_ABI_VERSION);
+        dlclose(handle);
+        return NULL;
+    }
+    if (!mod->message && !mod->produce) {
+        snprintf(err, errlen,
+                 "module '%s' has neither a message nor a produce hook", path);
+        dlclose(handle);
+        return NULL;
+    }
+    *handle_p = handle;
+    return mod;
+}
+
+bool module_takes_arg(const troupe_module_t *mod, const char *arg)
+{
+    if (!mod->args)
+        return true;
+    for (const char *const *a = mod->args; *a; a++)
+        if (strcmp(*a, arg) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,26 @@
+/*  module.h: finding and loading actor modules (shared objects). */
+#ifndef TR_MODULE_H
+#define TR_MODULE_H
+
+#include "troupe.h"
+
+#include <stddef.h>
+
+/*  Finds the file for a module name as written in a config: a path (it has a
+    '/'; relative to `base_dir` when not absolute) or a built-in name looked
+    up in $TROUPE_MODULE_PATH, the `actors` folder beside the running
+    executable, then the installed module folder. Returns a new string the
+    caller frees, or NULL with the reason in err. */
+char *module_resolve(const char *name, const char *base_dir, char *err,
+                     size_t errlen);
+
+/*  Loads a module file and checks its descriptor. Returns the descriptor
+    (owned by the loaded object; keep *handle_p open while using it), or NULL
+    with the reason in err. */
+const troupe_module_t *module_load(const char *path, void **handle_p, char *err,
+                                   size_t errlen);
+
+/*  True when the module declares `arg` (or declares no list at all). */
+bool module_takes_arg(const troupe_module_t *mod, const char *arg);
+
+#endif

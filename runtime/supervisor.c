@@ -1,0 +1,770 @@
+/*  supervisor.c: the process that runs a pipeline.
+
+    It makes a private run directory (0700) for the ipc endpoints, binds the
+    control ROUTER there, and fork+execs one `troupe actor` per instance.
+    Start-up has two phases so that nobody connects before its peer has
+    bound (a connect that comes first waits out a reconnect interval):
+    every actor takes its CONFIG and binds its outputs (READY), then all get
+    START and connect their inputs. Completion is decided here: an actor is
+    told its input has ended once every actor upstream of it is DONE, which
+    an actor only says when every batch it sent has been acknowledged.
+
+    Signals arrive on a signalfd polled beside the control socket, so the
+    loop never runs anything in a signal handler.
+*/
+#include "supervisor.h"
+
+#include "ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+typedef enum {
+    I_SPAWNED, /* forked, no hello yet */
+    I_CONFIGURED,
+    I_READY,
+    I_RUNNING,
+    I_DONE,   /* said DONE, told to stop */
+    I_EXITED
+} inst_state_t;
+
+typedef struct {
+    int actor;
+    unsigned instance;
+    unsigned incarnation;
+    char rid[32];
+    pid_t pid;
+    inst_state_t state;
+    uint64_t last_seen;
+    uint64_t stats[7]; /* in, out, batches_in, batches_out, failed, malformed, busy_ns */
+    int status; /* from waitpid */
+} inst_t;
+
+typedef struct {
+    const plan_t *plan;
+    const supervisor_opts_t *opts;
+    char exe[PATH_MAX];
+    char rundir[PATH_MAX];
+    char control[PATH_MAX + 16];
+    void *zctx, *ctl;
+    int sigfd;
+    sigset_t oldmask;
+    inst_t *insts;
+    int ninsts;
+    int *first_inst;     /* per actor: index of its instance 0 */
+    bool *actor_done;    /* every instance said DONE */
+    bool *input_ended;   /* INPUT_END sent */
+    int nready;
+    bool started;
+    uint64_t t_start, t_run;
+    /* ending */
+    int exit_code;       /* decided once; -1 while the run goes on */
+    bool draining;
+    uint64_t drain_deadline;
+    bool killing;
+    uint64_t kill_deadline;
+    uint64_t failed_items;
+} sup_t;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void say(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(sup_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "troupe: %s: ", s->plan->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static const char *actor_name(sup_t *s, inst_t *in)
+{
+    return s->plan->actors[in->actor].name;
+}
+
+/* ==== run directory ============================================================ */
+
+static int make_rundir(sup_t *s)
+{
+    const char *base = getenv("XDG_RUNTIME_DIR");
+    if (!base || access(base, W_OK) != 0 || strlen(base) > 40)
+        base = "/tmp";
+    snprintf(s->rundir, sizeof s->rundir, "%s/troupe-XXXXXX", base);
+    if (!mkdtemp(s->rundir)) {
+        say(s, "cannot make a run directory in %s: %s", base, strerror(errno));
+        return -1;
+    }
+    chmod(s->rundir, 0700);
+    snprintf(s->control, sizeof s->control, "ipc://%s/ctl", s->rundir);
+    return 0;
+}
+
+static void remove_rundir(sup_t *s)
+{
+    if (!s->rundir[0])
+        return;
+    /* the ipc socket files: ctl and one per output of each instance */
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/ctl", s->rundir);
+    unlink(path);
+    for (int i = 0; i < s->ninsts; i++) {
+        const plan_actor_t *a = &s->plan->actors[s->insts[i].actor];
+        for (int o = 0; o < a->noutputs; o++) {
+            snprintf(path, sizeof path, "%s/%d-%u-%d", s->rundir, s->insts[i].actor,
+                     s->insts[i].instance, a->outputs[o]);
+            unlink(path);
+        }
+    }
+    if (rmdir(s->rundir) != 0)
+        say(s, "could not remove run directory %s: %s", s->rundir, strerror(errno));
+    s->rundir[0] = '\0';
+}
+
+static void endpoint_of(sup_t *s, int actor, unsigned instance, int chan, char *buf,
+                        size_t len)
+{
+    snprintf(buf, len, "ipc://%s/%d-%u-%d", s->rundir, actor, instance, chan);
+}
+
+/* ==== processes ================================================================= */
+
+static int spawn(sup_t *s, inst_t *in)
+{
+    snprintf(in->rid, sizeof in->rid, "%d.%u.%u", in->actor, in->instance,
+             in->incarnation);
+    char title[256];
+    snprintf(title, sizeof title, "troupe: %s/%s#%u", s->plan->name,
+             actor_name(s, in), in->instance);
+    /* main.c writes the title over the whole argv area, title included */
+    char *argv[] = { "troupe", "actor", s->control, in->rid, title, NULL };
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        say(s, "cannot fork for actor '%s': %s", actor_name(s, in), strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        /* only async-signal-safe calls until exec */
+        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        execv(s->exe, argv);
+        _exit(127);
+    }
+    in->pid = pid;
+    in->state = I_SPAWNED;
+    in->last_seen = now_ms();
+    return 0;
+}
+
+static void kill_all(sup_t *s, int sig)
+{
+    for (int i = 0; i < s->ninsts; i++)
+        if (s->insts[i].pid > 0 && s->insts[i].state != I_EXITED)
+            kill(s->insts[i].pid, sig);
+}
+
+/*  Ends the run with `code`: the first reason wins. Every actor gets
+    SIGTERM now and SIGKILL after a grace period. */
+static void fail_run(sup_t *s, int code)
+{
+    if (s->exit_code < 0)
+        s->exit_code = code;
+    if (!s->killing) {
+        s->killing = true;
+        s->kill_deadline = now_ms() + 2000;
+        kill_all(s, SIGTERM);
+    }
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, len, "was killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        snprintf(buf, len, "could not start (exec failed)");
+    else
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void reap(sup_t *s)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        for (int i = 0; i < s->ninsts; i++) {
+            inst_t *in = &s->insts[i];
+            if (in->pid != pid || in->state == I_EXITED)
+                continue;
+            inst_state_t was = in->state;
+            in->state = I_EXITED;
+            in->status = status;
+            if (was == I_DONE && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                break;
+            if (!s->killing) {
+                char why[160];
+                describe_exit(status, why, sizeof why);
+                say(s, "actor '%s' #%u (pid %d) %s", actor_name(s, in), in->instance,
+                    (int)pid, why);
+                fail_run(s, 1);
+            }
+            break;
+        }
+    }
+}
+
+/* ==== control messages ============================================================ */
+
+static void send_kind(sup_t *s, inst_t *in, int kind)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_int(&pk, kind);
+    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void pack_outputs(sup_t *s, msgpack_packer *pk, inst_t *in)
+{
+    const plan_t *p = s->plan;
+    const plan_actor_t *a = &p->actors[in->actor];
+    msgpack_pack_array(pk, a->noutputs);
+    for (int o = 0; o < a->noutputs; o++) {
+        int ch = a->outputs[o];
+        bool bc = p->chans[ch].mode == CHAN_BROADCAST;
+        char ep[PATH_MAX + 64];
+        endpoint_of(s, in->actor, in->instance, ch, ep, sizeof ep);
+        msgpack_pack_map(pk, 6);
+        ctl_pack_key(pk, "chan");
+        msgpack_pack_int(pk, ch);
+        ctl_pack_kv_str(pk, "name", p->chans[ch].name);
+        ctl_pack_key(pk, "broadcast");
+        bc ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        ctl_pack_kv_str(pk, "endpoint", ep);
+        ctl_pack_kv_str(pk, "topic", a->topic);
+        /* a broadcast's subscribers are known up front, so that no batch is
+           made before one of them has said hello */
+        ctl_pack_key(pk, "expect");
+        int n = 0;
+        for (int b = 0; bc && b < p->nactors; b++)
+            for (int k = 0; k < p->actors[b].ninputs; k++)
+                if (p->actors[b].inputs[k] == ch)
+                    n += (int)p->actors[b].instances;
+        msgpack_pack_array(pk, n);
+        for (int b = 0; bc && b < p->nactors; b++)
+            for (int k = 0; k < p->actors[b].ninputs; k++)
+                if (p->actors[b].inputs[k] == ch)
+                    for (unsigned i = 0; i < p->actors[b].instances; i++) {
+                        char cname[128];
+                        snprintf(cname, sizeof cname, "%s#%u", p->actors[b].name, i);
+                        msgpack_pack_map(pk, 2);
+                        ctl_pack_kv_str(pk, "consumer", cname);
+                        ctl_pack_kv_str(pk, "prefix", p->actors[b].subscribe);
+                    }
+    }
+}
+
+static void pack_inputs(sup_t *s, msgpack_packer *pk, inst_t *in)
+{
+    const plan_t *p = s->plan;
+    const plan_actor_t *a = &p->actors[in->actor];
+    int n = 0;
+    for (int k = 0; k < a->ninputs; k++)
+        for (int b = 0; b < p->nactors; b++)
+            for (int o = 0; o < p->actors[b].noutputs; o++)
+                if (p->actors[b].outputs[o] == a->inputs[k])
+                    n += (int)p->actors[b].instances;
+    msgpack_pack_array(pk, n);
+    for (int k = 0; k < a->ninputs; k++) {
+        int ch = a->inputs[k];
+        for (int b = 0; b < p->nactors; b++)
+            for (int o = 0; o < p->actors[b].noutputs; o++) {
+                if (p->actors[b].outputs[o] != ch)
+                    continue;
+                for (unsigned i = 0; i < p->actors[b].instances; i++) {
+                    char ep[PATH_MAX + 64];
+                    endpoint_of(s, b, i, ch, ep, sizeof ep);
+                    msgpack_pack_map(pk, 4);
+                    ctl_pack_key(pk, "chan");
+                    msgpack_pack_int(pk, ch);
+                    ctl_pack_key(pk, "broadcast");
+                    p->chans[ch].mode == CHAN_BROADCAST ? msgpack_pack_true(pk)
+                                                        : msgpack_pack_false(pk);
+                    ctl_pack_kv_str(pk, "endpoint", ep);
+                    ctl_pack_kv_str(pk, "subscribe", a->subscribe);
+                }
+            }
+    }
+}
+
+static void send_config(sup_t *s, inst_t *in)
+{
+    const plan_t *p = s->plan;
+    const plan_actor_t *a = &p->actors[in->actor];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, CTL_CONFIG);
+    msgpack_pack_map(&pk, 13);
+    ctl_pack_kv_str(&pk, "pipeline", p->name);
+    ctl_pack_kv_str(&pk, "actor", a->name);
+    ctl_pack_key(&pk, "index");
+    msgpack_pack_int(&pk, in->actor);
+    ctl_pack_key(&pk, "instance");
+    msgpack_pack_unsigned_int(&pk, in->instance);
+    ctl_pack_key(&pk, "instances");
+    msgpack_pack_unsigned_int(&pk, a->instances);
+    ctl_pack_kv_str(&pk, "module", a->module_path);
+    ctl_pack_key(&pk, "batch");
+    msgpack_pack_unsigned_int(&pk, p->batch);
+    ctl_pack_key(&pk, "window");
+    msgpack_pack_unsigned_int(&pk, p->window);
+    ctl_pack_key(&pk, "credit");
+    msgpack_pack_unsigned_int(&pk, p->credit);
+    ctl_pack_key(&pk, "ordered");
+    a->ordered > 0 ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    ctl_pack_key(&pk, "args");
+    msgpack_pack_map(&pk, a->nargs);
+    for (int i = 0; i < a->nargs; i++)
+        ctl_pack_kv_str(&pk, a->args[i].key, a->args[i].value);
+    ctl_pack_key(&pk, "outputs");
+    pack_outputs(s, &pk, in);
+    ctl_pack_key(&pk, "inputs");
+    pack_inputs(s, &pk, in);
+    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
+    msgpack_sbuffer_destroy(&sb);
+    in->state = I_CONFIGURED;
+}
+
+/*  An actor's input has ended when every actor writing its input channels
+    is done; tell each such actor once. */
+static void cascade(sup_t *s)
+{
+    const plan_t *p = s->plan;
+    for (int b = 0; b < p->nactors; b++) {
+        if (s->input_ended[b] || p->actors[b].ninputs == 0)
+            continue;
+        bool ended = true;
+        for (int k = 0; k < p->actors[b].ninputs && ended; k++)
+            for (int a = 0; a < p->nactors && ended; a++)
+                for (int o = 0; o < p->actors[a].noutputs; o++)
+                    if (p->actors[a].outputs[o] == p->actors[b].inputs[k]
+                        && !s->actor_done[a])
+                        ended = false;
+        if (!ended)
+            continue;
+        s->input_ended[b] = true;
+        for (unsigned i = 0; i < p->actors[b].instances; i++)
+            send_kind(s, &s->insts[s->first_inst[b] + i], CTL_INPUT_END);
+    }
+}
+
+static void take_stats(inst_t *in, const msgpack_object *root)
+{
+    for (uint32_t i = 1; i < root->via.array.size && i <= 7; i++)
+        if (root->via.array.ptr[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            in->stats[i - 1] = root->via.array.ptr[i].via.u64;
+}
+
+static void text_of(const msgpack_object *o, char *buf, size_t len)
+{
+    if (o->type == MSGPACK_OBJECT_STR)
+        snprintf(buf, len, "%.*s", (int)o->via.str.size, o->via.str.ptr);
+    else
+        snprintf(buf, len, "(no message)");
+}
+
+static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
+{
+    const plan_t *p = s->plan;
+    const plan_actor_t *a = &p->actors[in->actor];
+    int kind = (int)root->via.array.ptr[0].via.u64;
+    in->last_seen = now_ms();
+    char text[600];
+    switch (kind) {
+    case CTL_HELLO:
+        if (in->state == I_SPAWNED && !s->killing)
+            send_config(s, in);
+        break;
+    case CTL_READY:
+        if (in->state != I_CONFIGURED)
+            break;
+        in->state = I_READY;
+        if (++s->nready == s->ninsts && !s->started) {
+            s->started = true;
+            s->t_run = now_ms();
+            if (s->opts->verbose > 1)
+                say(s, "all %d actor processes ready in %llu ms; starting", s->ninsts,
+                    (unsigned long long)(s->t_run - s->t_start));
+            for (int i = 0; i < s->ninsts; i++) {
+                s->insts[i].state = I_RUNNING;
+                send_kind(s, &s->insts[i], CTL_START);
+            }
+        }
+        break;
+    case CTL_ERROR:
+        text_of(root->via.array.size > 1 ? &root->via.array.ptr[1] : root, text,
+                sizeof text);
+        say(s, "actor '%s' #%u: %s", a->name, in->instance, text);
+        fail_run(s, s->started ? 1 : 2);
+        break;
+    case CTL_STATS: take_stats(in, root); break;
+    case CTL_FAIL: {
+        uint64_t item = root->via.array.size > 1
+                                && root->via.array.ptr[1].type
+                                       == MSGPACK_OBJECT_POSITIVE_INTEGER
+                            ? root->via.array.ptr[1].via.u64
+                            : 0;
+        text_of(root->via.array.size > 2 ? &root->via.array.ptr[2] : root, text,
+                sizeof text);
+        s->failed_items++;
+        if (a->on_error == ON_ERROR_SKIP) {
+            if (s->opts->verbose > 0)
+                say(s, "actor '%s' #%u: item %llu failed (skipped): %s", a->name,
+                    in->instance, (unsigned long long)item, text);
+        }
+        else if (!s->killing) {
+            say(s, "actor '%s' #%u: item %llu failed: %s", a->name, in->instance,
+                (unsigned long long)item, text);
+            fail_run(s, 1);
+        }
+        break;
+    }
+    case CTL_DONE: {
+        take_stats(in, root);
+        if (in->state != I_RUNNING)
+            break;
+        in->state = I_DONE;
+        send_kind(s, in, CTL_STOP);
+        bool all = true;
+        for (unsigned i = 0; i < a->instances; i++)
+            all &= s->insts[s->first_inst[in->actor] + i].state >= I_DONE;
+        if (all && !s->actor_done[in->actor]) {
+            s->actor_done[in->actor] = true;
+            if (s->opts->verbose > 1)
+                say(s, "actor '%s' done", a->name);
+            cascade(s);
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+static inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len)
+{
+    for (int i = 0; i < s->ninsts; i++)
+        if (strlen(s->insts[i].rid) == len && memcmp(s->insts[i].rid, rid, len) == 0)
+            return &s->insts[i];
+    return NULL;
+}
+
+static void read_control(sup_t *s)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 2048);
+    for (int n = 0; n < 1000; n++) {
+        char rid[64];
+        int rlen = zmq_recv(s->ctl, rid, sizeof rid, ZMQ_DONTWAIT);
+        if (rlen < 0)
+            break;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(s->ctl, ZMQ_RCVMORE, &more, &ml);
+        if (!more || zmq_msg_recv(&msg, s->ctl, 0) < 0) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        while (zmq_msg_more(&msg)) {
+            zmq_msg_close(&msg);
+            zmq_msg_init(&msg);
+            zmq_msg_recv(&msg, s->ctl, 0);
+        }
+        msgpack_object root;
+        msgpack_zone_clear(&zone);
+        inst_t *in = rlen <= (int)sizeof rid ? inst_by_rid(s, rid, (size_t)rlen) : NULL;
+        if (in
+            && msgpack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &(size_t){ 0 },
+                              &zone, &root)
+                   == MSGPACK_UNPACK_SUCCESS
+            && root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size >= 1
+            && root.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            on_message(s, in, &root);
+        zmq_msg_close(&msg);
+    }
+    msgpack_zone_destroy(&zone);
+}
+
+/* ==== signals ======================================================================== */
+
+static void read_signals(sup_t *s)
+{
+    struct signalfd_siginfo si;
+    while (read(s->sigfd, &si, sizeof si) == sizeof si) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD)
+            continue; /* reaped below, every turn */
+        int code = 128 + sig;
+        if (s->draining || s->killing) {
+            /* a second signal: no more patience */
+            if (s->exit_code < 0)
+                s->exit_code = code;
+            s->killing = true;
+            s->kill_deadline = now_ms();
+            kill_all(s, SIGKILL);
+            continue;
+        }
+        say(s, "%s: stopping the sources and draining (again to kill now)",
+            strsignal(sig));
+        s->draining = true;
+        s->exit_code = code;
+        s->drain_deadline = now_ms() + (uint64_t)(s->opts->grace * 1000);
+        if (!s->started) {
+            fail_run(s, code);
+            continue;
+        }
+        for (int i = 0; i < s->ninsts; i++)
+            if (s->plan->actors[s->insts[i].actor].ninputs == 0
+                && s->insts[i].state == I_RUNNING)
+                send_kind(s, &s->insts[i], CTL_DRAIN);
+    }
+}
+
+/* ==== summary ======================================================================== */
+
+static void summary(sup_t *s)
+{
+    const plan_t *p = s->plan;
+    double secs = (double)(now_ms() - s->t_start) / 1000.0;
+    FILE *js = NULL;
+    if (s->opts->stats && !(js = fopen(s->opts->stats, "w")))
+        say(s, "cannot write stats to %s: %s", s->opts->stats, strerror(errno));
+    if (js)
+        fprintf(js, "{\"pipeline\": \"%s\", \"exit\": %d, \"seconds\": %.6f, "
+                "\"failed_items\": %llu, \"actors\": [", p->name, s->exit_code, secs,
+                (unsigned long long)s->failed_items);
+    if (s->opts->verbose > 0)
+        fprintf(stderr, "%-16s %5s %12s %12s %8s %9s %12s\n", "actor", "inst",
+                "items in", "items out", "failed", "malformed", "items/s");
+    for (int a = 0; a < p->nactors; a++) {
+        uint64_t tot[7] = { 0 };
+        for (unsigned i = 0; i < p->actors[a].instances; i++)
+            for (int k = 0; k < 7; k++)
+                tot[k] += s->insts[s->first_inst[a] + i].stats[k];
+        uint64_t items = p->actors[a].ninputs ? tot[0] : tot[1];
+        double rate = secs > 0 ? (double)items / secs : 0;
+        if (s->opts->verbose > 0)
+            fprintf(stderr, "%-16s %5u %12llu %12llu %8llu %9llu %12.0f\n",
+                    p->actors[a].name, p->actors[a].instances,
+                    (unsigned long long)tot[0], (unsigned long long)tot[1],
+                    (unsigned long long)tot[4], (unsigned long long)tot[5], rate);
+        if (js)
+            fprintf(js, "%s{\"name\": \"%s\", \"instances\": %u, \"items_in\": %llu, "
+                    "\"items_out\": %llu, \"batches_in\": %llu, \"batches_out\": %llu, "
+                    "\"failed\": %llu, \"malformed\": %llu, \"busy_seconds\": %.6f}",
+                    a ? ", " : "", p->actors[a].name, p->actors[a].instances,
+                    (unsigned long long)tot[0], (unsigned long long)tot[1],
+                    (unsigned long long)tot[2], (unsigned long long)tot[3],
+                    (unsigned long long)tot[4], (unsigned long long)tot[5],
+                    (double)tot[6] / 1e9);
+    }
+    if (s->opts->verbose > 0)
+        fprintf(stderr, "%s: %s in %.3f s\n", p->name,
+                s->exit_code == 0 ? "done" : "failed", secs);
+    if (js) {
+        fprintf(js, "]}\n");
+        fclose(js);
+    }
+}
+
+/* ==== the loop ======================================================================== */
+
+static bool all_exited(sup_t *s)
+{
+    for (int i = 0; i < s->ninsts; i++)
+        if (s->insts[i].state != I_EXITED)
+            return false;
+    return true;
+}
+
+static void check_time(sup_t *s)
+{
+    uint64_t now = now_ms();
+    if (s->killing && now >= s->kill_deadline) {
+        kill_all(s, SIGKILL);
+        s->kill_deadline = now + 1000;
+    }
+    if (s->draining && !s->killing && now >= s->drain_deadline) {
+        say(s, "drain took longer than %.1f s: killing", s->opts->grace);
+        fail_run(s, s->exit_code);
+    }
+    if (s->killing)
+        return;
+    for (int i = 0; i < s->ninsts; i++) {
+        inst_t *in = &s->insts[i];
+        if (in->state == I_EXITED || in->state == I_DONE)
+            continue;
+        uint64_t limit = in->state == I_RUNNING ? (uint64_t)(s->opts->hang * 1000)
+                                                : 30000;
+        if (now - in->last_seen > limit) {
+            say(s, "actor '%s' #%u (pid %d) %s for %.1f s: killing it",
+                actor_name(s, in), in->instance, (int)in->pid,
+                in->state == I_RUNNING ? "sent no heartbeat" : "did not start",
+                (double)(now - in->last_seen) / 1000.0);
+            fail_run(s, 1);
+            return;
+        }
+    }
+}
+
+static int setup(sup_t *s)
+{
+    const plan_t *p = s->plan;
+    ssize_t n = readlink("/proc/self/exe", s->exe, sizeof s->exe - 1);
+    if (n <= 0) {
+        say(s, "cannot find my own executable: %s", strerror(errno));
+        return -1;
+    }
+    s->exe[n] = '\0';
+    for (int a = 0; a < p->nactors; a++)
+        s->ninsts += (int)p->actors[a].instances;
+    s->insts = calloc(s->ninsts, sizeof *s->insts);
+    s->first_inst = calloc(p->nactors, sizeof *s->first_inst);
+    s->actor_done = calloc(p->nactors, sizeof *s->actor_done);
+    s->input_ended = calloc(p->nactors, sizeof *s->input_ended);
+    if (!s->insts || !s->first_inst || !s->actor_done || !s->input_ended)
+        return -1;
+    int k = 0;
+    for (int a = 0; a < p->nactors; a++) {
+        s->first_inst[a] = k;
+        for (unsigned i = 0; i < p->actors[a].instances; i++, k++) {
+            s->insts[k].actor = a;
+            s->insts[k].instance = i;
+        }
+    }
+    if (make_rundir(s) < 0)
+        return -1;
+    s->zctx = zmq_ctx_new();
+    s->ctl = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
+    if (!s->ctl)
+        return -1;
+    int zero = 0, one = 1;
+    zmq_setsockopt(s->ctl, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s->ctl, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    if (zmq_bind(s->ctl, s->control) != 0) {
+        say(s, "cannot bind %s: %s", s->control, zmq_strerror(errno));
+        return -1;
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &s->oldmask);
+    s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (s->sigfd < 0) {
+        say(s, "cannot watch signals: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts)
+{
+    sup_t sup;
+    memset(&sup, 0, sizeof sup);
+    sup_t *s = &sup;
+    s->plan = plan;
+    s->opts = opts;
+    s->sigfd = -1;
+    s->exit_code = -1;
+    s->t_start = now_ms();
+    signal(SIGPIPE, SIG_IGN);
+    if (setup(s) < 0) {
+        s->exit_code = 1;
+        goto cleanup;
+    }
+    for (int i = 0; i < s->ninsts; i++)
+        if (spawn(s, &s->insts[i]) < 0) {
+            fail_run(s, 1);
+            for (int j = i; j < s->ninsts; j++)
+                s->insts[j].state = I_EXITED;
+            break;
+        }
+    for (;;) {
+        zmq_pollitem_t items[2] = {
+            { .socket = s->ctl, .events = ZMQ_POLLIN },
+            { .fd = s->sigfd, .events = ZMQ_POLLIN },
+        };
+        if (zmq_poll(items, 2, 100) < 0 && errno != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            read_control(s);
+        if (items[1].revents & ZMQ_POLLIN)
+            read_signals(s);
+        reap(s);
+        if (all_exited(s))
+            break;
+        check_time(s);
+    }
+    if (s->exit_code < 0) {
+        bool all_done = true;
+        for (int a = 0; a < plan->nactors; a++)
+            all_done &= s->actor_done[a];
+        s->exit_code = all_done ? 0 : 1;
+    }
+    summary(s);
+cleanup:
+    if (s->insts && !all_exited(s)) { /* setup failed half way */
+        kill_all(s, SIGKILL);
+        while (waitpid(-1, NULL, 0) > 0)
+            ;
+    }
+    if (s->ctl)
+        zmq_close(s->ctl);
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    remove_rundir(s);
+    if (s->sigfd >= 0) {
+        close(s->sigfd);
+        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+    }
+    free(s->insts);
+    free(s->first_inst);
+    free(s->actor_done);
+    free(s->input_ended);
+    return s->exit_code < 0 ? 1 : s->exit_code;
+}

@@ -1,0 +1,23 @@
+/*  supervisor.h: runs a plan: spawns the actor processes, wires them,
+    watches them, decides when the run is complete, and cleans up.
+*/
+#ifndef TR_SUPERVISOR_H
+#define TR_SUPERVISOR_H
+
+#include "plan.h"
+
+#include <stdio.h>
+
+typedef struct {
+    int verbose;        /* 0: errors only; 1: summary; 2: lifecycle events */
+    double grace;       /* seconds a Ctrl-C drain may take before SIGKILL */
+    double hang;        /* seconds without a heartbeat before an actor is hung */
+    const char *stats;  /* path for the end-of-run summary as JSON, or NULL */
+} supervisor_opts_t;
+
+/*  Runs the plan to the end. Returns the exit code: 0 success, 1 the run
+    failed (reason on stderr), 2 an actor refused its config, 130/143 after
+    SIGINT/SIGTERM. */
+int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts);
+
+#endif
