@@ -182,19 +182,21 @@ static char *read_file(const char *path)
     return buf;
 }
 
-/*  zconfig reports syntax errors on stderr as "(LINE) message"; we catch
-    that text to give it back with the file name, like every other error. */
+/*  zconfig reports syntax errors through czmq's log, on stdout, as
+    "(LINE) message"; we catch that text (fd 1 pointed at a temporary file
+    for the call) to give it back with the file name, like every other
+    error, and to keep stdout for pipeline output. */
 static zconfig_t *parse_text(cfg_t *c, const char *text)
 {
-    fflush(stderr);
-    int saved = dup(2);
+    fflush(stdout);
+    int saved = dup(1);
     FILE *tmp = tmpfile();
     if (saved >= 0 && tmp)
-        dup2(fileno(tmp), 2);
+        dup2(fileno(tmp), 1);
     zconfig_t *root = zconfig_str_load(text);
-    fflush(stderr);
+    fflush(stdout);
     if (saved >= 0 && tmp) {
-        dup2(saved, 2);
+        dup2(saved, 1);
         close(saved);
     }
     if (!root) {
@@ -793,12 +795,13 @@ plan_t *config_load(const char *file, char *const *overrides, int noverrides,
             read_actor(&c, p, k, module_nodes);
     if (p->nactors == 0 && c.nerr == 0)
         error_at(&c, NULL, "no actor defined (actor = NAME, with module, in, out)");
-    if (c.nerr == 0)
+    if (p->nactors) {
+        int before = c.nerr;
         check_channels(&c, p, root);
-    if (c.nerr == 0)
-        check_cycles(&c, p);
-    if (c.nerr == 0)
+        if (c.nerr == before)
+            check_cycles(&c, p);
         check_modules(&c, p, module_nodes);
+    }
 
 done:
     free(module_nodes);

@@ -1,0 +1,37 @@
+# A thin front over meson: the build is meson's (meson.build).
+#   make run    install what is missing, build, run examples/squares.zpl
+#   make test   build and run the whole test suite
+#   make bench  release build, then the benchmarks against their peers
+
+BUILD ?= build
+MESON_OPTS ?=
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+deps:
+	@bash .ci/deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	$(BUILD)/troupe run examples/squares.zpl
+
+# meson's summary is turned into one "N passed, N failed" line for CI.
+test: build
+	@set -o pipefail; meson test -C $(BUILD) --print-errorlogs --num-processes 2 2>&1 \
+	  | tee $(BUILD)/test.log; rc=$$?; \
+	  ok=$$(sed -n 's/^Ok: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
+	  fail=$$(sed -n 's/^Fail: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
+	  to=$$(sed -n 's/^Timeout: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
+	  skip=$$(sed -n 's/^Skipped: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
+	  echo "tests: $${ok:-0} passed, $$(( $${fail:-0} + $${to:-0} )) failed, $${skip:-0} skipped"; \
+	  exit $$rc
+
+clean:
+	rm -rf $(BUILD) build-release
