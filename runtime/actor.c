@@ -24,6 +24,12 @@
 #define SPLIT_BYTES (1u << 20)
 /* Input batches handled per input per loop turn: fairness vs. poll cost. */
 #define BATCHES_PER_TURN 4
+/*  A source sizes its batches so that the slowest stage downstream spends
+    about this long on one: long enough that per-batch costs vanish, short
+    enough that N workers share even a small input evenly. */
+#define BATCH_TARGET_NS 2000000ull
+/* Batch size before any consumer has reported what an item costs. */
+#define FIRST_BATCH 16
 
 typedef struct held {
     zmq_msg_t msg;
@@ -49,7 +55,9 @@ typedef struct {
     /* lifecycle */
     bool started, input_end, flushed, done_sent, stop;
     bool source_done;
-    uint64_t block_k; /* a source's next block: instance + k * instances */
+    uint64_t block_k;   /* a source's block: instance + k * instances */
+    uint64_t block_off; /* items of that block already made */
+    uint64_t cost_ns;   /* what one of our items costs us, averaged */
     /* input bookkeeping */
     inrec_t *free_recs;
     msgpack_zone zone; /* for the batch being handled */
@@ -412,7 +420,25 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
         split_if_big(h, b->origin, ctx->item + 1, src);
     }
     outs_flush(h);
-    ctx->stats.busy_ns += now_ns() - t0;
+    uint64_t spent = now_ns() - t0;
+    ctx->stats.busy_ns += spent;
+    if (to > from) {
+        uint64_t per = spent / (to - from);
+        h->cost_ns = h->cost_ns ? (h->cost_ns * 7 + per) / 8 : per;
+    }
+}
+
+/*  What an item costs from here downstream: ours or the slowest of our
+    consumers', whichever is more. Reported upstream with every ack. */
+static uint64_t cost_downstream(host_t *h)
+{
+    uint64_t cost = h->cost_ns;
+    for (int i = 0; i < h->ctx.nouts; i++) {
+        uint64_t c = chan_out_cost(h->ctx.outs[i]);
+        if (c > cost)
+            cost = c;
+    }
+    return cost;
 }
 
 static order_t *order_for(host_t *h, uint32_t origin)
@@ -553,15 +579,35 @@ static void read_input(host_t *h, int input)
     }
 }
 
-/*  A source makes one block of `batch` items per call. */
-static void produce_block(host_t *h)
+/*  How many items a source puts in its next batch. */
+static uint64_t batch_size(host_t *h)
+{
+    uint64_t cost = 0;
+    for (int i = 0; i < h->ctx.nouts; i++) {
+        uint64_t c = chan_out_cost(h->ctx.outs[i]);
+        if (c > cost)
+            cost = c;
+    }
+    uint64_t n = !h->ctx.nouts ? h->batch
+                 : cost ? BATCH_TARGET_NS / cost
+                        : FIRST_BATCH;
+    return n < 1 ? 1 : n > h->batch ? h->batch : n;
+}
+
+/*  A source makes one batch per call. Instances share the index space in
+    fixed blocks of `batch` indexes (instance i takes blocks i, i+n, ...);
+    a block goes out as one batch or, when items are costly, several. */
+static void produce_batch(host_t *h)
 {
     troupe_ctx_t *ctx = &h->ctx;
     uint64_t block = ctx->instance + h->block_k * ctx->instances;
-    uint64_t base = block * h->batch;
+    uint64_t base = block * h->batch + h->block_off;
+    uint64_t n = batch_size(h);
+    if (n > h->batch - h->block_off)
+        n = h->batch - h->block_off;
     uint64_t t0 = now_ns();
     outs_begin(h, ctx->origin, base, NULL);
-    for (uint64_t i = 0; i < h->batch; i++) {
+    for (uint64_t i = 0; i < n; i++) {
         host_group_reset(ctx);
         ctx->item = base + i;
         ctx->in_hook = true;
@@ -575,7 +621,11 @@ static void produce_block(host_t *h)
         split_if_big(h, ctx->origin, base + i + 1, NULL);
     }
     outs_flush(h);
-    h->block_k++;
+    h->block_off += n;
+    if (h->block_off == h->batch) {
+        h->block_k++;
+        h->block_off = 0;
+    }
     ctx->stats.busy_ns += now_ns() - t0;
 }
 
@@ -669,9 +719,12 @@ static void run_loop(host_t *h)
             if (items[1 + ctx->nouts + i].revents & ZMQ_POLLIN)
                 read_input(h, i);
         if (can_produce && outs_ready(h))
-            produce_block(h);
-        for (int i = 0; i < ctx->nins; i++)
+            produce_batch(h);
+        uint64_t cost = cost_downstream(h);
+        for (int i = 0; i < ctx->nins; i++) {
+            ctx->ins[i]->cost_ns = cost;
             chan_in_flush(ctx->ins[i]);
+        }
         for (int i = 0; i < ctx->nouts; i++)
             chan_out_pump(ctx->outs[i]);
         if (!h->done_sent && finished(h)) {

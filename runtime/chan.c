@@ -336,6 +336,15 @@ static void batch_done(chan_out_t *self, out_batch_t *b)
         self->head++;
 }
 
+uint64_t chan_out_cost(const chan_out_t *self)
+{
+    uint64_t cost = 0;
+    for (int i = 0; i < self->nslots; i++)
+        if (self->slots[i].connected && self->slots[i].cost_ns > cost)
+            cost = self->slots[i].cost_ns;
+    return cost;
+}
+
 void chan_out_lost(chan_out_t *self, const char *name)
 {
     int slot = slot_find_name(self, name, strlen(name));
@@ -387,10 +396,12 @@ static void on_hello(chan_out_t *self, const char *rid, size_t rid_len,
 }
 
 static void on_ack(chan_out_t *self, int slot, uint32_t credit,
-                   const msgpack_object_array *ids)
+                   const msgpack_object_array *ids, uint64_t cost_ns)
 {
     out_slot_t *s = &self->slots[slot];
     s->credit += credit;
+    if (cost_ns)
+        s->cost_ns = cost_ns;
     uint64_t bit = 1ull << slot;
     for (uint32_t i = 0; i < ids->size; i++) {
         uint64_t id = ids->ptr[i].via.u64;
@@ -447,12 +458,14 @@ int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
         env_hello_t hello;
         uint32_t credit;
         msgpack_object_array ids;
+        uint64_t cost;
         int slot;
         if (kind == ENV_HELLO && env_hello_view(&root, &hello) == ENV_OK)
             on_hello(self, rid, (size_t)rid_len, &hello);
-        else if (kind == ENV_ACK && env_ack_view(&root, &credit, &ids) == ENV_OK
+        else if (kind == ENV_ACK
+                 && env_ack_view(&root, &credit, &ids, &cost) == ENV_OK
                  && (slot = slot_find_rid(self, rid, (size_t)rid_len)) >= 0)
-            on_ack(self, slot, credit, &ids);
+            on_ack(self, slot, credit, &ids, cost);
         else
             (*malformed)++;
         zmq_msg_close(&body);
@@ -525,7 +538,7 @@ int chan_in_flush(chan_in_t *self)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    env_pack_ack(&pk, self->credit_owed, self->acks, self->nacks);
+    env_pack_ack(&pk, self->credit_owed, self->acks, self->nacks, self->cost_ns);
     int rc = send_packed(self->sock, &sb);
     msgpack_sbuffer_destroy(&sb);
     if (rc == 0) {

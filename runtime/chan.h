@@ -38,6 +38,7 @@ typedef struct {
     bool connected;
     bool match;      /* broadcast: subscribes to this producer's topic */
     uint64_t cursor; /* broadcast: next batch id this slot is due */
+    uint64_t cost_ns; /* its last report of ns per item downstream */
 } out_slot_t;
 
 typedef struct {
@@ -109,6 +110,8 @@ bool chan_out_idle(const chan_out_t *self);
 int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed);
 /*  Sends what credit allows. */
 int chan_out_pump(chan_out_t *self);
+/*  The slowest connected consumer's report of ns per item (0: none yet). */
+uint64_t chan_out_cost(const chan_out_t *self);
 /*  The consumer `name` is gone: what it held goes out again. */
 void chan_out_lost(chan_out_t *self, const char *name);
 
@@ -119,6 +122,7 @@ typedef struct {
     bool broadcast;
     void *sock; /* DEALER to one producer instance */
     uint32_t credit_owed;
+    uint64_t cost_ns; /* reported with the next ack */
     uint64_t *acks;
     size_t nacks, ackcap;
     uint64_t batches_in;

@@ -123,19 +123,20 @@ env_status_t env_hello_view(const msgpack_object *root, env_hello_t *hello)
 }
 
 void env_pack_ack(msgpack_packer *pk, uint32_t credit, const uint64_t *ids,
-                  size_t nids)
+                  size_t nids, uint64_t cost_ns)
 {
-    msgpack_pack_array(pk, 4);
+    msgpack_pack_array(pk, 5);
     msgpack_pack_uint8(pk, ENV_VERSION);
     msgpack_pack_uint8(pk, ENV_ACK);
     msgpack_pack_uint32(pk, credit);
     msgpack_pack_array(pk, nids);
     for (size_t i = 0; i < nids; i++)
         msgpack_pack_uint64(pk, ids[i]);
+    msgpack_pack_uint64(pk, cost_ns);
 }
 
 env_status_t env_ack_view(const msgpack_object *root, uint32_t *credit,
-                          msgpack_object_array *ids)
+                          msgpack_object_array *ids, uint64_t *cost_ns)
 {
     env_status_t st;
     int kind = env_kind(root, &st);
@@ -145,8 +146,8 @@ env_status_t env_ack_view(const msgpack_object *root, uint32_t *credit,
         return ENV_E_KIND;
     const msgpack_object *f = root->via.array.ptr;
     uint64_t c;
-    if (root->via.array.size != 4 || !as_u64(&f[2], &c) || c > UINT32_MAX
-        || f[3].type != MSGPACK_OBJECT_ARRAY)
+    if (root->via.array.size != 5 || !as_u64(&f[2], &c) || c > UINT32_MAX
+        || f[3].type != MSGPACK_OBJECT_ARRAY || !as_u64(&f[4], cost_ns))
         return ENV_E_SHAPE;
     for (uint32_t i = 0; i < f[3].via.array.size; i++)
         if (f[3].via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)

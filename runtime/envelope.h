@@ -66,11 +66,13 @@ void env_pack_hello(msgpack_packer *pk, const char *consumer, uint32_t credit,
                     const char *topic);
 env_status_t env_hello_view(const msgpack_object *root, env_hello_t *hello);
 
-/*  ACK, consumer to producer: credit handed back, and ids of batches whose
-    effects are now safely downstream. */
+/*  ACK, consumer to producer: credit handed back, ids of batches whose
+    effects are now safely downstream, and what one item costs from here on
+    (the slowest stage's nanoseconds per item, 0 when unknown), from which a
+    source sizes its batches. */
 void env_pack_ack(msgpack_packer *pk, uint32_t credit, const uint64_t *ids,
-                  size_t nids);
+                  size_t nids, uint64_t cost_ns);
 env_status_t env_ack_view(const msgpack_object *root, uint32_t *credit,
-                          msgpack_object_array *ids);
+                          msgpack_object_array *ids, uint64_t *cost_ns);
 
 #endif

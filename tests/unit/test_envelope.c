@@ -101,15 +101,16 @@ static void test_hello_and_ack(void)
     CHECK(h.topic_len == 7 && memcmp(h.topic, "weather", 7) == 0);
     uint32_t credit;
     msgpack_object_array ids;
-    CHECK(env_ack_view(&root, &credit, &ids) == ENV_E_KIND);
+    uint64_t cost;
+    CHECK(env_ack_view(&root, &credit, &ids, &cost) == ENV_E_KIND);
 
     sb.size = 0;
     uint64_t want[] = { 3, 1ull << 50, 0 };
-    env_pack_ack(&pk, 2, want, 3);
+    env_pack_ack(&pk, 2, want, 3, 1500);
     msgpack_zone_clear(&zone);
     CHECK(env_decode(sb.data, sb.size, &zone, &root) == ENV_OK);
-    CHECK(env_ack_view(&root, &credit, &ids) == ENV_OK);
-    CHECK(credit == 2 && ids.size == 3);
+    CHECK(env_ack_view(&root, &credit, &ids, &cost) == ENV_OK);
+    CHECK(credit == 2 && ids.size == 3 && cost == 1500);
     for (uint32_t i = 0; i < ids.size && i < 3; i++)
         CHECK(ids.ptr[i].via.u64 == want[i]);
     msgpack_sbuffer_destroy(&sb);

@@ -1,0 +1,2 @@
+# expect: : no actor defined
+pipeline = empty

@@ -1,0 +1,3 @@
+# expect: :3: indent 4 spaces at once
+actor = a
+  module = seq

@@ -1,0 +1,4 @@
+# expect: :4: missing "
+actor = a
+    module = seq
+    out = "x

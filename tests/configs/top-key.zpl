@@ -1,0 +1,4 @@
+# expect: :2: unknown key 'actors' at the top
+actors
+    a
+        module = seq

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# failures: an item a module fails stops the run with exit 1, naming the
+# actor, the item and the message (as Pool.map raises); with on_error = skip
+# the run goes on and the rest comes out. A module that refuses its
+# arguments or cannot open its file stops the run before it starts, exit 2.
+. "$(dirname "$0")/lib.sh"
+
+# 3037000500 squared overflows int64: item 1 of 3 fails
+cat > "$SCRATCH/overflow.zpl" <<'ZPL'
+pipeline = overflow
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        start = 3037000499
+        count = 3
+actor = square
+    module = square
+    in = numbers
+    out = squares
+actor = print
+    module = print
+    in = squares
+ZPL
+"$TROUPE" run "$SCRATCH/overflow.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "failed item: exit code" "$?" 1
+expect_contains "failed item: actor, item id and message" "$SCRATCH/err" \
+    "actor 'square' #0: item 1 failed: square: the square of this integer overflows 64 bits"
+
+"$TROUPE" run -s square.on_error=skip --stats "$SCRATCH/stats.json" "$SCRATCH/overflow.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "skipped item: exit code" "$?" 0
+# 3037000501 squared overflows too: only the first item survives
+/usr/bin/python3 -c 'print(3037000499**2)' > "$SCRATCH/want"
+expect_file_eq "skipped item: the others come out, in order" "$SCRATCH/out" "$SCRATCH/want"
+failed=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["failed_items"])' "$SCRATCH/stats.json")
+expect_eq "skipped item: counted" "$failed" 2
+
+# a bad argument value, found when the module starts
+"$TROUPE" run -s numbers.args.count=many "$SCRATCH/overflow.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "bad argument: exit code" "$?" 2
+expect_contains "bad argument: named" "$SCRATCH/err" "actor 'numbers' #0: argument 'count': 'many' is not an integer"
+
+# a source that cannot open its file
+cat > "$SCRATCH/nofile.zpl" <<ZPL
+pipeline = nofile
+actor = read
+    module = lines
+    out = l
+    args
+        file = $SCRATCH/absent.txt
+actor = print
+    module = print
+    in = l
+ZPL
+"$TROUPE" run "$SCRATCH/nofile.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "missing input file: exit code" "$?" 2
+expect_contains "missing input file: named" "$SCRATCH/err" "cannot open '$SCRATCH/absent.txt': No such file"
+
+# a value the module cannot take (a string to square), from a file
+printf '1\n' > "$SCRATCH/words.txt"
+sed -e "s|absent.txt|words.txt|" -e 's/pipeline = nofile/pipeline = strings/' "$SCRATCH/nofile.zpl" > "$SCRATCH/strings.zpl"
+cat >> "$SCRATCH/strings.zpl" <<'ZPL'
+    ordered = true
+ZPL
+sed -i -e 's/    in = l/    in = sq/' "$SCRATCH/strings.zpl"
+cat >> "$SCRATCH/strings.zpl" <<'ZPL'
+actor = square
+    module = square
+    in = l
+    out = sq
+ZPL
+"$TROUPE" run "$SCRATCH/strings.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "string to square: exit code" "$?" 1
+expect_contains "string to square: named" "$SCRATCH/err" "item 0 failed: square: not a number"
+
+# print to a closed pipe ends the run, not hangs it
+timeout 20 "$TROUPE" run -s numbers.args.count=1000000 -s numbers.args.start=0 "$SRC/examples/squares.zpl" 2> "$SCRATCH/err" | head -1 > "$SCRATCH/out"
+code=${PIPESTATUS[0]}
+expect_eq "closed stdout: run ends with a failure" "$code" 1
+expect_eq "closed stdout: first line came out" "$(cat "$SCRATCH/out")" 0
+
+for p in overflow nofile strings squares; do expect_nothing_left "$p" "$p"; done
+finish

@@ -1,0 +1,70 @@
+# lib.sh: shared by the integration tests. Each test is run by meson as
+#   test.sh BUILD_DIR SOURCE_DIR
+# and gets a private scratch dir and a private XDG_RUNTIME_DIR, so that the
+# run directories it leaves (or not) are its own to check.
+set -u
+BUILD=$(cd "$1" && pwd)
+SRC=$(cd "$2" && pwd)
+TROUPE="$BUILD/troupe"
+SCRATCH=$(mktemp -d /tmp/troupe-test.XXXXXX)
+export XDG_RUNTIME_DIR="$SCRATCH/run"
+mkdir -p "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+FAILED=0
+trap 'rm -rf "$SCRATCH"' EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    FAILED=1
+}
+
+ok() {
+    echo "ok: $*"
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+    if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: got '$2', want '$3'"; fi
+}
+
+# expect_file_eq WHAT GOT_FILE WANT_FILE
+expect_file_eq() {
+    if cmp -s "$2" "$3"; then ok "$1"; else
+        fail "$1: output differs"; diff "$2" "$3" | head -10 >&2
+    fi
+}
+
+# expect_contains WHAT FILE TEXT
+expect_contains() {
+    if grep -qF -- "$3" "$2"; then ok "$1"; else
+        fail "$1: '$3' not in:"; head -20 "$2" >&2
+    fi
+}
+
+# pids of the actor processes of pipeline $1 (by their process title)
+actor_pids() {
+    pgrep -f "^troupe: $1/" || true
+}
+
+# no process of pipeline $1 alive and no run directory left
+expect_nothing_left() {
+    local pids left
+    for _ in $(seq 50); do
+        pids=$(actor_pids "$1")
+        [ -z "$pids" ] && break
+        sleep 0.1
+    done
+    expect_eq "$2: no actor process of '$1' left" "$pids" ""
+    left=$(ls -A "$XDG_RUNTIME_DIR")
+    expect_eq "$2: no run directory left" "$left" ""
+}
+
+# the first N squares, one per line
+squares() {
+    /usr/bin/python3 -c "import sys; n=int(sys.argv[1]); sys.stdout.write(''.join(f'{i*i}\n' for i in range(n)))" "$1"
+}
+
+finish() {
+    if [ "$FAILED" -ne 0 ]; then echo "some checks failed" >&2; exit 1; fi
+    exit 0
+}
