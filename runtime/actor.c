@@ -129,6 +129,17 @@ static void send_stats(host_t *h, int kind)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  The supervisor takes an actor that stays silent too long for hung; a
+    long batch beats from inside its loop. */
+static void heartbeat(host_t *h)
+{
+    uint64_t now = now_ms();
+    if (now >= h->next_beat) {
+        send_stats(h, CTL_STATS);
+        h->next_beat = now + CTL_HEARTBEAT_MS;
+    }
+}
+
 /*  Reads one control message; returns its kind (and keeps the decoded
     message in *root / zone for CONFIG), 0 when none, -1 on garbage. */
 static int ctl_read(host_t *h, msgpack_zone *zone, msgpack_object *root,
@@ -418,6 +429,8 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
         ctx->in_hook = false;
         group_end(h, rc);
         split_if_big(h, b->origin, ctx->item + 1, src);
+        if ((g & 63) == 63)
+            heartbeat(h);
     }
     outs_flush(h);
     uint64_t spent = now_ns() - t0;
@@ -619,6 +632,8 @@ static void produce_batch(host_t *h)
         }
         group_end(h, rc);
         split_if_big(h, ctx->origin, base + i + 1, NULL);
+        if ((i & 63) == 63)
+            heartbeat(h);
     }
     outs_flush(h);
     h->block_off += n;
@@ -733,11 +748,7 @@ static void run_loop(host_t *h)
             send_stats(h, CTL_DONE);
             h->done_sent = true;
         }
-        now = now_ms();
-        if (now >= h->next_beat) {
-            send_stats(h, CTL_STATS);
-            h->next_beat = now + CTL_HEARTBEAT_MS;
-        }
+        heartbeat(h);
     }
     free(items);
 }
