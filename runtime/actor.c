@@ -10,6 +10,7 @@
 #include "envelope.h"
 #include "host.h"
 #include "module.h"
+#include "seen.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -51,7 +52,10 @@ typedef struct {
     char *rid; /* our routing id on every socket */
     void *dl;
     unsigned batch, window, credit;
+    unsigned incarnation, retries;
     bool ordered;
+    bool dedup; /* stateful or terminal: take each item once */
+    seen_t seen;
     /* lifecycle */
     bool started, input_end, flushed, done_sent, stop;
     bool source_done;
@@ -198,7 +202,8 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
         chan_out_t *out = NULL;
         if (rc == 0) {
             out = chan_out_new((int)ctl_map_u64(o, "chan", 0), name, broadcast,
-                               topic, sock, h->window);
+                               topic, sock, h->window,
+                               (uint64_t)h->incarnation << 40);
             sock = NULL;
         }
         if (out) {
@@ -249,7 +254,7 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
             if (zmq_connect(sock, endpoint) == 0) {
                 in = chan_in_new((int)ctl_map_u64(o, "chan", 0),
                                  ctl_map_bool(o, "broadcast", false), sock,
-                                 h->ctx.id, h->credit, sub ? sub : "");
+                                 endpoint, h->ctx.id, h->credit, sub ? sub : "");
                 if (in)
                     sock = NULL;
             }
@@ -281,6 +286,8 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     h->window = (unsigned)ctl_map_u64(cfg, "window", 32);
     h->credit = (unsigned)ctl_map_u64(cfg, "credit", 4);
     h->ordered = ctl_map_bool(cfg, "ordered", false);
+    h->incarnation = (unsigned)ctl_map_u64(cfg, "incarnation", 0);
+    h->retries = (unsigned)ctl_map_u64(cfg, "retries", 0);
     char *path = ctl_map_str(cfg, "module");
     if (!ctx->pipeline || !ctx->actor || !path || !h->batch) {
         snprintf(err, errlen, "incomplete config from the supervisor");
@@ -317,6 +324,11 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     }
     if (setup_outputs(h, ctl_map_get(cfg, "outputs"), err, errlen) < 0)
         return -1;
+    /* An item sent again after a crash must not count twice where it leaves
+       a mark: in a module's state, or out of the pipeline. An ordered actor
+       drops repeats by their place in the order instead. */
+    h->dedup = !h->ordered
+               && ((ctx->mod->flags & TROUPE_STATEFUL) || ctx->nouts == 0);
     /* inputs are connected on START, once every producer has bound */
     return 0;
 }
@@ -417,14 +429,25 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                 chan_out_group_failed(ctx->outs[i], msg);
             continue;
         }
-        host_group_reset(ctx);
-        ctx->in_hook = true;
+        if (grp->type == MSGPACK_OBJECT_NIL
+            || (h->dedup && seen_check(&h->seen, b->origin, ctx->item))) {
+            for (int i = 0; i < ctx->nouts; i++)
+                chan_out_group_repeat(ctx->outs[i]);
+            continue;
+        }
+        ctx->stats.items_in += grp->via.array.size;
         int rc = TROUPE_OK;
-        for (uint32_t v = 0; v < grp->via.array.size && rc != TROUPE_ERROR; v++) {
-            ctx->stats.items_in++;
-            rc = fn(ctx, &grp->via.array.ptr[v]);
-            if (ctx->failed)
-                rc = TROUPE_ERROR;
+        for (unsigned attempt = 0; attempt <= h->retries; attempt++) {
+            host_group_reset(ctx);
+            ctx->in_hook = true;
+            rc = TROUPE_OK;
+            for (uint32_t v = 0; v < grp->via.array.size && rc != TROUPE_ERROR; v++) {
+                rc = fn(ctx, &grp->via.array.ptr[v]);
+                if (ctx->failed)
+                    rc = TROUPE_ERROR;
+            }
+            if (rc != TROUPE_ERROR)
+                break;
         }
         ctx->in_hook = false;
         group_end(h, rc);
@@ -664,6 +687,21 @@ static void flush_module(host_t *h)
 
 /* ==== the loop ======================================================================= */
 
+static void peer_lost(host_t *h, const char *name)
+{
+    for (int i = 0; i < h->ctx.nouts; i++) {
+        chan_out_lost(h->ctx.outs[i], name);
+        chan_out_pump(h->ctx.outs[i]);
+    }
+}
+
+static void peer_back(host_t *h, const char *endpoint)
+{
+    for (int i = 0; i < h->ctx.nins; i++)
+        if (!strcmp(h->ctx.ins[i]->endpoint, endpoint))
+            chan_in_rehello(h->ctx.ins[i]);
+}
+
 static void handle_control(host_t *h)
 {
     msgpack_zone zone;
@@ -674,13 +712,22 @@ static void handle_control(host_t *h)
         msgpack_object root;
         msgpack_zone_clear(&zone);
         int kind = ctl_read(h, &zone, &root, &msg);
-        zmq_msg_close(&msg);
-        if (kind == 0)
+        if (kind == 0) {
+            zmq_msg_close(&msg);
             break;
+        }
+        char arg[512] = "";
+        if (kind > 0 && root.via.array.size > 1
+            && root.via.array.ptr[1].type == MSGPACK_OBJECT_STR)
+            snprintf(arg, sizeof arg, "%.*s", (int)root.via.array.ptr[1].via.str.size,
+                     root.via.array.ptr[1].via.str.ptr);
+        zmq_msg_close(&msg);
         switch (kind) {
         case CTL_INPUT_END: h->input_end = true; break;
         case CTL_DRAIN: h->source_done = true; break;
         case CTL_STOP: h->stop = true; break;
+        case CTL_PEER_LOST: peer_lost(h, arg); break;
+        case CTL_PEER_BACK: peer_back(h, arg); break;
         default: break;
         }
     }
@@ -773,6 +820,7 @@ static void host_free(host_t *h)
             held_free(x);
         }
     free(h->orders);
+    seen_clear(&h->seen);
     while (h->free_recs) {
         inrec_t *r = h->free_recs;
         h->free_recs = r->next_free;

@@ -18,7 +18,8 @@ static out_batch_t *batch_at(chan_out_t *self, uint64_t id)
 }
 
 chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
-                         const char *topic, void *sock, uint32_t window)
+                         const char *topic, void *sock, uint32_t window,
+                         uint64_t first_id)
 {
     chan_out_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -29,6 +30,7 @@ chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
     self->broadcast = broadcast;
     self->sock = sock;
     self->window = window ? window : 1;
+    self->head = self->next_id = self->send_cursor = first_id;
     self->cap = 16;
     while (self->cap < (uint64_t)self->window * 2)
         self->cap <<= 1;
@@ -130,6 +132,12 @@ void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
 void chan_out_group_failed(chan_out_t *self, const char *message)
 {
     msgpack_pack_str_with_body(&self->pk, message, strlen(message));
+    self->ngroups++;
+}
+
+void chan_out_group_repeat(chan_out_t *self)
+{
+    msgpack_pack_nil(&self->pk);
     self->ngroups++;
 }
 
@@ -463,9 +471,12 @@ int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
         if (kind == ENV_HELLO && env_hello_view(&root, &hello) == ENV_OK)
             on_hello(self, rid, (size_t)rid_len, &hello);
         else if (kind == ENV_ACK
-                 && env_ack_view(&root, &credit, &ids, &cost) == ENV_OK
-                 && (slot = slot_find_rid(self, rid, (size_t)rid_len)) >= 0)
-            on_ack(self, slot, credit, &ids, cost);
+                 && env_ack_view(&root, &credit, &ids, &cost) == ENV_OK) {
+            /* an ack from no known consumer is stale: it was meant for
+               this producer's predecessor */
+            if ((slot = slot_find_rid(self, rid, (size_t)rid_len)) >= 0)
+                on_ack(self, slot, credit, &ids, cost);
+        }
         else
             (*malformed)++;
         zmq_msg_close(&body);
@@ -481,8 +492,22 @@ static int send_packed(void *sock, msgpack_sbuffer *sb)
     return zmq_send(sock, sb->data, sb->size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
+static int say_hello(chan_in_t *self)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    env_pack_hello(&pk, self->consumer, self->credit, self->topic);
+    /* the DEALER queues this until the connection is up */
+    int rc = zmq_send(self->sock, sb.data, sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+    return rc < 0 ? -1 : 0;
+}
+
 chan_in_t *chan_in_new(int chan, bool broadcast, void *sock,
-                       const char *consumer, uint32_t credit, const char *topic)
+                       const char *endpoint, const char *consumer,
+                       uint32_t credit, const char *topic)
 {
     chan_in_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -490,19 +515,23 @@ chan_in_t *chan_in_new(int chan, bool broadcast, void *sock,
     self->chan = chan;
     self->broadcast = broadcast;
     self->sock = sock;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    env_pack_hello(&pk, consumer, credit, topic ? topic : "");
-    /* the DEALER queues this until the connection is up */
-    int rc = zmq_send(sock, sb.data, sb.size, 0);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc < 0) {
-        free(self);
+    self->credit = credit;
+    self->endpoint = strdup(endpoint);
+    self->consumer = strdup(consumer);
+    self->topic = strdup(topic ? topic : "");
+    if (!self->endpoint || !self->consumer || !self->topic || say_hello(self) < 0) {
+        self->sock = NULL; /* the caller still owns it */
+        chan_in_destroy(&self);
         return NULL;
     }
     return self;
+}
+
+int chan_in_rehello(chan_in_t *self)
+{
+    self->nacks = 0;
+    self->credit_owed = 0;
+    return say_hello(self);
 }
 
 void chan_in_destroy(chan_in_t **self_p)
@@ -513,6 +542,9 @@ void chan_in_destroy(chan_in_t **self_p)
     if (self->sock)
         zmq_close(self->sock);
     free(self->acks);
+    free(self->endpoint);
+    free(self->consumer);
+    free(self->topic);
     free(self);
     *self_p = NULL;
 }

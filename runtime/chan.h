@@ -83,9 +83,12 @@ struct chan_out {
     void *acked_arg;
 };
 
-/*  Makes an output on `sock` (a bound ROUTER, owned from now on). */
+/*  Makes an output on `sock` (a bound ROUTER, owned from now on). Batch ids
+    start at first_id, so that a restarted producer never takes an ack meant
+    for its predecessor. */
 chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
-                         const char *topic, void *sock, uint32_t window);
+                         const char *topic, void *sock, uint32_t window,
+                         uint64_t first_id);
 void chan_out_destroy(chan_out_t **self_p);
 /*  Declares a broadcast subscriber before it says hello, so that no batch
     is made without it. */
@@ -96,6 +99,7 @@ void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
 /*  Appends one group: `n` values packed in `data`, or failure text. */
 void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size);
 void chan_out_group_failed(chan_out_t *self, const char *message);
+void chan_out_group_repeat(chan_out_t *self);
 /*  Seals the open batch into the outbox (nothing when it holds no group)
     and tries to send. Returns 0 or -1 on a zmq error. */
 int chan_out_flush(chan_out_t *self);
@@ -120,6 +124,9 @@ void chan_out_lost(chan_out_t *self, const char *name);
 typedef struct {
     int chan;
     bool broadcast;
+    char *endpoint;
+    char *consumer, *topic; /* for hello */
+    uint32_t credit;
     void *sock; /* DEALER to one producer instance */
     uint32_t credit_owed;
     uint64_t cost_ns; /* reported with the next ack */
@@ -128,10 +135,14 @@ typedef struct {
     uint64_t batches_in;
 } chan_in_t;
 
-/*  Makes an input on `sock` (a DEALER, owned from now on) and says hello. */
+/*  Makes an input on `sock` (a DEALER connected to endpoint, owned from now
+    on) and says hello. */
 chan_in_t *chan_in_new(int chan, bool broadcast, void *sock,
-                       const char *consumer, uint32_t credit,
-                       const char *topic);
+                       const char *endpoint, const char *consumer,
+                       uint32_t credit, const char *topic);
+/*  The producer was replaced: forget what was owed to the old one and say
+    hello to the new one. */
+int chan_in_rehello(chan_in_t *self);
 void chan_in_destroy(chan_in_t **self_p);
 /*  Queues an acknowledgement of `batch_id`. */
 void chan_in_ack(chan_in_t *self, uint64_t batch_id);

@@ -446,7 +446,9 @@ static void read_args(cfg_t *c, plan_actor_t *a, zconfig_t *node)
 
 static const char *const actor_keys[] = { "module", "instances", "in", "out",
                                           "topic", "subscribe", "ordered",
-                                          "on_error", "args", NULL };
+                                          "on_error", "retries", "restart",
+                                          "max_restarts", "restart_period",
+                                          "args", NULL };
 
 static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
                        zconfig_t **module_nodes)
@@ -474,6 +476,8 @@ static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
     a->ordered = -1;
     a->topic = strdup("");
     a->subscribe = strdup("");
+    a->max_restarts = 10;
+    a->restart_period = 5.0;
     p->nactors++;
 
     for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
@@ -523,6 +527,36 @@ static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
             else
                 error_at(c, k, "actor '%s': on_error: '%s' is not fail or skip",
                          name, v);
+        }
+        else if (!strcmp(key, "retries")) {
+            char what[128];
+            snprintf(what, sizeof what, "actor '%s': retries", name);
+            parse_uint(c, k, what, 0, 100, &a->retries);
+        }
+        else if (!strcmp(key, "restart")) {
+            if (!strcmp(v, "permanent"))
+                a->restart = RESTART_PERMANENT;
+            else if (!strcmp(v, "transient"))
+                a->restart = RESTART_TRANSIENT;
+            else if (!strcmp(v, "temporary"))
+                a->restart = RESTART_TEMPORARY;
+            else
+                error_at(c, k, "actor '%s': restart: '%s' is not permanent, "
+                         "transient or temporary", name, v);
+        }
+        else if (!strcmp(key, "max_restarts")) {
+            char what[128];
+            snprintf(what, sizeof what, "actor '%s': max_restarts", name);
+            parse_uint(c, k, what, 0, 1000000, &a->max_restarts);
+        }
+        else if (!strcmp(key, "restart_period")) {
+            char *end;
+            double d = strtod(v, &end);
+            if (!*v || *end || !(d > 0 && d <= 86400))
+                error_at(c, k, "actor '%s': restart_period: '%s' is not a number "
+                         "of seconds from 0 to 86400", name, v);
+            else
+                a->restart_period = d;
         }
         else if (!strcmp(key, "args"))
             read_args(c, a, k);

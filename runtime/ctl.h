@@ -24,7 +24,11 @@ enum {
     CTL_START,       /* [START]: every actor is bound; connect and run */
     CTL_INPUT_END,   /* [INPUT_END]: every upstream actor is done */
     CTL_DRAIN,       /* [DRAIN]: sources stop producing (Ctrl-C) */
-    CTL_STOP         /* [STOP]: exit now */
+    CTL_STOP,        /* [STOP]: exit now */
+    CTL_PEER_LOST,   /* [PEER_LOST, "actor#i"]: that consumer died; send
+                        what it held again */
+    CTL_PEER_BACK    /* [PEER_BACK, endpoint]: the producer there was
+                        restarted; say hello again */
 };
 
 /*  Heartbeat period and how many may be missed before an actor is hung. */

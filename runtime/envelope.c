@@ -83,7 +83,8 @@ env_status_t env_batch_view(const msgpack_object *root, env_batch_t *batch)
     batch->groups = f[5].via.array;
     for (uint32_t i = 0; i < batch->groups.size; i++) {
         msgpack_object_type t = batch->groups.ptr[i].type;
-        if (t != MSGPACK_OBJECT_ARRAY && t != MSGPACK_OBJECT_STR)
+        if (t != MSGPACK_OBJECT_ARRAY && t != MSGPACK_OBJECT_STR
+            && t != MSGPACK_OBJECT_NIL)
             return ENV_E_SHAPE;
     }
     return ENV_OK;

@@ -1,8 +1,8 @@
 /*  envelope.h: the data-plane wire format (docs/PROTOCOL.md is the spec).
 
     A batch carries many items in one zmq frame: a fixed 31-byte header, then
-    one group per source item (an array of the values it produced, or a string
-    when the item failed). Consumers answer producers with HELLO and ACK.
+    one group per source item (an array of the values it produced, a string
+    when the item failed, nil for a repeat). Consumers answer producers with HELLO and ACK.
 */
 #ifndef TR_ENVELOPE_H
 #define TR_ENVELOPE_H
@@ -30,7 +30,9 @@ typedef struct {
     uint64_t batch_id;
     uint32_t origin;
     uint64_t first_seq;
-    msgpack_object_array groups; /* each an array (values) or str (failure) */
+    /* each an array (values), a str (the item failed) or nil (a repeat
+       of an item already passed on: nothing to do) */
+    msgpack_object_array groups;
 } env_batch_t;
 
 typedef enum {

@@ -10,6 +10,10 @@
 
 typedef enum { CHAN_PIPE = 0, CHAN_BROADCAST = 1 } plan_chan_mode_t;
 typedef enum { ON_ERROR_FAIL = 0, ON_ERROR_SKIP = 1 } plan_on_error_t;
+/*  After Erlang/OTP: permanent and transient instances are restarted when
+    they die before finishing (an actor only exits normally once done, so
+    the two differ only in name); temporary ones are not. */
+typedef enum { RESTART_PERMANENT = 0, RESTART_TRANSIENT, RESTART_TEMPORARY } plan_restart_t;
 
 typedef struct {
     char *name;
@@ -36,6 +40,10 @@ typedef struct {
     char *subscribe; /* prefix it takes from broadcast inputs */
     int ordered;     /* -1: the module's choice */
     plan_on_error_t on_error;
+    unsigned retries;        /* extra tries of a failing item */
+    plan_restart_t restart;
+    unsigned max_restarts;   /* restart intensity: this many ... */
+    double restart_period;   /* ... within this many seconds */
     plan_arg_t *args;
     int nargs;
 } plan_actor_t;

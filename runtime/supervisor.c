@@ -36,8 +36,10 @@ typedef enum {
     I_CONFIGURED,
     I_READY,
     I_RUNNING,
-    I_DONE,   /* said DONE, told to stop */
-    I_EXITED
+    I_DONE,    /* said DONE, told to stop */
+    I_EXITED,  /* reaped */
+    I_WAITING, /* died; a new incarnation is due at respawn_at */
+    I_GONE     /* died, temporary: not coming back */
 } inst_state_t;
 
 typedef struct {
@@ -49,8 +51,19 @@ typedef struct {
     inst_state_t state;
     uint64_t last_seen;
     uint64_t stats[7]; /* in, out, batches_in, batches_out, failed, malformed, busy_ns */
+    uint64_t past[7];  /* the same, summed over earlier incarnations */
     int status; /* from waitpid */
+    bool finished; /* said DONE */
+    uint64_t respawn_at;
+    uint64_t spawned_at;
+    unsigned streak; /* deaths in a row, each soon after its start */
 } inst_t;
+
+typedef struct {
+    uint64_t *times; /* recent restarts, oldest first */
+    unsigned n;
+    unsigned total;
+} restarts_t;
 
 typedef struct {
     const plan_t *plan;
@@ -66,6 +79,7 @@ typedef struct {
     int *first_inst;     /* per actor: index of its instance 0 */
     bool *actor_done;    /* every instance said DONE */
     bool *input_ended;   /* INPUT_END sent */
+    restarts_t *restarts;
     int nready;
     bool started;
     uint64_t t_start, t_run;
@@ -175,14 +189,16 @@ static int spawn(sup_t *s, inst_t *in)
     }
     in->pid = pid;
     in->state = I_SPAWNED;
-    in->last_seen = now_ms();
+    in->last_seen = in->spawned_at = now_ms();
     return 0;
 }
+
+static bool instance_alive(const inst_t *in);
 
 static void kill_all(sup_t *s, int sig)
 {
     for (int i = 0; i < s->ninsts; i++)
-        if (s->insts[i].pid > 0 && s->insts[i].state != I_EXITED)
+        if (s->insts[i].pid > 0 && instance_alive(&s->insts[i]))
             kill(s->insts[i].pid, sig);
 }
 
@@ -196,6 +212,9 @@ static void fail_run(sup_t *s, int code)
         s->killing = true;
         s->kill_deadline = now_ms() + 2000;
         kill_all(s, SIGTERM);
+        for (int i = 0; i < s->ninsts; i++)
+            if (s->insts[i].state == I_WAITING)
+                s->insts[i].state = I_EXITED; /* no successor now */
     }
 }
 
@@ -210,6 +229,101 @@ static void describe_exit(int status, char *buf, size_t len)
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+static void send_text_all(sup_t *s, int kind, const char *text);
+
+/*  Erlang/OTP's restart intensity: more than max_restarts within
+    restart_period seconds and the actor is beyond help. Returns 0 to
+    restart, or -1 to give up. */
+static long restart_delay(sup_t *s, int actor)
+{
+    const plan_actor_t *a = &s->plan->actors[actor];
+    restarts_t *r = &s->restarts[actor];
+    uint64_t now = now_ms(), period = (uint64_t)(a->restart_period * 1000);
+    unsigned keep = 0;
+    for (unsigned i = 0; i < r->n; i++)
+        if (now - r->times[i] < period)
+            r->times[keep++] = r->times[i];
+    r->n = keep;
+    if (r->n >= a->max_restarts)
+        return -1;
+    r->times[r->n++] = now;
+    r->total++;
+    return 0;
+}
+
+/*  Backoff for one instance: none after a death that came long after its
+    start, then 10, 20, 40 ... 1000 ms while it keeps dying young, so that
+    a module that crashes on start cannot spin the CPU. */
+static long backoff(inst_t *in)
+{
+    if (now_ms() - in->spawned_at > 250)
+        in->streak = 0;
+    long delay = in->streak == 0 ? 0 : 10L << (in->streak - 1 < 7 ? in->streak - 1 : 7);
+    in->streak++;
+    return delay > 1000 ? 1000 : delay;
+}
+
+static bool instance_alive(const inst_t *in)
+{
+    return in->state != I_EXITED && in->state != I_GONE && in->state != I_WAITING;
+}
+
+/*  An instance died before finishing. Restart it, or end the run. */
+static void on_death(sup_t *s, inst_t *in, int status)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    char why[160];
+    describe_exit(status, why, sizeof why);
+    if (s->killing)
+        return;
+    if (!s->started) {
+        say(s, "actor '%s' #%u (pid %d) %s", a->name, in->instance, (int)in->pid, why);
+        fail_run(s, 1);
+        return;
+    }
+    char name[128];
+    snprintf(name, sizeof name, "%s#%u", a->name, in->instance);
+    for (int k = 0; k < 7; k++) {
+        in->past[k] += in->stats[k];
+        in->stats[k] = 0;
+    }
+    if (a->restart == RESTART_TEMPORARY) {
+        in->state = I_GONE;
+        if (s->opts->verbose > 0)
+            say(s, "actor '%s' #%u (pid %d) %s (temporary: not restarted)", a->name,
+                in->instance, (int)in->pid, why);
+        send_text_all(s, CTL_PEER_LOST, name);
+        bool any = false;
+        for (unsigned i = 0; i < a->instances; i++) {
+            const inst_t *o = &s->insts[s->first_inst[in->actor] + i];
+            any |= instance_alive(o) || o->finished;
+        }
+        if (!any) {
+            say(s, "actor '%s': no instance left (restart = temporary)", a->name);
+            fail_run(s, 1);
+        }
+        return;
+    }
+    long delay = restart_delay(s, in->actor);
+    if (delay >= 0)
+        delay = backoff(in);
+    if (delay < 0) {
+        say(s, "actor '%s' #%u (pid %d) %s; it was restarted %u times within "
+            "%.1f s (max_restarts): giving up", a->name, in->instance, (int)in->pid,
+            why, a->max_restarts, a->restart_period);
+        fail_run(s, 1);
+        return;
+    }
+    if (s->opts->verbose > 0)
+        say(s, "actor '%s' #%u (pid %d) %s: restarting", a->name, in->instance,
+            (int)in->pid, why);
+    in->state = I_WAITING;
+    in->respawn_at = now_ms() + (uint64_t)delay;
+    /* its producers send what it held to the others now, not when its
+       successor says hello */
+    send_text_all(s, CTL_PEER_LOST, name);
+}
+
 static void reap(sup_t *s)
 {
     for (;;) {
@@ -219,19 +333,14 @@ static void reap(sup_t *s)
             return;
         for (int i = 0; i < s->ninsts; i++) {
             inst_t *in = &s->insts[i];
-            if (in->pid != pid || in->state == I_EXITED)
+            if (in->pid != pid || !instance_alive(in))
                 continue;
-            inst_state_t was = in->state;
-            in->state = I_EXITED;
             in->status = status;
-            if (was == I_DONE && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                break;
-            if (!s->killing) {
-                char why[160];
-                describe_exit(status, why, sizeof why);
-                say(s, "actor '%s' #%u (pid %d) %s", actor_name(s, in), in->instance,
-                    (int)pid, why);
-                fail_run(s, 1);
+            if (in->finished && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                in->state = I_EXITED;
+            else {
+                in->state = I_EXITED;
+                on_death(s, in, status);
             }
             break;
         }
@@ -250,6 +359,45 @@ static void send_kind(sup_t *s, inst_t *in, int kind)
     msgpack_pack_int(&pk, kind);
     ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
     msgpack_sbuffer_destroy(&sb);
+}
+
+static void send_text(sup_t *s, inst_t *in, int kind, const char *text)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, kind);
+    msgpack_pack_str_with_body(&pk, text, strlen(text));
+    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void send_text_all(sup_t *s, int kind, const char *text)
+{
+    for (int i = 0; i < s->ninsts; i++)
+        if (s->insts[i].state == I_RUNNING)
+            send_text(s, &s->insts[i], kind, text);
+}
+
+/*  A restarted producer: its consumers say hello to the new process. */
+static void announce_back(sup_t *s, inst_t *in)
+{
+    const plan_t *p = s->plan;
+    const plan_actor_t *a = &p->actors[in->actor];
+    for (int o = 0; o < a->noutputs; o++) {
+        char ep[PATH_MAX + 64];
+        endpoint_of(s, in->actor, in->instance, a->outputs[o], ep, sizeof ep);
+        for (int b = 0; b < p->nactors; b++)
+            for (int k = 0; k < p->actors[b].ninputs; k++)
+                if (p->actors[b].inputs[k] == a->outputs[o])
+                    for (unsigned i = 0; i < p->actors[b].instances; i++) {
+                        inst_t *c = &s->insts[s->first_inst[b] + i];
+                        if (c->state == I_RUNNING)
+                            send_text(s, c, CTL_PEER_BACK, ep);
+                    }
+    }
 }
 
 static void pack_outputs(sup_t *s, msgpack_packer *pk, inst_t *in)
@@ -335,8 +483,12 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_CONFIG);
-    msgpack_pack_map(&pk, 13);
+    msgpack_pack_map(&pk, 15);
     ctl_pack_kv_str(&pk, "pipeline", p->name);
+    ctl_pack_key(&pk, "incarnation");
+    msgpack_pack_unsigned_int(&pk, in->incarnation);
+    ctl_pack_key(&pk, "retries");
+    msgpack_pack_unsigned_int(&pk, a->retries);
     ctl_pack_kv_str(&pk, "actor", a->name);
     ctl_pack_key(&pk, "index");
     msgpack_pack_int(&pk, in->actor);
@@ -420,6 +572,14 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         if (in->state != I_CONFIGURED)
             break;
         in->state = I_READY;
+        if (s->started) { /* a restarted instance joins the running pipeline */
+            in->state = I_RUNNING;
+            send_kind(s, in, CTL_START);
+            if (s->input_ended[in->actor])
+                send_kind(s, in, CTL_INPUT_END);
+            announce_back(s, in);
+            break;
+        }
         if (++s->nready == s->ninsts && !s->started) {
             s->started = true;
             s->t_run = now_ms();
@@ -465,10 +625,13 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         if (in->state != I_RUNNING)
             break;
         in->state = I_DONE;
+        in->finished = true;
         send_kind(s, in, CTL_STOP);
         bool all = true;
-        for (unsigned i = 0; i < a->instances; i++)
-            all &= s->insts[s->first_inst[in->actor] + i].state >= I_DONE;
+        for (unsigned i = 0; i < a->instances; i++) {
+            const inst_t *o = &s->insts[s->first_inst[in->actor] + i];
+            all &= o->finished || o->state == I_GONE;
+        }
         if (all && !s->actor_done[in->actor]) {
             s->actor_done[in->actor] = true;
             if (s->opts->verbose > 1)
@@ -576,28 +739,32 @@ static void summary(sup_t *s)
                 "\"failed_items\": %llu, \"actors\": [", p->name, s->exit_code, secs,
                 (unsigned long long)s->failed_items);
     if (s->opts->verbose > 0)
-        fprintf(stderr, "%-16s %5s %12s %12s %8s %9s %12s\n", "actor", "inst",
-                "items in", "items out", "failed", "malformed", "items/s");
+        fprintf(stderr, "%-16s %5s %12s %12s %8s %9s %8s %12s\n", "actor", "inst",
+                "items in", "items out", "failed", "malformed", "restarts", "items/s");
     for (int a = 0; a < p->nactors; a++) {
         uint64_t tot[7] = { 0 };
         for (unsigned i = 0; i < p->actors[a].instances; i++)
             for (int k = 0; k < 7; k++)
-                tot[k] += s->insts[s->first_inst[a] + i].stats[k];
+                tot[k] += s->insts[s->first_inst[a] + i].stats[k]
+                          + s->insts[s->first_inst[a] + i].past[k];
+        unsigned restarts = s->restarts ? s->restarts[a].total : 0;
         uint64_t items = p->actors[a].ninputs ? tot[0] : tot[1];
         double rate = secs > 0 ? (double)items / secs : 0;
         if (s->opts->verbose > 0)
-            fprintf(stderr, "%-16s %5u %12llu %12llu %8llu %9llu %12.0f\n",
+            fprintf(stderr, "%-16s %5u %12llu %12llu %8llu %9llu %8u %12.0f\n",
                     p->actors[a].name, p->actors[a].instances,
                     (unsigned long long)tot[0], (unsigned long long)tot[1],
-                    (unsigned long long)tot[4], (unsigned long long)tot[5], rate);
+                    (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
+                    rate);
         if (js)
             fprintf(js, "%s{\"name\": \"%s\", \"instances\": %u, \"items_in\": %llu, "
                     "\"items_out\": %llu, \"batches_in\": %llu, \"batches_out\": %llu, "
-                    "\"failed\": %llu, \"malformed\": %llu, \"busy_seconds\": %.6f}",
+                    "\"failed\": %llu, \"malformed\": %llu, \"restarts\": %u, "
+                    "\"busy_seconds\": %.6f}",
                     a ? ", " : "", p->actors[a].name, p->actors[a].instances,
                     (unsigned long long)tot[0], (unsigned long long)tot[1],
                     (unsigned long long)tot[2], (unsigned long long)tot[3],
-                    (unsigned long long)tot[4], (unsigned long long)tot[5],
+                    (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
                     (double)tot[6] / 1e9);
     }
     if (s->opts->verbose > 0)
@@ -614,7 +781,7 @@ static void summary(sup_t *s)
 static bool all_exited(sup_t *s)
 {
     for (int i = 0; i < s->ninsts; i++)
-        if (s->insts[i].state != I_EXITED)
+        if (s->insts[i].state != I_EXITED && s->insts[i].state != I_GONE)
             return false;
     return true;
 }
@@ -634,7 +801,15 @@ static void check_time(sup_t *s)
         return;
     for (int i = 0; i < s->ninsts; i++) {
         inst_t *in = &s->insts[i];
-        if (in->state == I_EXITED || in->state == I_DONE)
+        if (in->state == I_WAITING) {
+            if (now >= in->respawn_at) {
+                in->incarnation++;
+                if (spawn(s, in) < 0)
+                    fail_run(s, 1);
+            }
+            continue;
+        }
+        if (!instance_alive(in) || in->state == I_DONE)
             continue;
         uint64_t limit = in->state == I_RUNNING ? (uint64_t)(s->opts->hang * 1000)
                                                 : 30000;
@@ -643,8 +818,8 @@ static void check_time(sup_t *s)
                 actor_name(s, in), in->instance, (int)in->pid,
                 in->state == I_RUNNING ? "sent no heartbeat" : "did not start",
                 (double)(now - in->last_seen) / 1000.0);
-            fail_run(s, 1);
-            return;
+            kill(in->pid, SIGKILL); /* reaped as a death: restarted or fatal */
+            in->last_seen = now;
         }
     }
 }
@@ -664,8 +839,14 @@ static int setup(sup_t *s)
     s->first_inst = calloc(p->nactors, sizeof *s->first_inst);
     s->actor_done = calloc(p->nactors, sizeof *s->actor_done);
     s->input_ended = calloc(p->nactors, sizeof *s->input_ended);
-    if (!s->insts || !s->first_inst || !s->actor_done || !s->input_ended)
+    s->restarts = calloc(p->nactors, sizeof *s->restarts);
+    if (!s->insts || !s->first_inst || !s->actor_done || !s->input_ended
+        || !s->restarts)
         return -1;
+    for (int a = 0; a < p->nactors; a++)
+        if (!(s->restarts[a].times = calloc(p->actors[a].max_restarts + 1,
+                                            sizeof(uint64_t))))
+            return -1;
     int k = 0;
     for (int a = 0; a < p->nactors; a++) {
         s->first_inst[a] = k;
@@ -766,5 +947,8 @@ cleanup:
     free(s->first_inst);
     free(s->actor_done);
     free(s->input_ended);
+    for (int a = 0; s->restarts && a < plan->nactors; a++)
+        free(s->restarts[a].times);
+    free(s->restarts);
     return s->exit_code < 0 ? 1 : s->exit_code;
 }

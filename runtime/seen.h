@@ -1,0 +1,36 @@
+/*  seen.h: which items (origin, seq) an actor has already taken, so that a
+    stateful or terminal actor handles an item sent again after a crash only
+    once. Per origin, a sorted list of disjoint [lo, hi) ranges: items come
+    nearly in order, so the list stays a few ranges long.
+*/
+#ifndef TR_SEEN_H
+#define TR_SEEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t lo, hi;
+} seen_range_t;
+
+typedef struct {
+    uint32_t origin;
+    seen_range_t *r;
+    size_t n, cap;
+} seen_origin_t;
+
+typedef struct {
+    seen_origin_t *o;
+    size_t n;
+} seen_t;
+
+/*  True when (origin, seq) was seen before; otherwise records it and returns
+    false. On allocation failure it returns false without recording (the
+    item is handled; a later repeat would be too). */
+bool seen_check(seen_t *self, uint32_t origin, uint64_t seq);
+/*  Ranges held for origin: for tests and memory bounds. */
+size_t seen_ranges(const seen_t *self, uint32_t origin);
+void seen_clear(seen_t *self);
+
+#endif
