@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# chaos: workers die in the middle (SIGKILL from outside every 100 ms,
+# SIGSEGV or abort() inside the handler, an endless loop caught by missed
+# heartbeats) and the run still exits 0 with exactly the fault-free output:
+# every item once, in order, through stages that emit zero or several
+# values per input and through a broadcast. A crash loop ends the run past
+# the restart intensity, in bounded time.
+. "$(dirname "$0")/lib.sh"
+FAULTY="$BUILD/tests/faulty.so"
+
+# pipeline NAME COUNT WORKERS MODE CHANCE FANOUT [extra worker keys...]
+pipeline() {
+    local name=$1 count=$2 workers=$3 mode=$4 chance=$5 fanout=$6; shift 6
+    {
+        echo "pipeline = $name"
+        echo "actor = numbers"
+        echo "    module = seq"
+        echo "    out = numbers"
+        echo "    args"
+        echo "        count = $count"
+        echo "actor = work"
+        echo "    module = $FAULTY"
+        echo "    instances = $workers"
+        echo "    in = numbers"
+        echo "    out = results"
+        echo "    max_restarts = 100000"
+        for kv in "$@"; do echo "    $kv"; done
+        echo "    args"
+        echo "        mode = $mode"
+        echo "        chance = $chance"
+        echo "        fanout = $fanout"
+        echo "actor = print"
+        echo "    module = print"
+        echo "    in = results"
+    } > "$SCRATCH/$name.zpl"
+}
+
+# what the pipeline prints without faults: item i appears i % (fanout+1)
+# times (once with fanout 0)
+expected() { # COUNT FANOUT
+    /usr/bin/python3 -c '
+import sys
+n, f = int(sys.argv[1]), int(sys.argv[2])
+out = sys.stdout
+for i in range(n):
+    c = i % (f + 1) if f else 1
+    if c: out.write((str(i) + "\n") * c)
+' "$1" "$2"
+}
+
+restarts_of() { # STATS_FILE ACTOR
+    /usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]))' "$1" "$2"
+}
+
+# --- SIGKILL from outside, every 50 ms ------------------------------------------
+pipeline killed 8000000 4 segv 0 2
+"$TROUPE" run --stats "$SCRATCH/killed.json" "$SCRATCH/killed.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+sup=$!
+kills=0
+sleep 0.2
+while kill -0 $sup 2> /dev/null; do
+    victim=$(pgrep -f "^troupe: killed/work#" | shuf -n 1)
+    [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
+    sleep 0.05
+done
+wait $sup
+expect_eq "SIGKILL every 50 ms: exit code" "$?" 0
+expected 8000000 2 > "$SCRATCH/want"
+expect_file_eq "SIGKILL every 50 ms ($kills kills): output exact" "$SCRATCH/out" "$SCRATCH/want"
+r=$(restarts_of "$SCRATCH/killed.json" work)
+[ "$r" -ge 1 ] || fail "SIGKILL: no restart counted (kills: $kills)"
+echo "   ($kills kills sent, $r restarts)"
+
+# --- faults inside the handler ------------------------------------------------------
+for mode in segv abort exit; do
+    pipeline "$mode" 1000000 2 "$mode" 0.00002 0
+    "$TROUPE" run --stats "$SCRATCH/$mode.json" "$SCRATCH/$mode.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+    expect_eq "$mode in the handler: exit code" "$?" 0
+    expected 1000000 0 > "$SCRATCH/want"
+    expect_file_eq "$mode in the handler: output exact" "$SCRATCH/out" "$SCRATCH/want"
+    r=$(restarts_of "$SCRATCH/$mode.json" work)
+    [ "$r" -ge 1 ] || fail "$mode: no restart happened"
+    echo "   ($r restarts)"
+done
+
+# --- a worker that stops answering --------------------------------------------------
+pipeline hang 200000 2 hang 0.00002 0
+"$TROUPE" run --hang 0.5 --stats "$SCRATCH/hang.json" "$SCRATCH/hang.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "hung worker: exit code" "$?" 0
+expected 200000 0 > "$SCRATCH/want"
+expect_file_eq "hung worker: output exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "hung worker: named" "$SCRATCH/err" "sent no heartbeat for"
+
+# --- a broadcast stage whose producers are killed -------------------------------------
+cat > "$SCRATCH/bcast.zpl" <<ZPL
+pipeline = bcast
+channel = news
+    type = broadcast
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 3000000
+actor = work
+    module = $FAULTY
+    instances = 3
+    in = numbers
+    out = news
+    max_restarts = 100000
+actor = a
+    module = collect
+    in = news
+    args
+        file = $SCRATCH/a.out
+actor = b
+    module = collect
+    in = news
+    args
+        file = $SCRATCH/b.out
+ZPL
+"$TROUPE" run "$SCRATCH/bcast.zpl" 2> "$SCRATCH/err" &
+sup=$!
+kills=0
+sleep 0.2
+while kill -0 $sup 2> /dev/null; do
+    victim=$(pgrep -f "^troupe: bcast/work#" | shuf -n 1)
+    [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
+    sleep 0.1
+done
+wait $sup
+expect_eq "broadcast with kills: exit code" "$?" 0
+expected 3000000 0 > "$SCRATCH/want"
+expect_file_eq "broadcast with kills ($kills): subscriber a exact" "$SCRATCH/a.out" "$SCRATCH/want"
+expect_file_eq "broadcast with kills: subscriber b exact" "$SCRATCH/b.out" "$SCRATCH/want"
+
+# --- failing items retried ------------------------------------------------------------
+pipeline retry 20000 2 fail 0.3 0 "retries = 30"
+"$TROUPE" run "$SCRATCH/retry.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "retried items: exit code" "$?" 0
+expected 20000 0 > "$SCRATCH/want"
+expect_file_eq "retried items: output exact" "$SCRATCH/out" "$SCRATCH/want"
+
+# --- a crash loop: past the intensity, the run ends -------------------------------------
+pipeline loop 1000 2 segv 1 0
+sed -i 's/max_restarts = 100000/max_restarts = 5/' "$SCRATCH/loop.zpl"
+start=$(date +%s%N)
+"$TROUPE" run "$SCRATCH/loop.zpl" > /dev/null 2> "$SCRATCH/err"
+code=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "crash loop: exit code" "$code" 1
+expect_contains "crash loop: names actor, signal and intensity" "$SCRATCH/err" \
+    "was killed by signal 11 (Segmentation fault); it was restarted 5 times within 5.0 s (max_restarts): giving up"
+[ "$took" -lt 20000 ] || fail "crash loop: took $took ms"
+
+# --- temporary workers are not restarted ----------------------------------------------------
+pipeline temp 1000 2 abort 1 0 "restart = temporary"
+"$TROUPE" run "$SCRATCH/temp.zpl" > /dev/null 2> "$SCRATCH/err"
+expect_eq "temporary: exit code" "$?" 1
+expect_contains "temporary: says why" "$SCRATCH/err" "actor 'work': no instance left (restart = temporary)"
+
+for p in killed segv abort exit hang bcast retry loop temp; do expect_nothing_left "$p" "$p"; done
+finish

@@ -1,0 +1,77 @@
+/*  faulty: a test module that misbehaves on purpose. Each item passes
+    through, emitted `copies` times where copies = item id % (fanout + 1)
+    (fanout 0: once), so stages that emit zero or several values per input
+    are covered. With probability `chance` per item it first does what
+    `mode` says: segv (a NULL write), abort, exit (status 3), hang (an
+    endless loop), or fail (the item fails). Every process draws from its
+    own pid-seeded generator, so an item that killed one process is most
+    likely handled by the next.
+*/
+#include <troupe.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *mode;
+    double chance;
+    int64_t fanout;
+    unsigned seed;
+} faulty_t;
+
+static int faulty_start(troupe_ctx_t *ctx)
+{
+    faulty_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return TROUPE_ERROR;
+    troupe_set_state(ctx, f);
+    f->mode = troupe_arg(ctx, "mode", "segv");
+    f->chance = troupe_arg_double(ctx, "chance", 0.0);
+    f->fanout = troupe_arg_int(ctx, "fanout", 0);
+    f->seed = (unsigned)getpid();
+    return troupe_failed(ctx) ? TROUPE_ERROR : TROUPE_OK;
+}
+
+static void misbehave(const char *mode)
+{
+    if (!strcmp(mode, "segv"))
+        raise(SIGSEGV);
+    else if (!strcmp(mode, "abort"))
+        abort();
+    else if (!strcmp(mode, "exit"))
+        _exit(3);
+    else if (!strcmp(mode, "hang"))
+        for (;;)
+            pause();
+}
+
+static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
+{
+    faulty_t *f = troupe_state(ctx);
+    if (f->chance > 0 && (double)rand_r(&f->seed) / RAND_MAX < f->chance) {
+        if (!strcmp(f->mode, "fail")) {
+            troupe_fail(ctx, "faulty: item %llu failed on purpose",
+                        (unsigned long long)troupe_item_id(ctx));
+            return TROUPE_ERROR;
+        }
+        misbehave(f->mode);
+    }
+    uint64_t copies = f->fanout ? troupe_item_id(ctx) % (uint64_t)(f->fanout + 1) : 1;
+    for (uint64_t i = 0; i < copies; i++)
+        if (troupe_emit_object(ctx, value) < 0)
+            return TROUPE_ERROR;
+    return TROUPE_OK;
+}
+
+static void faulty_stop(troupe_ctx_t *ctx)
+{
+    free(troupe_state(ctx));
+}
+
+static const char *const faulty_args[] = { "mode", "chance", "fanout", NULL };
+
+TROUPE_MODULE(.name = "faulty", .summary = "misbehaves on purpose, for tests",
+              .args = faulty_args, .start = faulty_start, .message = faulty_message,
+              .stop = faulty_stop);
