@@ -2,11 +2,12 @@
 #   make run    install what is missing, build, run examples/squares.zpl
 #   make test   build and run the whole test suite
 #   make bench  release build, then the benchmarks against their peers
+#   make fuzz   the libFuzzer targets, FUZZ_SECONDS (300) each
 
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench fuzz clean
 
 all: build
 
@@ -32,6 +33,11 @@ test: build
 	  skip=$$(sed -n 's/^Skipped: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
 	  echo "tests: $${ok:-0} passed, $$(( $${fail:-0} + $${to:-0} )) failed, $${skip:-0} skipped"; \
 	  exit $$rc
+
+# The fuzz targets for FUZZ_SECONDS each (make test runs a short fixed count).
+FUZZ_SECONDS ?= 300
+fuzz: build
+	bash tests/fuzz.sh $(BUILD) . $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) build-release

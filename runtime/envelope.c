@@ -31,9 +31,83 @@ void env_batch_header(char *head, uint64_t batch_id, uint32_t origin,
     put_be(head + 27, ngroups, 4);
 }
 
+static uint64_t get_be(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/*  msgpack-c's C unpacker allocates a container's whole element array as
+    soon as it reads the declared count, before it knows the frame holds
+    that many elements: five hostile bytes can ask for gigabytes. (Its C++
+    API has unpack limits; the C API has none.) So before unpacking we walk
+    the frame's structure once, without allocating, and refuse it unless it
+    is exactly one value whose every declared length fits in the bytes that
+    remain: each element takes at least one byte, so what msgpack-c then
+    allocates is bounded by the frame's size. */
+static bool frame_sane(const uint8_t *p, size_t n)
+{
+    static const uint8_t fixed[256] = {
+        /* payload bytes after the type byte for fixed-size types */
+        [0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
+        [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8, [0xd4] = 2, [0xd5] = 3,
+        [0xd6] = 5, [0xd7] = 9, [0xd8] = 17,
+    };
+    size_t i = 0;
+    uint64_t pending = 1; /* values still to read */
+    while (pending) {
+        if (i >= n)
+            return false;
+        uint8_t b = p[i++];
+        pending--;
+        uint64_t skip = 0, count = 0;
+        int w = 0;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+            continue;
+        if (b <= 0x8f)
+            count = 2u * (b & 0x0f);
+        else if (b <= 0x9f)
+            count = b & 0x0f;
+        else if (b <= 0xbf)
+            skip = b & 0x1f;
+        else if (fixed[b])
+            skip = fixed[b];
+        else {
+            switch (b) {
+            case 0xc4: case 0xd9: w = 1; break;                /* bin8, str8 */
+            case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
+            case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
+            case 0xc7: w = 1; break;                            /* ext8..32 */
+            case 0xc8: w = 2; break;
+            case 0xc9: w = 4; break;
+            default: return false;                              /* 0xc1 */
+            }
+            if ((uint64_t)w > n - i)
+                return false;
+            uint64_t len = get_be(p + i, w);
+            i += (size_t)w;
+            if (b == 0xdc || b == 0xdd)
+                count = len;
+            else if (b == 0xde || b == 0xdf)
+                count = 2 * len;
+            else
+                skip = len + (b >= 0xc7 && b <= 0xc9); /* ext: its type byte */
+        }
+        if (skip > n - i || count > n - i)
+            return false;
+        i += (size_t)skip;
+        pending += count;
+    }
+    return i == n;
+}
+
 env_status_t env_decode(const void *data, size_t size, msgpack_zone *zone,
                         msgpack_object *root)
 {
+    if (!frame_sane(data, size))
+        return ENV_E_MSGPACK;
     size_t off = 0;
     msgpack_unpack_return rc = msgpack_unpack(data, size, &off, zone, root);
     return rc == MSGPACK_UNPACK_SUCCESS ? ENV_OK : ENV_E_MSGPACK;

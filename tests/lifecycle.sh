@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # lifecycle: actors show their title in ps; Ctrl-C (SIGINT) drains and
 # ends the run in bounded time with exit 130 and what came out is an exact
-# prefix; a second signal kills at once; a crashed worker fails the run
-# with its signal named; a killed supervisor takes its actors with it. No
-# process and no run directory is left after any of these.
+# prefix; a second signal kills at once; a crashed worker that may not be
+# restarted fails the run with its signal named; a killed supervisor takes
+# its actors with it. No process and no run directory is left after any of
+# these. (Restarts are tests/chaos.sh's.)
 . "$(dirname "$0")/lib.sh"
 
 cat > "$SCRATCH/long.zpl" <<'ZPL'
@@ -85,8 +86,8 @@ expect_eq "second signal: exit code 143" "$code" 143
 [ "$took" -lt 3000 ] || fail "second signal: took $took ms to end"
 expect_nothing_left slow "second signal"
 
-# --- a worker crashes -------------------------------------------------------------
-"$TROUPE" run "$SCRATCH/long.zpl" > /dev/null 2> "$SCRATCH/err" &
+# --- a worker crashes, with no restart allowed ----------------------------------------
+"$TROUPE" run -s square.max_restarts=0 "$SCRATCH/long.zpl" > /dev/null 2> "$SCRATCH/err" &
 sup=$!
 wait_for_actors long 4 || fail "actors did not start"
 victim=$(pgrep -f "^troupe: long/square#1")

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# fuzz: builds the libFuzzer targets (clang, ASan, UBSan) for the envelope
+# decoder and the config loader and runs each for a fixed number of inputs
+# from a seed corpus. `make fuzz` runs them longer (FUZZ_SECONDS each).
+#   fuzz.sh BUILD_DIR SOURCE_DIR [seconds]
+. "$(dirname "$0")/lib.sh"
+command -v clang > /dev/null || { echo "clang not installed: skipped"; exit 77; }
+seconds=${3:-}
+out="$BUILD/fuzz"
+mkdir -p "$out"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$SRC/runtime"
+deps=$(pkg-config --cflags --libs libczmq libzmq msgpack)
+# shellcheck disable=SC2086
+clang $flags -o "$out/fuzz_envelope" "$SRC/tests/fuzz/fuzz_envelope.c" \
+    "$SRC/runtime/envelope.c" $deps || { fail "building fuzz_envelope"; finish; }
+# shellcheck disable=SC2086
+clang $flags -o "$out/fuzz_config" "$SRC/tests/fuzz/fuzz_config.c" \
+    "$SRC/runtime/config.c" "$SRC/runtime/module.c" $deps -ldl -lm \
+    || { fail "building fuzz_config"; finish; }
+
+# seed corpora: real batches and acks for the decoder, every config we have
+mkdir -p "$SCRATCH/env" "$SCRATCH/cfg"
+/usr/bin/python3 - "$SCRATCH/env" <<'PY'
+import msgpack, sys
+d = sys.argv[1]
+seeds = [
+    [1, 0, 0, 0, 0, [[1], [], "failed", None, [1, "a", 2.5, [1, {"k": b"v"}]]]],
+    [1, 1, "print#0", 4, "topic"],
+    [1, 2, 3, [0, 1, 2], 1500],
+]
+for i, s in enumerate(seeds):
+    open(f"{d}/seed{i}", "wb").write(msgpack.packb(s))
+PY
+cp "$SRC"/examples/*.zpl "$SRC"/tests/configs/*.zpl "$SCRATCH/cfg/"
+
+export TROUPE_MODULE_PATH="$BUILD/actors"
+export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1
+if [ -n "$seconds" ]; then limit="-max_total_time=$seconds"; else limit=""; fi
+run_fuzzer() { # NAME CORPUS RUNS
+    local args=("-runs=$3")
+    [ -n "$limit" ] && args=("$limit")
+    if "$out/$1" "${args[@]}" -rss_limit_mb=4096 -max_len=4096 "$2" > "$SCRATCH/$1.log" 2>&1; then
+        ok "$1: $(grep -o 'Done [0-9]* runs' "$SCRATCH/$1.log" | tail -1)"
+    else
+        fail "$1 found a problem:"; tail -40 "$SCRATCH/$1.log" >&2
+    fi
+}
+run_fuzzer fuzz_envelope "$SCRATCH/env" 200000
+run_fuzzer fuzz_config "$SCRATCH/cfg" 3000
+finish
