@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +55,7 @@ typedef struct {
     uint64_t past[7];  /* the same, summed over earlier incarnations */
     int status; /* from waitpid */
     bool finished; /* said DONE */
+    long maxrss_kb; /* the largest of its incarnations, from wait4 */
     uint64_t respawn_at;
     uint64_t spawned_at;
     unsigned streak; /* deaths in a row, each soon after its start */
@@ -328,7 +330,8 @@ static void reap(sup_t *s)
 {
     for (;;) {
         int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
         if (pid <= 0)
             return;
         for (int i = 0; i < s->ninsts; i++) {
@@ -336,6 +339,8 @@ static void reap(sup_t *s)
             if (in->pid != pid || !instance_alive(in))
                 continue;
             in->status = status;
+            if (ru.ru_maxrss > in->maxrss_kb)
+                in->maxrss_kb = ru.ru_maxrss;
             if (in->finished && WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 in->state = I_EXITED;
             else {
@@ -748,6 +753,10 @@ static void summary(sup_t *s)
                 tot[k] += s->insts[s->first_inst[a] + i].stats[k]
                           + s->insts[s->first_inst[a] + i].past[k];
         unsigned restarts = s->restarts ? s->restarts[a].total : 0;
+        long maxrss = 0;
+        for (unsigned i = 0; i < p->actors[a].instances; i++)
+            if (s->insts[s->first_inst[a] + i].maxrss_kb > maxrss)
+                maxrss = s->insts[s->first_inst[a] + i].maxrss_kb;
         uint64_t items = p->actors[a].ninputs ? tot[0] : tot[1];
         double rate = secs > 0 ? (double)items / secs : 0;
         if (s->opts->verbose > 0)
@@ -760,18 +769,20 @@ static void summary(sup_t *s)
             fprintf(js, "%s{\"name\": \"%s\", \"instances\": %u, \"items_in\": %llu, "
                     "\"items_out\": %llu, \"batches_in\": %llu, \"batches_out\": %llu, "
                     "\"failed\": %llu, \"malformed\": %llu, \"restarts\": %u, "
-                    "\"busy_seconds\": %.6f}",
+                    "\"busy_seconds\": %.6f, \"max_rss_kb\": %ld}",
                     a ? ", " : "", p->actors[a].name, p->actors[a].instances,
                     (unsigned long long)tot[0], (unsigned long long)tot[1],
                     (unsigned long long)tot[2], (unsigned long long)tot[3],
                     (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
-                    (double)tot[6] / 1e9);
+                    (double)tot[6] / 1e9, maxrss);
     }
     if (s->opts->verbose > 0)
         fprintf(stderr, "%s: %s in %.3f s\n", p->name,
                 s->exit_code == 0 ? "done" : "failed", secs);
     if (js) {
-        fprintf(js, "]}\n");
+        struct rusage self;
+        getrusage(RUSAGE_SELF, &self);
+        fprintf(js, "], \"supervisor_max_rss_kb\": %ld}\n", self.ru_maxrss);
         fclose(js);
     }
 }
