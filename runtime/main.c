@@ -1,18 +1,15 @@
 /*  main.c: the `troupe` command. It parses arguments and decides exit codes;
     everything else is in libtroupe.
 */
-#include "actor.h"
 #include "config.h"
 #include "supervisor.h"
 #include "troupe.h"
 
 #include <czmq.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #define EXIT_USAGE 2
 
@@ -148,39 +145,6 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
     return rc;
 }
 
-/*  Writes the title over the whole argv area so that ps shows it. */
-static void set_title(int argc, char **argv, const char *title)
-{
-    char *start = argv[0];
-    char *end = argv[argc - 1] + strlen(argv[argc - 1]);
-    size_t room = (size_t)(end - start);
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", title);
-    memset(start, 0, room);
-    memcpy(start, copy, strlen(copy) < room ? strlen(copy) : room);
-    const char *hash = strrchr(copy, '/');
-    prctl(PR_SET_NAME, hash ? hash + 1 : copy);
-}
-
-static int cmd_actor(int argc, char **argv)
-{
-    if (argc < 4) {
-        fprintf(stderr, "troupe actor is started by troupe run, not by hand\n");
-        return EXIT_USAGE;
-    }
-    char *control = strdup(argv[2]);
-    char *id = strdup(argv[3]);
-    if (argc >= 5)
-        set_title(argc, argv, argv[4]);
-    /* Ctrl-C reaches the whole process group: the supervisor decides */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    int rc = actor_main(control, id);
-    free(control);
-    free(id);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     /* czmq would install its own SIGINT/SIGTERM handlers on first use */
@@ -194,8 +158,6 @@ int main(int argc, char **argv)
         return cmd_run_or_check(argc - 1, argv + 1, true);
     if (!strcmp(cmd, "check"))
         return cmd_run_or_check(argc - 1, argv + 1, false);
-    if (!strcmp(cmd, "actor"))
-        return cmd_actor(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("troupe %d.%d.%d (module ABI %d)\n", TROUPE_VERSION_MAJOR,
                TROUPE_VERSION_MINOR, TROUPE_VERSION_PATCH, TROUPE_ABI_VERSION);

@@ -32,6 +32,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#ifndef TROUPE_LIBEXEC_DIR
+#define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
+#endif
+
 typedef enum {
     I_SPAWNED, /* forked, no hello yet */
     I_CONFIGURED,
@@ -170,8 +174,8 @@ static int spawn(sup_t *s, inst_t *in)
     char title[256];
     snprintf(title, sizeof title, "troupe: %s/%s#%u", s->plan->name,
              actor_name(s, in), in->instance);
-    /* main.c writes the title over the whole argv area, title included */
-    char *argv[] = { "troupe", "actor", s->control, in->rid, title, NULL };
+    /* troupe-actor writes the title over its whole argv area */
+    char *argv[] = { "troupe-actor", s->control, in->rid, title, NULL };
     pid_t parent = getpid();
     fflush(stdout);
     fflush(stderr);
@@ -835,15 +839,40 @@ static void check_time(sup_t *s)
     }
 }
 
+/*  troupe-actor sits beside the running executable in a build tree, and in
+    the libexec folder once installed. */
+static int find_actor_exe(sup_t *s)
+{
+    const char *env = getenv("TROUPE_ACTOR");
+    if (env && access(env, X_OK) == 0) {
+        snprintf(s->exe, sizeof s->exe, "%s", env);
+        return 0;
+    }
+    char self[PATH_MAX - 32];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(s->exe, sizeof s->exe, "%s/troupe-actor", self);
+            if (access(s->exe, X_OK) == 0)
+                return 0;
+        }
+    }
+    snprintf(s->exe, sizeof s->exe, "%s/troupe-actor", TROUPE_LIBEXEC_DIR);
+    if (access(s->exe, X_OK) == 0)
+        return 0;
+    say(s, "cannot find troupe-actor beside troupe or in %s (set TROUPE_ACTOR)",
+        TROUPE_LIBEXEC_DIR);
+    return -1;
+}
+
 static int setup(sup_t *s)
 {
     const plan_t *p = s->plan;
-    ssize_t n = readlink("/proc/self/exe", s->exe, sizeof s->exe - 1);
-    if (n <= 0) {
-        say(s, "cannot find my own executable: %s", strerror(errno));
+    if (find_actor_exe(s) < 0)
         return -1;
-    }
-    s->exe[n] = '\0';
     for (int a = 0; a < p->nactors; a++)
         s->ninsts += (int)p->actors[a].instances;
     s->insts = calloc(s->ninsts, sizeof *s->insts);

@@ -46,7 +46,7 @@ with tempfile.TemporaryDirectory() as tmp:
     data.bind(f"ipc://{tmp}/data")
     out = open(f"{tmp}/out", "w")
     actor = subprocess.Popen(
-        [f"{build}/troupe", "actor", f"ipc://{tmp}/ctl", "1.0.0", "troupe: hostile/print#0"],
+        [f"{build}/troupe-actor", f"ipc://{tmp}/ctl", "1.0.0", "troupe: hostile/print#0"],
         stdout=out)
 
     def recv_ctl(timeout=10.0):
