@@ -4,32 +4,47 @@
     this same file with COLLECT defined, writes to the file named by `file`
     (append = true to add to it). A write error (a closed pipe, a full disk)
     fails the item.
+
+    Lines are formatted straight into a 64 KB buffer that goes out with one
+    write(2) when full, at the end, and after every line on a terminal.
 */
 #include <troupe.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#define BUF_SIZE (64 * 1024)
+
 typedef struct {
-    FILE *out;
-    bool own; /* we opened it */
+    int fd;
+    bool own;  /* we opened it */
+    bool tty;  /* a person is reading: no buffering */
     const char *prefix;
     size_t prefix_len;
-    char *buf; /* for long values */
-    size_t cap;
+    char *buf;
+    size_t len;
 } sink_t;
 
 static int sink_start(troupe_ctx_t *ctx)
 {
     sink_t *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s || !(s->buf = malloc(BUF_SIZE))) {
+        free(s);
+        troupe_fail(ctx, "out of memory");
         return TROUPE_ERROR;
+    }
     troupe_set_state(ctx, s);
+    s->fd = -1;
     s->prefix = troupe_arg(ctx, "prefix", "");
     s->prefix_len = strlen(s->prefix);
+    if (s->prefix_len > 1024) {
+        troupe_fail(ctx, "argument 'prefix': longer than 1024 bytes");
+        return TROUPE_ERROR;
+    }
 #ifdef COLLECT
     const char *file = troupe_arg(ctx, "file", NULL);
     if (!file) {
@@ -39,8 +54,9 @@ static int sink_start(troupe_ctx_t *ctx)
     bool append = troupe_arg_bool(ctx, "append", false);
     if (troupe_failed(ctx))
         return TROUPE_ERROR;
-    s->out = fopen(file, append ? "a" : "w");
-    if (!s->out) {
+    s->fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC),
+                 0666);
+    if (s->fd < 0) {
         troupe_fail(ctx, "cannot open '%s': %s", file, strerror(errno));
         return TROUPE_ERROR;
     }
@@ -48,57 +64,81 @@ static int sink_start(troupe_ctx_t *ctx)
 #else
     const char *stream = troupe_arg(ctx, "stream", "stdout");
     if (!strcmp(stream, "stdout"))
-        s->out = stdout;
+        s->fd = STDOUT_FILENO;
     else if (!strcmp(stream, "stderr"))
-        s->out = stderr;
+        s->fd = STDERR_FILENO;
     else {
         troupe_fail(ctx, "argument 'stream': '%s' is not stdout or stderr", stream);
         return TROUPE_ERROR;
     }
-    if (s->out == stdout && !isatty(STDOUT_FILENO))
-        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 #endif
+    s->tty = isatty(s->fd);
     return TROUPE_OK;
 }
 
-static int write_error(troupe_ctx_t *ctx)
+static int drain(troupe_ctx_t *ctx, sink_t *s)
 {
-    troupe_fail(ctx, "write failed: %s", strerror(errno));
-    return TROUPE_ERROR;
+    size_t done = 0;
+    while (done < s->len) {
+        ssize_t n = write(s->fd, s->buf + done, s->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            s->len = 0;
+            troupe_fail(ctx, "write failed: %s", strerror(n < 0 ? errno : EIO));
+            return TROUPE_ERROR;
+        }
+        done += (size_t)n;
+    }
+    s->len = 0;
+    return TROUPE_OK;
 }
 
 static int sink_message(troupe_ctx_t *ctx, const msgpack_object *value)
 {
     sink_t *s = troupe_state(ctx);
-    char stack[512];
-    char *buf = stack;
-    size_t n = troupe_format(value, stack, sizeof stack);
-    if (n >= sizeof stack) {
-        if (n + 1 > s->cap) {
-            char *more = realloc(s->buf, n + 1);
-            if (!more) {
-                troupe_fail(ctx, "out of memory for a %zu-byte value", n);
-                return TROUPE_ERROR;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t room = BUF_SIZE - s->len;
+        if (room > s->prefix_len + 1) {
+            char *at = s->buf + s->len;
+            memcpy(at, s->prefix, s->prefix_len);
+            size_t left = room - s->prefix_len;
+            size_t n = troupe_format(value, at + s->prefix_len, left);
+            if (n + 1 < left) { /* the line and its newline fit */
+                at[s->prefix_len + n] = '\n';
+                s->len += s->prefix_len + n + 1;
+                return s->tty ? drain(ctx, s) : TROUPE_OK;
             }
-            s->buf = more;
-            s->cap = n + 1;
+            if (pass == 1 || n + 1 >= BUF_SIZE - s->prefix_len) {
+                /* longer than the whole buffer: on its own */
+                if (drain(ctx, s) != TROUPE_OK)
+                    return TROUPE_ERROR;
+                char *big = malloc(s->prefix_len + n + 2);
+                if (!big) {
+                    troupe_fail(ctx, "out of memory for a %zu-byte value", n);
+                    return TROUPE_ERROR;
+                }
+                memcpy(big, s->prefix, s->prefix_len);
+                troupe_format(value, big + s->prefix_len, n + 1);
+                big[s->prefix_len + n] = '\n';
+                char *keep = s->buf;
+                s->buf = big;
+                s->len = s->prefix_len + n + 1;
+                int rc = drain(ctx, s);
+                s->buf = keep;
+                free(big);
+                return rc;
+            }
         }
-        buf = s->buf;
-        troupe_format(value, buf, n + 1);
+        if (drain(ctx, s) != TROUPE_OK)
+            return TROUPE_ERROR;
     }
-    buf[n] = '\n';
-    if ((s->prefix_len && fwrite(s->prefix, 1, s->prefix_len, s->out) != s->prefix_len)
-        || fwrite(buf, 1, n + 1, s->out) != n + 1)
-        return write_error(ctx);
     return TROUPE_OK;
 }
 
 static int sink_flush(troupe_ctx_t *ctx)
 {
-    sink_t *s = troupe_state(ctx);
-    if (fflush(s->out) != 0)
-        return write_error(ctx);
-    return TROUPE_OK;
+    return drain(ctx, troupe_state(ctx));
 }
 
 static void sink_stop(troupe_ctx_t *ctx)
@@ -106,10 +146,11 @@ static void sink_stop(troupe_ctx_t *ctx)
     sink_t *s = troupe_state(ctx);
     if (!s)
         return;
+    if (s->len && s->fd >= 0) /* best effort: the run is ending anyway */
+        if (write(s->fd, s->buf, s->len) < 0)
+            s->len = 0;
     if (s->own)
-        fclose(s->out);
-    else if (s->out)
-        fflush(s->out);
+        close(s->fd);
     free(s->buf);
     free(s);
 }

@@ -519,30 +519,45 @@ static void order_drain(host_t *h, order_t *o, bool all)
     }
 }
 
-/*  An ordered actor holds what arrives early. It acknowledges on arrival:
-    the source's window bounds how far ahead anything can be. */
-static void hold_batch(host_t *h, int input, zmq_msg_t *msg)
+/*  An ordered actor hands on at once a batch that continues the sequence
+    (the common case), and holds one that arrives early until its turn. It
+    acknowledges on arrival: the source's window bounds how far ahead
+    anything can be. */
+static void order_batch(host_t *h, int input, zmq_msg_t *msg)
 {
-    held_t *x = calloc(1, sizeof *x);
-    if (!x) {
-        zmq_msg_close(msg);
-        return; /* unacknowledged: it comes again */
-    }
-    zmq_msg_init(&x->msg);
-    zmq_msg_move(&x->msg, msg);
-    msgpack_zone_init(&x->zone, 4096);
+    msgpack_zone_clear(&h->zone);
     msgpack_object root;
-    if (env_decode(zmq_msg_data(&x->msg), zmq_msg_size(&x->msg), &x->zone, &root)
-            != ENV_OK
-        || env_batch_view(&root, &x->b) != ENV_OK) {
+    env_batch_t b;
+    if (env_decode(zmq_msg_data(msg), zmq_msg_size(msg), &h->zone, &root) != ENV_OK
+        || env_batch_view(&root, &b) != ENV_OK) {
         h->ctx.stats.malformed++;
-        held_free(x);
         return;
     }
     h->ctx.stats.batches_in++;
-    chan_in_ack(h->ctx.ins[input], x->b.batch_id);
-    order_t *o = order_for(h, x->b.origin);
-    if (!o) {
+    chan_in_ack(h->ctx.ins[input], b.batch_id);
+    order_t *o = order_for(h, b.origin);
+    if (!o)
+        return; /* out of memory: the batch is lost; acknowledged, sadly */
+    uint64_t end = b.first_seq + b.groups.size;
+    if (!o->list && b.first_seq <= o->next_seq) {
+        if (end > o->next_seq) {
+            handle_groups(h, &b, (uint32_t)(o->next_seq - b.first_seq),
+                          b.groups.size, NULL);
+            o->next_seq = end;
+        }
+        return;
+    }
+    if (end <= o->next_seq)
+        return; /* a repeat of what has gone already */
+    held_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return;
+    zmq_msg_init(&x->msg);
+    zmq_msg_move(&x->msg, msg);
+    msgpack_zone_init(&x->zone, 4096);
+    if (env_decode(zmq_msg_data(&x->msg), zmq_msg_size(&x->msg), &x->zone, &root)
+            != ENV_OK
+        || env_batch_view(&root, &x->b) != ENV_OK) {
         held_free(x);
         return;
     }
@@ -608,7 +623,7 @@ static void read_input(host_t *h, int input)
         in->credit_owed++;
         in->batches_in++;
         if (h->ordered)
-            hold_batch(h, input, &msg);
+            order_batch(h, input, &msg);
         else
             handle_batch(h, input, &msg);
         zmq_msg_close(&msg);

@@ -793,8 +793,8 @@ plan_t *config_load(const char *file, char *const *overrides, int noverrides,
     if (!p || !module_nodes)
         goto done;
     p->file = strdup(file);
-    p->batch = 1024;
-    p->window = 32;
+    p->batch = 4096;
+    p->window = 16;
     p->credit = 4;
     {
         char *base = strdup(file);

@@ -30,14 +30,28 @@ static void put_c(out_t *o, char c)
     put(o, &c, 1);
 }
 
+/*  Two digits per division: printing integers is most of what a sink of
+    numbers does. */
 static void put_u64(out_t *o, uint64_t v)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     char tmp[24];
     int i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--i] = pairs[d + 1];
+        tmp[--i] = pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--i] = pairs[v * 2 + 1];
+        tmp[--i] = pairs[v * 2];
+    }
+    else
+        tmp[--i] = (char)('0' + v);
     put(o, tmp + i, sizeof tmp - (size_t)i);
 }
 
