@@ -4,6 +4,7 @@
 #   make bench  release build, then the benchmarks against their peers
 #   make fuzz   the libFuzzer targets, FUZZ_SECONDS (300) each
 
+SHELL := /bin/bash
 BUILD ?= build
 MESON_OPTS ?=
 
