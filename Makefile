@@ -28,10 +28,8 @@ run: build
 test: build
 	@set -o pipefail; meson test -C $(BUILD) --print-errorlogs --num-processes 2 2>&1 \
 	  | tee $(BUILD)/test.log; rc=$$?; \
-	  ok=$$(sed -n 's/^Ok: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
-	  fail=$$(sed -n 's/^Fail: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
-	  to=$$(sed -n 's/^Timeout: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
-	  skip=$$(sed -n 's/^Skipped: *\([0-9]*\)/\1/p' $(BUILD)/test.log); \
+	  count() { awk -v k="$$1:" '$$1 == k {print $$2}' $(BUILD)/test.log; }; \
+	  ok=$$(count Ok); fail=$$(count Fail); to=$$(count Timeout); skip=$$(count Skipped); \
 	  echo "tests: $${ok:-0} passed, $$(( $${fail:-0} + $${to:-0} )) failed, $${skip:-0} skipped"; \
 	  exit $$rc
 
