@@ -15,6 +15,7 @@
 #include "supervisor.h"
 
 #include "ctl.h"
+#include "zygote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,7 @@ typedef struct {
     char rundir[PATH_MAX];
     char control[PATH_MAX + 16];
     void *zctx, *ctl;
+    zygote_t *zygote;
     int sigfd;
     sigset_t oldmask;
     inst_t *insts;
@@ -174,6 +176,16 @@ static int spawn(sup_t *s, inst_t *in)
     char title[256];
     snprintf(title, sizeof title, "troupe: %s/%s#%u", s->plan->name,
              actor_name(s, in), in->instance);
+    if (s->zygote) {
+        pid_t pid = zygote_spawn(s->zygote, s->control, in->rid, title);
+        if (pid > 0) {
+            in->pid = pid;
+            in->state = I_SPAWNED;
+            in->last_seen = in->spawned_at = now_ms();
+            return 0;
+        }
+        zygote_stop(&s->zygote); /* from now on: fork+exec */
+    }
     /* troupe-actor writes the title over its whole argv area */
     char *argv[] = { "troupe-actor", s->control, in->rid, title, NULL };
     pid_t parent = getpid();
@@ -920,6 +932,11 @@ static int setup(sup_t *s)
         say(s, "cannot watch signals: %s", strerror(errno));
         return -1;
     }
+    if (!getenv("TROUPE_NO_ZYGOTE")) {
+        char title[128];
+        snprintf(title, sizeof title, "troupe: %s/(zygote)", p->name);
+        s->zygote = zygote_start(s->exe, &s->oldmask, title);
+    }
     return 0;
 }
 
@@ -974,6 +991,7 @@ cleanup:
         while (waitpid(-1, NULL, 0) > 0)
             ;
     }
+    zygote_stop(&s->zygote);
     if (s->ctl)
         zmq_close(s->ctl);
     if (s->zctx)

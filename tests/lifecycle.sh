@@ -35,9 +35,9 @@ wait_for_actors() { # PIPELINE COUNT
 # --- process titles, then SIGINT: drain --------------------------------------
 "$TROUPE" run "$SCRATCH/long.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!
-wait_for_actors long 4 || fail "actors did not start"
+wait_for_actors long 5 || fail "actors did not start"
 titles=$(ps -o args= -p "$(actor_pids long | paste -sd,)" | sort | paste -sd'|')
-expect_eq "process titles" "$titles" "troupe: long/numbers#0|troupe: long/print#0|troupe: long/square#0|troupe: long/square#1"
+expect_eq "process titles" "$titles" "troupe: long/(zygote)|troupe: long/numbers#0|troupe: long/print#0|troupe: long/square#0|troupe: long/square#1"
 sleep 0.3
 kill -INT $sup
 start=$(date +%s%N)
@@ -73,7 +73,7 @@ actor = print
 ZPL
 "$TROUPE" run --grace 30 "$SCRATCH/slow.zpl" > /dev/null 2> "$SCRATCH/err" &
 sup=$!
-wait_for_actors slow 3 || fail "slow: actors did not start"
+wait_for_actors slow 4 || fail "slow: actors did not start"
 sleep 0.3
 kill -TERM $sup
 sleep 0.3
@@ -89,7 +89,7 @@ expect_nothing_left slow "second signal"
 # --- a worker crashes, with no restart allowed ----------------------------------------
 "$TROUPE" run -s square.max_restarts=0 "$SCRATCH/long.zpl" > /dev/null 2> "$SCRATCH/err" &
 sup=$!
-wait_for_actors long 4 || fail "actors did not start"
+wait_for_actors long 5 || fail "actors did not start"
 victim=$(pgrep -f "^troupe: long/square#1")
 kill -KILL "$victim"
 wait $sup
@@ -100,7 +100,7 @@ expect_nothing_left long "crashed worker"
 # --- the supervisor is killed: no orphans ------------------------------------------
 "$TROUPE" run "$SCRATCH/long.zpl" > /dev/null 2>&1 &
 sup=$!
-wait_for_actors long 4 || fail "actors did not start"
+wait_for_actors long 5 || fail "actors did not start"
 kill -KILL $sup
 wait $sup 2>/dev/null
 rm -rf "${XDG_RUNTIME_DIR:?}"/* # a SIGKILLed supervisor cannot clean up

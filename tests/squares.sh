@@ -30,5 +30,7 @@ check_variant 1000000 -s square.instances=1
 check_variant 200000 -s square.instances=7 -s numbers.args.count=200000
 check_variant 5000 -s pipeline.batch=3 -s numbers.args.count=5000
 check_variant 0 -s numbers.args.count=0
+# without the zygote, every actor is fork+exec'd: the same output
+TROUPE_NO_ZYGOTE=1 check_variant 100000 -s numbers.args.count=100000
 expect_nothing_left squares "after the runs"
 finish

@@ -1,0 +1,40 @@
+/*  zygote.h: starting actor processes quickly. Exec and dynamic linking
+    cost an actor process about 2 ms of CPU; the zygote pays them once. It
+    is troupe-actor exec'd in zygote mode at the start of a run: a process
+    that has loaded everything an actor needs but holds no zmq context, so
+    it may fork. For each actor it forks twice; the middle process exits at
+    once, and the actor, orphaned, is adopted by the supervisor (a child
+    subreaper), which then waits for it, signals it and sees it die like
+    any child of its own. When the zygote is unavailable the supervisor
+    falls back to fork+exec.
+*/
+#ifndef TR_ZYGOTE_H
+#define TR_ZYGOTE_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+typedef struct zygote zygote_t;
+
+/*  Supervisor side. Starts the zygote from the troupe-actor at `exe`, with
+    `title` for ps; `mask` is the signal mask the zygote (and so every
+    actor) gets. Makes the calling process a child subreaper. NULL when it
+    cannot. */
+zygote_t *zygote_start(const char *exe, const sigset_t *mask, const char *title);
+/*  Has the zygote start an actor; returns its pid, or -1 (then the caller
+    should fork+exec itself; the zygote is stopped). */
+pid_t zygote_spawn(zygote_t *self, const char *control, const char *rid,
+                   const char *title);
+pid_t zygote_pid(const zygote_t *self);
+/*  Closes the zygote's channel and waits for it to exit. */
+void zygote_stop(zygote_t **self_p);
+
+/*  Zygote side, from troupe-actor's main: serves spawn requests on fd until
+    it closes. Returns in each new actor process with the actor's exit
+    code; in the zygote itself, never (it exits). */
+int zygote_main(int fd, int argc, char **argv);
+
+/*  Writes `title` over the process's argv area so that ps shows it. */
+void zygote_set_title(int argc, char **argv, const char *title);
+
+#endif
