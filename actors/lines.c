@@ -1,28 +1,40 @@
 /*  lines: a source of the lines of a file (file = PATH, or "-" for stdin,
     the default), without their line ends. With several instances each reads
     the file and keeps its own share; stdin takes one instance.
+
+    It reads with read(2) into its own buffer and never blocks: when the
+    next line has not arrived (a pipe, a terminal) it asks the runtime to
+    call again once the descriptor is readable, so that each line goes on
+    as soon as it is typed and the actor keeps answering meanwhile.
 */
 #include <troupe.h>
 
 #include <errno.h>
-#include <stdio.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define CHUNK (64 * 1024)
 
 typedef struct {
-    FILE *in;
+    int fd;
     bool own;
-    uint64_t next; /* index of the line getline reads next */
-    bool broken;   /* a read failed: no more lines */
-    char *line;
-    size_t cap;
+    bool eof;
+    uint64_t next; /* index of the next line in the input */
+    char *buf;     /* buf[start, end) holds what is read but not taken */
+    size_t start, end, cap;
 } lines_t;
 
 static int lines_start(troupe_ctx_t *ctx)
 {
     lines_t *l = calloc(1, sizeof *l);
-    if (!l)
+    if (!l || !(l->buf = malloc(CHUNK))) {
+        free(l);
         return TROUPE_ERROR;
+    }
+    l->cap = CHUNK;
     troupe_set_state(ctx, l);
     const char *file = troupe_arg(ctx, "file", "-");
     if (!strcmp(file, "-")) {
@@ -30,11 +42,11 @@ static int lines_start(troupe_ctx_t *ctx)
             troupe_fail(ctx, "stdin can be read by one instance only");
             return TROUPE_ERROR;
         }
-        l->in = stdin;
+        l->fd = STDIN_FILENO;
         return TROUPE_OK;
     }
-    l->in = fopen(file, "r");
-    if (!l->in) {
+    l->fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (l->fd < 0) {
         troupe_fail(ctx, "cannot open '%s': %s", file, strerror(errno));
         return TROUPE_ERROR;
     }
@@ -42,26 +54,82 @@ static int lines_start(troupe_ctx_t *ctx)
     return TROUPE_OK;
 }
 
+/*  Reads more without blocking. 1: got some; 0: end of input; -1: error
+    (failed); 2: nothing yet. */
+static int fill(troupe_ctx_t *ctx, lines_t *l)
+{
+    if (l->start > 0) {
+        memmove(l->buf, l->buf + l->start, l->end - l->start);
+        l->end -= l->start;
+        l->start = 0;
+    }
+    if (l->end == l->cap) {
+        char *more = realloc(l->buf, l->cap * 2);
+        if (!more) {
+            troupe_fail(ctx, "a line longer than %zu bytes", l->cap);
+            return -1;
+        }
+        l->buf = more;
+        l->cap *= 2;
+    }
+    struct pollfd p = { .fd = l->fd, .events = POLLIN };
+    if (poll(&p, 1, 0) == 0)
+        return 2;
+    ssize_t n = read(l->fd, l->buf + l->end, l->cap - l->end);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 2;
+    if (n < 0) {
+        troupe_fail(ctx, "read failed: %s", strerror(errno));
+        return -1;
+    }
+    l->end += (size_t)n;
+    return n > 0;
+}
+
+/*  The next whole line (or the unterminated last one at the end), or NULL
+    with *rc saying why not. */
+static const char *next_line(troupe_ctx_t *ctx, lines_t *l, size_t *len, int *rc)
+{
+    for (;;) {
+        char *nl = memchr(l->buf + l->start, '\n', l->end - l->start);
+        if (nl || (l->eof && l->end > l->start)) {
+            const char *line = l->buf + l->start;
+            *len = (size_t)((nl ? nl : l->buf + l->end) - line);
+            l->start += *len + (nl != NULL);
+            if (*len && line[*len - 1] == '\r')
+                (*len)--;
+            return line;
+        }
+        if (l->eof) {
+            *rc = TROUPE_DONE;
+            return NULL;
+        }
+        int got = fill(ctx, l);
+        if (got == 0)
+            l->eof = true;
+        else if (got < 0) {
+            l->eof = true; /* no more lines after a read error */
+            *rc = TROUPE_ERROR;
+            return NULL;
+        }
+        else if (got == 2) {
+            *rc = troupe_wait_readable(ctx, l->fd);
+            return NULL;
+        }
+    }
+}
+
 static int lines_produce(troupe_ctx_t *ctx, uint64_t index)
 {
     lines_t *l = troupe_state(ctx);
-    ssize_t n;
-    if (l->broken)
-        return TROUPE_DONE;
+    size_t len;
+    int rc;
+    const char *line;
     do { /* skip the lines that are other instances' share */
-        n = getline(&l->line, &l->cap, l->in);
-        if (n < 0) {
-            if (ferror(l->in)) {
-                l->broken = true;
-                troupe_fail(ctx, "read failed: %s", strerror(errno));
-                return TROUPE_ERROR;
-            }
-            return TROUPE_DONE;
-        }
+        if (!(line = next_line(ctx, l, &len, &rc)))
+            return rc;
     } while (l->next++ < index);
-    while (n > 0 && (l->line[n - 1] == '\n' || l->line[n - 1] == '\r'))
-        n--;
-    return troupe_emit_str(ctx, l->line, (size_t)n);
+    return troupe_emit_str(ctx, line, len);
 }
 
 static void lines_stop(troupe_ctx_t *ctx)
@@ -70,8 +138,8 @@ static void lines_stop(troupe_ctx_t *ctx)
     if (!l)
         return;
     if (l->own)
-        fclose(l->in);
-    free(l->line);
+        close(l->fd);
+    free(l->buf);
     free(l);
 }
 

@@ -27,6 +27,7 @@ typedef struct {
     size_t prefix_len;
     char *buf;
     size_t len;
+    bool failed_write; /* while idle: reported with the next item */
 } sink_t;
 
 static int sink_start(troupe_ctx_t *ctx)
@@ -97,6 +98,11 @@ static int drain(troupe_ctx_t *ctx, sink_t *s)
 static int sink_message(troupe_ctx_t *ctx, const msgpack_object *value)
 {
     sink_t *s = troupe_state(ctx);
+    if (s->failed_write) {
+        s->failed_write = false;
+        troupe_fail(ctx, "write failed: %s", strerror(EPIPE));
+        return TROUPE_ERROR;
+    }
     for (int pass = 0; pass < 2; pass++) {
         size_t room = BUF_SIZE - s->len;
         if (room > s->prefix_len + 1) {
@@ -141,6 +147,16 @@ static int sink_flush(troupe_ctx_t *ctx)
     return drain(ctx, troupe_state(ctx));
 }
 
+/*  Nothing more has come for now: what is buffered goes out, so that a
+    reader downstream (a pipe, a file being tailed) sees it. A write error
+    here shows again at the next item or at the end. */
+static void sink_idle(troupe_ctx_t *ctx)
+{
+    sink_t *s = troupe_state(ctx);
+    if (s->len && drain(ctx, s) != TROUPE_OK)
+        s->failed_write = true;
+}
+
 static void sink_stop(troupe_ctx_t *ctx)
 {
     sink_t *s = troupe_state(ctx);
@@ -159,10 +175,12 @@ static void sink_stop(troupe_ctx_t *ctx)
 static const char *const sink_args[] = { "file", "append", "prefix", NULL };
 TROUPE_MODULE(.name = "collect", .summary = "writes each value as a line to a file",
               .args = sink_args, .flags = TROUPE_ORDERED, .start = sink_start,
-              .message = sink_message, .flush = sink_flush, .stop = sink_stop);
+              .message = sink_message, .flush = sink_flush, .stop = sink_stop,
+              .idle = sink_idle);
 #else
 static const char *const sink_args[] = { "stream", "prefix", NULL };
 TROUPE_MODULE(.name = "print", .summary = "writes each value as a line to stdout",
               .args = sink_args, .flags = TROUPE_ORDERED, .start = sink_start,
-              .message = sink_message, .flush = sink_flush, .stop = sink_stop);
+              .message = sink_message, .flush = sink_flush, .stop = sink_stop,
+              .idle = sink_idle);
 #endif

@@ -31,6 +31,10 @@
 #define BATCH_TARGET_NS 2000000ull
 /* Batch size before any consumer has reported what an item costs. */
 #define FIRST_BATCH 16
+/*  A batch a source has been filling this long goes out as it is: a source
+    whose produce hook waits (for input, for time) must not hold items back
+    until its batch is full. */
+#define BATCH_LINGER_NS 1000000ull
 
 typedef struct held {
     zmq_msg_t msg;
@@ -59,6 +63,7 @@ typedef struct {
     /* lifecycle */
     bool started, input_end, flushed, done_sent, stop;
     bool source_done;
+    bool busy; /* handled input since the module last heard it was idle */
     uint64_t block_k;   /* a source's block: instance + k * instances */
     uint64_t block_off; /* items of that block already made */
     uint64_t cost_ns;   /* what one of our items costs us, averaged */
@@ -668,10 +673,17 @@ static void produce_batch(host_t *h)
             h->source_done = true;
             break;
         }
+        if (rc == TROUPE_LATER) {
+            n = i; /* this index again once the fd is readable */
+            break;
+        }
         group_end(h, rc);
         split_if_big(h, ctx->origin, base + i + 1, NULL);
-        if ((i & 63) == 63)
+        if ((i < 64 || (i & 63) == 63) && now_ns() - t0 > BATCH_LINGER_NS) {
+            n = i + 1; /* the rest of the block comes in the next batch */
             heartbeat(h);
+            break;
+        }
     }
     outs_flush(h);
     h->block_off += n;
@@ -765,14 +777,14 @@ static void run_loop(host_t *h)
 {
     troupe_ctx_t *ctx = &h->ctx;
     int n = 1 + ctx->nouts + ctx->nins;
-    zmq_pollitem_t *items = calloc(n, sizeof *items);
+    zmq_pollitem_t *items = calloc(n + 1, sizeof *items);
     if (!items)
         return;
     h->next_beat = now_ms() + CTL_HEARTBEAT_MS;
     while (!h->stop) {
         bool can_take = outs_ready(h);
         bool can_produce = ctx->mod->produce && !h->source_done && can_take
-                           && h->started;
+                           && h->started && ctx->wait_fd < 0;
         items[0] = (zmq_pollitem_t){ .socket = h->ctl, .events = ZMQ_POLLIN };
         for (int i = 0; i < ctx->nouts; i++)
             items[1 + i] = (zmq_pollitem_t){ .socket = ctx->outs[i]->sock,
@@ -781,20 +793,35 @@ static void run_loop(host_t *h)
             items[1 + ctx->nouts + i]
                 = (zmq_pollitem_t){ .socket = ctx->ins[i]->sock,
                                     .events = can_take ? ZMQ_POLLIN : 0 };
+        int npoll = n;
+        if (ctx->wait_fd >= 0 && !h->source_done)
+            items[npoll++] = (zmq_pollitem_t){ .fd = ctx->wait_fd, .events = ZMQ_POLLIN };
         uint64_t now = now_ms();
         long timeout = can_produce ? 0
                        : h->next_beat > now ? (long)(h->next_beat - now)
                                             : 0;
-        if (zmq_poll(items, n, timeout) < 0 && errno != EINTR)
+        if (zmq_poll(items, npoll, timeout) < 0 && errno != EINTR)
             break;
+        if (npoll > n && (items[n].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+            ctx->wait_fd = -1; /* readable: produce again */
         if (items[0].revents & ZMQ_POLLIN)
             handle_control(h);
         for (int i = 0; i < ctx->nouts; i++)
             if (items[1 + i].revents & ZMQ_POLLIN)
                 chan_out_read(ctx->outs[i], 256, &ctx->stats.malformed);
+        bool got_input = false;
         for (int i = 0; i < ctx->nins; i++)
-            if (items[1 + ctx->nouts + i].revents & ZMQ_POLLIN)
+            if (items[1 + ctx->nouts + i].revents & ZMQ_POLLIN) {
                 read_input(h, i);
+                got_input = true;
+            }
+        if (got_input)
+            h->busy = true;
+        else if (h->busy && can_take) {
+            h->busy = false; /* nothing more came: about to wait */
+            if (ctx->mod->idle)
+                ctx->mod->idle(ctx);
+        }
         if (can_produce && outs_ready(h))
             produce_batch(h);
         uint64_t cost = cost_downstream(h);
@@ -890,6 +917,7 @@ int actor_main(const char *control, const char *id)
     msgpack_sbuffer_init(&h.ctx.group_sb);
     msgpack_packer_init(&h.ctx.group_pk, &h.ctx.group_sb, msgpack_sbuffer_write);
     msgpack_zone_init(&h.zone, 64 * 1024);
+    h.ctx.wait_fd = -1;
     h.rid = strdup(id);
     h.zctx = zmq_ctx_new();
     h.ctl = h.zctx ? zmq_socket(h.zctx, ZMQ_DEALER) : NULL;

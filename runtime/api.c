@@ -100,6 +100,14 @@ int troupe_emit_end(troupe_ctx_t *ctx)
     return 0;
 }
 
+int troupe_wait_readable(troupe_ctx_t *ctx, int fd)
+{
+    if (!ctx || fd < 0)
+        return TROUPE_ERROR;
+    ctx->wait_fd = fd;
+    return TROUPE_LATER;
+}
+
 void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
 {
     if (!ctx)

@@ -33,7 +33,8 @@ extern "C" {
 
 enum {
     TROUPE_OK = 0,
-    TROUPE_DONE = 1, /* produce: the source has no item at this index or later */
+    TROUPE_DONE = 1,  /* produce: the source has no item at this index or later */
+    TROUPE_LATER = 2, /* produce: nothing ready yet (see troupe_wait_readable) */
     TROUPE_ERROR = -1 /* after troupe_fail (): the item (or start) failed */
 };
 
@@ -58,6 +59,10 @@ typedef int(troupe_produce_fn)(troupe_ctx_t *ctx, uint64_t index);
 typedef int(troupe_flush_fn)(troupe_ctx_t *ctx);
 /*  stop: last call; free what start allocated. */
 typedef void(troupe_stop_fn)(troupe_ctx_t *ctx);
+/*  idle: the actor has handled all it was given and is about to wait for
+    more. A sink that buffers its output writes it out here, so that a slow
+    trickle of items is not held back. It may not emit. */
+typedef void(troupe_idle_fn)(troupe_ctx_t *ctx);
 
 typedef struct {
     uint32_t abi_version; /* TROUPE_ABI_VERSION */
@@ -70,6 +75,7 @@ typedef struct {
     troupe_produce_fn *produce;
     troupe_flush_fn *flush;
     troupe_stop_fn *stop;
+    troupe_idle_fn *idle;
 } troupe_module_t;
 
 /*  Declares the module's descriptor; use once per module, at file scope:
@@ -98,6 +104,14 @@ int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value);
     the runtime. */
 msgpack_packer *troupe_emit_begin(troupe_ctx_t *ctx);
 int troupe_emit_end(troupe_ctx_t *ctx);
+
+/* ---- sources that wait ------------------------------------------------------ */
+/*  From produce, when the item needs input from `fd` that has not come yet:
+    returns TROUPE_LATER, which produce returns in turn. The runtime sends
+    what it has batched, goes on with its other work (acks, control,
+    heartbeats) and calls produce again with the same index once fd is
+    readable. A source must not block in produce. */
+int troupe_wait_readable(troupe_ctx_t *ctx, int fd);
 
 /* ---- failing an item ----------------------------------------------------- */
 /*  Records why the current item (or start) failed; then return TROUPE_ERROR.
