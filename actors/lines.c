@@ -36,7 +36,7 @@ static int lines_start(troupe_ctx_t *ctx)
     }
     l->cap = CHUNK;
     troupe_set_state(ctx, l);
-    const char *file = troupe_arg(ctx, "file", "-");
+    const char *file = troupe_arg_path(ctx, "file", "-");
     if (!strcmp(file, "-")) {
         if (troupe_instances(ctx) > 1) {
             troupe_fail(ctx, "stdin can be read by one instance only");

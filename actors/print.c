@@ -47,7 +47,7 @@ static int sink_start(troupe_ctx_t *ctx)
         return TROUPE_ERROR;
     }
 #ifdef COLLECT
-    const char *file = troupe_arg(ctx, "file", NULL);
+    const char *file = troupe_arg_path(ctx, "file", NULL);
     if (!file) {
         troupe_fail(ctx, "collect needs an argument 'file' (args: file = PATH)");
         return TROUPE_ERROR;

@@ -292,6 +292,7 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     h->credit = (unsigned)ctl_map_u64(cfg, "credit", 4);
     h->ordered = ctl_map_bool(cfg, "ordered", false);
     h->incarnation = (unsigned)ctl_map_u64(cfg, "incarnation", 0);
+    ctx->base_dir = ctl_map_str(cfg, "base_dir");
     h->retries = (unsigned)ctl_map_u64(cfg, "retries", 0);
     char *path = ctl_map_str(cfg, "module");
     if (!ctx->pipeline || !ctx->actor || !path || !h->batch) {
@@ -873,6 +874,10 @@ static void host_free(host_t *h)
         free(ctx->args[i].value);
     }
     free(ctx->args);
+    for (int i = 0; i < ctx->npaths; i++)
+        free(ctx->paths[i]);
+    free(ctx->paths);
+    free(ctx->base_dir);
     free(ctx->pipeline);
     free(ctx->actor);
     free(ctx->id);

@@ -132,6 +132,26 @@ const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback
     return fallback;
 }
 
+const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback)
+{
+    const char *text = troupe_arg(ctx, name, fallback);
+    if (!text || text[0] == '/' || !strcmp(text, "-") || !ctx->base_dir)
+        return text;
+    size_t len = strlen(ctx->base_dir) + strlen(text) + 2;
+    char *path = malloc(len);
+    char **more = realloc(ctx->paths, (ctx->npaths + 1) * sizeof *more);
+    if (!path || !more) {
+        free(path);
+        if (more)
+            ctx->paths = more;
+        return text;
+    }
+    snprintf(path, len, "%s/%s", ctx->base_dir, text);
+    ctx->paths = more;
+    ctx->paths[ctx->npaths++] = path;
+    return path;
+}
+
 int64_t troupe_arg_int(troupe_ctx_t *ctx, const char *name, int64_t fallback)
 {
     const char *text = troupe_arg(ctx, name, NULL);

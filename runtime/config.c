@@ -297,6 +297,7 @@ void plan_destroy(plan_t **self_p)
     free(self->chans);
     free(self->name);
     free(self->file);
+    free(self->dir);
     free(self);
     *self_p = NULL;
 }
@@ -793,6 +794,10 @@ plan_t *config_load(const char *file, char *const *overrides, int noverrides,
     if (!p || !module_nodes)
         goto done;
     p->file = strdup(file);
+    {
+        char real[PATH_MAX];
+        p->dir = strdup(c.dir && realpath(c.dir, real) ? real : c.dir ? c.dir : ".");
+    }
     p->batch = 4096;
     p->window = 16;
     p->credit = 4;

@@ -31,6 +31,9 @@ struct _troupe_ctx_t {
     void *state;
     host_arg_t *args;
     int nargs;
+    char *base_dir;  /* the config file's folder */
+    char **paths;    /* what troupe_arg_path made */
+    int npaths;
     /* the group being emitted */
     bool in_hook;
     bool failed;

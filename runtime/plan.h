@@ -51,6 +51,7 @@ typedef struct {
 typedef struct {
     char *name;
     char *file;
+    char *dir;       /* the config file's folder, absolute */
     unsigned batch;  /* items per batch from a source */
     unsigned window; /* unacknowledged batches per output */
     unsigned credit; /* batches a consumer lets queue per producer */

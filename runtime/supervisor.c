@@ -504,8 +504,9 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_CONFIG);
-    msgpack_pack_map(&pk, 15);
+    msgpack_pack_map(&pk, 16);
     ctl_pack_kv_str(&pk, "pipeline", p->name);
+    ctl_pack_kv_str(&pk, "base_dir", p->dir);
     ctl_pack_key(&pk, "incarnation");
     msgpack_pack_unsigned_int(&pk, in->incarnation);
     ctl_pack_key(&pk, "retries");

@@ -123,6 +123,11 @@ void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
 /* ---- arguments (the actor's `args` section in the config) --------------- */
 /*  The argument's text, or `fallback` when it is not set. */
 const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback);
+/*  A file argument: relative paths are taken from the config file's folder
+    (as module paths are), "-" and absolute paths stay as they are. The
+    string belongs to the runtime until the actor stops; NULL when unset
+    and fallback is NULL. */
+const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback);
 /*  Parsed arguments: on a malformed value they record a failure naming the
     argument and return `fallback`; troupe_failed () then says so. */
 int64_t troupe_arg_int(troupe_ctx_t *ctx, const char *name, int64_t fallback);
