@@ -6,6 +6,7 @@
 */
 #include "actor.h"
 
+#include "clock.h"
 #include "ctl.h"
 #include "envelope.h"
 #include "host.h"
@@ -74,20 +75,6 @@ typedef struct {
     int norders;
     uint64_t next_beat;
 } host_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ==== control channel ======================================================== */
 
@@ -525,21 +512,30 @@ static void order_drain(host_t *h, order_t *o, bool all)
     }
 }
 
+/*  Decodes a batch frame into `zone` (cleared first); a frame that is not
+    one is counted and dropped. */
+static bool read_batch(host_t *h, zmq_msg_t *msg, msgpack_zone *zone, env_batch_t *b)
+{
+    msgpack_zone_clear(zone);
+    msgpack_object root;
+    if (env_decode(zmq_msg_data(msg), zmq_msg_size(msg), zone, &root) != ENV_OK
+        || env_batch_view(&root, b) != ENV_OK) {
+        h->ctx.stats.malformed++;
+        return false;
+    }
+    h->ctx.stats.batches_in++;
+    return true;
+}
+
 /*  An ordered actor hands on at once a batch that continues the sequence
     (the common case), and holds one that arrives early until its turn. It
     acknowledges on arrival: the source's window bounds how far ahead
     anything can be. */
 static void order_batch(host_t *h, int input, zmq_msg_t *msg)
 {
-    msgpack_zone_clear(&h->zone);
-    msgpack_object root;
     env_batch_t b;
-    if (env_decode(zmq_msg_data(msg), zmq_msg_size(msg), &h->zone, &root) != ENV_OK
-        || env_batch_view(&root, &b) != ENV_OK) {
-        h->ctx.stats.malformed++;
+    if (!read_batch(h, msg, &h->zone, &b))
         return;
-    }
-    h->ctx.stats.batches_in++;
     chan_in_ack(h->ctx.ins[input], b.batch_id);
     order_t *o = order_for(h, b.origin);
     if (!o)
@@ -561,6 +557,8 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
     zmq_msg_init(&x->msg);
     zmq_msg_move(&x->msg, msg);
     msgpack_zone_init(&x->zone, 4096);
+    /* the same frame, now ours: decode it again into a zone of its own */
+    msgpack_object root;
     if (env_decode(zmq_msg_data(&x->msg), zmq_msg_size(&x->msg), &x->zone, &root)
             != ENV_OK
         || env_batch_view(&root, &x->b) != ENV_OK) {
@@ -577,15 +575,9 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
 
 static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
 {
-    msgpack_zone_clear(&h->zone);
-    msgpack_object root;
     env_batch_t b;
-    if (env_decode(zmq_msg_data(msg), zmq_msg_size(msg), &h->zone, &root) != ENV_OK
-        || env_batch_view(&root, &b) != ENV_OK) {
-        h->ctx.stats.malformed++;
+    if (!read_batch(h, msg, &h->zone, &b))
         return;
-    }
-    h->ctx.stats.batches_in++;
     inrec_t *r = rec_new(h, input, b.batch_id);
     if (!r)
         return;

@@ -14,6 +14,7 @@
 */
 #include "supervisor.h"
 
+#include "clock.h"
 #include "ctl.h"
 #include "zygote.h"
 
@@ -99,13 +100,6 @@ typedef struct {
     uint64_t kill_deadline;
     uint64_t failed_items;
 } sup_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void say(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(sup_t *s, const char *fmt, ...)
