@@ -33,6 +33,12 @@ test: build
 	  echo "tests: $${ok:-0} passed, $$(( $${fail:-0} + $${to:-0} )) failed, $${skip:-0} skipped"; \
 	  exit $$rc
 
+# A release build beside the debug one, then troupe against its peers.
+bench: deps
+	@[ -f build-release/build.ninja ] || meson setup build-release --buildtype=release
+	ninja -C build-release
+	/usr/bin/python3 bench/run --build build-release
+
 # The fuzz targets for FUZZ_SECONDS each (make test runs a short fixed count).
 FUZZ_SECONDS ?= 300
 fuzz: build

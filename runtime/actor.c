@@ -105,6 +105,22 @@ static void send_text(host_t *h, int kind, uint64_t item, const char *text)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  Peak resident memory in kB, as the kernel counts it for this process
+    image (getrusage's figure would include what the process was before
+    exec). */
+long host_peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 static void send_stats(host_t *h, int kind)
 {
     host_stats_t *s = &h->ctx.stats;
@@ -112,7 +128,7 @@ static void send_stats(host_t *h, int kind)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 8);
+    msgpack_pack_array(&pk, 9);
     msgpack_pack_int(&pk, kind);
     msgpack_pack_uint64(&pk, s->items_in);
     msgpack_pack_uint64(&pk, s->items_out);
@@ -121,6 +137,7 @@ static void send_stats(host_t *h, int kind)
     msgpack_pack_uint64(&pk, s->failed);
     msgpack_pack_uint64(&pk, s->malformed);
     msgpack_pack_uint64(&pk, s->busy_ns);
+    msgpack_pack_uint64(&pk, (uint64_t)host_peak_rss_kb());
     ctl_send(h->ctl, NULL, 0, &sb);
     msgpack_sbuffer_destroy(&sb);
 }

@@ -8,4 +8,7 @@
     1 when it failed. */
 int actor_main(const char *control, const char *id);
 
+/*  This process's peak resident memory in kB (VmHWM from /proc). */
+long host_peak_rss_kb(void);
+
 #endif

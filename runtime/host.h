@@ -52,6 +52,9 @@ struct _troupe_ctx_t {
     host_stats_t stats;
 };
 
+/*  This process's peak resident memory in kB (VmHWM). */
+long host_peak_rss_kb(void);
+
 /*  Clears the group buffer before a hook runs for one item. */
 void host_group_reset(troupe_ctx_t *ctx);
 

@@ -15,6 +15,7 @@
 #include "supervisor.h"
 
 #include "clock.h"
+#include "actor.h"
 #include "ctl.h"
 #include "zygote.h"
 
@@ -26,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -61,7 +61,7 @@ typedef struct {
     uint64_t past[7];  /* the same, summed over earlier incarnations */
     int status; /* from waitpid */
     bool finished; /* said DONE */
-    long maxrss_kb; /* the largest of its incarnations, from wait4 */
+    long maxrss_kb; /* the largest its incarnations reported */
     uint64_t respawn_at;
     uint64_t spawned_at;
     unsigned streak; /* deaths in a row, each soon after its start */
@@ -340,8 +340,7 @@ static void reap(sup_t *s)
 {
     for (;;) {
         int status;
-        struct rusage ru;
-        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
         for (int i = 0; i < s->ninsts; i++) {
@@ -349,8 +348,6 @@ static void reap(sup_t *s)
             if (in->pid != pid || !instance_alive(in))
                 continue;
             in->status = status;
-            if (ru.ru_maxrss > in->maxrss_kb)
-                in->maxrss_kb = ru.ru_maxrss;
             if (in->finished && WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 in->state = I_EXITED;
             else {
@@ -562,6 +559,10 @@ static void take_stats(inst_t *in, const msgpack_object *root)
     for (uint32_t i = 1; i < root->via.array.size && i <= 7; i++)
         if (root->via.array.ptr[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             in->stats[i - 1] = root->via.array.ptr[i].via.u64;
+    if (root->via.array.size > 8
+        && root->via.array.ptr[8].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        && (long)root->via.array.ptr[8].via.u64 > in->maxrss_kb)
+        in->maxrss_kb = (long)root->via.array.ptr[8].via.u64;
 }
 
 static void text_of(const msgpack_object *o, char *buf, size_t len)
@@ -791,9 +792,7 @@ static void summary(sup_t *s)
         fprintf(stderr, "%s: %s in %.3f s\n", p->name,
                 s->exit_code == 0 ? "done" : "failed", secs);
     if (js) {
-        struct rusage self;
-        getrusage(RUSAGE_SELF, &self);
-        fprintf(js, "], \"supervisor_max_rss_kb\": %ld}\n", self.ru_maxrss);
+        fprintf(js, "], \"supervisor_max_rss_kb\": %ld}\n", host_peak_rss_kb());
         fclose(js);
     }
 }

@@ -2,7 +2,7 @@
 # memory: a source far faster than its consumers does not grow memory:
 # every process of a 10,000,000-item map (and the supervisor) peaks below
 # a fixed bound, and no higher than with 1,000,000 items, give or take
-# 2 MB. Peaks come from wait4's rusage, in the --stats JSON.
+# 2 MB. Peaks are each process's VmHWM, in the --stats JSON.
 . "$(dirname "$0")/lib.sh"
 
 BOUND_KB=32768

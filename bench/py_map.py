@@ -1,0 +1,64 @@
+"""py_map.py: the Python multiprocessing peers of bench/run.
+
+    py_map.py whole N              Pool(2).map(square, range(N)), then print
+                                   every result (the twin of squares.zpl)
+    py_map.py pool N CHUNKSIZE     time Pool(2).map alone (0: default chunksize)
+    py_map.py executor N CHUNKSIZE time ProcessPoolExecutor(2).map alone
+    py_map.py startup N METHOD     Pool(N) started, one item moved, stopped
+    py_map.py rss N                a Pool(N) worker's peak RSS
+
+Each prints one JSON line (whole prints the results instead).
+"""
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+
+def square(x):
+    return x * x
+
+
+def maxrss(_):
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main():
+    mode, n = sys.argv[1], int(sys.argv[2])
+    if mode == "whole":
+        with mp.Pool(2) as p:
+            r = p.map(square, range(n))
+        print(*r, sep="\n")
+    elif mode == "pool":
+        chunks = int(sys.argv[3]) or None
+        with mp.Pool(2) as p:
+            t0 = time.perf_counter()
+            r = p.map(square, range(n), chunksize=chunks)
+            t = time.perf_counter() - t0
+        print(json.dumps({"map_s": t, "sum": sum(r)}))
+    elif mode == "executor":
+        with ProcessPoolExecutor(2) as ex:
+            t0 = time.perf_counter()
+            r = list(ex.map(square, range(n), chunksize=int(sys.argv[3]) or 1))
+            t = time.perf_counter() - t0
+        print(json.dumps({"map_s": t, "sum": sum(r)}))
+    elif mode == "startup":
+        ctx = mp.get_context(sys.argv[3])
+        t0 = time.perf_counter()
+        p = ctx.Pool(n)
+        r = p.map(square, [1])
+        p.close()
+        p.join()
+        print(json.dumps({"pool_s": time.perf_counter() - t0, "result": r}))
+    elif mode == "rss":
+        with mp.Pool(n) as p:
+            kb = max(p.map(maxrss, range(n), chunksize=1))
+        print(json.dumps({"worker_kb": kb}))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
