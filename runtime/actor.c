@@ -29,7 +29,7 @@
 /*  A source sizes its batches so that the slowest stage downstream spends
     about this long on one: long enough that per-batch costs vanish, short
     enough that N workers share even a small input evenly. */
-#define BATCH_TARGET_NS 2000000ull
+#define BATCH_TARGET_NS 10000000ull
 /* Batch size before any consumer has reported what an item costs. */
 #define FIRST_BATCH 16
 /*  A batch a source has been filling this long goes out as it is: a source

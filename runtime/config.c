@@ -683,6 +683,8 @@ static void check_modules(cfg_t *c, plan_t *p, zconfig_t **module_nodes)
                      a->name, a->module);
         if (a->ordered < 0)
             a->ordered = (mod->flags & TROUPE_ORDERED) ? 1 : 0;
+        a->source = mod->produce != NULL;
+        a->flushes = mod->flush != NULL;
         if (a->ordered && a->instances > 1 && a->ninputs)
             error_at(c, mnode, "actor '%s': ordered input needs instances = 1 "
                      "(or set ordered = false)", a->name);

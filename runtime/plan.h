@@ -39,6 +39,8 @@ typedef struct {
     char *topic;     /* what it publishes on broadcast outputs */
     char *subscribe; /* prefix it takes from broadcast inputs */
     int ordered;     /* -1: the module's choice */
+    bool source;     /* its module produces */
+    bool flushes;    /* its module emits at the end (a flush hook) */
     plan_on_error_t on_error;
     unsigned retries;        /* extra tries of a failing item */
     plan_restart_t restart;

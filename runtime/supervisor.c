@@ -531,8 +531,33 @@ static void send_config(sup_t *s, inst_t *in)
     in->state = I_CONFIGURED;
 }
 
-/*  An actor's input has ended when every actor writing its input channels
-    is done; tell each such actor once. */
+/*  Whether nothing more can come out of actor a. DONE says so. So does,
+    before a says it, every upstream actor being finished in this sense,
+    provided a makes nothing at the end (no flush hook) and holds nothing
+    back (not ordered): an acknowledgement only comes once what a batch
+    made is handled downstream, so when a's producers are done, a has
+    handled all it got and everything it made has been taken. This lets
+    the end of the input reach a chain of transforms at once instead of
+    one stage per round trip. */
+static bool finished_upstream(sup_t *s, int a, int depth)
+{
+    const plan_t *p = s->plan;
+    const plan_actor_t *x = &p->actors[a];
+    if (s->actor_done[a])
+        return true;
+    if (x->source || x->flushes || x->ordered > 0 || depth > p->nactors)
+        return false;
+    for (int k = 0; k < x->ninputs; k++)
+        for (int b = 0; b < p->nactors; b++)
+            for (int o = 0; o < p->actors[b].noutputs; o++)
+                if (p->actors[b].outputs[o] == x->inputs[k]
+                    && !finished_upstream(s, b, depth + 1))
+                    return false;
+    return true;
+}
+
+/*  An actor's input has ended when nothing more can come from any actor
+    writing its input channels; tell each such actor once. */
 static void cascade(sup_t *s)
 {
     const plan_t *p = s->plan;
@@ -544,7 +569,7 @@ static void cascade(sup_t *s)
             for (int a = 0; a < p->nactors && ended; a++)
                 for (int o = 0; o < p->actors[a].noutputs; o++)
                     if (p->actors[a].outputs[o] == p->actors[b].inputs[k]
-                        && !s->actor_done[a])
+                        && !finished_upstream(s, a, 0))
                         ended = false;
         if (!ended)
             continue;
@@ -652,7 +677,8 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         if (all && !s->actor_done[in->actor]) {
             s->actor_done[in->actor] = true;
             if (s->opts->verbose > 1)
-                say(s, "actor '%s' done", a->name);
+                say(s, "actor '%s' done at %llu ms", a->name,
+                    (unsigned long long)(now_ms() - s->t_start));
             cascade(s);
         }
         break;

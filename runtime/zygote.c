@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,8 +42,6 @@ void zygote_set_title(int argc, char **argv, const char *title)
 
 zygote_t *zygote_start(const char *exe, const sigset_t *mask, const char *title)
 {
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-        return NULL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return NULL;
@@ -119,13 +119,11 @@ void zygote_stop(zygote_t **self_p)
 
 /* ==== zygote side ========================================================= */
 
-/*  In the new actor process: wait to be adopted by the supervisor, tie our
-    life to it, become the actor. */
+/*  In the new actor process: tie our life to the supervisor's, become the
+    actor. */
 static int become_actor(pid_t supervisor, int argc, char **argv, const char *control,
                         const char *rid, const char *title)
 {
-    for (int i = 0; i < 20000 && getppid() != supervisor; i++)
-        usleep(50);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != supervisor)
         _exit(127);
@@ -168,23 +166,16 @@ int zygote_main(int fd, int argc, char **argv)
             send(fd, &bad, sizeof bad, MSG_NOSIGNAL);
             continue;
         }
-        pid_t middle = fork();
-        if (middle == 0) {
-            pid_t actor = fork();
-            if (actor == 0) {
-                close(fd);
-                return become_actor(supervisor, argc, argv, control, rid, title);
-            }
-            int32_t reply = actor > 0 ? (int32_t)actor : -1;
-            send(fd, &reply, sizeof reply, MSG_NOSIGNAL);
-            _exit(0);
+        /* A sibling, not a child: CLONE_PARENT makes the supervisor the
+           new process's parent from the start, so it waits for it and
+           gets its SIGCHLD like any child of its own. (fork semantics
+           otherwise; the zygote has one thread and holds no lock.) */
+        pid_t actor = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+        if (actor == 0) {
+            close(fd);
+            return become_actor(supervisor, argc, argv, control, rid, title);
         }
-        if (middle < 0) {
-            int32_t bad = -1;
-            send(fd, &bad, sizeof bad, MSG_NOSIGNAL);
-            continue;
-        }
-        while (waitpid(middle, NULL, 0) < 0 && errno == EINTR)
-            ;
+        int32_t reply = actor > 0 ? (int32_t)actor : -1;
+        send(fd, &reply, sizeof reply, MSG_NOSIGNAL);
     }
 }

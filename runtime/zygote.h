@@ -2,11 +2,11 @@
     cost an actor process about 2 ms of CPU; the zygote pays them once. It
     is troupe-actor exec'd in zygote mode at the start of a run: a process
     that has loaded everything an actor needs but holds no zmq context, so
-    it may fork. For each actor it forks twice; the middle process exits at
-    once, and the actor, orphaned, is adopted by the supervisor (a child
-    subreaper), which then waits for it, signals it and sees it die like
-    any child of its own. When the zygote is unavailable the supervisor
-    falls back to fork+exec.
+    it may fork. For each actor it clones itself with CLONE_PARENT, so that
+    the actor is the supervisor's child from its first instant: the
+    supervisor waits for it, signals it and sees it die like any child of
+    its own. When the zygote is unavailable the supervisor falls back to
+    fork+exec.
 */
 #ifndef TR_ZYGOTE_H
 #define TR_ZYGOTE_H
@@ -18,8 +18,7 @@ typedef struct zygote zygote_t;
 
 /*  Supervisor side. Starts the zygote from the troupe-actor at `exe`, with
     `title` for ps; `mask` is the signal mask the zygote (and so every
-    actor) gets. Makes the calling process a child subreaper. NULL when it
-    cannot. */
+    actor) gets. NULL when it cannot. */
 zygote_t *zygote_start(const char *exe, const sigset_t *mask, const char *title);
 /*  Has the zygote start an actor; returns its pid, or -1 (then the caller
     should fork+exec itself; the zygote is stopped). */
