@@ -91,7 +91,7 @@ typedef struct {
     restarts_t *restarts;
     int nready;
     bool started;
-    uint64_t t_start, t_run;
+    uint64_t t_start, t_run, t_end; /* run: START sent; end: last DONE */
     /* ending */
     int exit_code;       /* decided once; -1 while the run goes on */
     bool draining;
@@ -676,6 +676,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         }
         if (all && !s->actor_done[in->actor]) {
             s->actor_done[in->actor] = true;
+            s->t_end = now_ms();
             if (s->opts->verbose > 1)
                 say(s, "actor '%s' done at %llu ms", a->name,
                     (unsigned long long)(now_ms() - s->t_start));
@@ -779,7 +780,9 @@ static void summary(sup_t *s)
         say(s, "cannot write stats to %s: %s", s->opts->stats, strerror(errno));
     if (js)
         fprintf(js, "{\"pipeline\": \"%s\", \"exit\": %d, \"seconds\": %.6f, "
-                "\"failed_items\": %llu, \"actors\": [", p->name, s->exit_code, secs,
+                "\"run_seconds\": %.6f, \"failed_items\": %llu, \"actors\": [",
+                p->name, s->exit_code, secs,
+                s->t_run && s->t_end > s->t_run ? (double)(s->t_end - s->t_run) / 1000.0 : 0.0,
                 (unsigned long long)s->failed_items);
     if (s->opts->verbose > 0)
         fprintf(stderr, "%-16s %5s %12s %12s %8s %9s %8s %12s\n", "actor", "inst",
