@@ -429,8 +429,13 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
     uint64_t t0 = now_ns();
     outs_begin(h, b->origin, b->first_seq + from, src);
     for (uint32_t g = from; g < to; g++) {
-        const msgpack_object *grp = &b->groups.ptr[g];
         ctx->item = b->first_seq + g;
+        if (!b->groups.ptr) { /* all empty: nothing to call the module for */
+            for (int i = 0; i < ctx->nouts; i++)
+                chan_out_group(ctx->outs[i], 0, NULL, 0);
+            continue;
+        }
+        const msgpack_object *grp = &b->groups.ptr[g];
         if (grp->type == MSGPACK_OBJECT_STR) { /* failed upstream: pass on */
             char msg[512];
             snprintf(msg, sizeof msg, "%.*s", (int)grp->via.str.size,

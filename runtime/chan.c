@@ -115,6 +115,7 @@ void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
     msgpack_sbuffer_write(&self->sb, zeros, sizeof zeros);
     self->open = true;
     self->ngroups = 0;
+    self->nonempty = 0;
     self->origin = origin;
     self->first_seq = first_seq;
     self->src = src;
@@ -126,6 +127,7 @@ void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
     if (size)
         msgpack_sbuffer_write(&self->sb, data, size);
     self->ngroups++;
+    self->nonempty += n != 0;
     self->items_out += n;
 }
 
@@ -133,12 +135,14 @@ void chan_out_group_failed(chan_out_t *self, const char *message)
 {
     msgpack_pack_str_with_body(&self->pk, message, strlen(message));
     self->ngroups++;
+    self->nonempty++;
 }
 
 void chan_out_group_repeat(chan_out_t *self)
 {
     msgpack_pack_nil(&self->pk);
     self->ngroups++;
+    self->nonempty++;
 }
 
 size_t chan_out_size(const chan_out_t *self)
@@ -185,7 +189,9 @@ int chan_out_flush(chan_out_t *self)
         return -1;
     uint64_t id = self->next_id++;
     env_batch_header(self->sb.data, id, self->origin, self->first_seq,
-                     self->ngroups);
+                     self->ngroups, self->nonempty == 0);
+    if (self->nonempty == 0) /* a reducer's or filter's: just a count */
+        self->sb.size = ENV_BATCH_HEADER;
     size_t size = self->sb.size;
     char *data = msgpack_sbuffer_release(&self->sb);
     out_batch_t *b = batch_at(self, id);

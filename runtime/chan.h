@@ -74,6 +74,7 @@ struct chan_out {
     msgpack_packer pk;
     bool open;
     uint32_t ngroups;
+    uint32_t nonempty; /* groups with a value, a failure or a repeat */
     uint32_t origin;
     uint64_t first_seq;
     inrec_t *src;

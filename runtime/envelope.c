@@ -16,7 +16,7 @@ static void put_be(char *p, uint64_t v, int bytes)
 }
 
 void env_batch_header(char *head, uint64_t batch_id, uint32_t origin,
-                      uint64_t first_seq, uint32_t ngroups)
+                      uint64_t first_seq, uint32_t ngroups, bool all_empty)
 {
     head[0] = (char)0x96;
     head[1] = ENV_VERSION;
@@ -27,7 +27,7 @@ void env_batch_header(char *head, uint64_t batch_id, uint32_t origin,
     put_be(head + 13, origin, 4);
     head[17] = (char)0xcf;
     put_be(head + 18, first_seq, 8);
-    head[26] = (char)0xdd;
+    head[26] = (char)(all_empty ? 0xce : 0xdd); /* uint32 count, or array32 */
     put_be(head + 27, ngroups, 4);
 }
 
@@ -148,12 +148,21 @@ env_status_t env_batch_view(const msgpack_object *root, env_batch_t *batch)
         return ENV_E_KIND;
     const msgpack_object *f = root->via.array.ptr;
     uint64_t origin;
+    uint64_t empty;
     if (root->via.array.size != 6 || !as_u64(&f[2], &batch->batch_id)
         || !as_u64(&f[3], &origin) || origin > UINT32_MAX
-        || !as_u64(&f[4], &batch->first_seq)
-        || f[5].type != MSGPACK_OBJECT_ARRAY)
+        || !as_u64(&f[4], &batch->first_seq))
         return ENV_E_SHAPE;
     batch->origin = (uint32_t)origin;
+    if (as_u64(&f[5], &empty)) { /* that many empty groups */
+        if (empty > UINT32_MAX)
+            return ENV_E_SHAPE;
+        batch->groups.size = (uint32_t)empty;
+        batch->groups.ptr = NULL;
+        return ENV_OK;
+    }
+    if (f[5].type != MSGPACK_OBJECT_ARRAY)
+        return ENV_E_SHAPE;
     batch->groups = f[5].via.array;
     for (uint32_t i = 0; i < batch->groups.size; i++) {
         msgpack_object_type t = batch->groups.ptr[i].type;

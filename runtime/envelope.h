@@ -22,16 +22,19 @@
     uint32 origin, uint64 first seq, array32 group count. */
 #define ENV_BATCH_HEADER 31
 
-/*  Writes the batch header into `head` (ENV_BATCH_HEADER bytes). */
+/*  Writes the batch header into `head` (ENV_BATCH_HEADER bytes). With
+    `all_empty` the groups field is the number of groups, all of them empty
+    (a filter's or a reducer's batch), and no group follows. */
 void env_batch_header(char *head, uint64_t batch_id, uint32_t origin,
-                      uint64_t first_seq, uint32_t ngroups);
+                      uint64_t first_seq, uint32_t ngroups, bool all_empty);
 
 typedef struct {
     uint64_t batch_id;
     uint32_t origin;
     uint64_t first_seq;
     /* each an array (values), a str (the item failed) or nil (a repeat
-       of an item already passed on: nothing to do) */
+       of an item already passed on: nothing to do); ptr is NULL when all
+       `size` groups are empty */
     msgpack_object_array groups;
 } env_batch_t;
 

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (env_decode(data, size, zone, &root) != ENV_OK)
         return 0;
     env_batch_t b;
-    if (env_batch_view(&root, &b) == ENV_OK)
+    if (env_batch_view(&root, &b) == ENV_OK && b.groups.ptr)
         for (uint32_t i = 0; i < b.groups.size; i++)
             if (b.groups.ptr[i].type == MSGPACK_OBJECT_ARRAY)
                 (void)b.groups.ptr[i].via.array.size;

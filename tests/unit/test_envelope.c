@@ -23,8 +23,8 @@ static void test_batch_round_trip(void)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    char head[ENV_BATCH_HEADER] = { 0 };
-    msgpack_sbuffer_write(&sb, head, sizeof head);
+    char zeros[ENV_BATCH_HEADER] = { 0 };
+    msgpack_sbuffer_write(&sb, zeros, sizeof zeros);
     msgpack_pack_array(&pk, 1); /* group 0: one int */
     msgpack_pack_int64(&pk, -7);
     msgpack_pack_array(&pk, 0); /* group 1: nothing */
@@ -32,7 +32,7 @@ static void test_batch_round_trip(void)
     msgpack_pack_array(&pk, 2); /* group 3: two values */
     msgpack_pack_str_with_body(&pk, "a", 1);
     msgpack_pack_double(&pk, 2.5);
-    env_batch_header(sb.data, 1ull << 40, 7, 123456789012ull, 4);
+    env_batch_header(sb.data, 1ull << 40, 7, 123456789012ull, 4, false);
 
     env_batch_t b;
     CHECK(decode_batch(sb.data, sb.size, &b) == ENV_OK);
@@ -61,6 +61,12 @@ static void test_batch_round_trip(void)
     sb.size--;
     sb.data[1] = 2;
     CHECK(decode_batch(sb.data, sb.size, &b) == ENV_E_VERSION);
+    /* a batch of empty groups: a count, no groups */
+    char head[ENV_BATCH_HEADER];
+    env_batch_header(head, 9, 2, 100, 5000, true);
+    CHECK(decode_batch(head, sizeof head, &b) == ENV_OK);
+    CHECK(b.batch_id == 9 && b.first_seq == 100 && b.groups.size == 5000
+          && b.groups.ptr == NULL);
     msgpack_sbuffer_destroy(&sb);
 }
 
