@@ -802,7 +802,7 @@ plan_t *config_load(const char *file, char *const *overrides, int noverrides,
     }
     p->batch = 4096;
     p->window = 16;
-    p->credit = 4;
+    p->credit = 2;
     {
         char *base = strdup(file);
         char *b = base ? basename(base) : NULL;
