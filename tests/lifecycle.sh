@@ -4,7 +4,8 @@
 # prefix; a second signal kills at once; a crashed worker that may not be
 # restarted fails the run with its signal named; a killed supervisor takes
 # its actors with it. No process and no run directory is left after any of
-# these. (Restarts are tests/chaos.sh's.)
+# these, and actors hold no descriptor of the supervisor's, as many after
+# a restart as before. (Restarts themselves are tests/chaos.sh's.)
 . "$(dirname "$0")/lib.sh"
 
 cat > "$SCRATCH/long.zpl" <<'ZPL'
@@ -38,6 +39,29 @@ sup=$!
 wait_for_actors long 5 || fail "actors did not start"
 titles=$(ps -o args= -p "$(actor_pids long | paste -sd,)" | sort | paste -sd'|')
 expect_eq "process titles" "$titles" "troupe: long/(zygote)|troupe: long/numbers#0|troupe: long/print#0|troupe: long/square#0|troupe: long/square#1"
+
+# --- file descriptors: nothing leaks into actors, nothing grows with restarts
+nfds() { ls "/proc/$1/fd" 2> /dev/null | wc -l; }
+sq0=$(pgrep -f "^troupe: long/square#0")
+sq1=$(pgrep -f "^troupe: long/square#1")
+fds0=$(nfds "$sq0")
+sup_fds=$(nfds $sup)
+expect_eq "both workers hold as many fds" "$(nfds "$sq1")" "$fds0"
+[ "$fds0" -gt 0 ] && [ "$fds0" -lt 40 ] || fail "a worker holds $fds0 fds"
+leaked=$(for p in $(actor_pids long); do ls -l "/proc/$p/fd" 2> /dev/null; done | grep -c "signalfd")
+expect_eq "no actor holds the supervisor's signalfd" "$leaked" 0
+for round in 1 2 3; do
+    kill -KILL "$sq1"
+    for _ in $(seq 100); do
+        new=$(pgrep -f "^troupe: long/square#1")
+        [ -n "$new" ] && [ "$new" != "$sq1" ] && break
+        sleep 0.02
+    done
+    sq1=$new
+    sleep 0.1
+done
+expect_eq "a restarted worker holds as many fds" "$(nfds "$sq1")" "$fds0"
+expect_eq "the supervisor holds as many fds after 3 restarts" "$(nfds $sup)" "$sup_fds"
 sleep 0.3
 kill -INT $sup
 start=$(date +%s%N)
