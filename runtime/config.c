@@ -5,6 +5,7 @@
 */
 #include "config.h"
 
+#include "chan.h"
 #include "module.h"
 
 #include <czmq.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #define MAX_INSTANCES 1024
+#define CHAN_MAX_READERS CHAN_MAX_SLOTS
 
 typedef struct {
     const char *file;
@@ -595,6 +597,19 @@ static void check_channels(cfg_t *c, plan_t *p, zconfig_t *root)
         }
     }
     (void)root;
+    for (int i = 0; i < p->nchans; i++) {
+        unsigned readers = 0;
+        for (int a = 0; a < p->nactors; a++)
+            for (int j = 0; j < p->actors[a].ninputs; j++)
+                if (p->actors[a].inputs[j] == i)
+                    readers += p->actors[a].instances;
+        if (readers > CHAN_MAX_READERS) {
+            fprintf(c->err, "%s:%d: channel '%s' has %u reading instances; a "
+                    "channel takes at most %d\n", c->file, p->chans[i].line,
+                    p->chans[i].name, readers, CHAN_MAX_READERS);
+            c->nerr++;
+        }
+    }
     for (int i = 0; i < p->nchans; i++) {
         plan_chan_t *ch = &p->chans[i];
         if (ch->nproducers == 0)

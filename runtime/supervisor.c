@@ -288,6 +288,12 @@ static void on_death(sup_t *s, inst_t *in, int status)
     describe_exit(status, why, sizeof why);
     if (s->killing)
         return;
+    if (in->finished) { /* its work was done and acknowledged: nothing lost */
+        if (s->opts->verbose > 0)
+            say(s, "actor '%s' #%u (pid %d) %s after finishing", a->name,
+                in->instance, (int)in->pid, why);
+        return;
+    }
     if (!s->started) {
         say(s, "actor '%s' #%u (pid %d) %s", a->name, in->instance, (int)in->pid, why);
         fail_run(s, 1);

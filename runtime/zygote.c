@@ -97,7 +97,7 @@ pid_t zygote_spawn(zygote_t *self, const char *control, const char *rid,
     if (send(self->fd, req, (size_t)n + 1, MSG_NOSIGNAL) != n + 1)
         return -1;
     struct pollfd p = { .fd = self->fd, .events = POLLIN };
-    if (poll(&p, 1, 2000) != 1)
+    if (poll(&p, 1, 10000) != 1)
         return -1;
     int32_t pid;
     if (recv(self->fd, &pid, sizeof pid, 0) != sizeof pid || pid <= 0)
