@@ -22,7 +22,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
-/* Output batches are split at group boundaries past this size. */
+/* Output batches are split at group boundaries past this size (checked
+   every 64 groups). */
 #define SPLIT_BYTES (1u << 20)
 /* Input batches handled per input per loop turn: fairness vs. poll cost. */
 #define BATCHES_PER_TURN 4
@@ -466,9 +467,10 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
         }
         ctx->in_hook = false;
         group_end(h, rc);
-        split_if_big(h, b->origin, ctx->item + 1, src);
-        if ((g & 63) == 63)
+        if ((g & 63) == 63) {
+            split_if_big(h, b->origin, ctx->item + 1, src);
             heartbeat(h);
+        }
     }
     outs_flush(h);
     uint64_t spent = now_ns() - t0;
@@ -693,7 +695,8 @@ static void produce_batch(host_t *h)
             break;
         }
         group_end(h, rc);
-        split_if_big(h, ctx->origin, base + i + 1, NULL);
+        if ((i & 63) == 63)
+            split_if_big(h, ctx->origin, base + i + 1, NULL);
         if ((i < 64 || (i & 63) == 63) && now_ns() - t0 > BATCH_LINGER_NS) {
             n = i + 1; /* the rest of the block comes in the next batch */
             heartbeat(h);

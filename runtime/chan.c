@@ -121,28 +121,46 @@ void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
     self->src = src;
 }
 
+/*  While every group of a batch is empty nothing is written: such a batch
+    goes out as a count (env_batch_header). The first group that is not
+    empty writes out the empty ones before it. */
+static void materialize(chan_out_t *self)
+{
+    if (self->nonempty++)
+        return;
+    static const char empties[256] = { [0 ... 255] = (char)0x90 };
+    for (uint32_t left = self->ngroups; left;) {
+        uint32_t k = left < sizeof empties ? left : (uint32_t)sizeof empties;
+        msgpack_sbuffer_write(&self->sb, empties, k);
+        left -= k;
+    }
+}
+
 void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
 {
-    msgpack_pack_array(&self->pk, n);
-    if (size)
+    if (n) {
+        materialize(self);
+        msgpack_pack_array(&self->pk, n);
         msgpack_sbuffer_write(&self->sb, data, size);
+        self->items_out += n;
+    }
+    else if (self->nonempty)
+        msgpack_pack_array(&self->pk, 0);
     self->ngroups++;
-    self->nonempty += n != 0;
-    self->items_out += n;
 }
 
 void chan_out_group_failed(chan_out_t *self, const char *message)
 {
+    materialize(self);
     msgpack_pack_str_with_body(&self->pk, message, strlen(message));
     self->ngroups++;
-    self->nonempty++;
 }
 
 void chan_out_group_repeat(chan_out_t *self)
 {
+    materialize(self);
     msgpack_pack_nil(&self->pk);
     self->ngroups++;
-    self->nonempty++;
 }
 
 size_t chan_out_size(const chan_out_t *self)
@@ -188,10 +206,10 @@ int chan_out_flush(chan_out_t *self)
     if (ring_reserve(self) < 0)
         return -1;
     uint64_t id = self->next_id++;
+    /* with no group that is not empty, nothing but the header was written:
+       the batch is a count */
     env_batch_header(self->sb.data, id, self->origin, self->first_seq,
                      self->ngroups, self->nonempty == 0);
-    if (self->nonempty == 0) /* a reducer's or filter's: just a count */
-        self->sb.size = ENV_BATCH_HEADER;
     size_t size = self->sb.size;
     char *data = msgpack_sbuffer_release(&self->sb);
     out_batch_t *b = batch_at(self, id);
