@@ -133,8 +133,11 @@ static void send_stats(host_t *h, int kind)
     msgpack_pack_int(&pk, kind);
     msgpack_pack_uint64(&pk, s->items_in);
     msgpack_pack_uint64(&pk, s->items_out);
+    uint64_t batches_out = 0;
+    for (int i = 0; i < h->ctx.nouts; i++)
+        batches_out += h->ctx.outs[i]->batches_out;
     msgpack_pack_uint64(&pk, s->batches_in);
-    msgpack_pack_uint64(&pk, s->batches_out);
+    msgpack_pack_uint64(&pk, batches_out);
     msgpack_pack_uint64(&pk, s->failed);
     msgpack_pack_uint64(&pk, s->malformed);
     msgpack_pack_uint64(&pk, s->busy_ns);
@@ -262,9 +265,8 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
         if (sock && endpoint) {
             zmq_setsockopt(sock, ZMQ_ROUTING_ID, h->rid, strlen(h->rid));
             if (zmq_connect(sock, endpoint) == 0) {
-                in = chan_in_new((int)ctl_map_u64(o, "chan", 0),
-                                 ctl_map_bool(o, "broadcast", false), sock,
-                                 endpoint, h->ctx.id, h->credit, sub ? sub : "");
+                in = chan_in_new(sock, endpoint, h->ctx.id, h->credit,
+                                 sub ? sub : "");
                 if (in)
                     sock = NULL;
             }
@@ -643,7 +645,6 @@ static void read_input(host_t *h, int input)
             continue;
         }
         in->credit_owed++;
-        in->batches_in++;
         if (h->ordered)
             order_batch(h, input, &msg);
         else

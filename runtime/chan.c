@@ -142,7 +142,6 @@ void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
         materialize(self);
         msgpack_pack_array(&self->pk, n);
         msgpack_sbuffer_write(&self->sb, data, size);
-        self->items_out += n;
     }
     else if (self->nonempty)
         msgpack_pack_array(&self->pk, 0);
@@ -218,7 +217,6 @@ int chan_out_flush(chan_out_t *self)
     b->live = true;
     b->slot = -1;
     b->src = self->src;
-    b->nitems = self->ngroups;
     if (self->src)
         self->src->pending++;
     if (zmq_msg_init_data(&b->msg, data, size, free_data, NULL) != 0) {
@@ -529,15 +527,12 @@ static int say_hello(chan_in_t *self)
     return rc < 0 ? -1 : 0;
 }
 
-chan_in_t *chan_in_new(int chan, bool broadcast, void *sock,
-                       const char *endpoint, const char *consumer,
+chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
                        uint32_t credit, const char *topic)
 {
     chan_in_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->chan = chan;
-    self->broadcast = broadcast;
     self->sock = sock;
     self->credit = credit;
     self->endpoint = strdup(endpoint);

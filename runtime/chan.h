@@ -48,7 +48,6 @@ typedef struct {
     int slot;         /* pipe: the slot holding it; -1 while unsent */
     bool live;
     inrec_t *src;
-    uint32_t nitems;
 } out_batch_t;
 
 typedef struct chan_out chan_out_t;
@@ -78,8 +77,7 @@ struct chan_out {
     uint32_t origin;
     uint64_t first_seq;
     inrec_t *src;
-    /* counters */
-    uint64_t items_out, batches_out;
+    uint64_t batches_out;
     chan_acked_fn *on_acked;
     void *acked_arg;
 };
@@ -123,8 +121,6 @@ void chan_out_lost(chan_out_t *self, const char *name);
 /* ---- input side ------------------------------------------------------- */
 
 typedef struct {
-    int chan;
-    bool broadcast;
     char *endpoint;
     char *consumer, *topic; /* for hello */
     uint32_t credit;
@@ -133,13 +129,11 @@ typedef struct {
     uint64_t cost_ns; /* reported with the next ack */
     uint64_t *acks;
     size_t nacks, ackcap;
-    uint64_t batches_in;
 } chan_in_t;
 
 /*  Makes an input on `sock` (a DEALER connected to endpoint, owned from now
     on) and says hello. */
-chan_in_t *chan_in_new(int chan, bool broadcast, void *sock,
-                       const char *endpoint, const char *consumer,
+chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
                        uint32_t credit, const char *topic);
 /*  The producer was replaced: forget what was owed to the old one and say
     hello to the new one. */

@@ -16,7 +16,7 @@ typedef struct {
 } host_arg_t;
 
 typedef struct {
-    uint64_t items_in, items_out, batches_in, batches_out;
+    uint64_t items_in, items_out, batches_in; /* batches out: the outputs' */
     uint64_t failed, malformed, busy_ns;
 } host_stats_t;
 
