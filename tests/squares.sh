@@ -14,9 +14,11 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 a = {x["name"]: x for x in s["actors"]}
 print(s["exit"], a["numbers"]["items_out"], a["square"]["items_in"], a["square"]["items_out"],
-      a["print"]["items_in"], a["square"]["instances"], sum(x["failed"] + x["malformed"] for x in s["actors"]))
+      a["print"]["items_in"], a["square"]["instances"], sum(x["failed"] + x["malformed"] for x in s["actors"]),
+      a["numbers"]["batches_out"] == a["square"]["batches_in"] > 0,
+      a["square"]["batches_out"] == a["print"]["batches_in"] > 0)
 ' "$SCRATCH/stats.json")
-expect_eq "stats: exit, items out/in per stage, instances, failures" "$counts" "0 1000000 1000000 1000000 1000000 2 0"
+expect_eq "stats: exit, items out/in per stage, instances, failures, batches" "$counts" "0 1000000 1000000 1000000 1000000 2 0 True True"
 
 # the same with one worker, with many, and with tiny batches: same output
 check_variant() {
