@@ -6,7 +6,9 @@
     fails the item.
 
     Lines are formatted straight into a 64 KB buffer that goes out with one
-    write(2) when full, at the end, and after every line on a terminal.
+    write(2) when full, at the end, and whenever the actor has nothing more
+    to do for the moment (the idle hook): a fast stream goes out in big
+    writes, a slow one line by line.
 */
 #include <troupe.h>
 
@@ -22,7 +24,6 @@
 typedef struct {
     int fd;
     bool own;  /* we opened it */
-    bool tty;  /* a person is reading: no buffering */
     const char *prefix;
     size_t prefix_len;
     char *buf;
@@ -73,7 +74,6 @@ static int sink_start(troupe_ctx_t *ctx)
         return TROUPE_ERROR;
     }
 #endif
-    s->tty = isatty(s->fd);
     return TROUPE_OK;
 }
 
@@ -113,7 +113,7 @@ static int sink_message(troupe_ctx_t *ctx, const msgpack_object *value)
             if (n + 1 < left) { /* the line and its newline fit */
                 at[s->prefix_len + n] = '\n';
                 s->len += s->prefix_len + n + 1;
-                return s->tty ? drain(ctx, s) : TROUPE_OK;
+                return TROUPE_OK;
             }
             if (pass == 1 || n + 1 >= BUF_SIZE - s->prefix_len) {
                 /* longer than the whole buffer: on its own */
