@@ -212,8 +212,19 @@ static zconfig_t *parse_text(cfg_t *c, const char *text)
         int line = 0;
         char what[256] = "syntax error";
         if (paren && sscanf(paren, "(zconfig): (%d) %255[^\n]", &line, what) >= 1
-            && line > 0)
+            && line > 0) {
+            /* zconfig's terse words, said plainly */
+            static const char *const plain[][2] = {
+                { "indent 4 spaces at once",
+                  "bad indentation: a sub-key goes exactly 4 spaces deeper than its parent" },
+                { "indentation error",
+                  "bad indentation: a sub-key goes exactly 4 spaces deeper than its parent" },
+            };
+            for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+                if (!strcmp(what, plain[i][0]))
+                    snprintf(what, sizeof what, "%s", plain[i][1]);
             fprintf(c->err, "%s:%d: %s\n", c->file, line, what);
+        }
         else
             fprintf(c->err, "%s: %s\n", c->file, what);
         c->nerr++;

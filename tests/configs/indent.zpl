@@ -1,3 +1,3 @@
-# expect: :3: indent 4 spaces at once
+# expect: :3: bad indentation: a sub-key goes exactly 4 spaces deeper than its parent
 actor = a
   module = seq

@@ -94,7 +94,7 @@ static void expect_error(const char *text, const char *want)
 
 static void test_errors(void)
 {
-    expect_error("actor = a\n    module = seq\n   out = x\n", ":3: indent");
+    expect_error("actor = a\n    module = seq\n   out = x\n", ":3: bad indentation");
     expect_error("actor = a\n    module = seq\n    out = x\n    instances = 0\n",
                  ":4: actor 'a': instances: '0' is not a whole number from 1 to 1024");
     expect_error("actor = a\n    module = nosuch\n    out = x\n"
