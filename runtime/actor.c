@@ -741,6 +741,14 @@ static void peer_lost(host_t *h, const char *name)
     }
 }
 
+static void peer_gone(host_t *h, const char *name)
+{
+    for (int i = 0; i < h->ctx.nouts; i++) {
+        chan_out_gone(h->ctx.outs[i], name);
+        chan_out_pump(h->ctx.outs[i]);
+    }
+}
+
 static void peer_back(host_t *h, const char *endpoint)
 {
     for (int i = 0; i < h->ctx.nins; i++)
@@ -774,6 +782,7 @@ static void handle_control(host_t *h)
         case CTL_STOP: h->stop = true; break;
         case CTL_PEER_LOST: peer_lost(h, arg); break;
         case CTL_PEER_BACK: peer_back(h, arg); break;
+        case CTL_PEER_GONE: peer_gone(h, arg); break;
         default: break;
         }
     }

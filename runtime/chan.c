@@ -397,6 +397,26 @@ void chan_out_lost(chan_out_t *self, const char *name)
     }
 }
 
+void chan_out_gone(chan_out_t *self, const char *name)
+{
+    int slot = slot_find_name(self, name, strlen(name));
+    if (slot < 0)
+        return;
+    chan_out_lost(self, name);
+    if (!self->broadcast)
+        return;
+    self->slots[slot].match = false; /* no batch waits for it any more */
+    uint64_t bit = 1ull << slot;
+    for (uint64_t id = self->head; id < self->next_id; id++) {
+        out_batch_t *b = batch_at(self, id);
+        if (b->live && (b->pending & bit)) {
+            b->pending &= ~bit;
+            if (b->pending == 0)
+                batch_done(self, b);
+        }
+    }
+}
+
 static void on_hello(chan_out_t *self, const char *rid, size_t rid_len,
                      const env_hello_t *h)
 {

@@ -115,8 +115,12 @@ int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed);
 int chan_out_pump(chan_out_t *self);
 /*  The slowest connected consumer's report of ns per item (0: none yet). */
 uint64_t chan_out_cost(const chan_out_t *self);
-/*  The consumer `name` is gone: what it held goes out again. */
+/*  The consumer `name` is gone: what it held goes out again (a pipe: to
+    the others; a broadcast: to its successor, when it says hello). */
 void chan_out_lost(chan_out_t *self, const char *name);
+/*  The consumer `name` is gone for good (restart = temporary): a pipe sends
+    what it held to the others, a broadcast stops waiting for it. */
+void chan_out_gone(chan_out_t *self, const char *name);
 
 /* ---- input side ------------------------------------------------------- */
 

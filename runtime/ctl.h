@@ -27,8 +27,10 @@ enum {
     CTL_STOP,        /* [STOP]: exit now */
     CTL_PEER_LOST,   /* [PEER_LOST, "actor#i"]: that consumer died; send
                         what it held again */
-    CTL_PEER_BACK    /* [PEER_BACK, endpoint]: the producer there was
+    CTL_PEER_BACK,   /* [PEER_BACK, endpoint]: the producer there was
                         restarted; say hello again */
+    CTL_PEER_GONE    /* [PEER_GONE, "actor#i"]: that consumer died and will
+                        not be back; stop waiting for it */
 };
 
 /*  Heartbeat period and how many may be missed before an actor is hung. */

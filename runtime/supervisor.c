@@ -310,7 +310,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
         if (s->opts->verbose > 0)
             say(s, "actor '%s' #%u (pid %d) %s (temporary: not restarted)", a->name,
                 in->instance, (int)in->pid, why);
-        send_text_all(s, CTL_PEER_LOST, name);
+        send_text_all(s, CTL_PEER_GONE, name);
         bool any = false;
         for (unsigned i = 0; i < a->instances; i++) {
             const inst_t *o = &s->insts[s->first_inst[in->actor] + i];

@@ -158,5 +158,45 @@ pipeline temp 1000 2 abort 1 0 "restart = temporary"
 expect_eq "temporary: exit code" "$?" 1
 expect_contains "temporary: says why" "$SCRATCH/err" "actor 'work': no instance left (restart = temporary)"
 
-for p in killed segv abort exit hang bcast retry loop temp; do expect_nothing_left "$p" "$p"; done
+# --- a temporary broadcast subscriber that dies: the others go on ------------------------
+cat > "$SCRATCH/tempsub.zpl" <<ZPL
+pipeline = tempsub
+channel = news
+    type = broadcast
+actor = numbers
+    module = seq
+    out = news
+    args
+        count = 4000000
+actor = fragile
+    module = $FAULTY
+    instances = 2
+    in = news
+    out = sink
+    restart = temporary
+actor = drop
+    module = count
+    in = sink
+actor = b
+    module = collect
+    in = news
+    args
+        file = $SCRATCH/tempsub.out
+ZPL
+"$TROUPE" run "$SCRATCH/tempsub.zpl" > /dev/null 2> "$SCRATCH/err" &
+sup=$!
+for _ in $(seq 100); do victim=$(pgrep -f "^troupe: tempsub/fragile#0"); [ -n "$victim" ] && break; sleep 0.02; done
+sleep 0.2
+kill -KILL "$victim"
+timeout 60 tail --pid=$sup -f /dev/null
+if kill -0 $sup 2> /dev/null; then
+    fail "temporary subscriber gone: the run hangs"
+    kill -KILL $sup
+fi
+wait $sup
+expect_eq "temporary subscriber gone: the run still ends, exit 0" "$?" 0
+expected 4000000 0 > "$SCRATCH/want"
+expect_file_eq "temporary subscriber gone: the other subscriber got everything" "$SCRATCH/tempsub.out" "$SCRATCH/want"
+
+for p in killed segv abort exit hang bcast retry loop temp tempsub; do expect_nothing_left "$p" "$p"; done
 finish
