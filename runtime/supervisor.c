@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "actor.h"
 #include "ctl.h"
+#include "wiring.h"
 #include "zygote.h"
 
 #include <errno.h>
@@ -145,20 +146,14 @@ static void remove_rundir(sup_t *s)
     for (int i = 0; i < s->ninsts; i++) {
         const plan_actor_t *a = &s->plan->actors[s->insts[i].actor];
         for (int o = 0; o < a->noutputs; o++) {
-            snprintf(path, sizeof path, "%s/%d-%u-%d", s->rundir, s->insts[i].actor,
-                     s->insts[i].instance, a->outputs[o]);
+            wiring_socket_path(s->rundir, s->insts[i].actor, s->insts[i].instance,
+                               a->outputs[o], path, sizeof path);
             unlink(path);
         }
     }
     if (rmdir(s->rundir) != 0)
         say(s, "could not remove run directory %s: %s", s->rundir, strerror(errno));
     s->rundir[0] = '\0';
-}
-
-static void endpoint_of(sup_t *s, int actor, unsigned instance, int chan, char *buf,
-                        size_t len)
-{
-    snprintf(buf, len, "ipc://%s/%d-%u-%d", s->rundir, actor, instance, chan);
 }
 
 /* ==== processes ================================================================= */
@@ -406,7 +401,8 @@ static void announce_back(sup_t *s, inst_t *in)
     const plan_actor_t *a = &p->actors[in->actor];
     for (int o = 0; o < a->noutputs; o++) {
         char ep[PATH_MAX + 64];
-        endpoint_of(s, in->actor, in->instance, a->outputs[o], ep, sizeof ep);
+        wiring_endpoint(s->rundir, in->actor, in->instance, a->outputs[o], ep,
+                        sizeof ep);
         for (int b = 0; b < p->nactors; b++)
             for (int k = 0; k < p->actors[b].ninputs; k++)
                 if (p->actors[b].inputs[k] == a->outputs[o])
@@ -418,120 +414,16 @@ static void announce_back(sup_t *s, inst_t *in)
     }
 }
 
-static void pack_outputs(sup_t *s, msgpack_packer *pk, inst_t *in)
-{
-    const plan_t *p = s->plan;
-    const plan_actor_t *a = &p->actors[in->actor];
-    msgpack_pack_array(pk, a->noutputs);
-    for (int o = 0; o < a->noutputs; o++) {
-        int ch = a->outputs[o];
-        bool bc = p->chans[ch].mode == CHAN_BROADCAST;
-        char ep[PATH_MAX + 64];
-        endpoint_of(s, in->actor, in->instance, ch, ep, sizeof ep);
-        msgpack_pack_map(pk, 6);
-        ctl_pack_key(pk, "chan");
-        msgpack_pack_int(pk, ch);
-        ctl_pack_kv_str(pk, "name", p->chans[ch].name);
-        ctl_pack_key(pk, "broadcast");
-        bc ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-        ctl_pack_kv_str(pk, "endpoint", ep);
-        ctl_pack_kv_str(pk, "topic", a->topic);
-        /* a broadcast's subscribers are known up front, so that no batch is
-           made before one of them has said hello */
-        ctl_pack_key(pk, "expect");
-        int n = 0;
-        for (int b = 0; bc && b < p->nactors; b++)
-            for (int k = 0; k < p->actors[b].ninputs; k++)
-                if (p->actors[b].inputs[k] == ch)
-                    n += (int)p->actors[b].instances;
-        msgpack_pack_array(pk, n);
-        for (int b = 0; bc && b < p->nactors; b++)
-            for (int k = 0; k < p->actors[b].ninputs; k++)
-                if (p->actors[b].inputs[k] == ch)
-                    for (unsigned i = 0; i < p->actors[b].instances; i++) {
-                        char cname[128];
-                        snprintf(cname, sizeof cname, "%s#%u", p->actors[b].name, i);
-                        msgpack_pack_map(pk, 2);
-                        ctl_pack_kv_str(pk, "consumer", cname);
-                        ctl_pack_kv_str(pk, "prefix", p->actors[b].subscribe);
-                    }
-    }
-}
-
-static void pack_inputs(sup_t *s, msgpack_packer *pk, inst_t *in)
-{
-    const plan_t *p = s->plan;
-    const plan_actor_t *a = &p->actors[in->actor];
-    int n = 0;
-    for (int k = 0; k < a->ninputs; k++)
-        for (int b = 0; b < p->nactors; b++)
-            for (int o = 0; o < p->actors[b].noutputs; o++)
-                if (p->actors[b].outputs[o] == a->inputs[k])
-                    n += (int)p->actors[b].instances;
-    msgpack_pack_array(pk, n);
-    for (int k = 0; k < a->ninputs; k++) {
-        int ch = a->inputs[k];
-        for (int b = 0; b < p->nactors; b++)
-            for (int o = 0; o < p->actors[b].noutputs; o++) {
-                if (p->actors[b].outputs[o] != ch)
-                    continue;
-                for (unsigned i = 0; i < p->actors[b].instances; i++) {
-                    char ep[PATH_MAX + 64];
-                    endpoint_of(s, b, i, ch, ep, sizeof ep);
-                    msgpack_pack_map(pk, 4);
-                    ctl_pack_key(pk, "chan");
-                    msgpack_pack_int(pk, ch);
-                    ctl_pack_key(pk, "broadcast");
-                    p->chans[ch].mode == CHAN_BROADCAST ? msgpack_pack_true(pk)
-                                                        : msgpack_pack_false(pk);
-                    ctl_pack_kv_str(pk, "endpoint", ep);
-                    ctl_pack_kv_str(pk, "subscribe", a->subscribe);
-                }
-            }
-    }
-}
-
 static void send_config(sup_t *s, inst_t *in)
 {
-    const plan_t *p = s->plan;
-    const plan_actor_t *a = &p->actors[in->actor];
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_CONFIG);
-    msgpack_pack_map(&pk, 16);
-    ctl_pack_kv_str(&pk, "pipeline", p->name);
-    ctl_pack_kv_str(&pk, "base_dir", p->dir);
-    ctl_pack_key(&pk, "incarnation");
-    msgpack_pack_unsigned_int(&pk, in->incarnation);
-    ctl_pack_key(&pk, "retries");
-    msgpack_pack_unsigned_int(&pk, a->retries);
-    ctl_pack_kv_str(&pk, "actor", a->name);
-    ctl_pack_key(&pk, "index");
-    msgpack_pack_int(&pk, in->actor);
-    ctl_pack_key(&pk, "instance");
-    msgpack_pack_unsigned_int(&pk, in->instance);
-    ctl_pack_key(&pk, "instances");
-    msgpack_pack_unsigned_int(&pk, a->instances);
-    ctl_pack_kv_str(&pk, "module", a->module_path);
-    ctl_pack_key(&pk, "batch");
-    msgpack_pack_unsigned_int(&pk, p->batch);
-    ctl_pack_key(&pk, "window");
-    msgpack_pack_unsigned_int(&pk, p->window);
-    ctl_pack_key(&pk, "credit");
-    msgpack_pack_unsigned_int(&pk, p->credit);
-    ctl_pack_key(&pk, "ordered");
-    a->ordered > 0 ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    ctl_pack_key(&pk, "args");
-    msgpack_pack_map(&pk, a->nargs);
-    for (int i = 0; i < a->nargs; i++)
-        ctl_pack_kv_str(&pk, a->args[i].key, a->args[i].value);
-    ctl_pack_key(&pk, "outputs");
-    pack_outputs(s, &pk, in);
-    ctl_pack_key(&pk, "inputs");
-    pack_inputs(s, &pk, in);
+    wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance,
+                       in->incarnation);
     ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
     msgpack_sbuffer_destroy(&sb);
     in->state = I_CONFIGURED;
