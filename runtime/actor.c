@@ -79,28 +79,16 @@ typedef struct {
 
 /* ==== control channel ======================================================== */
 
-static void send_simple(host_t *h, int kind)
+/*  [FAIL, item, text]: an item failed. */
+static void send_fail(host_t *h, uint64_t item, const char *text)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_int(&pk, kind);
-    ctl_send(h->ctl, NULL, 0, &sb);
-    msgpack_sbuffer_destroy(&sb);
-}
-
-static void send_text(host_t *h, int kind, uint64_t item, const char *text)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, kind == CTL_FAIL ? 3 : 2);
-    msgpack_pack_int(&pk, kind);
-    if (kind == CTL_FAIL)
-        msgpack_pack_uint64(&pk, item);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int(&pk, CTL_FAIL);
+    msgpack_pack_uint64(&pk, item);
     msgpack_pack_str_with_body(&pk, text, strlen(text));
     ctl_send(h->ctl, NULL, 0, &sb);
     msgpack_sbuffer_destroy(&sb);
@@ -399,7 +387,7 @@ static void group_end(host_t *h, int rc)
         if (!ctx->failed)
             snprintf(ctx->error, sizeof ctx->error, "failed (no message given)");
         ctx->stats.failed++;
-        send_text(h, CTL_FAIL, ctx->item, ctx->error);
+        send_fail(h, ctx->item, ctx->error);
         for (int i = 0; i < ctx->nouts; i++)
             chan_out_group_failed(ctx->outs[i], ctx->error);
         return;
@@ -997,17 +985,17 @@ int actor_main(const char *control, const char *id)
     }
     if (cfg.via.array.size < 2
         || take_config(&h, &cfg.via.array.ptr[1], err, sizeof err) < 0) {
-        send_text(&h, CTL_ERROR, 0, *err ? err : "bad config");
+        ctl_send_text(h.ctl, NULL, CTL_ERROR, *err ? err : "bad config");
         wait_for(&h, CTL_STOP, 5000, &zone, &root, &msg);
         goto out;
     }
-    send_simple(&h, CTL_READY);
+    ctl_send_kind(h.ctl, NULL, CTL_READY);
     kind = wait_for(&h, CTL_START, 60000, &zone, &root, &msg);
     if (kind == CTL_START) {
         if (setup_inputs(&h, ctl_map_get(&cfg.via.array.ptr[1], "inputs"), err,
                          sizeof err)
             < 0) {
-            send_text(&h, CTL_ERROR, 0, err);
+            ctl_send_text(h.ctl, NULL, CTL_ERROR, err);
             wait_for(&h, CTL_STOP, 5000, &zone, &root, &msg);
         }
         else {

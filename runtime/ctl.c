@@ -13,6 +13,31 @@ int ctl_send(void *sock, const char *rid, size_t rid_len,
     return zmq_send(sock, sb->data, sb->size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
+static int send_kind_text(void *sock, const char *rid, int kind, const char *text)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, text ? 2 : 1);
+    msgpack_pack_int(&pk, kind);
+    if (text)
+        msgpack_pack_str_with_body(&pk, text, strlen(text));
+    int rc = ctl_send(sock, rid, rid ? strlen(rid) : 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int ctl_send_kind(void *sock, const char *rid, int kind)
+{
+    return send_kind_text(sock, rid, kind, NULL);
+}
+
+int ctl_send_text(void *sock, const char *rid, int kind, const char *text)
+{
+    return send_kind_text(sock, rid, kind, text);
+}
+
 const msgpack_object *ctl_map_get(const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)

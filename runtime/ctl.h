@@ -41,6 +41,10 @@ enum {
 int ctl_send(void *sock, const char *rid, size_t rid_len,
              const msgpack_sbuffer *sb);
 
+/*  [kind] and [kind, text], sent as ctl_send does. */
+int ctl_send_kind(void *sock, const char *rid, int kind);
+int ctl_send_text(void *sock, const char *rid, int kind, const char *text);
+
 /*  Looks up a string key in a decoded map; NULL when absent. */
 const msgpack_object *ctl_map_get(const msgpack_object *map, const char *key);
 /*  Typed readers for map members, with a fallback when absent or mistyped. */

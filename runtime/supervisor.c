@@ -364,27 +364,12 @@ static void reap(sup_t *s)
 
 static void send_kind(sup_t *s, inst_t *in, int kind)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_int(&pk, kind);
-    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
-    msgpack_sbuffer_destroy(&sb);
+    ctl_send_kind(s->ctl, in->rid, kind);
 }
 
 static void send_text(sup_t *s, inst_t *in, int kind, const char *text)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_int(&pk, kind);
-    msgpack_pack_str_with_body(&pk, text, strlen(text));
-    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
-    msgpack_sbuffer_destroy(&sb);
+    ctl_send_text(s->ctl, in->rid, kind, text);
 }
 
 static void send_text_all(sup_t *s, int kind, const char *text)

@@ -48,6 +48,18 @@ for i in range(n):
 ' "$1" "$2"
 }
 
+# kills a random worker of pipeline $1 every $2 seconds while process $3
+# lives; the number of kills is left in $kills
+kill_workers() {
+    kills=0
+    sleep 0.2
+    while kill -0 "$3" 2> /dev/null; do
+        victim=$(pgrep -f "^troupe: $1/work#" | shuf -n 1)
+        [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
+        sleep "$2"
+    done
+}
+
 restarts_of() { # STATS_FILE ACTOR
     /usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]))' "$1" "$2"
 }
@@ -56,13 +68,7 @@ restarts_of() { # STATS_FILE ACTOR
 pipeline killed 8000000 4 segv 0 2
 "$TROUPE" run --stats "$SCRATCH/killed.json" "$SCRATCH/killed.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!
-kills=0
-sleep 0.2
-while kill -0 $sup 2> /dev/null; do
-    victim=$(pgrep -f "^troupe: killed/work#" | shuf -n 1)
-    [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
-    sleep 0.05
-done
+kill_workers killed 0.05 $sup
 wait $sup
 expect_eq "SIGKILL every 50 ms: exit code" "$?" 0
 expected 8000000 2 > "$SCRATCH/want"
@@ -120,13 +126,7 @@ actor = b
 ZPL
 "$TROUPE" run "$SCRATCH/bcast.zpl" 2> "$SCRATCH/err" &
 sup=$!
-kills=0
-sleep 0.2
-while kill -0 $sup 2> /dev/null; do
-    victim=$(pgrep -f "^troupe: bcast/work#" | shuf -n 1)
-    [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
-    sleep 0.1
-done
+kill_workers bcast 0.1 $sup
 wait $sup
 expect_eq "broadcast with kills: exit code" "$?" 0
 expected 3000000 0 > "$SCRATCH/want"
