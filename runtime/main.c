@@ -125,16 +125,19 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
         free(cli.sets);
         return rc;
     }
+    /* the zygote's exec and linking overlap loading the config */
+    zygote_t *zygote = run ? supervisor_prestart() : NULL;
     char *errors = NULL;
     plan_t *plan = config_load(cli.file, cli.sets, cli.nsets, &errors);
     if (!plan) {
+        zygote_stop(&zygote);
         fputs(errors, stderr);
         free(errors);
         free(cli.sets);
         return EXIT_USAGE;
     }
     if (run)
-        rc = supervisor_run(plan, &cli.sup);
+        rc = supervisor_run(plan, &cli.sup, zygote);
     else {
         printf("%s: ok: pipeline '%s', %d actors\n", cli.file, plan->name,
                plan->nactors);

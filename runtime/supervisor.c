@@ -158,19 +158,30 @@ static void remove_rundir(sup_t *s)
 
 /* ==== processes ================================================================= */
 
-static int spawn(sup_t *s, inst_t *in)
+/*  An instance's routing id (new for each incarnation) and process title. */
+static void name_instance(sup_t *s, inst_t *in, char *title, size_t len)
 {
     snprintf(in->rid, sizeof in->rid, "%d.%u.%u", in->actor, in->instance,
              in->incarnation);
+    snprintf(title, len, "troupe: %s/%s#%u", s->plan->name, actor_name(s, in),
+             in->instance);
+}
+
+static void spawned(inst_t *in, pid_t pid)
+{
+    in->pid = pid;
+    in->state = I_SPAWNED;
+    in->last_seen = in->spawned_at = now_ms();
+}
+
+static int spawn(sup_t *s, inst_t *in)
+{
     char title[256];
-    snprintf(title, sizeof title, "troupe: %s/%s#%u", s->plan->name,
-             actor_name(s, in), in->instance);
+    name_instance(s, in, title, sizeof title);
     if (s->zygote) {
         pid_t pid = zygote_spawn(s->zygote, s->control, in->rid, title);
         if (pid > 0) {
-            in->pid = pid;
-            in->state = I_SPAWNED;
-            in->last_seen = in->spawned_at = now_ms();
+            spawned(in, pid);
             return 0;
         }
         zygote_stop(&s->zygote); /* from now on: fork+exec */
@@ -194,9 +205,7 @@ static int spawn(sup_t *s, inst_t *in)
         execv(s->exe, argv);
         _exit(127);
     }
-    in->pid = pid;
-    in->state = I_SPAWNED;
-    in->last_seen = in->spawned_at = now_ms();
+    spawned(in, pid);
     return 0;
 }
 
@@ -759,11 +768,11 @@ static void check_time(sup_t *s)
 
 /*  troupe-actor sits beside the running executable in a build tree, and in
     the libexec folder once installed. */
-static int find_actor_exe(sup_t *s)
+static int find_actor_exe(char *exe, size_t len)
 {
     const char *env = getenv("TROUPE_ACTOR");
     if (env && access(env, X_OK) == 0) {
-        snprintf(s->exe, sizeof s->exe, "%s", env);
+        snprintf(exe, len, "%s", env);
         return 0;
     }
     char self[PATH_MAX - 32];
@@ -773,24 +782,34 @@ static int find_actor_exe(sup_t *s)
         char *slash = strrchr(self, '/');
         if (slash) {
             *slash = '\0';
-            snprintf(s->exe, sizeof s->exe, "%s/troupe-actor", self);
-            if (access(s->exe, X_OK) == 0)
+            snprintf(exe, len, "%s/troupe-actor", self);
+            if (access(exe, X_OK) == 0)
                 return 0;
         }
     }
-    snprintf(s->exe, sizeof s->exe, "%s/troupe-actor", TROUPE_LIBEXEC_DIR);
-    if (access(s->exe, X_OK) == 0)
-        return 0;
-    say(s, "cannot find troupe-actor beside troupe or in %s (set TROUPE_ACTOR)",
-        TROUPE_LIBEXEC_DIR);
-    return -1;
+    snprintf(exe, len, "%s/troupe-actor", TROUPE_LIBEXEC_DIR);
+    return access(exe, X_OK) == 0 ? 0 : -1;
+}
+
+zygote_t *supervisor_prestart(void)
+{
+    if (getenv("TROUPE_NO_ZYGOTE"))
+        return NULL;
+    char exe[PATH_MAX];
+    sigset_t mask;
+    if (find_actor_exe(exe, sizeof exe) < 0 || sigprocmask(SIG_SETMASK, NULL, &mask) != 0)
+        return NULL;
+    return zygote_start(exe, &mask);
 }
 
 static int setup(sup_t *s)
 {
     const plan_t *p = s->plan;
-    if (find_actor_exe(s) < 0)
+    if (find_actor_exe(s->exe, sizeof s->exe) < 0) {
+        say(s, "cannot find troupe-actor beside troupe or in %s (set TROUPE_ACTOR)",
+            TROUPE_LIBEXEC_DIR);
         return -1;
+    }
     for (int a = 0; a < p->nactors; a++)
         s->ninsts += (int)p->actors[a].instances;
     s->insts = calloc(s->ninsts, sizeof *s->insts);
@@ -838,19 +857,18 @@ static int setup(sup_t *s)
         say(s, "cannot watch signals: %s", strerror(errno));
         return -1;
     }
-    if (!getenv("TROUPE_NO_ZYGOTE")) {
-        char title[128];
-        snprintf(title, sizeof title, "troupe: %s/(zygote)", p->name);
-        s->zygote = zygote_start(s->exe, &s->oldmask, title);
-    }
+    if (!s->zygote && !getenv("TROUPE_NO_ZYGOTE"))
+        s->zygote = zygote_start(s->exe, &s->oldmask);
     return 0;
 }
 
-int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts)
+int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
+                   zygote_t *zygote)
 {
     sup_t sup;
     memset(&sup, 0, sizeof sup);
     sup_t *s = &sup;
+    s->zygote = zygote;
     s->plan = plan;
     s->opts = opts;
     s->sigfd = -1;

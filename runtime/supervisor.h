@@ -5,6 +5,7 @@
 #define TR_SUPERVISOR_H
 
 #include "plan.h"
+#include "zygote.h"
 
 #include <stdio.h>
 
@@ -15,9 +16,16 @@ typedef struct {
     const char *stats;  /* path for the end-of-run summary as JSON, or NULL */
 } supervisor_opts_t;
 
-/*  Runs the plan to the end. Returns the exit code: 0 success, 1 the run
-    failed (reason on stderr), 2 an actor refused its config, 130/143 after
-    SIGINT/SIGTERM. */
-int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts);
+/*  Starts the zygote that will fork the actors (zygote.h) before anything
+    else, so that its exec overlaps loading the config. NULL when it cannot
+    or TROUPE_NO_ZYGOTE is set; supervisor_run then starts one itself or
+    fork+execs each actor. */
+zygote_t *supervisor_prestart(void);
+
+/*  Runs the plan to the end, taking over `zygote` (may be NULL). Returns the
+    exit code: 0 success, 1 the run failed (reason on stderr), 2 an actor
+    refused its config, 130/143 after SIGINT/SIGTERM. */
+int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
+                   zygote_t *zygote);
 
 #endif

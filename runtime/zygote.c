@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ void zygote_set_title(int argc, char **argv, const char *title)
 
 /* ==== supervisor side ===================================================== */
 
-zygote_t *zygote_start(const char *exe, const sigset_t *mask, const char *title)
+zygote_t *zygote_start(const char *exe, const sigset_t *mask)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -57,7 +58,7 @@ zygote_t *zygote_start(const char *exe, const sigset_t *mask, const char *title)
     char pad[200];
     memset(pad, ' ', sizeof pad - 1);
     pad[sizeof pad - 1] = '\0';
-    memcpy(pad, title, strlen(title) < sizeof pad - 1 ? strlen(title) : sizeof pad - 1);
+    memcpy(pad, "troupe: (zygote)", 16);
     char *argv[] = { "troupe-actor", "--zygote", fdarg, pad, NULL };
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -145,10 +146,8 @@ int zygote_main(int fd, int argc, char **argv)
     if (getppid() != supervisor)
         exit(1);
     char own[256];
-    snprintf(own, sizeof own, "%s", argv[argc - 1]);
-    for (char *end = own + strlen(own); end > own && end[-1] == ' ';)
-        *--end = '\0';
-    zygote_set_title(argc, argv, own);
+    bool named = false;
+    zygote_set_title(argc, argv, "troupe: (zygote)");
     for (;;) {
         char req[REQUEST_MAX + 1];
         ssize_t n = recv(fd, req, REQUEST_MAX, 0);
@@ -165,6 +164,13 @@ int zygote_main(int fd, int argc, char **argv)
             int32_t bad = -1;
             send(fd, &bad, sizeof bad, MSG_NOSIGNAL);
             continue;
+        }
+        if (!named) { /* "troupe: PIPE/ACTOR#I" names our pipeline */
+            const char *slash = strrchr(title, '/');
+            snprintf(own, sizeof own, "%.*s/(zygote)",
+                     slash ? (int)(slash - title) : 0, title);
+            zygote_set_title(argc, argv, own);
+            named = true;
         }
         /* A sibling, not a child: CLONE_PARENT makes the supervisor the
            new process's parent from the start, so it waits for it and

@@ -16,10 +16,11 @@
 
 typedef struct zygote zygote_t;
 
-/*  Supervisor side. Starts the zygote from the troupe-actor at `exe`, with
-    `title` for ps; `mask` is the signal mask the zygote (and so every
-    actor) gets. NULL when it cannot. */
-zygote_t *zygote_start(const char *exe, const sigset_t *mask, const char *title);
+/*  Supervisor side. Starts the zygote from the troupe-actor at `exe`; `mask`
+    is the signal mask the zygote (and so every actor) gets. Its title in ps
+    is "troupe: PIPELINE/(zygote)" once it has the first request. NULL when
+    it cannot. */
+zygote_t *zygote_start(const char *exe, const sigset_t *mask);
 /*  Has the zygote start an actor; returns its pid, or -1 (then the caller
     should fork+exec itself; the zygote is stopped). */
 pid_t zygote_spawn(zygote_t *self, const char *control, const char *rid,
