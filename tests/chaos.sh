@@ -90,12 +90,14 @@ for mode in segv abort exit; do
 done
 
 # --- a worker that stops answering --------------------------------------------------
-pipeline hang 200000 2 hang 0.00002 0
+pipeline hang 200000 2 hang 0 0
+sed -i "s|^        mode = hang|        mode = hang\n        at = 123456\n        marker = $SCRATCH/hung|" "$SCRATCH/hang.zpl"
 "$TROUPE" run --hang 0.5 --stats "$SCRATCH/hang.json" "$SCRATCH/hang.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
 expect_eq "hung worker: exit code" "$?" 0
 expected 200000 0 > "$SCRATCH/want"
 expect_file_eq "hung worker: output exact" "$SCRATCH/out" "$SCRATCH/want"
 expect_contains "hung worker: named" "$SCRATCH/err" "sent no heartbeat for"
+[ -e "$SCRATCH/hung" ] || fail "hung worker: the hang never happened"
 
 # --- a broadcast stage whose producers are killed -------------------------------------
 cat > "$SCRATCH/bcast.zpl" <<ZPL

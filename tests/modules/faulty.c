@@ -5,10 +5,13 @@
     `mode` says: segv (a NULL write), abort, exit (status 3), hang (an
     endless loop), or fail (the item fails). Every process draws from its
     own pid-seeded generator, so an item that killed one process is most
-    likely handled by the next.
+    likely handled by the next. With `at = ID` and `marker = PATH` instead,
+    it misbehaves exactly once: at item ID, in the first process to get
+    there (the one that creates PATH).
 */
 #include <troupe.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,8 @@ typedef struct {
     const char *mode;
     double chance;
     int64_t fanout;
+    int64_t at;
+    const char *marker;
     unsigned seed;
 } faulty_t;
 
@@ -30,6 +35,8 @@ static int faulty_start(troupe_ctx_t *ctx)
     f->mode = troupe_arg(ctx, "mode", "segv");
     f->chance = troupe_arg_double(ctx, "chance", 0.0);
     f->fanout = troupe_arg_int(ctx, "fanout", 0);
+    f->at = troupe_arg_int(ctx, "at", -1);
+    f->marker = troupe_arg_path(ctx, "marker", NULL);
     f->seed = (unsigned)getpid();
     return troupe_failed(ctx) ? TROUPE_ERROR : TROUPE_OK;
 }
@@ -50,7 +57,15 @@ static void misbehave(const char *mode)
 static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
 {
     faulty_t *f = troupe_state(ctx);
-    if (f->chance > 0 && (double)rand_r(&f->seed) / RAND_MAX < f->chance) {
+    bool now = f->chance > 0 && (double)rand_r(&f->seed) / RAND_MAX < f->chance;
+    if (f->at >= 0 && (uint64_t)f->at == troupe_item_id(ctx) && f->marker) {
+        int fd = open(f->marker, O_CREAT | O_EXCL | O_WRONLY, 0644);
+        if (fd >= 0) {
+            close(fd);
+            now = true;
+        }
+    }
+    if (now) {
         if (!strcmp(f->mode, "fail")) {
             troupe_fail(ctx, "faulty: item %llu failed on purpose",
                         (unsigned long long)troupe_item_id(ctx));
@@ -70,7 +85,8 @@ static void faulty_stop(troupe_ctx_t *ctx)
     free(troupe_state(ctx));
 }
 
-static const char *const faulty_args[] = { "mode", "chance", "fanout", NULL };
+static const char *const faulty_args[] = { "mode", "chance", "fanout", "at",
+                                           "marker", NULL };
 
 TROUPE_MODULE(.name = "faulty", .summary = "misbehaves on purpose, for tests",
               .args = faulty_args, .start = faulty_start, .message = faulty_message,
