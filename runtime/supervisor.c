@@ -311,7 +311,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
     }
     if (a->restart == RESTART_TEMPORARY) {
         in->state = I_GONE;
-        if (s->opts->verbose > 0)
+        if (s->opts->verbose >= 0)
             say(s, "actor '%s' #%u (pid %d) %s (temporary: not restarted)", a->name,
                 in->instance, (int)in->pid, why);
         send_text_all(s, CTL_PEER_GONE, name);
@@ -336,7 +336,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
         fail_run(s, 1);
         return;
     }
-    if (s->opts->verbose > 0)
+    if (s->opts->verbose >= 0) /* a crash is worth a line, unless -q */
         say(s, "actor '%s' #%u (pid %d) %s: restarting", a->name, in->instance,
             (int)in->pid, why);
     in->state = I_WAITING;

@@ -86,6 +86,7 @@ for mode in segv abort exit; do
     expect_file_eq "$mode in the handler: output exact" "$SCRATCH/out" "$SCRATCH/want"
     r=$(restarts_of "$SCRATCH/$mode.json" work)
     [ "$r" -ge 1 ] || fail "$mode: no restart happened"
+    expect_contains "$mode: each restart is reported" "$SCRATCH/err" ": restarting"
     echo "   ($r restarts)"
 done
 
