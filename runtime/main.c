@@ -2,10 +2,12 @@
     everything else is in libtroupe.
 */
 #include "config.h"
+#include "module.h"
 #include "supervisor.h"
 #include "troupe.h"
 
 #include <czmq.h>
+#include <dlfcn.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ static const char *usage_main =
     "commands:\n"
     "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
     "  check FILE    check FILE without running it; exit 0 when it is good\n"
+    "  modules       list the built-in modules and their arguments\n"
     "  version       print the version\n"
     "\n"
     "Config files are ZPL; see docs/CONFIG.md. Exit codes: 0 success, 1 the\n"
@@ -148,6 +151,35 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
     return rc;
 }
 
+static void print_module(const char *path, const char *name, void *arg)
+{
+    (void)arg;
+    void *handle;
+    char err[512];
+    const troupe_module_t *mod = module_load(path, &handle, err, sizeof err);
+    if (!mod) {
+        printf("%-10s (cannot load: %s)\n", name, err);
+        return;
+    }
+    printf("%-10s %s\n", name, mod->summary ? mod->summary : "");
+    if (mod->args && *mod->args) {
+        printf("%-10s args:", "");
+        for (const char *const *a = mod->args; *a; a++)
+            printf(" %s", *a);
+        printf("\n");
+    }
+    dlclose(handle);
+}
+
+static int cmd_modules(void)
+{
+    if (module_each(print_module, NULL) == 0) {
+        fprintf(stderr, "troupe: no modules found (set TROUPE_MODULE_PATH)\n");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* czmq would install its own SIGINT/SIGTERM handlers on first use */
@@ -161,6 +193,8 @@ int main(int argc, char **argv)
         return cmd_run_or_check(argc - 1, argv + 1, true);
     if (!strcmp(cmd, "check"))
         return cmd_run_or_check(argc - 1, argv + 1, false);
+    if (!strcmp(cmd, "modules"))
+        return cmd_modules();
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("troupe %d.%d.%d (module ABI %d)\n", TROUPE_VERSION_MAJOR,
                TROUPE_VERSION_MINOR, TROUPE_VERSION_PATCH, TROUPE_ABI_VERSION);

@@ -3,6 +3,7 @@
 */
 #include "module.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
@@ -117,6 +118,76 @@ const troupe_module_t *module_load(const char *path, void **handle_p, char *err,
     }
     *handle_p = handle;
     return mod;
+}
+
+typedef struct {
+    char name[128];
+    char path[PATH_MAX];
+} found_t;
+
+/*  Adds dir's *.so files to the list, but for names it already holds. */
+static void scan_dir(const char *dir, size_t len, found_t **list, int *n)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%.*s", (int)len, dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || l - 3 >= sizeof((found_t *)0)->name
+            || strcmp(e->d_name + l - 3, ".so"))
+            continue;
+        bool dup = false;
+        for (int i = 0; i < *n && !dup; i++)
+            dup = strlen((*list)[i].name) == l - 3
+                  && !strncmp((*list)[i].name, e->d_name, l - 3);
+        found_t *more = dup ? NULL : realloc(*list, (*n + 1) * sizeof *more);
+        if (!more)
+            continue;
+        *list = more;
+        snprintf(more[*n].name, sizeof more[*n].name, "%.*s", (int)(l - 3), e->d_name);
+        snprintf(more[*n].path, sizeof more[*n].path, "%.*s/%s", (int)(sizeof path - 260),
+                 path, e->d_name);
+        (*n)++;
+    }
+    closedir(d);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const found_t *)a)->name, ((const found_t *)b)->name);
+}
+
+int module_each(void (*fn)(const char *path, const char *name, void *arg), void *arg)
+{
+    found_t *list = NULL;
+    int n = 0;
+    const char *env = getenv("TROUPE_MODULE_PATH");
+    while (env && *env) {
+        size_t len = strcspn(env, ":");
+        if (len)
+            scan_dir(env, len, &list, &n);
+        env += len + (env[len] == ':');
+    }
+    char exe[PATH_MAX];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 16);
+    if (l > 0) {
+        exe[l] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            strcpy(slash, "/actors");
+            scan_dir(exe, strlen(exe), &list, &n);
+        }
+    }
+    scan_dir(TROUPE_MODULE_DIR, strlen(TROUPE_MODULE_DIR), &list, &n);
+    if (n)
+        qsort(list, (size_t)n, sizeof *list, by_name);
+    for (int i = 0; i < n; i++)
+        fn(list[i].path, list[i].name, arg);
+    free(list);
+    return n;
 }
 
 bool module_takes_arg(const troupe_module_t *mod, const char *arg)

@@ -20,6 +20,11 @@ char *module_resolve(const char *name, const char *base_dir, char *err,
 const troupe_module_t *module_load(const char *path, void **handle_p, char *err,
                                    size_t errlen);
 
+/*  Calls fn once for every module file found where built-in names are
+    looked up (module_resolve's folders, in its order; a name found twice
+    counts once), with the file's path and its name. Returns how many. */
+int module_each(void (*fn)(const char *path, const char *name, void *arg), void *arg);
+
 /*  True when the module declares `arg` (or declares no list at all). */
 bool module_takes_arg(const troupe_module_t *mod, const char *arg);
 
