@@ -1,0 +1,184 @@
+/*  test_chan: the outbox over real zmq sockets (inproc): credit bounds what
+    each consumer is sent, acks free batches, a lost consumer's batches go
+    to the other, a broadcast batch waits for every subscriber and stops
+    waiting for one that is gone, a stale ack from a predecessor is ignored.
+*/
+#include "chan.h"
+#include "check.h"
+#include "envelope.h"
+
+#include <string.h>
+#include <zmq.h>
+
+static void *ctx;
+static int acked_count;
+
+static void on_acked(void *arg, inrec_t *src)
+{
+    (void)arg;
+    (void)src;
+    acked_count++;
+}
+
+static chan_out_t *producer(const char *ep, bool broadcast, uint64_t first_id)
+{
+    void *s = zmq_socket(ctx, ZMQ_ROUTER);
+    int one = 1;
+    zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    CHECK(zmq_bind(s, ep) == 0);
+    chan_out_t *out = chan_out_new(0, "c", broadcast, "", s, 8, first_id);
+    out->on_acked = on_acked;
+    return out;
+}
+
+static chan_in_t *consumer(const char *ep, const char *rid, const char *name,
+                           uint32_t credit)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, strlen(rid));
+    CHECK(zmq_connect(s, ep) == 0);
+    return chan_in_new(s, ep, name, credit, "");
+}
+
+static void make_batch(chan_out_t *out, uint64_t seq)
+{
+    chan_out_begin(out, 1, seq, NULL);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_uint64(&pk, seq);
+    chan_out_group(out, 1, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    CHECK(chan_out_flush(out) == 0);
+}
+
+/*  Lets the producer read what consumers sent, then send what it can. */
+static void settle(chan_out_t *out)
+{
+    uint64_t bad = 0;
+    for (int i = 0; i < 20; i++) {
+        zmq_pollitem_t it = { .socket = out->sock, .events = ZMQ_POLLIN };
+        zmq_poll(&it, 1, 5);
+        chan_out_read(out, 100, &bad);
+        chan_out_pump(out);
+    }
+    CHECK(bad == 0);
+}
+
+/*  Receives every batch waiting at a consumer; their ids in ids[]. */
+static int drain(chan_in_t *in, uint64_t *ids, int max)
+{
+    int n = 0;
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, in->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        msgpack_object root;
+        env_batch_t b;
+        msgpack_zone_clear(&zone);
+        CHECK(env_decode(zmq_msg_data(&m), zmq_msg_size(&m), &zone, &root) == ENV_OK);
+        CHECK(env_batch_view(&root, &b) == ENV_OK);
+        if (n < max)
+            ids[n] = b.batch_id;
+        n++;
+        zmq_msg_close(&m);
+    }
+    msgpack_zone_destroy(&zone);
+    return n;
+}
+
+static void ack_all(chan_in_t *in, const uint64_t *ids, int n)
+{
+    for (int i = 0; i < n; i++)
+        chan_in_ack(in, ids[i]);
+    in->credit_owed += (uint32_t)n;
+    CHECK(chan_in_flush(in) == 0);
+}
+
+static void test_pipe(void)
+{
+    acked_count = 0;
+    chan_out_t *out = producer("inproc://pipe", false, 0);
+    chan_in_t *a = consumer("inproc://pipe", "a.0", "a#0", 2);
+    chan_in_t *b = consumer("inproc://pipe", "b.0", "b#0", 2);
+    settle(out);
+    for (uint64_t i = 0; i < 5; i++)
+        make_batch(out, i * 10);
+    settle(out);
+    uint64_t ida[8], idb[8];
+    int na = drain(a, ida, 8), nb = drain(b, idb, 8);
+    CHECK(na == 2 && nb == 2); /* credit 2 each; the fifth waits */
+    CHECK(out->next_id - out->send_cursor == 1); /* that one, unsent */
+
+    /* b is lost: its two batches and the waiting one go to a as credit comes */
+    chan_out_lost(out, "b#0");
+    ack_all(a, ida, na);
+    settle(out);
+    uint64_t more[8];
+    int n2 = drain(a, more, 8);
+    CHECK(n2 == 2);
+    ack_all(a, more, n2);
+    settle(out);
+    int n3 = drain(a, more, 8);
+    CHECK(n3 == 1);
+    ack_all(a, more, n3);
+    settle(out);
+    CHECK(acked_count == 5);
+    CHECK(chan_out_idle(out));
+    /* a late ack from b for a batch a already acknowledged changes nothing */
+    ack_all(b, idb, nb);
+    settle(out);
+    CHECK(acked_count == 5);
+    chan_in_destroy(&a);
+    chan_in_destroy(&b);
+    chan_out_destroy(&out);
+}
+
+static void test_broadcast(void)
+{
+    acked_count = 0;
+    chan_out_t *out = producer("inproc://bcast", true, 7ull << 40);
+    CHECK(chan_out_expect(out, "x#0", "") == 0);
+    CHECK(chan_out_expect(out, "y#0", "") == 0);
+    /* made before anyone says hello: still due to both */
+    make_batch(out, 0);
+    make_batch(out, 1);
+    chan_in_t *x = consumer("inproc://bcast", "x.0", "x#0", 4);
+    chan_in_t *y = consumer("inproc://bcast", "y.0", "y#0", 4);
+    settle(out);
+    uint64_t idx[8], idy[8];
+    int nx = drain(x, idx, 8), ny = drain(y, idy, 8);
+    CHECK(nx == 2 && ny == 2);
+    CHECK(idx[0] == 7ull << 40); /* ids from the epoch given */
+    ack_all(x, idx, nx);
+    settle(out);
+    CHECK(acked_count == 0); /* y has not acknowledged */
+    CHECK(!chan_out_idle(out));
+    /* y is gone for good: nobody waits for it any more */
+    chan_out_gone(out, "y#0");
+    CHECK(acked_count == 2);
+    CHECK(chan_out_idle(out));
+    /* a stale ack (an id from before this epoch) is ignored */
+    uint64_t stale = 3;
+    ack_all(x, &stale, 1);
+    settle(out);
+    CHECK(acked_count == 2);
+    chan_in_destroy(&x);
+    chan_in_destroy(&y);
+    chan_out_destroy(&out);
+}
+
+int main(void)
+{
+    ctx = zmq_ctx_new();
+    test_pipe();
+    test_broadcast();
+    zmq_ctx_term(ctx);
+    CHECK_DONE();
+}
