@@ -32,4 +32,41 @@ vg 0 broadcast run "$SRC/examples/broadcast.zpl"
 expect_eq "broadcast under valgrind: lines" "$(wc -l < "$SCRATCH/broadcast.out")" 9
 vg 1 overflow run -s numbers.args.start=3037000499 -s numbers.args.count=3 "$SRC/examples/squares.zpl"
 vg 2 check check -s square.instances=0 "$SRC/examples/squares.zpl"
+
+# a worker killed mid-run: restart, redelivery and dedup under memcheck too
+mkdir -p "$SCRATCH/vg-restart"
+cat > "$SCRATCH/vgrestart.zpl" <<'ZPL'
+pipeline = vgrestart
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 300000
+actor = vgworker
+    module = square
+    instances = 2
+    in = numbers
+    out = squares
+actor = print
+    module = print
+    in = squares
+ZPL
+valgrind -q --trace-children=yes --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --error-exitcode=99 --log-file="$SCRATCH/vg-restart/%p.log" \
+    "$TROUPE" run "$SCRATCH/vgrestart.zpl" > "$SCRATCH/restart.out" 2> "$SCRATCH/restart.err" &
+sup=$!
+# under valgrind ps shows valgrind's command line: find the worker by its
+# name (comm), which is this test's own
+for _ in $(seq 200); do victim=$(pgrep -x "vgworker#1"); [ -n "$victim" ] && break; sleep 0.05; done
+sleep 1
+kill -KILL "$victim" 2> /dev/null
+wait $sup
+expect_eq "restart under valgrind: exit code" "$?" 0
+squares 300000 > "$SCRATCH/want"
+expect_file_eq "restart under valgrind: output exact" "$SCRATCH/restart.out" "$SCRATCH/want"
+expect_contains "restart under valgrind: the worker was restarted" "$SCRATCH/restart.err" "restarting"
+logs=$(cat "$SCRATCH/vg-restart"/*.log 2> /dev/null)
+expect_eq "restart under valgrind: valgrind found nothing" "$logs" ""
+[ -z "$logs" ] || echo "$logs" | head -40 >&2
 finish
