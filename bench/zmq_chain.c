@@ -11,9 +11,12 @@
 
     Each process of the chain is forked before any zmq context exists.
     The sink tells the source it has everything before the source exits,
-    so that no tail is lost (see shared/DESIGN.md's ipc trap).
+    so that no tail is lost (see shared/DESIGN.md's ipc trap). If any
+    process of the chain dies early, the others are killed and the run
+    fails: a broken peer must not hang the bench.
 */
 #include <msgpack.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +45,10 @@ static void *sock(void *ctx, int type, const char *name, int bind)
     char ep[128];
     endpoint(ep, sizeof ep, name);
     void *s = zmq_socket(ctx, type);
-    int hwm = 100000, ivl = 10;
+    /* A connect that races ahead of its peer's bind retries after the
+       reconnect interval (100 ms by default): keep that from being part
+       of the peer's figure. */
+    int hwm = 100000, ivl = 1;
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
@@ -139,23 +145,43 @@ static void sink(long n)
 static int chain(long n)
 {
     double t0 = now();
-    pid_t pk = fork();
-    if (pk == 0)
-        sink(n);
-    pid_t pw = fork();
-    if (pw == 0)
-        worker(n);
+    /* Binders first (source binds a, worker binds b), so the connects
+       usually find their peer at once. */
     pid_t ps = fork();
     if (ps == 0)
         source(n);
-    int st;
-    waitpid(pk, &st, 0);
+    pid_t pw = fork();
+    if (pw == 0)
+        worker(n);
+    pid_t pk = fork();
+    if (pk == 0)
+        sink(n);
+    if (ps < 0 || pw < 0 || pk < 0) { /* never kill(-1, ...) below */
+        perror("zmq_chain: fork");
+        exit(1);
+    }
+    /* The source and the sink end, in either order, once the sink has
+       everything (the source waits for its word); the worker never ends by
+       itself. Anything else is a failure. */
+    int st, ended = 0, ok = 1;
+    while (ok && ended < 2) {
+        pid_t who = wait(&st);
+        if ((who == ps || who == pk) && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            ended++;
+        else
+            ok = 0;
+    }
     double t = now() - t0;
-    waitpid(ps, NULL, 0);
-    kill(pw, SIGTERM);
-    waitpid(pw, NULL, 0);
+    if (!ok) {
+        fprintf(stderr, "zmq_chain: a process of the chain ended early\n");
+        kill(ps, SIGKILL);
+        kill(pk, SIGKILL);
+    }
+    kill(pw, SIGKILL);
+    while (wait(NULL) > 0)
+        ;
     printf("%.6f\n", t);
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+    return ok ? 0 : 1;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -164,15 +190,28 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/*  A peer that is gone must not leave the other waiting forever. */
+static void give_up_after(void *s, int ms)
+{
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms);
+}
+
 static int latency(long n)
 {
     pid_t echo = fork();
+    if (echo < 0) {
+        perror("zmq_chain: fork");
+        return 1;
+    }
     if (echo == 0) {
         void *ctx = zmq_ctx_new();
         void *rep = sock(ctx, ZMQ_REP, "rep", 1);
+        give_up_after(rep, 10000);
         char buf[64];
         for (long i = 0; i < n + 100; i++) {
             int len = zmq_recv(rep, buf, sizeof buf, 0);
+            if (len < 0)
+                exit(1);
             zmq_send(rep, buf, (size_t)len, 0);
         }
         zmq_close(rep);
@@ -181,22 +220,32 @@ static int latency(long n)
     }
     void *ctx = zmq_ctx_new();
     void *req = sock(ctx, ZMQ_REQ, "rep", 0);
+    give_up_after(req, 10000);
     double *us = malloc((size_t)n * sizeof *us);
     char buf[64];
-    for (long i = 0; i < n + 100; i++) {
+    int rc = 0;
+    for (long i = 0; i < n + 100 && rc == 0; i++) {
         double t0 = now();
         zmq_send(req, "123456789012345", 15, 0);
-        zmq_recv(req, buf, sizeof buf, 0);
-        if (i >= 100) /* after a warm-up */
+        if (zmq_recv(req, buf, sizeof buf, 0) < 0) {
+            fprintf(stderr, "zmq_chain: no reply: %s\n", zmq_strerror(zmq_errno()));
+            kill(echo, SIGKILL);
+            rc = 1;
+        } else if (i >= 100) { /* after a warm-up */
             us[i - 100] = (now() - t0) * 1e6;
+        }
     }
-    qsort(us, (size_t)n, sizeof *us, cmp_double);
-    printf("%.1f %.1f\n", us[n / 2], us[n * 99 / 100]);
+    if (rc == 0) {
+        qsort(us, (size_t)n, sizeof *us, cmp_double);
+        printf("%.1f %.1f\n", us[n / 2], us[n * 99 / 100]);
+    }
     free(us);
+    int linger = 0;
+    zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(req);
     zmq_ctx_term(ctx);
     waitpid(echo, NULL, 0);
-    return 0;
+    return rc;
 }
 
 static int bare(void)
