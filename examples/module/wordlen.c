@@ -1,9 +1,9 @@
 /*  wordlen: an actor module of your own, built out of tree.
 
     For each line of text it takes, it emits one [word, length] pair per
-    word of at least `min` letters (an argument, default 1): one input, zero
-    or more outputs. An input that is not a string fails that item, with a
-    message the run reports.
+    word (a run of ASCII letters) of at least `min` letters (an argument,
+    default 1): one input, zero or more outputs. An input that is not a
+    string fails that item, with a message the run reports.
 
     Build:  cc -shared -fPIC -o wordlen.so wordlen.c $(pkg-config --cflags --libs troupe)
     Use:    module = ./wordlen.so        (in a pipeline config)
@@ -50,9 +50,10 @@ static int wordlen_message(troupe_ctx_t *ctx, const msgpack_object *value)
 {
     const wordlen_t *w = troupe_state(ctx);
     if (value->type != MSGPACK_OBJECT_STR) {
-        troupe_fail(ctx, "wordlen: item %llu is not text",
-                    (unsigned long long)troupe_item_id(ctx));
-        return TROUPE_ERROR;
+        char text[64]; /* enough to show what it was; troupe_format truncates */
+        troupe_format(value, text, sizeof text);
+        troupe_fail(ctx, "wordlen: not text: %s", text);
+        return TROUPE_ERROR; /* the run names the item; on_error decides */
     }
     /* the string points into the received message: read it, don't keep it */
     const char *p = value->via.str.ptr, *end = p + value->via.str.size;
