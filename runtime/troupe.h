@@ -1,4 +1,7 @@
-/*  troupe.h: the one header an actor module includes.
+/*  troupe.h: the one public header: the actor module API, and the
+    embedding API (pools, futures, processes, queues) at its end.
+
+    The module API:
 
     A module is a shared object that exports one descriptor, `troupe_module`,
     built with TROUPE_MODULE (...). The runtime loads it with dlopen, checks its
@@ -163,6 +166,200 @@ size_t troupe_format(const msgpack_object *value, char *buf, size_t size);
 bool troupe_as_int(const msgpack_object *value, int64_t *out);
 /*  Reads any number as a double. Returns false when the value is not one. */
 bool troupe_as_double(const msgpack_object *value, double *out);
+
+
+/* ==== embedding: pools, futures, processes and queues from a C program ====
+
+    A program of your own drives troupe with the calls below, no config file
+    and no `troupe run`: the workers are real troupe actor processes (same
+    modules, same supervision, same wire format). docs/EMBEDDING.md has the
+    whole story and examples/c/ one program per Python tutorial.
+
+    Errors: a call that fails returns NULL or -1 and leaves a message for
+    the calling thread in troupe_error (). Nothing here calls exit (),
+    prints to stdout, installs a signal handler or touches the caller's zmq
+    context: each pool and queue has its own. */
+
+/*  The calling thread's last error message ("" when none). Valid until the
+    thread's next troupe call. */
+const char *troupe_error(void);
+
+/*  Call first in main () when the program starts processes with functions
+    of its own (troupe_process_start) or runs a module it defines itself
+    (troupe_pool_new_module). Such workers are this program started again,
+    as Python's spawn does; in them troupe_init runs the worker and exits,
+    never returning. In the program itself it returns at once. */
+void troupe_init(int argc, char **argv);
+
+/* ---- values: an owned msgpack value -------------------------------------- */
+typedef struct troupe_value troupe_value_t;
+
+/*  Constructors copy what they are given; each returns NULL when out of
+    memory. The caller owns the value and frees it with troupe_value_destroy. */
+troupe_value_t *troupe_value_nil(void);
+troupe_value_t *troupe_value_bool(bool v);
+troupe_value_t *troupe_value_int(int64_t v);
+troupe_value_t *troupe_value_double(double v);
+troupe_value_t *troupe_value_str(const char *string);           /* NUL-terminated */
+troupe_value_t *troupe_value_strn(const char *data, size_t size);
+troupe_value_t *troupe_value_bytes(const void *data, size_t size);
+/*  Arrays of the common C types. */
+troupe_value_t *troupe_value_ints(const int64_t *v, size_t n);
+troupe_value_t *troupe_value_doubles(const double *v, size_t n);
+troupe_value_t *troupe_value_strs(const char *const *v, size_t n);
+/*  A deep copy of any decoded value (e.g. a result, to keep it). */
+troupe_value_t *troupe_value_object(const msgpack_object *value);
+/*  Exactly one packed msgpack value; NULL (EINVAL) when data is not one. */
+troupe_value_t *troupe_value_packed(const void *data, size_t size);
+/*  Builds any value with a packer: pack exactly one value, then call
+    troupe_value_end, which returns the value (NULL when it is not one). */
+msgpack_packer *troupe_value_begin(void);
+troupe_value_t *troupe_value_end(msgpack_packer *pk);
+
+/*  The decoded value, owned by v. */
+const msgpack_object *troupe_value_get(const troupe_value_t *v);
+/*  The packed bytes, owned by v. */
+const void *troupe_value_data(const troupe_value_t *v, size_t *size);
+/*  Readers: false when v is not of that kind (see troupe_as_int). */
+bool troupe_value_as_int(const troupe_value_t *v, int64_t *out);
+bool troupe_value_as_double(const troupe_value_t *v, double *out);
+/*  A string's or binary's bytes (not NUL-terminated), owned by v; NULL
+    when v is neither. */
+const char *troupe_value_as_str(const troupe_value_t *v, size_t *size);
+/*  An array's first n members as integers (or doubles); returns how many
+    the array holds, or -1 when v is not an array of numbers. */
+long troupe_value_as_ints(const troupe_value_t *v, int64_t *out, size_t n);
+long troupe_value_as_doubles(const troupe_value_t *v, double *out, size_t n);
+/*  As troupe_format. */
+size_t troupe_value_format(const troupe_value_t *v, char *buf, size_t size);
+void troupe_value_destroy(troupe_value_t **v_p);
+
+/* ---- pools: Pool (map, imap_unordered) and futures ------------------------- */
+typedef struct troupe_pool troupe_pool_t;
+typedef struct troupe_future troupe_future_t;
+
+typedef struct {
+    /*  Items per message to a worker, at most; 0: automatic (batches of
+        about 10 ms of work, as `troupe run` sizes them). 1 is Python's
+        chunksize=1. */
+    unsigned chunksize;
+    /*  The module's arguments: "name", "value" pairs, NULL-terminated. */
+    const char *const *args;
+    unsigned retries;       /* extra tries of an item that fails (0) */
+    unsigned max_restarts;  /* worker restarts allowed ... (0: 10) */
+    double restart_period;  /* ... within this many seconds (0: 5) */
+    double hang;            /* seconds without a heartbeat: hung (0: 10) */
+    int verbose;            /* 1: worker restarts and the summary on stderr */
+} troupe_pool_opts_t;
+
+/*  Starts `workers` processes (0: one per core) running a module: a
+    built-in name ("square") or the path of a module's .so. opts may be
+    NULL. Returns once every worker is ready, or NULL. */
+troupe_pool_t *troupe_pool_new(const char *module, unsigned workers,
+                               const troupe_pool_opts_t *opts);
+/*  The same for a module the program defines itself: a descriptor at file
+    scope (static const troupe_module_t m = { .abi_version =
+    TROUPE_ABI_VERSION, ... }). Needs troupe_init in main. */
+troupe_pool_t *troupe_pool_new_module(const troupe_module_t *module, unsigned workers,
+                                      const troupe_pool_opts_t *opts);
+
+/*  Each item through the module; results[i] gets item i's result (the one
+    value it emitted; nil for none, an array for several), owned by the
+    caller. Returns 0, or -1 when an item failed (troupe_error names it
+    and says why; no result is returned then) or the pool did. */
+int troupe_pool_map(troupe_pool_t *pool, troupe_value_t *const *items, size_t n,
+                    troupe_value_t **results);
+/*  The same for integers and doubles in, integers (doubles) out. */
+int troupe_pool_map_int(troupe_pool_t *pool, const int64_t *in, int64_t *out, size_t n);
+int troupe_pool_map_double(troupe_pool_t *pool, const double *in, double *out,
+                           size_t n);
+
+/*  Called in the caller's thread, once per item, in the order results come
+    back: `result` (owned by troupe, valid during the call) or `error` (the
+    item failed) is NULL. Return non-zero to stop early. */
+typedef int(troupe_result_fn)(void *arg, size_t index, const msgpack_object *result,
+                              const char *error);
+/*  Python's imap_unordered: every item through the module, each result
+    handed to fn as soon as it is back. Returns 0 when every item was
+    handed over (failed items included), -1 when the pool failed or fn
+    stopped early. */
+int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items,
+                               size_t n, troupe_result_fn *fn, void *arg);
+
+/*  One item, now: returns its future (the caller's; destroy it), or NULL. */
+troupe_future_t *troupe_pool_submit(troupe_pool_t *pool, const troupe_value_t *item);
+
+/*  No more work: waits for what was submitted and for every process to
+    exit. Returns 0, or -1 when the pool had failed (troupe_error says why).
+    Futures stay readable. */
+int troupe_pool_close(troupe_pool_t *pool);
+/*  Frees the pool; one not closed is terminated: its processes are killed
+    and reaped, its pending futures fail. Futures stay readable. */
+void troupe_pool_destroy(troupe_pool_t **pool_p);
+
+/*  Waits until the future is done (timeout in seconds; < 0: forever).
+    Returns 0 when done, -1 on timeout (errno ETIMEDOUT). */
+int troupe_future_wait(troupe_future_t *f, double timeout);
+bool troupe_future_done(const troupe_future_t *f);
+/*  The result once done (owned by the future), or NULL when the item failed
+    or is not done. */
+const msgpack_object *troupe_future_result(const troupe_future_t *f);
+/*  Why the item failed (owned by the future), or NULL. A worker crash is
+    not a failure (the item goes to another worker) unless the pool gives
+    up on its workers: then every pending future fails with the reason. */
+const char *troupe_future_error(const troupe_future_t *f);
+/*  Python's as_completed, one at a time: the index of a done future among
+    fs[0 .. n-1] (the first, when several are), waiting up to timeout; -1
+    on timeout. Take it out of fs before the next call. */
+int troupe_future_wait_any(troupe_future_t *const *fs, size_t n, double timeout);
+/*  Waits for all of them; 0, or -1 on timeout. */
+int troupe_future_wait_all(troupe_future_t *const *fs, size_t n, double timeout);
+void troupe_future_destroy(troupe_future_t **f_p);
+
+/* ---- processes: Python's Process(target=..., args=...) --------------------- */
+typedef struct troupe_process troupe_process_t;
+/*  A process's body: its return value is the exit status (0 .. 255). */
+typedef int(troupe_process_fn)(const msgpack_object *args);
+
+/*  Starts a process running fn(args) (args may be NULL: nil). fn must be a
+    function of this program or of a library it has loaded; the process is
+    this program started again, so main must call troupe_init first. The
+    process is killed if the thread that started it ends. */
+troupe_process_t *troupe_process_start(troupe_process_fn *fn, const troupe_value_t *args);
+/*  Waits for it to exit (timeout in seconds; < 0: forever). Returns 0 once
+    it has, -1 on timeout (errno ETIMEDOUT). */
+int troupe_process_join(troupe_process_t *p, double timeout);
+/*  Its exit status once joined, -N when signal N killed it, or
+    TROUPE_RUNNING while it runs. */
+#define TROUPE_RUNNING (-1000)
+int troupe_process_exitcode(const troupe_process_t *p);
+int troupe_process_pid(const troupe_process_t *p);
+/*  Sends it SIGTERM (join it afterwards). */
+int troupe_process_terminate(troupe_process_t *p);
+/*  Frees it; one still running is terminated, killed after a second, and
+    reaped: no zombie is left. */
+void troupe_process_destroy(troupe_process_t **p_p);
+
+/* ---- queues: Python's multiprocessing.Queue ----------------------------- */
+typedef struct troupe_queue troupe_queue_t;
+
+/*  A queue hosted by this process (a thread of its own serves it), for any
+    number of processes to put to and get from. maxsize 0: unbounded. */
+troupe_queue_t *troupe_queue_new(size_t maxsize);
+/*  Its address, a string to hand to other processes (e.g. in their args). */
+const char *troupe_queue_address(const troupe_queue_t *q);
+/*  Opens the queue at `address` from another process. */
+troupe_queue_t *troupe_queue_open(const char *address);
+/*  Puts a copy of v, waiting up to timeout seconds (< 0: forever) while the
+    queue is full. 0 once the queue holds it, -1 on timeout or error. */
+int troupe_queue_put(troupe_queue_t *q, const troupe_value_t *v, double timeout);
+int troupe_queue_put_int(troupe_queue_t *q, int64_t v);
+/*  The next value (the caller's), waiting up to timeout seconds (< 0:
+    forever); NULL on timeout (errno ETIMEDOUT) or error. */
+troupe_value_t *troupe_queue_get(troupe_queue_t *q, double timeout);
+/*  Closes this handle; the host's destroy also ends the queue, and what
+    it still held is dropped. */
+void troupe_queue_destroy(troupe_queue_t **q_p);
 
 #ifdef __cplusplus
 }

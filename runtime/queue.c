@@ -1,0 +1,1 @@
+/* queue.c: to be written */
