@@ -15,6 +15,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,7 @@ typedef struct {
     order_t *orders;
     int norders;
     uint64_t next_beat;
+    const actor_embed_t *embed; /* NULL in an actor process */
 } host_t;
 
 /* ==== control channel ======================================================== */
@@ -311,7 +313,12 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
             ctx->nargs++;
         }
     }
-    ctx->mod = module_load(path, &h->dl, err, errlen);
+    if (h->embed) {
+        ctx->mod = h->embed->module;
+        ctx->state = h->embed->arg;
+    }
+    else
+        ctx->mod = module_load(path, &h->dl, err, errlen);
     free(path);
     if (!ctx->mod)
         return -1;
@@ -599,6 +606,31 @@ static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
     rec_release(h, r);
 }
 
+/*  The embedding caller takes each group itself; the batch is acknowledged
+    at once, as a sink's is. Repeats are the caller's to drop: it knows
+    which items it is still waiting for. */
+static void collect_batch(host_t *h, int input, zmq_msg_t *msg)
+{
+    env_batch_t b;
+    if (!read_batch(h, msg, &h->zone, &b))
+        return;
+    const actor_embed_t *e = h->embed;
+    for (uint32_t g = 0; g < b.groups.size; g++) {
+        const msgpack_object *grp = b.groups.ptr ? &b.groups.ptr[g] : NULL;
+        if (grp && grp->type == MSGPACK_OBJECT_NIL)
+            continue; /* a repeat */
+        if (grp && grp->type == MSGPACK_OBJECT_ARRAY)
+            h->ctx.stats.items_in += grp->via.array.size;
+        e->collect(e->arg, b.origin, b.first_seq + g,
+                   grp && grp->type == MSGPACK_OBJECT_ARRAY && !grp->via.array.size
+                       ? NULL
+                       : grp);
+    }
+    chan_in_ack(h->ctx.ins[input], b.batch_id);
+    if (e->collect_end)
+        e->collect_end(e->arg);
+}
+
 static bool outs_ready(host_t *h)
 {
     for (int i = 0; i < h->ctx.nouts; i++)
@@ -618,7 +650,11 @@ static bool outs_idle(host_t *h)
 static void read_input(host_t *h, int input)
 {
     chan_in_t *in = h->ctx.ins[input];
-    for (int n = 0; n < BATCHES_PER_TURN && outs_ready(h); n++) {
+    /* what the embedding caller collects makes no output: it is always
+       taken, else a full task window and unread results would wait on
+       each other */
+    bool collect = h->embed && h->embed->collect;
+    for (int n = 0; n < BATCHES_PER_TURN && (collect || outs_ready(h)); n++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, in->sock, ZMQ_DONTWAIT) < 0) {
@@ -633,7 +669,9 @@ static void read_input(host_t *h, int input)
             continue;
         }
         in->credit_owed++;
-        if (h->ordered)
+        if (h->embed && h->embed->collect)
+            collect_batch(h, input, &msg);
+        else if (h->ordered)
             order_batch(h, input, &msg);
         else
             handle_batch(h, input, &msg);
@@ -692,6 +730,8 @@ static void produce_batch(host_t *h)
             break;
         }
     }
+    if (h->embed && h->embed->produce_end)
+        h->embed->produce_end(h->embed->arg);
     outs_flush(h);
     h->block_off += n;
     if (h->block_off == h->batch) {
@@ -771,6 +811,11 @@ static void handle_control(host_t *h)
         case CTL_PEER_LOST: peer_lost(h, arg); break;
         case CTL_PEER_BACK: peer_back(h, arg); break;
         case CTL_PEER_GONE: peer_gone(h, arg); break;
+        case CTL_ABORT:
+            if (h->embed && h->embed->aborted)
+                h->embed->aborted(h->embed->arg, arg);
+            h->stop = true;
+            break;
         default: break;
         }
     }
@@ -793,7 +838,7 @@ static void run_loop(host_t *h)
 {
     troupe_ctx_t *ctx = &h->ctx;
     int n = 1 + ctx->nouts + ctx->nins;
-    zmq_pollitem_t *items = calloc(n + 1, sizeof *items);
+    zmq_pollitem_t *items = calloc(n + 2, sizeof *items);
     if (!items)
         return;
     h->next_beat = now_ms() + CTL_HEARTBEAT_MS;
@@ -808,18 +853,26 @@ static void run_loop(host_t *h)
         for (int i = 0; i < ctx->nins; i++)
             items[1 + ctx->nouts + i]
                 = (zmq_pollitem_t){ .socket = ctx->ins[i]->sock,
-                                    .events = can_take ? ZMQ_POLLIN : 0 };
+                                    .events = can_take || (h->embed && h->embed->collect)
+                                                  ? ZMQ_POLLIN
+                                                  : 0 };
         int npoll = n;
         if (ctx->wait_fd >= 0 && !h->source_done)
             items[npoll++] = (zmq_pollitem_t){ .fd = ctx->wait_fd, .events = ZMQ_POLLIN };
+        if (h->embed && h->embed->wake_fd >= 0 && h->embed->wake_fd != ctx->wait_fd)
+            items[npoll++] = (zmq_pollitem_t){ .fd = h->embed->wake_fd,
+                                               .events = ZMQ_POLLIN };
         uint64_t now = now_ms();
         long timeout = can_produce ? 0
                        : h->next_beat > now ? (long)(h->next_beat - now)
                                             : 0;
         if (zmq_poll(items, npoll, timeout) < 0 && errno != EINTR)
             break;
-        if (npoll > n && (items[n].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+        if (npoll > n && items[n].fd == ctx->wait_fd
+            && (items[n].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             ctx->wait_fd = -1; /* readable: produce again */
+        if (h->embed && h->embed->tick && !h->embed->tick(h->embed->arg))
+            break;
         if (items[0].revents & ZMQ_POLLIN)
             handle_control(h);
         for (int i = 0; i < ctx->nouts; i++)
@@ -840,7 +893,9 @@ static void run_loop(host_t *h)
         }
         if (can_produce && outs_ready(h))
             produce_batch(h);
-        uint64_t cost = cost_downstream(h);
+        /* the embedding caller's results go nowhere further: reporting its
+           outputs' cost back to the workers would feed it back in a loop */
+        uint64_t cost = h->embed && h->embed->collect ? 0 : cost_downstream(h);
         for (int i = 0; i < ctx->nins; i++) {
             ctx->ins[i]->cost_ns = cost;
             chan_in_flush(ctx->ins[i]);
@@ -917,7 +972,12 @@ static int wait_for(host_t *h, int want, int ms, msgpack_zone *zone,
         if (now >= deadline)
             return -1;
         zmq_pollitem_t it = { .socket = h->ctl, .events = ZMQ_POLLIN };
-        if (zmq_poll(&it, 1, (long)(deadline - now)) < 0 && errno != EINTR)
+        long slice = (long)(deadline - now);
+        if (h->embed && slice > 100)
+            slice = 100; /* the caller's tick runs meanwhile */
+        if (zmq_poll(&it, 1, slice) < 0 && errno != EINTR)
+            return -1;
+        if (h->embed && h->embed->tick && !h->embed->tick(h->embed->arg))
             return -1;
         if (!(it.revents & ZMQ_POLLIN))
             continue;
@@ -925,15 +985,41 @@ static int wait_for(host_t *h, int want, int ms, msgpack_zone *zone,
         zmq_msg_init(msg);
         msgpack_zone_clear(zone);
         int kind = ctl_read(h, zone, root, msg);
+        if (kind == CTL_ABORT && h->embed && h->embed->aborted) {
+            char why[512];
+            const msgpack_object *t = root->via.array.size > 1 ? &root->via.array.ptr[1] : NULL;
+            snprintf(why, sizeof why, "%.*s",
+                     t && t->type == MSGPACK_OBJECT_STR ? (int)t->via.str.size : 0,
+                     t && t->type == MSGPACK_OBJECT_STR ? t->via.str.ptr : "");
+            h->embed->aborted(h->embed->arg, why);
+            return CTL_ABORT;
+        }
         if (kind == want || kind == CTL_STOP)
             return kind;
     }
 }
 
-int actor_main(const char *control, const char *id)
+/*  A problem before the loop: on stderr in an actor process, to the caller
+    in a program that embeds the host. */
+static void host_say(host_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void host_say(host_t *h, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (h->embed && h->embed->aborted)
+        h->embed->aborted(h->embed->arg, text);
+    else if (!h->embed)
+        fprintf(stderr, "troupe actor %s: %s\n", h->rid ? h->rid : "?", text);
+}
+
+static int host_main(const char *control, const char *id, const actor_embed_t *embed)
 {
     host_t h;
     memset(&h, 0, sizeof h);
+    h.embed = embed;
     msgpack_sbuffer_init(&h.ctx.group_sb);
     msgpack_packer_init(&h.ctx.group_pk, &h.ctx.group_sb, msgpack_sbuffer_write);
     msgpack_zone_init(&h.zone, 64 * 1024);
@@ -942,16 +1028,19 @@ int actor_main(const char *control, const char *id)
     h.zctx = zmq_ctx_new();
     h.ctl = h.zctx ? zmq_socket(h.zctx, ZMQ_DEALER) : NULL;
     if (!h.ctl || !h.rid) {
-        fprintf(stderr, "troupe actor %s: cannot make a zmq socket\n", id);
+        host_say(&h, "cannot make a zmq socket: %s", zmq_strerror(errno));
         host_free(&h);
         return 1;
     }
     int linger = 2000;
     zmq_setsockopt(h.ctl, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(h.ctl, ZMQ_ROUTING_ID, id, strlen(id));
+    /* an embedding caller connects while its supervisor is still starting:
+       retry soon, not after the default 100 ms */
+    int ivl = 2;
+    zmq_setsockopt(h.ctl, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     if (zmq_connect(h.ctl, control) != 0) {
-        fprintf(stderr, "troupe actor %s: cannot connect to %s: %s\n", id, control,
-                zmq_strerror(errno));
+        host_say(&h, "cannot connect to %s: %s", control, zmq_strerror(errno));
         host_free(&h);
         return 1;
     }
@@ -962,7 +1051,7 @@ int actor_main(const char *control, const char *id)
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_array(&pk, 2);
         msgpack_pack_int(&pk, CTL_HELLO);
-        msgpack_pack_int(&pk, getpid());
+        msgpack_pack_int(&pk, embed ? 0 : getpid());
         ctl_send(h.ctl, NULL, 0, &sb);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -979,8 +1068,8 @@ int actor_main(const char *control, const char *id)
     char err[512] = "";
     int kind = wait_for(&h, CTL_CONFIG, 30000, &cfgzone, &cfg, &cfgmsg);
     if (kind != CTL_CONFIG) {
-        if (kind != CTL_STOP)
-            fprintf(stderr, "troupe actor %s: no config from the supervisor\n", id);
+        if (kind != CTL_STOP && kind != CTL_ABORT)
+            host_say(&h, "no config from the supervisor");
         goto out;
     }
     if (cfg.via.array.size < 2
@@ -1000,6 +1089,8 @@ int actor_main(const char *control, const char *id)
         }
         else {
             h.started = true;
+            if (embed && embed->started)
+                embed->started(embed->arg);
             run_loop(&h);
             rc = h.done_sent ? 0 : 1;
         }
@@ -1011,4 +1102,14 @@ out:
     msgpack_zone_destroy(&cfgzone);
     host_free(&h);
     return rc;
+}
+
+int actor_main(const char *control, const char *id)
+{
+    return host_main(control, id, NULL);
+}
+
+int actor_run_embedded(const char *control, const char *id, const actor_embed_t *embed)
+{
+    return host_main(control, id, embed);
 }

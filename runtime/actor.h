@@ -8,6 +8,37 @@
     1 when it failed. */
 int actor_main(const char *control, const char *id);
 
+/*  The actor host inside a program of the caller's (the embedding API):
+    its pool plays one actor of the pipeline, in a thread of its own, with
+    a module given in memory rather than loaded. */
+#include "troupe.h"
+#include <stdbool.h>
+
+typedef struct {
+    const troupe_module_t *module; /* its hooks; troupe_state () is `arg` */
+    void *arg;
+    /*  Each group of each batch that arrives, instead of a message hook:
+        `group` is an array of values, a str (the item failed) or NULL (an
+        item that produced nothing). The host acknowledges the batch after
+        the last group, and then calls collect_end. */
+    void (*collect)(void *arg, uint32_t origin, uint64_t seq,
+                    const msgpack_object *group);
+    void (*collect_end)(void *arg);
+    /*  After each batch of produce calls. */
+    void (*produce_end)(void *arg);
+    /*  Once every actor of the run is ready (START). */
+    void (*started)(void *arg);
+    /*  Every loop turn and at least every heartbeat; false stops the host. */
+    bool (*tick)(void *arg);
+    /*  The supervisor gave up on the run (ABORT), or could not be reached. */
+    void (*aborted)(void *arg, const char *why);
+    int wake_fd; /* polled besides the sockets: readable makes a turn; -1 */
+} actor_embed_t;
+
+/*  Runs the host in the calling thread until the supervisor stops it (0)
+    or it fails or is stopped early (1). */
+int actor_run_embedded(const char *control, const char *id, const actor_embed_t *embed);
+
 /*  This process's peak resident memory in kB (VmHWM from /proc). */
 long host_peak_rss_kb(void);
 

@@ -5,15 +5,58 @@
     process loads libzmq, msgpack-c, libtroupe and its module, and nothing
     else (docs/ARCHITECTURE.md). Run as
         troupe-actor --zygote FD PADDING
-    it is the zygote that forks actors instead (zygote.h).
+    it is the zygote that forks actors instead (zygote.h). Run as
+        troupe-actor --supervise FD
+    it is the supervisor of a pool that a program started (troupe.h's
+    embedding API): it reads the packed plan from FD and runs it.
 */
 #include "actor.h"
+#include "plan.h"
+#include "supervisor.h"
 #include "zygote.h"
+
+#include <unistd.h>
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*  [plan, verbose, hang] from fd, then the run. */
+static int supervise(int fd)
+{
+    zygote_t *zygote = supervisor_prestart();
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        msgpack_sbuffer_write(&sb, buf, (size_t)n);
+    close(fd);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    plan_t *plan = NULL;
+    supervisor_opts_t opts = { .verbose = 0, .grace = 2, .hang = 10, .embedded = true };
+    if (msgpack_unpack_next(&up, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS
+        && up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 3) {
+        const msgpack_object *v = up.data.via.array.ptr;
+        plan = plan_unpack(&v[0]);
+        if (v[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            opts.verbose = (int)v[1].via.u64;
+        if (v[2].type == MSGPACK_OBJECT_FLOAT64 && v[2].via.f64 > 0)
+            opts.hang = v[2].via.f64;
+    }
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    if (!plan) {
+        fprintf(stderr, "troupe-actor --supervise: no plan on fd %d\n", fd);
+        zygote_stop(&zygote);
+        return 2;
+    }
+    int rc = supervisor_run(plan, &opts, zygote);
+    plan_destroy(&plan);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -22,6 +65,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (argc == 4 && !strcmp(argv[1], "--zygote"))
         return zygote_main(atoi(argv[2]), argc, argv);
+    if (argc == 3 && !strcmp(argv[1], "--supervise"))
+        return supervise(atoi(argv[2]));
     if (argc != 4) {
         fprintf(stderr, "troupe-actor is started by troupe run, not by hand\n");
         return 2;

@@ -67,6 +67,12 @@ int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
     return pk ? msgpack_pack_str_with_body(pk, data, size) : -1;
 }
 
+int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_sbuffer_write(&ctx->group_sb, data, size) : -1;
+}
+
 int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
 {
     return troupe_emit_str(ctx, string, strlen(string));

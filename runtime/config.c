@@ -284,53 +284,6 @@ static void no_children(cfg_t *c, zconfig_t *node, const char *where)
 
 /* ==== the plan ================================================================== */
 
-void plan_destroy(plan_t **self_p)
-{
-    plan_t *self = *self_p;
-    if (!self)
-        return;
-    for (int i = 0; i < self->nactors; i++) {
-        plan_actor_t *a = &self->actors[i];
-        free(a->name);
-        free(a->module);
-        free(a->module_path);
-        free(a->inputs);
-        free(a->outputs);
-        free(a->topic);
-        free(a->subscribe);
-        for (int j = 0; j < a->nargs; j++) {
-            free(a->args[j].key);
-            free(a->args[j].value);
-        }
-        free(a->args);
-    }
-    for (int i = 0; i < self->nchans; i++)
-        free(self->chans[i].name);
-    free(self->actors);
-    free(self->chans);
-    free(self->name);
-    free(self->file);
-    free(self->dir);
-    free(self);
-    *self_p = NULL;
-}
-
-int plan_find_actor(const plan_t *self, const char *name)
-{
-    for (int i = 0; i < self->nactors; i++)
-        if (strcmp(self->actors[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-int plan_find_chan(const plan_t *self, const char *name)
-{
-    for (int i = 0; i < self->nchans; i++)
-        if (strcmp(self->chans[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
 static int chan_get(plan_t *p, const char *name, int line)
 {
     int i = plan_find_chan(p, name);
@@ -482,16 +435,9 @@ static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
         return;
     p->actors = more;
     plan_actor_t *a = &p->actors[p->nactors];
-    memset(a, 0, sizeof *a);
+    plan_actor_init(a, name);
     module_nodes[p->nactors] = NULL;
-    a->name = strdup(name);
     a->line = line_of(c, node);
-    a->instances = 1;
-    a->ordered = -1;
-    a->topic = strdup("");
-    a->subscribe = strdup("");
-    a->max_restarts = 10;
-    a->restart_period = 5.0;
     p->nactors++;
 
     for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
@@ -826,9 +772,7 @@ plan_t *config_load(const char *file, char *const *overrides, int noverrides,
         char real[PATH_MAX];
         p->dir = strdup(c.dir && realpath(c.dir, real) ? real : c.dir ? c.dir : ".");
     }
-    p->batch = 4096;
-    p->window = 16;
-    p->credit = 2;
+    plan_defaults(p);
     {
         char *base = strdup(file);
         char *b = base ? basename(base) : NULL;

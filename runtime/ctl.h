@@ -29,8 +29,11 @@ enum {
                         what it held again */
     CTL_PEER_BACK,   /* [PEER_BACK, endpoint]: the producer there was
                         restarted; say hello again */
-    CTL_PEER_GONE    /* [PEER_GONE, "actor#i"]: that consumer died and will
+    CTL_PEER_GONE,   /* [PEER_GONE, "actor#i"]: that consumer died and will
                         not be back; stop waiting for it */
+    CTL_ABORT        /* [ABORT, text]: the run failed; to an actor the
+                        calling program plays (embedding), which has no
+                        process to kill */
 };
 
 /*  Heartbeat period and how many may be missed before an actor is hung. */

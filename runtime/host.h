@@ -58,4 +58,8 @@ long host_peak_rss_kb(void);
 /*  Clears the group buffer before a hook runs for one item. */
 void host_group_reset(troupe_ctx_t *ctx);
 
+/*  Emits one value already packed (exactly one msgpack value, checked by
+    the caller): the embedding API's items. */
+int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size);
+
 #endif

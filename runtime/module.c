@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 /*  module.c: finds an actor module by name or path, loads it with dlopen and
     refuses one built for another ABI (as Redis does with its modules).
 */
 #include "module.h"
+
+#include "selfref.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -33,6 +36,22 @@ static bool valid_name(const char *name)
               || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
             return false;
     return true;
+}
+
+int module_lib_dir(char *buf, size_t len)
+{
+    Dl_info info;
+    if (!dladdr((void *)module_lib_dir, &info) || !info.dli_fname)
+        return -1;
+    char real[PATH_MAX];
+    if (!realpath(info.dli_fname, real))
+        return -1;
+    char *slash = strrchr(real, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    int n = snprintf(buf, len, "%s", real);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 char *module_resolve(const char *name, const char *base_dir, char *err,
@@ -74,6 +93,13 @@ char *module_resolve(const char *name, const char *base_dir, char *err,
             }
         }
     }
+    if (!found) { /* a program of the caller's: beside libtroupe in a build tree */
+        char dir[PATH_MAX];
+        if (module_lib_dir(dir, sizeof dir - 16) == 0) {
+            strcat(dir, "/../actors");
+            found = try_dir(dir, strlen(dir), name);
+        }
+    }
     if (!found)
         found = try_dir(TROUPE_MODULE_DIR, strlen(TROUPE_MODULE_DIR), name);
     if (!found)
@@ -84,16 +110,42 @@ char *module_resolve(const char *name, const char *base_dir, char *err,
     return found;
 }
 
+/*  The descriptor's ABI version and hooks; NULL with the reason in err. */
+static const troupe_module_t *module_check(const troupe_module_t *mod, const char *path,
+                                           char *err, size_t errlen)
+{
+    if (mod->abi_version != TROUPE_ABI_VERSION) {
+        snprintf(err, errlen,
+                 "module '%s' was built for troupe ABI %u, this troupe speaks "
+                 "ABI %u: rebuild it against this troupe.h",
+                 path, mod->abi_version, TROUPE_ABI_VERSION);
+        return NULL;
+    }
+    if (!mod->message && !mod->produce) {
+        snprintf(err, errlen,
+                 "module '%s' has neither a message nor a produce hook", path);
+        return NULL;
+    }
+    return mod;
+}
+
 const troupe_module_t *module_load(const char *path, void **handle_p, char *err,
                                    size_t errlen)
 {
     *handle_p = NULL;
-    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *handle = NULL;
+    const troupe_module_t *mod;
+    if (selfref_is(path)) { /* a module the embedding program defines */
+        if (!(mod = selfref_resolve(path, err, errlen)))
+            return NULL;
+        return module_check(mod, path, err, errlen);
+    }
+    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         snprintf(err, errlen, "cannot load module: %s", dlerror());
         return NULL;
     }
-    const troupe_module_t *mod = dlsym(handle, "troupe_module");
+    mod = dlsym(handle, "troupe_module");
     if (!mod) {
         snprintf(err, errlen,
                  "'%s' is not a troupe module (no troupe_module descriptor; "
@@ -102,17 +154,7 @@ const troupe_module_t *module_load(const char *path, void **handle_p, char *err,
         dlclose(handle);
         return NULL;
     }
-    if (mod->abi_version != TROUPE_ABI_VERSION) {
-        snprintf(err, errlen,
-                 "module '%s' was built for troupe ABI %u, this troupe speaks "
-                 "ABI %u: rebuild it against this troupe.h",
-                 path, mod->abi_version, TROUPE_ABI_VERSION);
-        dlclose(handle);
-        return NULL;
-    }
-    if (!mod->message && !mod->produce) {
-        snprintf(err, errlen,
-                 "module '%s' has neither a message nor a produce hook", path);
+    if (!module_check(mod, path, err, errlen)) {
         dlclose(handle);
         return NULL;
     }

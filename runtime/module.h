@@ -14,6 +14,10 @@
 char *module_resolve(const char *name, const char *base_dir, char *err,
                      size_t errlen);
 
+/*  The folder libtroupe was loaded from (a build tree's runtime/, or the
+    installed libdir). Returns 0, or -1. */
+int module_lib_dir(char *buf, size_t len);
+
 /*  Loads a module file and checks its descriptor. Returns the descriptor
     (owned by the loaded object; keep *handle_p open while using it), or NULL
     with the reason in err. */

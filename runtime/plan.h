@@ -48,6 +48,10 @@ typedef struct {
     double restart_period;   /* ... within this many seconds */
     plan_arg_t *args;
     int nargs;
+    /* embedding (pool.c): */
+    bool external; /* played by the calling program itself: never spawned */
+    char *exe;     /* a program to exec instead of troupe-actor (the
+                      caller's own, for a module it defines), or NULL */
 } plan_actor_t;
 
 typedef struct {
@@ -61,10 +65,23 @@ typedef struct {
     int nactors;
     plan_chan_t *chans;
     int nchans;
+    char *rundir; /* the run directory to use, made by the caller; NULL:
+                     the supervisor makes one */
 } plan_t;
 
+/*  The pipeline-wide defaults (batch, window, credit). */
+void plan_defaults(plan_t *self);
+/*  An actor with every default (one instance, restarts 10 in 5 s ...). */
+void plan_actor_init(plan_actor_t *a, const char *name);
 void plan_destroy(plan_t **self_p);
 int plan_find_actor(const plan_t *self, const char *name);
 int plan_find_chan(const plan_t *self, const char *name);
+
+/*  A plan as one msgpack value, for a supervisor in another process (the
+    embedding API starts one), and back. plan_unpack returns a new plan or
+    NULL when the value is not one. */
+#include <msgpack.h>
+void plan_pack(msgpack_packer *pk, const plan_t *self);
+plan_t *plan_unpack(const msgpack_object *o);
 
 #endif

@@ -100,6 +100,8 @@ typedef struct {
     bool killing;
     uint64_t kill_deadline;
     uint64_t failed_items;
+    bool own_rundir;     /* made here (not given by the plan): removed here */
+    char last_said[600]; /* what an external actor is told when the run fails */
 } sup_t;
 
 static void say(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -107,10 +109,10 @@ static void say(sup_t *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "troupe: %s: ", s->plan->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(s->last_said, sizeof s->last_said, fmt, ap);
     va_end(ap);
+    if (!s->opts->embedded || s->opts->verbose > 0)
+        fprintf(stderr, "troupe: %s: %s\n", s->plan->name, s->last_said);
 }
 
 static const char *actor_name(sup_t *s, inst_t *in)
@@ -122,6 +124,12 @@ static const char *actor_name(sup_t *s, inst_t *in)
 
 static int make_rundir(sup_t *s)
 {
+    if (s->plan->rundir) { /* the embedding caller's */
+        snprintf(s->rundir, sizeof s->rundir, "%s", s->plan->rundir);
+        snprintf(s->control, sizeof s->control, "ipc://%s/ctl", s->rundir);
+        return 0;
+    }
+    s->own_rundir = true;
     const char *base = getenv("XDG_RUNTIME_DIR");
     if (!base || access(base, W_OK) != 0 || strlen(base) > 40)
         base = "/tmp";
@@ -151,7 +159,7 @@ static void remove_rundir(sup_t *s)
             unlink(path);
         }
     }
-    if (rmdir(s->rundir) != 0)
+    if (s->own_rundir && rmdir(s->rundir) != 0)
         say(s, "could not remove run directory %s: %s", s->rundir, strerror(errno));
     s->rundir[0] = '\0';
 }
@@ -174,10 +182,20 @@ static void spawned(inst_t *in, pid_t pid)
     in->last_seen = in->spawned_at = now_ms();
 }
 
+static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *title);
+static void abort_external(sup_t *s);
+
 static int spawn(sup_t *s, inst_t *in)
 {
     char title[256];
     name_instance(s, in, title, sizeof title);
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    if (a->external) { /* the caller connects by itself */
+        spawned(in, 0);
+        return 0;
+    }
+    if (a->exe)
+        return spawn_program(s, in, a->exe, title);
     if (s->zygote) {
         pid_t pid = zygote_spawn(s->zygote, s->control, in->rid, title);
         if (pid > 0) {
@@ -211,6 +229,42 @@ static int spawn(sup_t *s, inst_t *in)
 
 static bool instance_alive(const inst_t *in);
 
+/*  An actor of a module the embedding program defines runs in that program,
+    started again with TROUPE_WORKER set (troupe_init hands it over). */
+static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *title)
+{
+    extern char **environ;
+    int n = 0;
+    while (environ[n])
+        n++;
+    char **envp = calloc((size_t)n + 2, sizeof *envp);
+    if (!envp)
+        return -1;
+    memcpy(envp, environ, (size_t)n * sizeof *envp);
+    envp[n] = "TROUPE_WORKER=1";
+    char *argv[] = { (char *)exe, s->control, in->rid, (char *)title, NULL };
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        say(s, "cannot fork for actor '%s': %s", actor_name(s, in), strerror(errno));
+        free(envp);
+        return -1;
+    }
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        execve(exe, argv, envp);
+        _exit(127);
+    }
+    free(envp);
+    spawned(in, pid);
+    return 0;
+}
+
 static void kill_all(sup_t *s, int sig)
 {
     for (int i = 0; i < s->ninsts; i++)
@@ -231,6 +285,7 @@ static void fail_run(sup_t *s, int code)
         for (int i = 0; i < s->ninsts; i++)
             if (s->insts[i].state == I_WAITING)
                 s->insts[i].state = I_EXITED; /* no successor now */
+        abort_external(s);
     }
 }
 
@@ -386,6 +441,19 @@ static void send_text_all(sup_t *s, int kind, const char *text)
     for (int i = 0; i < s->ninsts; i++)
         if (s->insts[i].state == I_RUNNING)
             send_text(s, &s->insts[i], kind, text);
+}
+
+/*  The run failed: an actor the caller plays is told why (it has no
+    process to signal) and counts as gone. */
+static void abort_external(sup_t *s)
+{
+    for (int i = 0; i < s->ninsts; i++) {
+        inst_t *in = &s->insts[i];
+        if (!s->plan->actors[in->actor].external || !instance_alive(in))
+            continue;
+        send_text(s, in, CTL_ABORT, s->last_said[0] ? s->last_said : "the run failed");
+        in->state = I_EXITED;
+    }
 }
 
 /*  A restarted producer: its consumers say hello to the new process. */
@@ -561,6 +629,8 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         in->state = I_DONE;
         in->finished = true;
         send_kind(s, in, CTL_STOP);
+        if (a->external)
+            in->state = I_EXITED; /* no process to reap */
         bool all = true;
         for (unsigned i = 0; i < a->instances; i++) {
             const inst_t *o = &s->insts[s->first_inst[in->actor] + i];
@@ -636,6 +706,12 @@ static void read_signals(sup_t *s)
         if (sig == SIGCHLD)
             continue; /* reaped below, every turn */
         int code = 128 + sig;
+        if (s->opts->embedded) { /* the caller ends its pool: no drain */
+            say(s, "terminated by the calling program");
+            fail_run(s, code);
+            kill_all(s, SIGKILL);
+            continue;
+        }
         if (s->draining || s->killing) {
             /* a second signal: no more patience */
             if (s->exit_code < 0)
@@ -755,6 +831,12 @@ static void check_time(sup_t *s)
             continue;
         uint64_t limit = in->state == I_RUNNING ? (uint64_t)(s->opts->hang * 1000)
                                                 : 30000;
+        if (now - in->last_seen > limit && s->plan->actors[in->actor].external) {
+            say(s, "the calling program (actor '%s') stopped answering",
+                actor_name(s, in));
+            fail_run(s, 1);
+            return;
+        }
         if (now - in->last_seen > limit) {
             say(s, "actor '%s' #%u (pid %d) %s for %.1f s: killing it",
                 actor_name(s, in), in->instance, (int)in->pid,
@@ -847,10 +929,19 @@ static int setup(sup_t *s)
     }
     sigset_t mask;
     sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGCHLD);
-    sigaddset(&mask, SIGHUP);
+    if (s->opts->embedded) {
+        /* Ctrl-C is the calling program's to handle; if it dies of it,
+           this process dies with it (PR_SET_PDEATHSIG) and the actors
+           with this one */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+    }
+    else {
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+    }
     sigprocmask(SIG_BLOCK, &mask, &s->oldmask);
     s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (s->sigfd < 0) {

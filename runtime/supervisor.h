@@ -7,6 +7,7 @@
 #include "plan.h"
 #include "zygote.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct {
@@ -14,6 +15,9 @@ typedef struct {
     double grace;       /* seconds a Ctrl-C drain may take before SIGKILL */
     double hang;        /* seconds without a heartbeat before an actor is hung */
     const char *stats;  /* path for the end-of-run summary as JSON, or NULL */
+    bool embedded;      /* run for a program's pool (troupe-actor --supervise):
+                           quiet unless verbose, Ctrl-C left to the program,
+                           SIGTERM kills at once */
 } supervisor_opts_t;
 
 /*  Starts the zygote that will fork the actors (zygote.h) before anything
