@@ -1,0 +1,545 @@
+/*  test_pool.c: troupe_pool_* and troupe_future_* from a program of its
+    own, against real worker processes: results in input order whatever the
+    chunking, modules built in, from a .so and defined in this program,
+    failed items reported where they belong, timeouts, a SIGKILLed worker
+    during a map (results complete and exact), a pool that gives up on its
+    workers (every pending future fails with the reason, nothing hangs),
+    and no process left behind after close or destroy. Each test_* names
+    what it proves; any failed check makes the program exit 1.
+*/
+#define _GNU_SOURCE
+#include "troupe.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failures;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "FAIL %s:%d: %s (troupe_error: '%s')\n", __FILE__, \
+                    __LINE__, #cond, troupe_error());                          \
+            failures++;                                                        \
+        }                                                                      \
+    } while (0)
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* ==== modules this program defines (run in workers: this program again) ========= */
+
+/*  Integers: doubles them; fails on 13 ("unlucky"); sleeps n-1000 ms for
+    n in 1001..1999; kills its own process on -9. Strings: uppercased. */
+static int odd_message(troupe_ctx_t *ctx, const msgpack_object *v)
+{
+    int64_t n;
+    if (v->type == MSGPACK_OBJECT_STR) {
+        char buf[256];
+        size_t len = v->via.str.size < sizeof buf ? v->via.str.size : sizeof buf;
+        for (size_t i = 0; i < len; i++) {
+            char c = v->via.str.ptr[i];
+            buf[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+        }
+        return troupe_emit_str(ctx, buf, len);
+    }
+    if (!troupe_as_int(v, &n)) {
+        troupe_fail(ctx, "not a number");
+        return TROUPE_ERROR;
+    }
+    if (n == 13) {
+        troupe_fail(ctx, "unlucky %lld", (long long)n);
+        return TROUPE_ERROR;
+    }
+    if (n == -9)
+        raise(SIGKILL);
+    if (n > 1000 && n < 2000)
+        sleep_ms(n - 1000);
+    return troupe_emit_int(ctx, 2 * n);
+}
+
+static const troupe_module_t odd_module = {
+    .abi_version = TROUPE_ABI_VERSION,
+    .name = "odd",
+    .message = odd_message,
+};
+
+/*  Emits nothing for even numbers and the number three times for odd ones:
+    a result is nil for none and an array for several. */
+static int fan_message(troupe_ctx_t *ctx, const msgpack_object *v)
+{
+    int64_t n = 0;
+    troupe_as_int(v, &n);
+    for (int k = 0; k < (n % 2 ? 3 : 0); k++)
+        troupe_emit_int(ctx, n);
+    return TROUPE_OK;
+}
+
+static const troupe_module_t fan_module = {
+    .abi_version = TROUPE_ABI_VERSION,
+    .name = "fan",
+    .message = fan_message,
+};
+
+/* ==== process hygiene =========================================================== */
+
+/*  How many processes have this one as their parent. */
+static int children(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        char *close = strrchr(buf, ')'); /* comm may hold spaces */
+        int ppid;
+        if (close && sscanf(close + 2, "%*c %d", &ppid) == 1 && ppid == getpid())
+            n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/*  Pids of the pool's workers: processes titled "troupe: pool/work#N". */
+static int workers(pid_t *pids, int max)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < max) {
+        char path[300], buf[256];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        if (!strncmp(buf, "troupe: pool/work#", 18))
+            pids[n++] = atoi(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* ==== the tests ====================================================================== */
+
+static void test_map_int_in_input_order(void)
+{
+    troupe_pool_t *pool = troupe_pool_new("square", 3, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    int64_t in[5] = { 1, 2, 3, 4, 5 }, out[5] = { 0 };
+    CHECK(troupe_pool_map_int(pool, in, out, 5) == 0);
+    CHECK(out[0] == 1 && out[1] == 4 && out[2] == 9 && out[3] == 16 && out[4] == 25);
+    /* many items, many batches: still in input order */
+    size_t n = 200000;
+    int64_t *xs = malloc(n * sizeof *xs), *ys = malloc(n * sizeof *ys);
+    for (size_t i = 0; i < n; i++)
+        xs[i] = (int64_t)(n - i);
+    CHECK(troupe_pool_map_int(pool, xs, ys, n) == 0);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        wrong += ys[i] != xs[i] * xs[i];
+    CHECK(wrong == 0);
+    double din[3] = { 0.5, -2, 3 }, dout[3];
+    CHECK(troupe_pool_map_double(pool, din, dout, 3) == 0);
+    CHECK(dout[0] == 0.25 && dout[1] == 4 && dout[2] == 9);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+    CHECK(pool == NULL);
+    free(xs);
+    free(ys);
+    CHECK(children() == 0);
+}
+
+static void test_chunking_changes_nothing_but_batches(void)
+{
+    size_t n = 3000;
+    int64_t *xs = malloc(n * sizeof *xs), *ys = malloc(n * sizeof *ys);
+    for (size_t i = 0; i < n; i++)
+        xs[i] = (int64_t)i - 1000;
+    unsigned sizes[] = { 1, 7, 1000, 0 };
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        troupe_pool_opts_t o = { .chunksize = sizes[k] };
+        troupe_pool_t *pool = troupe_pool_new("square", 2, &o);
+        CHECK(pool);
+        if (!pool)
+            continue;
+        memset(ys, 0, n * sizeof *ys);
+        CHECK(troupe_pool_map_int(pool, xs, ys, n) == 0);
+        size_t wrong = 0;
+        for (size_t i = 0; i < n; i++)
+            wrong += ys[i] != xs[i] * xs[i];
+        if (wrong)
+            fprintf(stderr, "chunksize %u: %zu wrong\n", sizes[k], wrong);
+        CHECK(wrong == 0);
+        CHECK(troupe_pool_close(pool) == 0);
+        troupe_pool_destroy(&pool);
+    }
+    free(xs);
+    free(ys);
+}
+
+static void test_values_through_a_module_of_this_program(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    const char *words[] = { "pool", "map", "Hello, world" };
+    troupe_value_t *items[3], *results[3];
+    for (int i = 0; i < 3; i++)
+        items[i] = troupe_value_str(words[i]);
+    CHECK(troupe_pool_map(pool, items, 3, results) == 0);
+    size_t len;
+    const char *s = results[2] ? troupe_value_as_str(results[2], &len) : NULL;
+    CHECK(s && len == 12 && !memcmp(s, "HELLO, WORLD", 12));
+    s = results[0] ? troupe_value_as_str(results[0], &len) : NULL;
+    CHECK(s && len == 4 && !memcmp(s, "POOL", 4));
+    for (int i = 0; i < 3; i++) {
+        troupe_value_destroy(&items[i]);
+        troupe_value_destroy(&results[i]);
+    }
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+
+    /* none and several values per item: nil and an array */
+    pool = troupe_pool_new_module(&fan_module, 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_value_t *two = troupe_value_int(2), *three = troupe_value_int(3);
+    troupe_value_t *in[2] = { two, three }, *out[2] = { NULL, NULL };
+    CHECK(troupe_pool_map(pool, in, 2, out) == 0);
+    char text[64] = "";
+    if (out[0])
+        troupe_value_format(out[0], text, sizeof text);
+    CHECK(!strcmp(text, "null"));
+    text[0] = '\0';
+    if (out[1])
+        troupe_value_format(out[1], text, sizeof text);
+    CHECK(!strcmp(text, "[3, 3, 3]"));
+    troupe_value_destroy(&two);
+    troupe_value_destroy(&three);
+    troupe_value_destroy(&out[0]);
+    troupe_value_destroy(&out[1]);
+    /* map_int wants one integer per item: several are an error */
+    int64_t x = 3, y = 0;
+    CHECK(troupe_pool_map_int(pool, &x, &y, 1) == -1);
+    CHECK(strstr(troupe_error(), "item 0: the result is not an integer: [3, 3, 3]"));
+    troupe_pool_destroy(&pool); /* without close: terminated */
+    CHECK(children() == 0);
+}
+
+static void test_failed_items_are_reported_where_they_belong(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    /* map: -1, naming the failed item of lowest index and its message */
+    int64_t in[20], out[20];
+    for (int i = 0; i < 20; i++)
+        in[i] = i;
+    CHECK(troupe_pool_map_int(pool, in, out, 20) == -1);
+    CHECK(strstr(troupe_error(), "item 13 failed: unlucky 13") != NULL);
+    /* the pool goes on */
+    in[13] = 14;
+    CHECK(troupe_pool_map_int(pool, in, out, 20) == 0 && out[13] == 28);
+
+    /* a future: its error, no result */
+    troupe_value_t *v = troupe_value_int(13);
+    troupe_future_t *f = troupe_pool_submit(pool, v);
+    CHECK(f && troupe_future_wait(f, 30) == 0);
+    CHECK(troupe_future_done(f) && !troupe_future_result(f));
+    CHECK(troupe_future_error(f) && strstr(troupe_future_error(f), "unlucky 13"));
+    troupe_future_destroy(&f);
+    CHECK(f == NULL);
+    troupe_value_destroy(&v);
+
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+}
+
+typedef struct {
+    int seen[100];
+    int calls;
+    int failed;
+    int stop_at;
+} imap_t;
+
+static int on_result(void *arg, size_t index, const msgpack_object *result,
+                     const char *error)
+{
+    imap_t *m = arg;
+    int64_t v;
+    m->calls++;
+    if (error)
+        m->failed++;
+    else if (index < 100 && result && troupe_as_int(result, &v) && v == 2 * (int64_t)index)
+        m->seen[index]++;
+    return m->stop_at && m->calls == m->stop_at;
+}
+
+static void test_imap_unordered_hands_over_each_result_once(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2,
+                                                 &(troupe_pool_opts_t){ .chunksize = 3 });
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_value_t *items[100];
+    for (int i = 0; i < 100; i++)
+        items[i] = troupe_value_int(i);
+    imap_t m = { .calls = 0 };
+    CHECK(troupe_pool_imap_unordered(pool, items, 100, on_result, &m) == 0);
+    int once = 0;
+    for (int i = 0; i < 100; i++)
+        once += m.seen[i] == 1;
+    CHECK(once == 99 && m.failed == 1 && m.calls == 100); /* 13 failed */
+    /* stopping early */
+    imap_t s = { .stop_at = 10 };
+    CHECK(troupe_pool_imap_unordered(pool, items, 100, on_result, &s) == -1);
+    CHECK(s.calls == 10 && strstr(troupe_error(), "stopped by the callback"));
+    for (int i = 0; i < 100; i++)
+        troupe_value_destroy(&items[i]);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+}
+
+static void test_futures_complete_as_they_finish(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    /* a slow item times out, then finishes */
+    troupe_value_t *slow = troupe_value_int(1600);
+    troupe_future_t *f = troupe_pool_submit(pool, slow);
+    double t0 = now();
+    CHECK(troupe_future_wait(f, 0.1) == -1 && errno == ETIMEDOUT);
+    CHECK(now() - t0 < 5 && !troupe_future_done(f));
+    CHECK(troupe_future_wait(f, 30) == 0);
+    int64_t v = 0;
+    CHECK(troupe_future_result(f) && troupe_as_int(troupe_future_result(f), &v) && v == 3200);
+    troupe_future_destroy(&f);
+    troupe_value_destroy(&slow);
+
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+
+    /* as_completed: one slow item (0.6 s) and ten quick ones on two
+       workers. Futures share batches as map items do; chunksize 1 sends
+       each on its own. A quick one comes back first, long before the slow
+       one; every one comes back once, with its own result. */
+    pool = troupe_pool_new_module(&odd_module, 2, &(troupe_pool_opts_t){ .chunksize = 1 });
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_future_t *fs[11], *pending[11];
+    for (int i = 0; i < 11; i++) {
+        troupe_value_t *x = troupe_value_int(i == 0 ? 1600 : i);
+        fs[i] = pending[i] = troupe_pool_submit(pool, x);
+        troupe_value_destroy(&x); /* the future holds its own copy */
+    }
+    t0 = now();
+    size_t left = 11;
+    int64_t sum = 0;
+    double first_at = 0, slow_at = 0;
+    for (int k = 0; k < 11; k++) {
+        int i = troupe_future_wait_any(pending, left, 30);
+        CHECK(i >= 0);
+        if (i < 0)
+            break;
+        int64_t r = 0;
+        CHECK(troupe_as_int(troupe_future_result(pending[i]), &r));
+        if (k == 0) {
+            first_at = now() - t0;
+            CHECK(r != 3200);
+        }
+        if (r == 3200)
+            slow_at = now() - t0;
+        sum += r;
+        pending[i] = pending[--left];
+    }
+    CHECK(sum == 3200 + 2 * 55);
+    CHECK(first_at < slow_at && slow_at > 0.5);
+    CHECK(troupe_future_wait_all(fs, 11, 1) == 0);
+    for (int i = 0; i < 11; i++)
+        troupe_future_destroy(&fs[i]);
+    CHECK(troupe_future_wait_any(pending, 0, 0) == -1);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+}
+
+static void *kill_a_worker(void *arg)
+{
+    sleep_ms(150);
+    pid_t pids[8];
+    int k = workers(pids, 8);
+    if (k > 0 && kill(pids[0], SIGKILL) == 0)
+        *(int *)arg = 1;
+    return NULL;
+}
+
+static void test_a_killed_worker_loses_nothing(void)
+{
+    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "20", NULL } };
+    troupe_pool_t *pool = troupe_pool_new("spin", 2, &o);
+    CHECK(pool);
+    if (!pool)
+        return;
+    size_t n = 40000; /* 20 us each: 0.4 s on two workers */
+    int64_t *xs = malloc(n * sizeof *xs), *ys = malloc(n * sizeof *ys);
+    for (size_t i = 0; i < n; i++) {
+        xs[i] = (int64_t)i;
+        ys[i] = -1;
+    }
+    /* a thread kills a worker while the map runs */
+    pthread_t killer;
+    int killed = 0;
+    pthread_create(&killer, NULL, kill_a_worker, &killed);
+    CHECK(troupe_pool_map_int(pool, xs, ys, n) == 0);
+    pthread_join(killer, NULL);
+    CHECK(killed == 1);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        wrong += ys[i] != xs[i];
+    CHECK(wrong == 0);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+    free(xs);
+    free(ys);
+    CHECK(children() == 0);
+}
+
+static void test_a_pool_that_gives_up_fails_its_futures(void)
+{
+    troupe_pool_opts_t o = { .max_restarts = 2, .restart_period = 30 };
+    troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 1, &o);
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_value_t *bomb = troupe_value_int(-9), *fine = troupe_value_int(1);
+    troupe_future_t *f = troupe_pool_submit(pool, bomb);
+    double t0 = now();
+    CHECK(troupe_future_wait(f, 30) == 0);
+    CHECK(now() - t0 < 20);
+    const char *e = troupe_future_error(f);
+    CHECK(e && strstr(e, "max_restarts") && strstr(e, "signal 9"));
+    /* after that: refused at once, with the reason */
+    CHECK(troupe_pool_submit(pool, fine) == NULL);
+    CHECK(strstr(troupe_error(), "max_restarts") != NULL);
+    int64_t x = 1, y;
+    CHECK(troupe_pool_map_int(pool, &x, &y, 1) == -1);
+    CHECK(troupe_pool_close(pool) == -1 && strstr(troupe_error(), "max_restarts"));
+    troupe_pool_destroy(&pool);
+    /* the future outlives its pool */
+    CHECK(troupe_future_done(f) && troupe_future_error(f));
+    troupe_future_destroy(&f);
+    troupe_value_destroy(&bomb);
+    troupe_value_destroy(&fine);
+    CHECK(children() == 0);
+}
+
+static void test_destroy_terminates_pending_work(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_value_t *slow = troupe_value_int(1900);
+    troupe_future_t *f = troupe_pool_submit(pool, slow);
+    sleep_ms(50);
+    double t0 = now();
+    troupe_pool_destroy(&pool);
+    CHECK(now() - t0 < 1.5); /* killed, not waited for */
+    CHECK(troupe_future_done(f));
+    CHECK(troupe_future_error(f) && strstr(troupe_future_error(f), "destroyed"));
+    troupe_future_destroy(&f);
+    troupe_value_destroy(&slow);
+    CHECK(children() == 0);
+    CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
+}
+
+static void test_bad_modules_are_refused_with_a_reason(void)
+{
+    CHECK(troupe_pool_new("no-such-module", 2, NULL) == NULL);
+    CHECK(strstr(troupe_error(), "no-such-module") != NULL);
+    CHECK(troupe_pool_new(NULL, 2, NULL) == NULL);
+    /* a module that refuses its arguments: the worker's reason */
+    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "lots", NULL } };
+    CHECK(troupe_pool_new("spin", 1, &o) == NULL);
+    CHECK(strstr(troupe_error(), "us") != NULL);
+    /* a descriptor on the heap cannot be found by a worker */
+    troupe_module_t *heap = malloc(sizeof *heap);
+    memcpy(heap, &odd_module, sizeof *heap);
+    CHECK(troupe_pool_new_module(heap, 1, NULL) == NULL);
+    CHECK(strstr(troupe_error(), "not a static object") != NULL);
+    free(heap);
+    CHECK(children() == 0);
+}
+
+int main(int argc, char **argv)
+{
+    troupe_init(argc, argv);
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
+#define T(f) { #f, f }
+        T(test_map_int_in_input_order),
+        T(test_chunking_changes_nothing_but_batches),
+        T(test_values_through_a_module_of_this_program),
+        T(test_failed_items_are_reported_where_they_belong),
+        T(test_imap_unordered_hands_over_each_result_once),
+        T(test_futures_complete_as_they_finish),
+        T(test_a_killed_worker_loses_nothing),
+        T(test_a_pool_that_gives_up_fails_its_futures),
+        T(test_destroy_terminates_pending_work),
+        T(test_bad_modules_are_refused_with_a_reason),
+    };
+    const char *only = argc > 1 ? argv[1] : NULL;
+    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
+        if (only && !strstr(tests[i].name, only))
+            continue;
+        int before = failures;
+        double t0 = now();
+        tests[i].fn();
+        printf("%s %s (%.2f s)\n", failures == before ? "ok:" : "FAIL:", tests[i].name,
+               now() - t0);
+        fflush(stdout);
+    }
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
