@@ -550,7 +550,9 @@ static pid_t start_supervisor(troupe_pool_t *p)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* SIGTERM, not SIGKILL: if the program dies (Ctrl-C), the
+           supervisor still kills its workers and removes the run dir */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent || fcntl(fd, F_SETFD, 0) != 0)
             _exit(127);
         execv(p->actor_exe, argv);
@@ -790,6 +792,13 @@ static troupe_pool_t *pool_start(const char *module, const char *path, const cha
 {
     static const troupe_pool_opts_t none;
     const troupe_pool_opts_t *o = opts ? opts : &none;
+    if (getenv("TROUPE_WORKER")) {
+        /* this is a worker whose main() went on as the program: it would
+           start pools of its own, and their workers more */
+        tr_error("troupe: pool: this process was started as a troupe worker, but "
+                 "main() did not call troupe_init() first");
+        return NULL;
+    }
     if (workers == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         workers = cores > 0 ? (unsigned)cores : 1;

@@ -159,7 +159,12 @@ static void remove_rundir(sup_t *s)
             unlink(path);
         }
     }
-    if (s->own_rundir && rmdir(s->rundir) != 0)
+    if (!s->own_rundir) { /* the caller's: it removes it too, whoever is first */
+        rmdir(s->rundir);
+        s->rundir[0] = '\0';
+        return;
+    }
+    if (rmdir(s->rundir) != 0)
         say(s, "could not remove run directory %s: %s", s->rundir, strerror(errno));
     s->rundir[0] = '\0';
 }
@@ -354,7 +359,14 @@ static void on_death(sup_t *s, inst_t *in, int status)
         return;
     }
     if (!s->started) {
-        say(s, "actor '%s' #%u (pid %d) %s", a->name, in->instance, (int)in->pid, why);
+        /* a worker that is the caller's own program, gone before it said
+           hello: most likely main() did not hand it over first */
+        const char *hint = a->exe && in->last_seen == in->spawned_at
+                               ? " before it connected: does the program's main() call "
+                                 "troupe_init() first?"
+                               : "";
+        say(s, "actor '%s' #%u (pid %d) %s%s", a->name, in->instance, (int)in->pid, why,
+            hint);
         fail_run(s, 1);
         return;
     }
