@@ -711,7 +711,7 @@ static plan_t *pool_plan(troupe_pool_t *p, const char *module, const char *path,
     plan_defaults(plan);
     if (o->chunksize)
         plan->batch = o->chunksize;
-    plan->name = strdup("pool");
+    plan->name = strdup(o->name && *o->name ? o->name : program_invocation_short_name);
     plan->file = strdup("(embedded)");
     plan->dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");
     plan->rundir = strdup(p->rundir);

@@ -250,6 +250,9 @@ typedef struct {
     double restart_period;  /* ... within this many seconds (0: 5) */
     double hang;            /* seconds without a heartbeat: hung (0: 10) */
     int verbose;            /* 1: worker restarts and the summary on stderr */
+    /*  The pool's name in process titles ("troupe: NAME/work#0") and
+        messages; NULL: the program's name. */
+    const char *name;
 } troupe_pool_opts_t;
 
 /*  Starts `workers` processes (0: one per core) running a module: a

@@ -28,9 +28,12 @@ struct zygote {
 
 void zygote_set_title(int argc, char **argv, const char *title)
 {
+    /* measured once: a title written before has zeroed the argv strings
+       that the measure reads (the zygote titles itself, then its actors) */
+    static size_t room;
     char *start = argv[0];
-    char *end = argv[argc - 1] + strlen(argv[argc - 1]);
-    size_t room = (size_t)(end - start);
+    if (!room)
+        room = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - start);
     char copy[256];
     snprintf(copy, sizeof copy, "%s", title);
     memset(start, 0, room);

@@ -126,9 +126,15 @@ static int children(void)
     return n;
 }
 
-/*  Pids of the pool's workers: processes titled "troupe: pool/work#N". */
+/*  Pids of the pool's workers: processes titled "troupe: NAME/work#N".
+    Tests that look for workers name their pools after this process, so
+    that tests run side by side never see each other's. */
+static char pool_name[64];
+
 static int workers(pid_t *pids, int max)
 {
+    char title[96];
+    snprintf(title, sizeof title, "troupe: %s/work#", pool_name);
     int n = 0;
     DIR *d = opendir("/proc");
     struct dirent *e;
@@ -141,7 +147,7 @@ static int workers(pid_t *pids, int max)
         size_t len = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[len] = '\0';
-        if (!strncmp(buf, "troupe: pool/work#", 18))
+        if (!strncmp(buf, title, strlen(title)))
             pids[n++] = atoi(e->d_name);
     }
     if (d)
@@ -413,7 +419,8 @@ static void *kill_a_worker(void *arg)
 
 static void test_a_killed_worker_loses_nothing(void)
 {
-    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "20", NULL } };
+    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "20", NULL },
+                             .name = pool_name };
     troupe_pool_t *pool = troupe_pool_new("spin", 2, &o);
     CHECK(pool);
     if (!pool)
@@ -509,9 +516,33 @@ static void test_bad_modules_are_refused_with_a_reason(void)
     CHECK(children() == 0);
 }
 
+/*  For tests/embed_interrupt.sh: a pool busy mapping, until a signal. */
+static int serve_until_killed(void)
+{
+    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "1000", NULL },
+                             .name = "interrupted" };
+    troupe_pool_t *pool = troupe_pool_new("spin", 2, &o);
+    if (!pool) {
+        fprintf(stderr, "%s\n", troupe_error());
+        return 1;
+    }
+    size_t n = 1000000;
+    int64_t *xs = calloc(n, sizeof *xs), *ys = calloc(n, sizeof *ys);
+    printf("mapping\n");
+    fflush(stdout);
+    troupe_pool_map_int(pool, xs, ys, n); /* 500 s: ended by a signal */
+    troupe_pool_destroy(&pool);
+    free(xs);
+    free(ys);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     troupe_init(argc, argv);
+    snprintf(pool_name, sizeof pool_name, "test-pool-%d", (int)getpid());
+    if (argc > 1 && !strcmp(argv[1], "--serve-until-killed"))
+        return serve_until_killed();
     struct {
         const char *name;
         void (*fn)(void);
