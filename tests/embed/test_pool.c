@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 static int failures;
 
@@ -498,6 +499,64 @@ static void test_destroy_terminates_pending_work(void)
     CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
 }
 
+typedef struct {
+    troupe_pool_t *pool;
+    int64_t base;
+    int ok;
+} mapper_t;
+
+static void *map_in_a_thread(void *arg)
+{
+    mapper_t *m = arg;
+    int64_t in[1000], out[1000];
+    m->ok = 1;
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 1000; i++)
+            in[i] = m->base + round * 1000 + i;
+        if (troupe_pool_map_int(m->pool, in, out, 1000) != 0)
+            m->ok = 0;
+        for (int i = 0; i < 1000; i++)
+            if (out[i] != in[i] * in[i])
+                m->ok = 0;
+    }
+    return NULL;
+}
+
+static void test_threads_share_a_pool_beside_the_callers_zmq(void)
+{
+    /* the program's own zmq context and sockets, busy while pools run */
+    void *zctx = zmq_ctx_new();
+    void *a = zmq_socket(zctx, ZMQ_PAIR), *b = zmq_socket(zctx, ZMQ_PAIR);
+    CHECK(zmq_bind(a, "inproc://mine") == 0 && zmq_connect(b, "inproc://mine") == 0);
+    troupe_pool_t *pool = troupe_pool_new("square", 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    mapper_t m[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        m[i] = (mapper_t){ .pool = pool, .base = i * 1000000 };
+        pthread_create(&t[i], NULL, map_in_a_thread, &m[i]);
+    }
+    int pings = 0;
+    for (int i = 0; i < 100; i++) {
+        char buf[8];
+        if (zmq_send(a, "ping", 4, 0) == 4 && zmq_recv(b, buf, sizeof buf, 0) == 4)
+            pings++;
+    }
+    CHECK(pings == 100);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(m[i].ok == 1);
+    }
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+    zmq_close(a);
+    zmq_close(b);
+    CHECK(zmq_ctx_term(zctx) == 0);
+    CHECK(children() == 0);
+}
+
 static void test_bad_modules_are_refused_with_a_reason(void)
 {
     CHECK(troupe_pool_new("no-such-module", 2, NULL) == NULL);
@@ -558,6 +617,7 @@ int main(int argc, char **argv)
         T(test_a_pool_that_gives_up_fails_its_futures),
         T(test_destroy_terminates_pending_work),
         T(test_bad_modules_are_refused_with_a_reason),
+        T(test_threads_share_a_pool_beside_the_callers_zmq),
     };
     const char *only = argc > 1 ? argv[1] : NULL;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
