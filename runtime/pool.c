@@ -119,6 +119,7 @@ struct troupe_pool {
     uint64_t next_index;
     bool wake_waiters;
     bool host_locked; /* the pool's thread holds mu through a whole batch */
+    job_t *hint;      /* the job last found: the next item is most often in it */
 };
 
 /* ==== jobs ====================================================================== */
@@ -131,6 +132,9 @@ static bool job_finished(const job_t *j)
 /*  The job holding item `index`, or NULL (a late repeat of a finished job). */
 static job_t *job_find(troupe_pool_t *p, uint64_t index)
 {
+    job_t *h = p->hint;
+    if (h && index >= h->first && index - h->first < h->n)
+        return h;
     size_t lo = p->head, hi = p->tail;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -140,7 +144,7 @@ static job_t *job_find(troupe_pool_t *p, uint64_t index)
         else if (index >= j->first + j->n)
             lo = mid + 1;
         else
-            return j;
+            return p->hint = j;
     }
     return NULL;
 }
@@ -173,8 +177,10 @@ static void pool_free(troupe_pool_t *p);
 static bool table_trim(troupe_pool_t *p)
 {
     bool free_pool = false;
-    while (p->head < p->tail && job_finished(p->jobs[p->head]))
+    while (p->head < p->tail && job_finished(p->jobs[p->head])) {
+        p->hint = NULL;
         free_pool |= job_release(p->jobs[p->head++]);
+    }
     if (p->head == p->tail)
         p->head = p->tail = 0;
     return free_pool;
