@@ -377,6 +377,15 @@ static const msgpack_object *result_of(const msgpack_object *group, msgpack_obje
     return group;
 }
 
+/*  map_int and map_double take one number per item. */
+static void fail_not_a(job_t *j, size_t i, const msgpack_object *v, const char *what)
+{
+    char shown[128], text[256];
+    troupe_format(v, shown, sizeof shown);
+    snprintf(text, sizeof text, "item %zu: the result is not %s: %s", i, what, shown);
+    job_fail(j, i, text);
+}
+
 static void file_result(job_t *j, size_t i, const msgpack_object *v, const char *failed)
 {
     char text[256];
@@ -413,22 +422,12 @@ static void file_result(job_t *j, size_t i, const msgpack_object *v, const char 
             j->results[i] = troupe_value_object(v);
         break;
     case JOB_INTS:
-        if (!troupe_as_int(v, &j->iout[i])) {
-            char shown[128];
-            troupe_format(v, shown, sizeof shown);
-            snprintf(text, sizeof text, "item %zu: the result is not an integer: %s", i,
-                     shown);
-            job_fail(j, i, text);
-        }
+        if (!troupe_as_int(v, &j->iout[i]))
+            fail_not_a(j, i, v, "an integer");
         break;
     case JOB_DOUBLES:
-        if (!troupe_as_double(v, &j->dout[i])) {
-            char shown[128];
-            troupe_format(v, shown, sizeof shown);
-            snprintf(text, sizeof text, "item %zu: the result is not a number: %s", i,
-                     shown);
-            job_fail(j, i, text);
-        }
+        if (!troupe_as_double(v, &j->dout[i]))
+            fail_not_a(j, i, v, "a number");
         break;
     }
 }

@@ -190,6 +190,30 @@ static void spawned(inst_t *in, pid_t pid)
 static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *title);
 static void abort_external(sup_t *s);
 
+/*  Forks and execs one actor process. The supervisor has no threads, but
+    the child still makes only async-signal-safe calls until exec. */
+static int fork_exec(sup_t *s, inst_t *in, const char *exe, char **argv, char **envp)
+{
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        say(s, "cannot fork for actor '%s': %s", actor_name(s, in), strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        execve(exe, argv, envp);
+        _exit(127);
+    }
+    spawned(in, pid);
+    return 0;
+}
+
 static int spawn(sup_t *s, inst_t *in)
 {
     char title[256];
@@ -211,25 +235,8 @@ static int spawn(sup_t *s, inst_t *in)
     }
     /* troupe-actor writes the title over its whole argv area */
     char *argv[] = { "troupe-actor", s->control, in->rid, title, NULL };
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        say(s, "cannot fork for actor '%s': %s", actor_name(s, in), strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        /* only async-signal-safe calls until exec */
-        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        execv(s->exe, argv);
-        _exit(127);
-    }
-    spawned(in, pid);
-    return 0;
+    extern char **environ;
+    return fork_exec(s, in, s->exe, argv, environ);
 }
 
 static bool instance_alive(const inst_t *in);
@@ -248,26 +255,9 @@ static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *titl
     memcpy(envp, environ, (size_t)n * sizeof *envp);
     envp[n] = "TROUPE_WORKER=1";
     char *argv[] = { (char *)exe, s->control, in->rid, (char *)title, NULL };
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        say(s, "cannot fork for actor '%s': %s", actor_name(s, in), strerror(errno));
-        free(envp);
-        return -1;
-    }
-    if (pid == 0) {
-        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        execve(exe, argv, envp);
-        _exit(127);
-    }
+    int rc = fork_exec(s, in, exe, argv, envp);
     free(envp);
-    spawned(in, pid);
-    return 0;
+    return rc;
 }
 
 static void kill_all(sup_t *s, int sig)
