@@ -1,0 +1,101 @@
+/*  pool.h: what pool.c (the pool: its thread, its supervisor, the caller's
+    actor) and jobs.c (the work it is given: map, imap_unordered, futures)
+    share. Everything a job holds is guarded by its pool's mutex.
+*/
+#ifndef TR_POOL_H
+#define TR_POOL_H
+
+#include "troupe.h"
+
+#include <limits.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum { JOB_VALUES, JOB_INTS, JOB_DOUBLES } job_kind_t;
+
+/*  A result waiting for imap_unordered's caller to take it. */
+typedef struct comp {
+    size_t index;
+    troupe_value_t *value;
+    char *error;
+    struct comp *next;
+} comp_t;
+
+typedef struct job {
+    job_kind_t kind;
+    uint64_t first; /* index of its item 0 */
+    size_t n;
+    /* in: the caller's (it waits until every item is produced), or owned */
+    troupe_value_t *const *items;
+    const int64_t *ints;
+    const double *dbls;
+    /* out */
+    troupe_value_t **results; /* JOB_VALUES: NULL for imap */
+    int64_t *iout;
+    double *dout;
+    uint8_t *done; /* a bit per item */
+    size_t ndone;
+    char *error; /* the failed item of lowest index, or the pool's end */
+    size_t error_index;
+    bool failed;    /* the pool ended before the job did */
+    bool abandoned; /* the caller left: the rest of it is not wanted */
+    bool imap;
+    comp_t *comp_head, *comp_tail;
+    int refs; /* the table's and the caller's */
+    troupe_pool_t *pool;
+    /* a future's own item and result */
+    troupe_value_t *own_item, *own_result;
+} job_t;
+
+struct troupe_future {
+    job_t job; /* a future is a job of one item */
+};
+
+typedef enum { P_STARTING, P_RUNNING, P_ENDED } pool_state_t;
+
+struct troupe_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs; /* the caller's handle, and one per live job */
+    pthread_t thread;
+    bool thread_live;
+    int work_fd; /* eventfd: items were submitted, or the pool closes */
+    int wake_fd; /* eventfd: the pool is being destroyed */
+    pid_t sup;
+    char rundir[PATH_MAX];
+    char actor_exe[PATH_MAX];
+    msgpack_sbuffer plan; /* [plan, verbose, hang], for the supervisor */
+    pool_state_t state;
+    bool failed; /* ended badly: error says why */
+    char error[1024];
+    bool closing, destroying;
+    uint64_t next_check;
+    /* the work */
+    job_t **jobs;
+    size_t head, tail, cap; /* live jobs are jobs[head .. tail) */
+    uint64_t next_index;
+    bool wake_waiters;
+    bool host_locked; /* the pool's thread holds mu through a whole batch */
+    job_t *hint;      /* the job last found: the next item is most often in it */
+};
+
+/* ---- jobs.c --------------------------------------------------------------- */
+/*  Under the lock, all of them. */
+bool job_finished(const job_t *j);
+/*  The job holding item `index`, or NULL (a late repeat of a finished job). */
+job_t *job_find(troupe_pool_t *p, uint64_t index);
+/*  Drops one reference; true when the pool lost its last one and must be
+    freed (pool_free, after unlocking). */
+bool job_release(job_t *j);
+/*  Finished jobs at the head of the table leave it; as job_release. */
+bool table_trim(troupe_pool_t *p);
+/*  Records why item `index` failed, keeping the lowest index's reason. */
+void job_fail(job_t *j, size_t index, const char *why);
+
+/* ---- pool.c ---------------------------------------------------------------- */
+void pool_free(troupe_pool_t *p);
+
+#endif
