@@ -250,6 +250,7 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
         const msgpack_object *o = &list->via.array.ptr[i];
         char *endpoint = ctl_map_str(o, "endpoint");
         char *sub = ctl_map_str(o, "subscribe");
+        char *producer = ctl_map_str(o, "producer");
         void *sock = new_socket(h, ZMQ_DEALER);
         chan_in_t *in = NULL;
         if (sock && endpoint) {
@@ -257,8 +258,11 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
             if (zmq_connect(sock, endpoint) == 0) {
                 in = chan_in_new(sock, endpoint, h->ctx.id, h->credit,
                                  sub ? sub : "");
-                if (in)
+                if (in) {
                     sock = NULL;
+                    in->producer = producer;
+                    producer = NULL;
+                }
             }
         }
         if (!in)
@@ -268,6 +272,7 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
             zmq_close(sock);
         free(endpoint);
         free(sub);
+        free(producer);
         if (!in)
             return -1;
         h->ctx.ins[h->ctx.nins++] = in;
@@ -777,11 +782,16 @@ static void peer_gone(host_t *h, const char *name)
     }
 }
 
-static void peer_back(host_t *h, const char *endpoint)
+/*  [PEER_BACK, endpoint, producer]: the producer was restarted, and bound
+    at `endpoint` (on tcp, a new port). */
+static void peer_back(host_t *h, const char *endpoint, const char *producer)
 {
-    for (int i = 0; i < h->ctx.nins; i++)
-        if (!strcmp(h->ctx.ins[i]->endpoint, endpoint))
-            chan_in_rehello(h->ctx.ins[i]);
+    for (int i = 0; i < h->ctx.nins; i++) {
+        chan_in_t *in = h->ctx.ins[i];
+        if (*producer ? in->producer && !strcmp(in->producer, producer)
+                      : !strcmp(in->endpoint, endpoint))
+            chan_in_rehello(in, endpoint);
+    }
 }
 
 static void handle_control(host_t *h)
@@ -798,18 +808,22 @@ static void handle_control(host_t *h)
             zmq_msg_close(&msg);
             break;
         }
-        char arg[512] = "";
+        char arg[512] = "", arg2[128] = "";
         if (kind > 0 && root.via.array.size > 1
             && root.via.array.ptr[1].type == MSGPACK_OBJECT_STR)
             snprintf(arg, sizeof arg, "%.*s", (int)root.via.array.ptr[1].via.str.size,
                      root.via.array.ptr[1].via.str.ptr);
+        if (kind > 0 && root.via.array.size > 2
+            && root.via.array.ptr[2].type == MSGPACK_OBJECT_STR)
+            snprintf(arg2, sizeof arg2, "%.*s", (int)root.via.array.ptr[2].via.str.size,
+                     root.via.array.ptr[2].via.str.ptr);
         zmq_msg_close(&msg);
         switch (kind) {
         case CTL_INPUT_END: h->input_end = true; break;
         case CTL_DRAIN: h->source_done = true; break;
         case CTL_STOP: h->stop = true; break;
         case CTL_PEER_LOST: peer_lost(h, arg); break;
-        case CTL_PEER_BACK: peer_back(h, arg); break;
+        case CTL_PEER_BACK: peer_back(h, arg, arg2); break;
         case CTL_PEER_GONE: peer_gone(h, arg); break;
         case CTL_ABORT:
             if (h->embed && h->embed->aborted)
@@ -999,6 +1013,27 @@ static int wait_for(host_t *h, int want, int ms, msgpack_zone *zone,
     }
 }
 
+/*  [READY, [endpoint per output]]: where each output is bound, as zmq
+    says (on tcp, with the port the system picked). */
+static void send_ready(host_t *h)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, CTL_READY);
+    msgpack_pack_array(&pk, (uint32_t)h->ctx.nouts);
+    for (int i = 0; i < h->ctx.nouts; i++) {
+        char ep[1024] = "";
+        size_t len = sizeof ep;
+        zmq_getsockopt(h->ctx.outs[i]->sock, ZMQ_LAST_ENDPOINT, ep, &len);
+        ctl_pack_str(&pk, ep);
+    }
+    ctl_send(h->ctl, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /*  A problem before the loop: on stderr in an actor process, to the caller
     in a program that embeds the host. */
 static void host_say(host_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1078,10 +1113,10 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
         wait_for(&h, CTL_STOP, 5000, &zone, &root, &msg);
         goto out;
     }
-    ctl_send_kind(h.ctl, NULL, CTL_READY);
+    send_ready(&h);
     kind = wait_for(&h, CTL_START, 60000, &zone, &root, &msg);
     if (kind == CTL_START) {
-        if (setup_inputs(&h, ctl_map_get(&cfg.via.array.ptr[1], "inputs"), err,
+        if (setup_inputs(&h, root.via.array.size > 1 ? &root.via.array.ptr[1] : NULL, err,
                          sizeof err)
             < 0) {
             ctl_send_text(h.ctl, NULL, CTL_ERROR, err);

@@ -566,8 +566,20 @@ chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
     return self;
 }
 
-int chan_in_rehello(chan_in_t *self)
+int chan_in_rehello(chan_in_t *self, const char *endpoint)
 {
+    if (endpoint && *endpoint && strcmp(endpoint, self->endpoint)) {
+        char *moved = strdup(endpoint);
+        if (!moved)
+            return -1;
+        zmq_disconnect(self->sock, self->endpoint);
+        if (zmq_connect(self->sock, moved) != 0) {
+            free(moved);
+            return -1;
+        }
+        free(self->endpoint);
+        self->endpoint = moved;
+    }
     self->nacks = 0;
     self->credit_owed = 0;
     return say_hello(self);
@@ -582,6 +594,7 @@ void chan_in_destroy(chan_in_t **self_p)
         zmq_close(self->sock);
     free(self->acks);
     free(self->endpoint);
+    free(self->producer);
     free(self->consumer);
     free(self->topic);
     free(self);

@@ -126,6 +126,7 @@ void chan_out_gone(chan_out_t *self, const char *name);
 
 typedef struct {
     char *endpoint;
+    char *producer;         /* "ACTOR.INSTANCE.CHAN", or NULL */
     char *consumer, *topic; /* for hello */
     uint32_t credit;
     void *sock; /* DEALER to one producer instance */
@@ -139,9 +140,9 @@ typedef struct {
     on) and says hello. */
 chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
                        uint32_t credit, const char *topic);
-/*  The producer was replaced: forget what was owed to the old one and say
-    hello to the new one. */
-int chan_in_rehello(chan_in_t *self);
+/*  The producer was replaced: forget what was owed to the old one, connect
+    to the new one's endpoint if it moved, and say hello. */
+int chan_in_rehello(chan_in_t *self, const char *endpoint);
 void chan_in_destroy(chan_in_t **self_p);
 /*  Queues an acknowledgement of `batch_id`. */
 void chan_in_ack(chan_in_t *self, uint64_t batch_id);

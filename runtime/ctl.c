@@ -77,13 +77,13 @@ char *ctl_map_str(const msgpack_object *map, const char *key)
     return s;
 }
 
-void ctl_pack_key(msgpack_packer *pk, const char *key)
+void ctl_pack_str(msgpack_packer *pk, const char *key)
 {
     msgpack_pack_str_with_body(pk, key, strlen(key));
 }
 
 void ctl_pack_kv_str(msgpack_packer *pk, const char *key, const char *value)
 {
-    ctl_pack_key(pk, key);
+    ctl_pack_str(pk, key);
     msgpack_pack_str_with_body(pk, value, strlen(value));
 }

@@ -57,6 +57,7 @@ bool ctl_map_bool(const msgpack_object *map, const char *key, bool fallback);
 char *ctl_map_str(const msgpack_object *map, const char *key);
 /*  Packs a string key and string value. */
 void ctl_pack_kv_str(msgpack_packer *pk, const char *key, const char *value);
-void ctl_pack_key(msgpack_packer *pk, const char *key);
+/*  Packs a string (a key or a value). */
+void ctl_pack_str(msgpack_packer *pk, const char *key);
 
 #endif

@@ -46,6 +46,8 @@ static const char *usage_run =
     "      --stats FILE           write the end-of-run summary as JSON to FILE\n"
     "      --grace SECONDS        how long a Ctrl-C drain may take (default 5)\n"
     "      --hang SECONDS         an actor silent this long is hung (default 10)\n"
+    "      --transport ipc|tcp    what data channels run on: ipc sockets in the\n"
+    "                             run directory (default), or tcp on 127.0.0.1\n"
     "  -h, --help                 this text\n";
 
 static const char *usage_check =
@@ -60,6 +62,7 @@ typedef struct {
     int nsets;
     supervisor_opts_t sup;
     const char *file;
+    bool tcp;
 } cli_t;
 
 static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
@@ -71,6 +74,7 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         { "stats", required_argument, NULL, 'S' },
         { "grace", required_argument, NULL, 'g' },
         { "hang", required_argument, NULL, 'H' },
+        { "transport", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -102,6 +106,13 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
                 cli->sup.hang = v;
             break;
         }
+        case 'T':
+            if (strcmp(optarg, "ipc") && strcmp(optarg, "tcp")) {
+                fprintf(stderr, "troupe: --transport: '%s' is not ipc or tcp\n", optarg);
+                return EXIT_USAGE;
+            }
+            cli->tcp = !strcmp(optarg, "tcp");
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default:
             fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
@@ -139,7 +150,9 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
         free(cli.sets);
         return EXIT_USAGE;
     }
-    if (run)
+    if (run && cli.tcp && !(plan->tcp_host = strdup("127.0.0.1")))
+        rc = 1;
+    else if (run)
         rc = supervisor_run(plan, &cli.sup, zygote);
     else {
         printf("%s: ok: pipeline '%s', %d actors\n", cli.file, plan->name,

@@ -56,6 +56,7 @@ void plan_destroy(plan_t **self_p)
     free(self->file);
     free(self->dir);
     free(self->rundir);
+    free(self->tcp_host);
     free(self);
     *self_p = NULL;
 }
@@ -148,7 +149,7 @@ void plan_pack(msgpack_packer *pk, const plan_t *p)
         pack_str(pk, a->exe);
         msgpack_pack_int(pk, 0); /* reserved */
     }
-    msgpack_pack_int(pk, 0); /* reserved */
+    pack_str(pk, p->tcp_host);
 }
 
 /*  Readers that leave *ok false on a wrong type. */
@@ -327,6 +328,8 @@ plan_t *plan_unpack(const msgpack_object *o)
         r.ok = c.ok && a->name && a->topic && a->subscribe && a->instances >= 1
                && a->instances <= 1024;
     }
+    if (r.ok)
+        p->tcp_host = rd_str(&r);
     if (!r.ok || !p->name || !p->dir || !p->batch || !p->nactors) {
         plan_destroy(&p);
         return NULL;

@@ -67,6 +67,8 @@ typedef struct {
     int nchans;
     char *rundir; /* the run directory to use, made by the caller; NULL:
                      the supervisor makes one */
+    char *tcp_host; /* data channels on tcp at this address (ports picked
+                       by the system); NULL: ipc in the run directory */
 } plan_t;
 
 /*  The pipeline-wide defaults (batch, window, credit). */

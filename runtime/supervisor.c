@@ -66,6 +66,7 @@ typedef struct {
     uint64_t respawn_at;
     uint64_t spawned_at;
     unsigned streak; /* deaths in a row, each soon after its start */
+    char **bound;    /* per output: the endpoint it reported in READY */
 } inst_t;
 
 typedef struct {
@@ -459,22 +460,82 @@ static void abort_external(sup_t *s)
 }
 
 /*  A restarted producer: its consumers say hello to the new process. */
+static const char *bound_endpoint(sup_t *s, int actor, unsigned instance, int chan);
+
 static void announce_back(sup_t *s, inst_t *in)
 {
     const plan_t *p = s->plan;
     const plan_actor_t *a = &p->actors[in->actor];
     for (int o = 0; o < a->noutputs; o++) {
-        char ep[PATH_MAX + 64];
-        wiring_endpoint(s->rundir, in->actor, in->instance, a->outputs[o], ep,
-                        sizeof ep);
+        char key[64];
+        const char *ep = bound_endpoint(s, in->actor, in->instance, a->outputs[o]);
+        wiring_producer_key(in->actor, in->instance, a->outputs[o], key, sizeof key);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, 3);
+        msgpack_pack_int(&pk, CTL_PEER_BACK);
+        ctl_pack_str(&pk, ep ? ep : "");
+        ctl_pack_str(&pk, key);
         for (int b = 0; b < p->nactors; b++)
             for (int k = 0; k < p->actors[b].ninputs; k++)
                 if (p->actors[b].inputs[k] == a->outputs[o])
                     for (unsigned i = 0; i < p->actors[b].instances; i++) {
                         inst_t *c = &s->insts[s->first_inst[b] + i];
                         if (c->state == I_RUNNING)
-                            send_text(s, c, CTL_PEER_BACK, ep);
+                            ctl_send(s->ctl, c->rid, strlen(c->rid), &sb);
                     }
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+/*  The endpoint a producer instance reported for an output channel. */
+static const char *bound_endpoint(sup_t *s, int actor, unsigned instance, int chan)
+{
+    const plan_actor_t *a = &s->plan->actors[actor];
+    const inst_t *in = &s->insts[s->first_inst[actor] + instance];
+    for (int o = 0; in->bound && o < a->noutputs; o++)
+        if (a->outputs[o] == chan)
+            return in->bound[o];
+    return NULL;
+}
+
+static const char *bound_cb(void *arg, int actor, unsigned instance, int chan)
+{
+    return bound_endpoint(arg, actor, instance, chan);
+}
+
+/*  [START, inputs]: connect to these producers, and run. */
+static void send_start(sup_t *s, inst_t *in)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, CTL_START);
+    wiring_pack_inputs(&pk, s->plan, in->actor, bound_cb, s);
+    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/*  [READY, [endpoint per output]]: where the instance bound its outputs. */
+static void take_bound(sup_t *s, inst_t *in, const msgpack_object *root)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    const msgpack_object *list = root->via.array.size > 1 ? &root->via.array.ptr[1] : NULL;
+    if (!in->bound && a->noutputs)
+        in->bound = calloc((size_t)a->noutputs, sizeof *in->bound);
+    for (int o = 0; in->bound && o < a->noutputs; o++) {
+        const msgpack_object *e = list && list->type == MSGPACK_OBJECT_ARRAY
+                                          && (uint32_t)o < list->via.array.size
+                                      ? &list->via.array.ptr[o]
+                                      : NULL;
+        free(in->bound[o]);
+        in->bound[o] = e && e->type == MSGPACK_OBJECT_STR
+                           ? strndup(e->via.str.ptr, e->via.str.size)
+                           : NULL;
     }
 }
 
@@ -575,10 +636,11 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
     case CTL_READY:
         if (in->state != I_CONFIGURED)
             break;
+        take_bound(s, in, root);
         in->state = I_READY;
         if (s->started) { /* a restarted instance joins the running pipeline */
             in->state = I_RUNNING;
-            send_kind(s, in, CTL_START);
+            send_start(s, in);
             if (s->input_ended[in->actor])
                 send_kind(s, in, CTL_INPUT_END);
             announce_back(s, in);
@@ -592,7 +654,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
                     (unsigned long long)(s->t_run - s->t_start));
             for (int i = 0; i < s->ninsts; i++) {
                 s->insts[i].state = I_RUNNING;
-                send_kind(s, &s->insts[i], CTL_START);
+                send_start(s, &s->insts[i]);
             }
         }
         break;
@@ -1017,6 +1079,12 @@ cleanup:
     if (s->sigfd >= 0) {
         close(s->sigfd);
         sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+    }
+    for (int i = 0; s->insts && i < s->ninsts; i++) {
+        const plan_actor_t *a = &plan->actors[s->insts[i].actor];
+        for (int o = 0; s->insts[i].bound && o < a->noutputs; o++)
+            free(s->insts[i].bound[o]);
+        free(s->insts[i].bound);
     }
     free(s->insts);
     free(s->first_inst);

@@ -1,8 +1,10 @@
 /*  wiring.c: who binds where and who connects to whom. Every producer
-    instance binds one socket per output channel at a path of its own in the
-    run directory; every consumer instance connects to each producer
-    instance of each channel it reads. What an actor instance needs to know
-    of this, and of its actor, is its CONFIG message (docs/PROTOCOL.md).
+    instance binds one socket per output channel: at a path of its own in
+    the run directory, or on tcp at a port the system picks; every consumer
+    instance connects to each producer instance of each channel it reads.
+    An instance learns its actor and what to bind from CONFIG, and whom to
+    connect to, with the endpoints the producers reported, from START
+    (docs/PROTOCOL.md).
 */
 #include "wiring.h"
 
@@ -23,6 +25,15 @@ void wiring_endpoint(const char *rundir, int actor, unsigned instance, int chan,
     snprintf(buf, len, "ipc://%s/%d-%u-%d", rundir, actor, instance, chan);
 }
 
+void wiring_bind_endpoint(const plan_t *p, const char *rundir, int actor,
+                          unsigned instance, int chan, char *buf, size_t len)
+{
+    if (p->tcp_host)
+        snprintf(buf, len, "tcp://%s:*", p->tcp_host);
+    else
+        wiring_endpoint(rundir, actor, instance, chan, buf, len);
+}
+
 static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir,
                          int actor, unsigned instance)
 {
@@ -32,18 +43,18 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
         int ch = a->outputs[o];
         bool bc = p->chans[ch].mode == CHAN_BROADCAST;
         char ep[PATH_MAX + 64];
-        wiring_endpoint(rundir, actor, instance, ch, ep, sizeof ep);
+        wiring_bind_endpoint(p, rundir, actor, instance, ch, ep, sizeof ep);
         msgpack_pack_map(pk, 6);
-        ctl_pack_key(pk, "chan");
+        ctl_pack_str(pk, "chan");
         msgpack_pack_int(pk, ch);
         ctl_pack_kv_str(pk, "name", p->chans[ch].name);
-        ctl_pack_key(pk, "broadcast");
+        ctl_pack_str(pk, "broadcast");
         bc ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
         ctl_pack_kv_str(pk, "endpoint", ep);
         ctl_pack_kv_str(pk, "topic", a->topic);
         /* a broadcast's subscribers are known up front, so that no batch is
            made before one of them has said hello */
-        ctl_pack_key(pk, "expect");
+        ctl_pack_str(pk, "expect");
         int n = 0;
         for (int b = 0; bc && b < p->nactors; b++)
             for (int k = 0; k < p->actors[b].ninputs; k++)
@@ -63,8 +74,13 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
     }
 }
 
-static void pack_inputs(msgpack_packer *pk, const plan_t *p, const char *rundir,
-                        int actor)
+void wiring_producer_key(int actor, unsigned instance, int chan, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d.%u.%d", actor, instance, chan);
+}
+
+void wiring_pack_inputs(msgpack_packer *pk, const plan_t *p, int actor,
+                        wiring_bound_fn *bound, void *arg)
 {
     const plan_actor_t *a = &p->actors[actor];
     int n = 0;
@@ -81,15 +97,17 @@ static void pack_inputs(msgpack_packer *pk, const plan_t *p, const char *rundir,
                 if (p->actors[b].outputs[o] != ch)
                     continue;
                 for (unsigned i = 0; i < p->actors[b].instances; i++) {
-                    char ep[PATH_MAX + 64];
-                    wiring_endpoint(rundir, b, i, ch, ep, sizeof ep);
-                    msgpack_pack_map(pk, 4);
-                    ctl_pack_key(pk, "chan");
+                    char key[64];
+                    const char *ep = bound(arg, b, i, ch);
+                    wiring_producer_key(b, i, ch, key, sizeof key);
+                    msgpack_pack_map(pk, 5);
+                    ctl_pack_str(pk, "chan");
                     msgpack_pack_int(pk, ch);
-                    ctl_pack_key(pk, "broadcast");
+                    ctl_pack_str(pk, "broadcast");
                     p->chans[ch].mode == CHAN_BROADCAST ? msgpack_pack_true(pk)
                                                         : msgpack_pack_false(pk);
-                    ctl_pack_kv_str(pk, "endpoint", ep);
+                    ctl_pack_kv_str(pk, "producer", key);
+                    ctl_pack_kv_str(pk, "endpoint", ep ? ep : "");
                     ctl_pack_kv_str(pk, "subscribe", a->subscribe);
                 }
             }
@@ -100,35 +118,33 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
                         int actor, unsigned instance, unsigned incarnation)
 {
     const plan_actor_t *a = &p->actors[actor];
-    msgpack_pack_map(pk, 16);
+    msgpack_pack_map(pk, 15);
     ctl_pack_kv_str(pk, "pipeline", p->name);
     ctl_pack_kv_str(pk, "base_dir", p->dir);
-    ctl_pack_key(pk, "incarnation");
+    ctl_pack_str(pk, "incarnation");
     msgpack_pack_unsigned_int(pk, incarnation);
-    ctl_pack_key(pk, "retries");
+    ctl_pack_str(pk, "retries");
     msgpack_pack_unsigned_int(pk, a->retries);
     ctl_pack_kv_str(pk, "actor", a->name);
-    ctl_pack_key(pk, "index");
+    ctl_pack_str(pk, "index");
     msgpack_pack_int(pk, actor);
-    ctl_pack_key(pk, "instance");
+    ctl_pack_str(pk, "instance");
     msgpack_pack_unsigned_int(pk, instance);
-    ctl_pack_key(pk, "instances");
+    ctl_pack_str(pk, "instances");
     msgpack_pack_unsigned_int(pk, a->instances);
     ctl_pack_kv_str(pk, "module", a->module_path);
-    ctl_pack_key(pk, "batch");
+    ctl_pack_str(pk, "batch");
     msgpack_pack_unsigned_int(pk, p->batch);
-    ctl_pack_key(pk, "window");
+    ctl_pack_str(pk, "window");
     msgpack_pack_unsigned_int(pk, p->window);
-    ctl_pack_key(pk, "credit");
+    ctl_pack_str(pk, "credit");
     msgpack_pack_unsigned_int(pk, p->credit);
-    ctl_pack_key(pk, "ordered");
+    ctl_pack_str(pk, "ordered");
     a->ordered > 0 ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    ctl_pack_key(pk, "args");
+    ctl_pack_str(pk, "args");
     msgpack_pack_map(pk, a->nargs);
     for (int i = 0; i < a->nargs; i++)
         ctl_pack_kv_str(pk, a->args[i].key, a->args[i].value);
-    ctl_pack_key(pk, "outputs");
+    ctl_pack_str(pk, "outputs");
     pack_outputs(pk, p, rundir, actor, instance);
-    ctl_pack_key(pk, "inputs");
-    pack_inputs(pk, p, rundir, actor);
 }

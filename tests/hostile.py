@@ -65,12 +65,11 @@ with tempfile.TemporaryDirectory() as tmp:
         "instances": 1, "module": f"{build}/actors/print.so", "batch": 1024,
         "window": 32, "credit": 64, "ordered": False, "args": {}, "outputs": [],
         "incarnation": 0, "retries": 0,
-        "inputs": [{"chan": 0, "broadcast": False, "endpoint": f"ipc://{tmp}/data",
-                    "subscribe": ""}],
     })
     rid, msg = recv_ctl()
-    check("actor is ready", msg[0] == CTL_READY, repr(msg))
-    send_ctl(rid, CTL_START)
+    check("actor is ready", msg[0] == CTL_READY and msg[1] == [], repr(msg))
+    send_ctl(rid, CTL_START, [{"chan": 0, "broadcast": False, "producer": "0.0.0",
+                               "endpoint": f"ipc://{tmp}/data", "subscribe": ""}])
 
     # the actor's input says hello to us, its producer
     if not data.poll(10000):

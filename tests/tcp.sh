@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# tcp: with --transport tcp every data channel runs on tcp over loopback
+# (ports picked by the system, reported by each producer in READY and handed
+# to its consumers in START): output exact; the run directory holds only
+# the control socket; killed workers come back on new ports, their
+# consumers follow them there (PEER_BACK carries the new endpoint), and
+# the output is still exact; a broadcast reaches every subscriber.
+. "$(dirname "$0")/lib.sh"
+
+cat > "$SCRATCH/tcpwork.zpl" <<'ZPL'
+pipeline = tcpwork
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 400000
+actor = work
+    module = spin
+    instances = 3
+    in = numbers
+    out = middle
+    max_restarts = 1000
+    args
+        us = 5
+actor = again
+    module = square
+    instances = 2
+    in = middle
+    out = squares
+    max_restarts = 1000
+actor = print
+    module = print
+    in = squares
+ZPL
+
+"$TROUPE" run --transport tcp -s numbers.args.count=200000 "$SRC/examples/squares.zpl" \
+    > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "squares over tcp: exit code" "$?" 0
+squares 200000 > "$SCRATCH/want"
+expect_file_eq "squares over tcp: output exact" "$SCRATCH/out" "$SCRATCH/want"
+
+# workers of both middle stages killed while items flow: the killed
+# `work` instances are producers too, so `again` must follow them to
+# their new ports
+"$TROUPE" run --transport tcp "$SCRATCH/tcpwork.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+sup=$!
+for _ in $(seq 200); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
+files=$(ls "$XDG_RUNTIME_DIR"/troupe-*/ 2> /dev/null | tr '\n' ' ')
+expect_eq "tcp: the run directory holds only the control socket" "$files" "ctl "
+kills=0
+for victim in $(pgrep -f "^troupe: tcpwork/work#" | head -2) \
+              $(pgrep -f "^troupe: tcpwork/again#" | head -1); do
+    kill -KILL "$victim" && kills=$((kills + 1))
+    sleep 0.1
+done
+wait $sup
+expect_eq "killed workers over tcp: exit code" "$?" 0
+expect_eq "killed workers over tcp: three were killed" "$kills" 3
+squares 400000 > "$SCRATCH/want"
+expect_file_eq "killed workers over tcp: output exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "killed workers over tcp: restarted" "$SCRATCH/err" "restarting"
+
+"$TROUPE" run --transport tcp "$SRC/examples/broadcast.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "broadcast over tcp: exit code" "$?" 0
+sort "$SCRATCH/out" > "$SCRATCH/got"
+{ printf 'all: %d\n' 100 101 102 200 201 202; printf 'weather only: %d\n' 100 101 102; } \
+    | sort > "$SCRATCH/want"
+expect_file_eq "broadcast over tcp: every subscriber gets its topics" "$SCRATCH/got" "$SCRATCH/want"
+
+"$TROUPE" run --transport udp "$SRC/examples/squares.zpl" > /dev/null 2> "$SCRATCH/err"
+expect_eq "--transport udp: refused" "$?" 2
+expect_contains "--transport udp: says why" "$SCRATCH/err" "'udp' is not ipc or tcp"
+
+for p in squares tcpwork broadcast; do expect_nothing_left "$p" "$p"; done
+finish
