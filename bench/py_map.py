@@ -4,6 +4,8 @@
                                    every result (the twin of squares.zpl)
     py_map.py pool N CHUNKSIZE     time Pool(2).map alone (0: default chunksize)
     py_map.py executor N CHUNKSIZE time ProcessPoolExecutor(2).map alone
+    py_map.py futures N            ProcessPoolExecutor(2): N futures submitted
+                                   one by one, then waited for; their rate
     py_map.py startup N METHOD     Pool(N) started, one item moved, stopped
     py_map.py rss N                a Pool(N) worker's peak RSS
 
@@ -13,7 +15,7 @@ import json
 import multiprocessing as mp
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 
 
 def square(x):
@@ -49,6 +51,17 @@ def main():
             r = list(ex.map(square, range(n), chunksize=int(sys.argv[3]) or 1))
             t = time.perf_counter() - t0
         print(json.dumps({"map_s": t, "sum": sum(r)}))
+    elif mode == "futures":
+        with ProcessPoolExecutor(2) as ex:
+            # its workers start on demand: start both before the clock does,
+            # as troupe's pool is up before its futures are timed
+            list(ex.map(square, range(2)))
+            t0 = time.perf_counter()
+            fs = [ex.submit(square, i) for i in range(n)]
+            wait(fs)
+            total = sum(f.result() for f in fs)
+            t = time.perf_counter() - t0
+        print(json.dumps({"futures_s": t, "rate": n / t, "sum": total}))
     elif mode == "startup":
         ctx = mp.get_context(sys.argv[3])
         t0 = time.perf_counter()
