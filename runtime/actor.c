@@ -14,6 +14,7 @@
 #include "seen.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1137,6 +1138,11 @@ out:
     msgpack_zone_destroy(&cfgzone);
     host_free(&h);
     return rc;
+}
+
+void host_tune_malloc(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 int actor_main(const char *control, const char *id)

@@ -39,6 +39,13 @@ typedef struct {
     or it fails or is stopped early (1). */
 int actor_run_embedded(const char *control, const char *id, const actor_embed_t *embed);
 
+/*  For an actor process only (never a caller's program): keeps freed heap
+    rather than giving it back after every batch. Decoding a batch of
+    thousands of items takes zone chunks beyond the first; without this
+    glibc trims the heap when the zone is cleared and the next batch
+    faults the same pages in again. */
+void host_tune_malloc(void);
+
 /*  This process's peak resident memory in kB (VmHWM from /proc). */
 long host_peak_rss_kb(void);
 

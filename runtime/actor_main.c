@@ -60,6 +60,7 @@ static int supervise(int fd)
 
 int main(int argc, char **argv)
 {
+    host_tune_malloc();
     /* Ctrl-C reaches the whole process group: the supervisor decides */
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);

@@ -32,6 +32,7 @@ void troupe_init(int argc, char **argv)
                 argc ? argv[0] : "program");
         exit(2);
     }
+    host_tune_malloc();
     /* Ctrl-C reaches the whole process group: the supervisor decides */
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);

@@ -121,9 +121,11 @@ static int job_submit(troupe_pool_t *p, job_t *j)
     p->next_index += j->n;
     p->jobs[p->tail++] = j;
     p->refs++;
+    bool wake = p->source_waiting;
+    p->source_waiting = false;
     pthread_mutex_unlock(&p->mu);
     uint64_t one = 1;
-    if (write(p->work_fd, &one, sizeof one) < 0) {
+    if (wake && write(p->work_fd, &one, sizeof one) < 0) {
         /* the counter is saturated: a wake-up is pending anyway */
     }
     return 0;

@@ -125,8 +125,12 @@ static int pool_produce(troupe_ctx_t *ctx, uint64_t index)
     }
     if (p->state == P_ENDED)
         return TROUPE_DONE;
-    if (index >= p->next_index)
-        return p->closing ? TROUPE_DONE : troupe_wait_readable(ctx, p->work_fd);
+    if (index >= p->next_index) {
+        if (p->closing)
+            return TROUPE_DONE;
+        p->source_waiting = true; /* the next submission writes work_fd */
+        return troupe_wait_readable(ctx, p->work_fd);
+    }
     job_t *j = job_find(p, index);
     int rc = 0;
     if (j && !j->abandoned) {
@@ -282,7 +286,7 @@ static bool pool_tick(void *arg)
         /* no wake-up pending */
     }
     pthread_mutex_lock(&p->mu);
-    bool go = !p->destroying && p->state != P_ENDED;
+    bool go = !p->destroying && p->state != P_ENDED, closing = p->closing;
     pthread_mutex_unlock(&p->mu);
     if (!go)
         return false;
@@ -292,10 +296,14 @@ static bool pool_tick(void *arg)
     p->next_check = now + 100;
     int status;
     if (waitpid(p->sup, &status, WNOHANG) == p->sup) {
+        p->sup = 0;
+        /* a closing pool's supervisor ends well once every worker has:
+           its STOP may still wait in our socket, unread */
+        if (closing && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            return false;
         char why[200], how[120];
         describe_status(status, how, sizeof how);
-        snprintf(why, sizeof why, "the pool's supervisor (pid %d) %s", (int)p->sup, how);
-        p->sup = 0;
+        snprintf(why, sizeof why, "the pool's supervisor %s", how);
         pool_end_locked(p, why);
         return false;
     }

@@ -63,6 +63,8 @@ struct troupe_pool {
     pthread_t thread;
     bool thread_live;
     int work_fd; /* eventfd: items were submitted, or the pool closes */
+    bool source_waiting; /* the caller's actor waits on work_fd: a
+                            submission must wake it (else it needs not) */
     int wake_fd; /* eventfd: the pool is being destroyed */
     pid_t sup;
     char rundir[PATH_MAX];
