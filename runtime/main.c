@@ -27,6 +27,7 @@ static const char *usage_main =
     "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
     "  check FILE    check FILE without running it; exit 0 when it is good\n"
     "  modules       list the built-in modules and their arguments\n"
+    "  keygen NAME   make a CURVE key pair: files NAME and NAME_secret\n"
     "  version       print the version\n"
     "\n"
     "Config files are ZPL; see docs/CONFIG.md. Exit codes: 0 success, 1 the\n"
