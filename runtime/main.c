@@ -2,12 +2,14 @@
     everything else is in libtroupe.
 */
 #include "config.h"
+#include "keygen.h"
 #include "module.h"
 #include "supervisor.h"
 #include "troupe.h"
 
 #include <czmq.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@ static const char *usage_main =
     "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
     "  check FILE    check FILE without running it; exit 0 when it is good\n"
     "  modules       list the built-in modules and their arguments\n"
+    "  keygen NAME   make a CURVE key pair: files NAME and NAME_secret\n"
     "  version       print the version\n"
     "\n"
     "Config files are ZPL; see docs/CONFIG.md. Exit codes: 0 success, 1 the\n"
@@ -56,6 +59,35 @@ static const char *usage_check =
     "Checks FILE: syntax, keys, numbers, channels (each needs a writer and a\n"
     "reader), cycles, and that every module loads and takes its arguments.\n"
     "Prints every problem as FILE:LINE: message and exits 2, or exits 0.\n";
+
+static const char *usage_keygen =
+    "usage: troupe keygen [OPTIONS] NAME\n"
+    "\n"
+    "Makes a CURVE key pair with czmq's zcert and writes two certificate\n"
+    "files, as zcert_save does:\n"
+    "\n"
+    "  NAME         the public certificate: the public key and the metadata.\n"
+    "               Safe to copy. Copied into a folder, it is an allowlist\n"
+    "               entry: czmq's zauth (CURVE with a folder) admits the\n"
+    "               holders of the public keys of the files in that folder.\n"
+    "  NAME_secret  the secret certificate: both keys, mode 0600. It stays on\n"
+    "               the machine that owns the pair; do not copy it elsewhere.\n"
+    "\n"
+    "Both are ZPL text that zcert_load reads. troupe itself does not use them\n"
+    "yet: running a pipeline across machines, with CURVE on every tcp socket\n"
+    "and a head admitting the nodes on its allowlist, is coming.\n"
+    "\n"
+    "The folder of NAME must exist. The metadata: name (the last part of\n"
+    "NAME, or --name), created-by (this troupe's version) and hostname.\n"
+    "\n"
+    "options:\n"
+    "  -f, --force      replace NAME and NAME_secret if they exist (a new\n"
+    "                   pair: copy the new NAME wherever the old one went)\n"
+    "  -n, --name TEXT  the certificate's name\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "Exit codes: 0 written, 1 writing failed, 2 a usage error, a missing\n"
+    "folder, or a file that exists (without --force).\n";
 
 typedef struct {
     char **sets;
@@ -193,6 +225,52 @@ static int cmd_modules(void)
     return 0;
 }
 
+static int cmd_keygen(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "force", no_argument, NULL, 'f' },
+        { "name", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    keygen_opts_t opts = { 0 };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+fn:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': opts.force = true; break;
+        case 'n': opts.name = optarg; break;
+        case 'h': fputs(usage_keygen, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage_keygen);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "troupe: keygen: %s\n\n%s",
+                optind >= argc ? "which NAME? e.g. troupe keygen keys/node1"
+                               : "one NAME at a time",
+                usage_keygen);
+        return EXIT_USAGE;
+    }
+    opts.path = argv[optind];
+    char public_txt[41], err[1024];
+    if (keygen_write(&opts, public_txt, err, sizeof err) < 0) {
+        /* what the user asked for cannot be done as asked: nothing was
+           tried; anything else is a failure to write */
+        bool usage = errno == EEXIST || errno == ENOENT || errno == ENOTDIR
+                  || errno == EISDIR || errno == EINVAL;
+        fprintf(stderr, "troupe: keygen: %s%s\n", err,
+                errno == EEXIST ? " (--force replaces the pair)" : "");
+        return usage ? EXIT_USAGE : 1;
+    }
+    printf("wrote %s (public) and %s_secret (secret, keep it private)\n"
+           "public key: %s\n", opts.path, opts.path, public_txt);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* czmq would install its own SIGINT/SIGTERM handlers on first use */
@@ -208,6 +286,8 @@ int main(int argc, char **argv)
         return cmd_run_or_check(argc - 1, argv + 1, false);
     if (!strcmp(cmd, "modules"))
         return cmd_modules();
+    if (!strcmp(cmd, "keygen"))
+        return cmd_keygen(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("troupe %d.%d.%d (module ABI %d)\n", TROUPE_VERSION_MAJOR,
                TROUPE_VERSION_MINOR, TROUPE_VERSION_PATCH, TROUPE_ABI_VERSION);

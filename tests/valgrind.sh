@@ -32,6 +32,8 @@ vg 0 broadcast run "$SRC/examples/broadcast.zpl"
 expect_eq "broadcast under valgrind: lines" "$(wc -l < "$SCRATCH/broadcast.out")" 9
 vg 1 overflow run -s numbers.args.start=3037000499 -s numbers.args.count=3 "$SRC/examples/squares.zpl"
 vg 2 check check -s square.instances=0 "$SRC/examples/squares.zpl"
+vg 0 keygen keygen "$SCRATCH/vgkey"
+vg 2 keygen-exists keygen "$SCRATCH/vgkey"
 
 # a worker killed mid-run: restart, redelivery and dedup under memcheck too
 mkdir -p "$SCRATCH/vg-restart"
