@@ -215,33 +215,36 @@ int troupe_pool_map(troupe_pool_t *pool, troupe_value_t *const *items, size_t n,
     return rc;
 }
 
-int troupe_pool_map_int(troupe_pool_t *pool, const int64_t *in, int64_t *out, size_t n)
+/*  map_int and map_double: numbers in, one number per item out. */
+static int map_numbers(troupe_pool_t *pool, job_kind_t kind, const void *in, void *out,
+                       size_t n, const char *what)
 {
     if (!pool || (n && (!in || !out)))
-        return tr_error("troupe: pool_map_int: %s", !pool ? "no pool" : "no input or output");
+        return tr_error("troupe: %s: %s", what, !pool ? "no pool" : "no input or output");
     if (n == 0)
         return 0;
-    job_t *j = job_new(JOB_INTS, n);
+    job_t *j = job_new(kind, n);
     if (!j)
         return -1;
-    j->ints = in;
-    j->iout = out;
+    if (kind == JOB_INTS) {
+        j->ints = in;
+        j->iout = out;
+    }
+    else {
+        j->dbls = in;
+        j->dout = out;
+    }
     return run_job(pool, j);
+}
+
+int troupe_pool_map_int(troupe_pool_t *pool, const int64_t *in, int64_t *out, size_t n)
+{
+    return map_numbers(pool, JOB_INTS, in, out, n, "pool_map_int");
 }
 
 int troupe_pool_map_double(troupe_pool_t *pool, const double *in, double *out, size_t n)
 {
-    if (!pool || (n && (!in || !out)))
-        return tr_error("troupe: pool_map_double: %s",
-                        !pool ? "no pool" : "no input or output");
-    if (n == 0)
-        return 0;
-    job_t *j = job_new(JOB_DOUBLES, n);
-    if (!j)
-        return -1;
-    j->dbls = in;
-    j->dout = out;
-    return run_job(pool, j);
+    return map_numbers(pool, JOB_DOUBLES, in, out, n, "pool_map_double");
 }
 
 int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items,
