@@ -415,7 +415,7 @@ static const char *const actor_keys[] = { "module", "instances", "in", "out",
                                           "topic", "subscribe", "ordered",
                                           "on_error", "retries", "restart",
                                           "max_restarts", "restart_period",
-                                          "args", NULL };
+                                          "place", "args", NULL };
 
 static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
                        zconfig_t **module_nodes)
@@ -517,6 +517,14 @@ static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
                          "of seconds from 0 to 86400", name, v);
             else
                 a->restart_period = d;
+        }
+        else if (!strcmp(key, "place")) {
+            if (!strcmp(v, "head"))
+                a->place = PLACE_HEAD;
+            else if (!strcmp(v, "any"))
+                a->place = PLACE_ANY;
+            else
+                error_at(c, k, "actor '%s': place: '%s' is not head or any", name, v);
         }
         else if (!strcmp(key, "args"))
             read_args(c, a, k);

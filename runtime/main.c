@@ -4,6 +4,7 @@
 #include "config.h"
 #include "keygen.h"
 #include "module.h"
+#include "node.h"
 #include "supervisor.h"
 #include "troupe.h"
 
@@ -25,6 +26,7 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
+    "  node          join a head and run actors for it (troupe node --help)\n"
     "  check FILE    check FILE without running it; exit 0 when it is good\n"
     "  modules       list the built-in modules and their arguments\n"
     "  keygen NAME   make a CURVE key pair: files NAME and NAME_secret\n"
@@ -51,7 +53,41 @@ static const char *usage_run =
     "      --hang SECONDS         an actor silent this long is hung (default 10)\n"
     "      --transport ipc|tcp    what data channels run on: ipc sockets in the\n"
     "                             run directory (default), or tcp on 127.0.0.1\n"
-    "  -h, --help                 this text\n";
+    "  -h, --help                 this text\n"
+    "\n"
+    "running across nodes (troupe node; docs/ARCHITECTURE.md, \"Nodes\"):\n"
+    "      --listen tcp://HOST:PORT  be a head: nodes join here; data channels\n"
+    "                             run on tcp, the head's own on HOST. Worker\n"
+    "                             instances (actors with inputs and outputs) are\n"
+    "                             spread over the head and the nodes by cores;\n"
+    "                             `place = head` in an actor keeps it home\n"
+    "      --insecure             required with --listen: there is no CURVE on\n"
+    "                             the node link or the data channels yet, so\n"
+    "                             anyone who can reach the port can join the run\n"
+    "                             and read its data\n"
+    "      --nodes N              wait for N nodes before the start (default 1)\n"
+    "      --wait SECONDS         ... at most this long, then run with those\n"
+    "                             that came (default 10)\n";
+
+static const char *usage_node =
+    "usage: troupe node --head tcp://HOST:PORT --insecure [OPTIONS]\n"
+    "\n"
+    "Joins the head (troupe run --listen) at HOST:PORT and runs the actor\n"
+    "instances it places here, until the head's run ends (exit 0), the head\n"
+    "is lost (no word for 4 s: exit 1) or a signal N (exit 128+N). Its actors\n"
+    "are killed and its run directory removed in every case. Modules and\n"
+    "files are found at the paths the head has: the same installation must be\n"
+    "at the same place on every machine.\n"
+    "\n"
+    "options:\n"
+    "      --head ENDPOINT   the head's --listen endpoint\n"
+    "      --insecure        required: no CURVE on the node link yet; anyone\n"
+    "                        who can reach the head's port can join\n"
+    "      --cores N         announced to the head for placement (default: the\n"
+    "                        CPUs online here)\n"
+    "      --name NAME       how the head calls this node (default: host name)\n"
+    "  -v, --verbose         say when it joins and leaves\n"
+    "  -h, --help            this text\n";
 
 static const char *usage_check =
     "usage: troupe check [-s ACTOR.KEY=VALUE]... FILE\n"
@@ -95,6 +131,7 @@ typedef struct {
     supervisor_opts_t sup;
     const char *file;
     bool tcp;
+    bool insecure;
 } cli_t;
 
 static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
@@ -107,6 +144,10 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         { "grace", required_argument, NULL, 'g' },
         { "hang", required_argument, NULL, 'H' },
         { "transport", required_argument, NULL, 'T' },
+        { "listen", required_argument, NULL, 'L' },
+        { "insecure", no_argument, NULL, 'I' },
+        { "nodes", required_argument, NULL, 'N' },
+        { "wait", required_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -114,6 +155,8 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
     cli->sup.verbose = 0;
     cli->sup.grace = 5.0;
     cli->sup.hang = 10.0;
+    cli->sup.nodes = 1;
+    cli->sup.wait = 10.0;
     optind = 1;
     opterr = 0;
     int c;
@@ -124,16 +167,31 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         case 'v': cli->sup.verbose++; break;
         case 'q': cli->sup.verbose = -1; break;
         case 'S': cli->sup.stats = optarg; break;
+        case 'L': cli->sup.listen = optarg; break;
+        case 'I': cli->insecure = true; break;
+        case 'N': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 32) {
+                fprintf(stderr, "troupe: --nodes: '%s' is not a number from 0 to 32\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            cli->sup.nodes = (unsigned)v;
+            break;
+        }
+        case 'W':
         case 'g':
         case 'H': {
             double v = strtod(optarg, &end);
             if (*end || end == optarg || v <= 0 || v > 86400) {
                 fprintf(stderr, "troupe: --%s: '%s' is not a number of seconds\n",
-                        c == 'g' ? "grace" : "hang", optarg);
+                        c == 'g' ? "grace" : c == 'W' ? "wait" : "hang", optarg);
                 return EXIT_USAGE;
             }
             if (c == 'g')
                 cli->sup.grace = v;
+            else if (c == 'W')
+                cli->sup.wait = v;
             else
                 cli->sup.hang = v;
             break;
@@ -162,6 +220,38 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
     return -1; /* go on */
 }
 
+/*  The HOST of tcp://HOST:PORT, in buf; -1 when it is not such an endpoint
+    or HOST is a wildcard (the head's actors bind there and nodes connect to
+    it: it must be an address they can reach). */
+static int tcp_host_of(const char *ep, char *buf, size_t len)
+{
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return -1;
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    if (!colon || colon == host || !colon[1] || (size_t)(colon - host) >= len)
+        return -1;
+    snprintf(buf, len, "%.*s", (int)(colon - host), host);
+    return strcmp(buf, "*") && strcmp(buf, "0.0.0.0") && strcmp(buf, "[::]") ? 0 : -1;
+}
+
+/*  Without CURVE on the node link, joining a head needs the user's word.
+    Returns an exit code, or -1 to go on. */
+static int check_listen(const char *what, const char *ep, bool insecure, char *host,
+                        size_t len)
+{
+    if (tcp_host_of(ep, host, len) < 0) {
+        fprintf(stderr, "troupe: %s: '%s' is not tcp://ADDRESS:PORT (an address the "
+                "nodes can reach, not a wildcard)\n", what, ep);
+        return EXIT_USAGE;
+    }
+    if (!insecure) {
+        fprintf(stderr, "troupe: %s: the node link has no CURVE encryption or "
+                "authentication yet; say --insecure to run without it\n", what);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
 static int cmd_run_or_check(int argc, char **argv, bool run)
 {
     cli_t cli;
@@ -172,6 +262,19 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
         return rc;
     }
     /* the zygote's exec and linking overlap loading the config */
+    char host[256];
+    if (run && cli.sup.listen
+        && (rc = check_listen("--listen", cli.sup.listen, cli.insecure, host,
+                              sizeof host)) >= 0) {
+        free(cli.sets);
+        return rc;
+    }
+    if (run && cli.sup.listen) {
+        fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
+                "join this run as a node and read or change its data\n",
+                cli.sup.listen);
+        cli.tcp = true; /* nodes reach the head's actors on tcp */
+    }
     zygote_t *zygote = run ? supervisor_prestart() : NULL;
     char *errors = NULL;
     plan_t *plan = config_load(cli.file, cli.sets, cli.nsets, &errors);
@@ -182,7 +285,8 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
         free(cli.sets);
         return EXIT_USAGE;
     }
-    if (run && cli.tcp && !(plan->tcp_host = strdup("127.0.0.1")))
+    if (run && cli.tcp
+        && !(plan->tcp_host = strdup(cli.sup.listen ? host : "127.0.0.1")))
         rc = 1;
     else if (run)
         rc = supervisor_run(plan, &cli.sup, zygote);
@@ -194,6 +298,59 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
     plan_destroy(&plan);
     free(cli.sets);
     return rc;
+}
+
+static int cmd_node(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "head", required_argument, NULL, 'H' },
+        { "insecure", no_argument, NULL, 'I' },
+        { "cores", required_argument, NULL, 'c' },
+        { "name", required_argument, NULL, 'n' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    node_opts_t opts = { 0 };
+    bool insecure = false;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'H': opts.head = optarg; break;
+        case 'I': insecure = true; break;
+        case 'n': opts.name = optarg; break;
+        case 'v': opts.verbose++; break;
+        case 'c': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 4096) {
+                fprintf(stderr, "troupe: node: --cores: '%s' is not a number from 1 "
+                        "to 4096\n", optarg);
+                return EXIT_USAGE;
+            }
+            opts.cores = (unsigned)v;
+            break;
+        }
+        case 'h': fputs(usage_node, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage_node);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !opts.head) {
+        fprintf(stderr, "troupe: node: %s\n\n%s",
+                opts.head ? "no arguments besides the options" : "which head? --head",
+                usage_node);
+        return EXIT_USAGE;
+    }
+    char host[256];
+    int rc = check_listen("node --head", opts.head, insecure, host, sizeof host);
+    if (rc >= 0)
+        return rc;
+    return node_run(&opts);
 }
 
 static void print_module(const char *path, const char *name, void *arg)
@@ -284,6 +441,8 @@ int main(int argc, char **argv)
         return cmd_run_or_check(argc - 1, argv + 1, true);
     if (!strcmp(cmd, "check"))
         return cmd_run_or_check(argc - 1, argv + 1, false);
+    if (!strcmp(cmd, "node"))
+        return cmd_node(argc - 1, argv + 1);
     if (!strcmp(cmd, "modules"))
         return cmd_modules();
     if (!strcmp(cmd, "keygen"))

@@ -15,6 +15,11 @@ typedef enum { ON_ERROR_FAIL = 0, ON_ERROR_SKIP = 1 } plan_on_error_t;
     the two differ only in name); temporary ones are not. */
 typedef enum { RESTART_PERMANENT = 0, RESTART_TRANSIENT, RESTART_TEMPORARY } plan_restart_t;
 
+/*  Where instances may run when a head has nodes (`troupe run --listen`):
+    the default puts workers (actors with inputs and outputs) anywhere and
+    keeps sources and sinks, which read files and write stdout, on the head. */
+typedef enum { PLACE_DEFAULT = 0, PLACE_HEAD, PLACE_ANY } plan_place_t;
+
 typedef struct {
     char *name;
     plan_chan_mode_t mode;
@@ -46,6 +51,7 @@ typedef struct {
     plan_restart_t restart;
     unsigned max_restarts;   /* restart intensity: this many ... */
     double restart_period;   /* ... within this many seconds */
+    plan_place_t place;
     plan_arg_t *args;
     int nargs;
     /* embedding (pool.c): */

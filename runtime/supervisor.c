@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "actor.h"
 #include "ctl.h"
+#include "nodelink.h"
 #include "wiring.h"
 #include "zygote.h"
 
@@ -67,7 +68,22 @@ typedef struct {
     uint64_t spawned_at;
     unsigned streak; /* deaths in a row, each soon after its start */
     char **bound;    /* per output: the endpoint it reported in READY */
+    int node;        /* where it runs: -1 the head, else an index in nodes */
+    bool placed;     /* node says where (place() ran for it) */
 } inst_t;
+
+/*  A node that joined this head (troupe node, node.c). */
+#define MAX_NODES 32
+typedef struct {
+    unsigned char id[256]; /* its routing id on the listen ROUTER */
+    size_t idlen;
+    char name[64];
+    char host[64];  /* its address as the head sees it: its actors bind there */
+    unsigned cores;
+    int pid;
+    bool alive;     /* false once lost: it never comes back */
+    uint64_t last_seen;
+} node_t;
 
 typedef struct {
     uint64_t *times; /* recent restarts, oldest first */
@@ -103,6 +119,13 @@ typedef struct {
     uint64_t failed_items;
     bool own_rundir;     /* made here (not given by the plan): removed here */
     char last_said[600]; /* what an external actor is told when the run fails */
+    /* a head with nodes (opts->listen) */
+    void *nodesock;
+    node_t nodes[MAX_NODES];
+    int nnodes;
+    unsigned head_cores;
+    uint64_t next_beat;
+    uint64_t *node_items; /* per actor, per place: [0] the head, [1+k] node k */
 } sup_t;
 
 static void say(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -190,6 +213,9 @@ static void spawned(inst_t *in, pid_t pid)
 
 static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *title);
 static void abort_external(sup_t *s);
+static void place(sup_t *s, inst_t *in);
+static int spawn_on_node(sup_t *s, inst_t *in, const char *title);
+static void signal_instance(sup_t *s, inst_t *in, int sig);
 
 /*  Forks and execs one actor process. The supervisor has no threads, but
     the child still makes only async-signal-safe calls until exec. */
@@ -224,6 +250,9 @@ static int spawn(sup_t *s, inst_t *in)
         spawned(in, 0);
         return 0;
     }
+    place(s, in);
+    if (in->node >= 0)
+        return spawn_on_node(s, in, title);
     if (a->exe)
         return spawn_program(s, in, a->exe, title);
     if (s->zygote) {
@@ -264,8 +293,8 @@ static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *titl
 static void kill_all(sup_t *s, int sig)
 {
     for (int i = 0; i < s->ninsts; i++)
-        if (s->insts[i].pid > 0 && instance_alive(&s->insts[i]))
-            kill(s->insts[i].pid, sig);
+        if (instance_alive(&s->insts[i]))
+            signal_instance(s, &s->insts[i], sig);
 }
 
 /*  Ends the run with `code`: the first reason wins. Every actor gets
@@ -404,6 +433,16 @@ static void on_death(sup_t *s, inst_t *in, int status)
     send_text_all(s, CTL_PEER_LOST, name);
 }
 
+/*  An instance's process ended with `status` (waitpid's, here or on its
+    node). */
+static void instance_exited(sup_t *s, inst_t *in, int status)
+{
+    in->status = status;
+    in->state = I_EXITED;
+    if (!(in->finished && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        on_death(s, in, status);
+}
+
 static void reap(sup_t *s)
 {
     for (;;) {
@@ -413,15 +452,10 @@ static void reap(sup_t *s)
             return;
         for (int i = 0; i < s->ninsts; i++) {
             inst_t *in = &s->insts[i];
-            if (in->pid != pid || !instance_alive(in))
+            /* a node's pid is a number on another machine */
+            if (in->node >= 0 || in->pid != pid || !instance_alive(in))
                 continue;
-            in->status = status;
-            if (in->finished && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                in->state = I_EXITED;
-            else {
-                in->state = I_EXITED;
-                on_death(s, in, status);
-            }
+            instance_exited(s, in, status);
             break;
         }
     }
@@ -429,14 +463,30 @@ static void reap(sup_t *s)
 
 /* ==== control messages ============================================================ */
 
+static int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb);
+
+static void send_kind_text(sup_t *s, inst_t *in, int kind, const char *text)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, text ? 2 : 1);
+    msgpack_pack_int(&pk, kind);
+    if (text)
+        ctl_pack_str(&pk, text);
+    inst_send(s, in, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void send_kind(sup_t *s, inst_t *in, int kind)
 {
-    ctl_send_kind(s->ctl, in->rid, kind);
+    send_kind_text(s, in, kind, NULL);
 }
 
 static void send_text(sup_t *s, inst_t *in, int kind, const char *text)
 {
-    ctl_send_text(s->ctl, in->rid, kind, text);
+    send_kind_text(s, in, kind, text);
 }
 
 static void send_text_all(sup_t *s, int kind, const char *text)
@@ -484,7 +534,7 @@ static void announce_back(sup_t *s, inst_t *in)
                     for (unsigned i = 0; i < p->actors[b].instances; i++) {
                         inst_t *c = &s->insts[s->first_inst[b] + i];
                         if (c->state == I_RUNNING)
-                            ctl_send(s->ctl, c->rid, strlen(c->rid), &sb);
+                            inst_send(s, c, &sb);
                     }
         msgpack_sbuffer_destroy(&sb);
     }
@@ -516,7 +566,7 @@ static void send_start(sup_t *s, inst_t *in)
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_START);
     wiring_pack_inputs(&pk, s->plan, in->actor, bound_cb, s);
-    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
+    inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -547,9 +597,9 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_CONFIG);
-    wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance,
-                       in->incarnation);
-    ctl_send(s->ctl, in->rid, strlen(in->rid), &sb);
+    wiring_pack_config_at(&pk, s->plan, s->rundir, in->actor, in->instance,
+                          in->incarnation, in->node >= 0 ? s->nodes[in->node].host : NULL);
+    inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
     in->state = I_CONFIGURED;
 }
@@ -602,8 +652,15 @@ static void cascade(sup_t *s)
     }
 }
 
-static void take_stats(inst_t *in, const msgpack_object *root)
+static void take_stats(sup_t *s, inst_t *in, const msgpack_object *root)
 {
+    /* the items it handled since its last report count for where it runs */
+    uint32_t k = s->plan->actors[in->actor].ninputs ? 1 : 2;
+    if (k < root->via.array.size
+        && root->via.array.ptr[k].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        && root->via.array.ptr[k].via.u64 > in->stats[k - 1])
+        s->node_items[in->actor * (MAX_NODES + 1) + in->node + 1] +=
+            root->via.array.ptr[k].via.u64 - in->stats[k - 1];
     for (uint32_t i = 1; i < root->via.array.size && i <= 7; i++)
         if (root->via.array.ptr[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             in->stats[i - 1] = root->via.array.ptr[i].via.u64;
@@ -630,6 +687,9 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
     char text[600];
     switch (kind) {
     case CTL_HELLO:
+        if (in->node >= 0 && root->via.array.size > 1 /* its pid there */
+            && root->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            in->pid = (pid_t)root->via.array.ptr[1].via.u64;
         if (in->state == I_SPAWNED && !s->killing)
             send_config(s, in);
         break;
@@ -664,7 +724,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         say(s, "actor '%s' #%u: %s", a->name, in->instance, text);
         fail_run(s, s->started ? 1 : 2);
         break;
-    case CTL_STATS: take_stats(in, root); break;
+    case CTL_STATS: take_stats(s, in, root); break;
     case CTL_FAIL: {
         uint64_t item = root->via.array.size > 1
                                 && root->via.array.ptr[1].type
@@ -687,7 +747,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         break;
     }
     case CTL_DONE: {
-        take_stats(in, root);
+        take_stats(s, in, root);
         if (in->state != I_RUNNING)
             break;
         in->state = I_DONE;
@@ -722,6 +782,18 @@ static inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len)
     return NULL;
 }
 
+/*  One control message from an instance, wherever it runs. */
+static void on_frame(sup_t *s, inst_t *in, msgpack_zone *zone, const void *data,
+                     size_t len)
+{
+    msgpack_object root;
+    msgpack_zone_clear(zone);
+    if (msgpack_unpack(data, len, &(size_t){ 0 }, zone, &root) == MSGPACK_UNPACK_SUCCESS
+        && root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size >= 1
+        && root.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        on_message(s, in, &root);
+}
+
 static void read_control(sup_t *s)
 {
     msgpack_zone zone;
@@ -745,19 +817,301 @@ static void read_control(sup_t *s)
             zmq_msg_init(&msg);
             zmq_msg_recv(&msg, s->ctl, 0);
         }
-        msgpack_object root;
-        msgpack_zone_clear(&zone);
         inst_t *in = rlen <= (int)sizeof rid ? inst_by_rid(s, rid, (size_t)rlen) : NULL;
-        if (in
-            && msgpack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &(size_t){ 0 },
-                              &zone, &root)
-                   == MSGPACK_UNPACK_SUCCESS
-            && root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size >= 1
-            && root.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-            on_message(s, in, &root);
+        if (in && in->node < 0) /* a node's instance speaks through its node */
+            on_frame(s, in, &zone, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
     }
     msgpack_zone_destroy(&zone);
+}
+
+/* ==== nodes ========================================================================
+   With --listen the supervisor is a head: nodes (troupe node) join on a
+   ROUTER at the listen address and run some instances for it. A node's
+   instance is an ordinary instance whose control messages travel wrapped
+   in RELAY through its node, whose process the node starts (SPAWN),
+   signals (KILL) and reports dead (EXITED). A node silent for --hang
+   seconds, or gone from the socket, is the death of all its instances. */
+
+static bool node_worker(const plan_actor_t *a)
+{
+    if (a->place != PLACE_DEFAULT)
+        return a->place == PLACE_ANY;
+    return a->ninputs > 0 && a->noutputs > 0; /* sources and sinks stay home */
+}
+
+/*  Chooses where `in` runs: the head or a live node, whichever has the
+    fewest worker instances per announced core once it has this one
+    (the head first on a tie). */
+static void place(sup_t *s, inst_t *in)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    in->node = -1;
+    in->placed = true;
+    if (!s->nodesock || a->external || a->exe || !node_worker(a))
+        return;
+    unsigned load[MAX_NODES + 1] = { 0 };
+    for (int i = 0; i < s->ninsts; i++) {
+        const inst_t *o = &s->insts[i];
+        if (o != in && o->placed && instance_alive(o)
+            && node_worker(&s->plan->actors[o->actor]))
+            load[o->node + 1]++;
+    }
+    double best = (double)(load[0] + 1) / s->head_cores;
+    for (int k = 0; k < s->nnodes; k++) {
+        double score = (double)(load[k + 1] + 1) / s->nodes[k].cores;
+        if (s->nodes[k].alive && score < best) {
+            best = score;
+            in->node = k;
+        }
+    }
+}
+
+static void node_lost(sup_t *s, int k, const char *why);
+
+static int spawn_on_node(sup_t *s, inst_t *in, const char *title)
+{
+    node_t *nd = &s->nodes[in->node];
+    spawned(in, 0); /* its pid comes with its HELLO */
+    if (s->opts->verbose > 1)
+        say(s, "actor '%s' #%u on node '%s'", actor_name(s, in), in->instance, nd->name);
+    if (nodelink_send_strs(s->nodesock, nd->id, nd->idlen, NODE_SPAWN, in->rid, title) < 0
+        && errno == EHOSTUNREACH)
+        node_lost(s, in->node, "it disconnected");
+    return 0;
+}
+
+static void signal_instance(sup_t *s, inst_t *in, int sig)
+{
+    if (in->node < 0) {
+        if (in->pid > 0)
+            kill(in->pid, sig);
+        return;
+    }
+    node_t *nd = &s->nodes[in->node];
+    if (nd->alive)
+        nodelink_send_str_int(s->nodesock, nd->id, nd->idlen, NODE_KILL, in->rid, sig);
+}
+
+/*  Every control message to an instance goes through here: straight to
+    it, or wrapped to its node. */
+static int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb)
+{
+    if (in->node < 0)
+        return ctl_send(s->ctl, in->rid, strlen(in->rid), sb);
+    node_t *nd = &s->nodes[in->node];
+    if (!nd->alive)
+        return -1;
+    return nodelink_send_relay(s->nodesock, nd->id, nd->idlen, in->rid, strlen(in->rid),
+                               sb->data, sb->size);
+}
+
+/*  A node is gone: each of its live instances died with it (restarted
+    elsewhere, within its restart intensity). */
+static void node_lost(sup_t *s, int k, const char *why)
+{
+    node_t *nd = &s->nodes[k];
+    if (!nd->alive)
+        return;
+    nd->alive = false;
+    int n = 0;
+    for (int i = 0; i < s->ninsts; i++)
+        n += s->insts[i].node == k && instance_alive(&s->insts[i]);
+    if (s->opts->verbose >= 0 || n)
+        say(s, "node '%s' lost: %s; %d instance(s) ran there", nd->name, why, n);
+    for (int i = 0; i < s->ninsts; i++) {
+        inst_t *in = &s->insts[i];
+        if (in->node == k && instance_alive(in))
+            instance_exited(s, in, SIGKILL); /* as a waitpid status: killed */
+    }
+}
+
+static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_t *msg,
+                       const msgpack_object *v, uint32_t nv)
+{
+    if (nv < 4 || v[1].type != MSGPACK_OBJECT_STR
+        || v[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+        || v[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return;
+    if (s->nnodes == MAX_NODES) {
+        say(s, "a node wants to join, but %d is the most a head takes", MAX_NODES);
+        return;
+    }
+    node_t *nd = &s->nodes[s->nnodes];
+    memset(nd, 0, sizeof *nd);
+    memcpy(nd->id, id, idlen);
+    nd->idlen = idlen;
+    /* names go into the summary and its JSON: keep them plain */
+    char name[48];
+    size_t len = v[1].via.str.size < sizeof name - 1 ? v[1].via.str.size : sizeof name - 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = v[1].via.str.ptr[i];
+        name[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                          || c == '-' || c == '_' || c == '.'
+                      ? c
+                      : '_';
+    }
+    name[len] = '\0';
+    snprintf(nd->name, sizeof nd->name, "%s", len ? name : "node");
+    for (int k = 0, dup = 2; k < s->nnodes; k++)
+        if (!strcmp(s->nodes[k].name, nd->name) || !strcmp(nd->name, "head")) {
+            snprintf(nd->name, sizeof nd->name, "%s-%d", len ? name : "node", dup++);
+            k = -1;
+        }
+    nd->cores = v[2].via.u64 > 0 && v[2].via.u64 < 100000 ? (unsigned)v[2].via.u64 : 1;
+    nd->pid = (int)v[3].via.u64;
+    const char *peer = zmq_msg_gets(msg, "Peer-Address");
+    if (!peer || !*peer)
+        peer = "127.0.0.1";
+    snprintf(nd->host, sizeof nd->host, strchr(peer, ':') ? "[%s]" : "%s", peer);
+    nd->alive = true;
+    nd->last_seen = now_ms();
+    s->nnodes++;
+    if (s->opts->verbose > 0)
+        say(s, "node '%s' joined (%u cores, pid %d at %s)", nd->name, nd->cores, nd->pid,
+            nd->host);
+    nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT); /* welcome */
+}
+
+static void read_nodes(sup_t *s)
+{
+    msgpack_zone zone, inner;
+    msgpack_zone_init(&zone, 2048);
+    msgpack_zone_init(&inner, 2048);
+    for (int n = 0; n < 1000; n++) {
+        unsigned char id[256];
+        int idlen = zmq_recv(s->nodesock, id, sizeof id, ZMQ_DONTWAIT);
+        if (idlen < 0)
+            break;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(s->nodesock, ZMQ_RCVMORE, &more, &ml);
+        if (!more || zmq_msg_recv(&msg, s->nodesock, 0) < 0) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        while (zmq_msg_more(&msg)) { /* one body frame only: drop the rest */
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            zmq_msg_recv(&extra, s->nodesock, 0);
+            bool last = !zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+            if (last)
+                break;
+        }
+        int k = -1;
+        for (int i = 0; idlen <= (int)sizeof id && i < s->nnodes; i++)
+            if (s->nodes[i].idlen == (size_t)idlen && !memcmp(s->nodes[i].id, id, (size_t)idlen))
+                k = i;
+        msgpack_object root;
+        msgpack_zone_clear(&zone);
+        if (idlen <= (int)sizeof id
+            && msgpack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &(size_t){ 0 }, &zone,
+                              &root)
+                   == MSGPACK_UNPACK_SUCCESS
+            && root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size >= 1
+            && root.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            const msgpack_object *v = root.via.array.ptr;
+            uint32_t nv = root.via.array.size;
+            int kind = (int)v[0].via.u64;
+            if (k < 0 && kind == NODE_HELLO)
+                node_hello(s, id, (size_t)idlen, &msg, v, nv);
+            else if (k >= 0 && s->nodes[k].alive) { /* a lost node stays lost */
+                s->nodes[k].last_seen = now_ms();
+                inst_t *in = nv >= 3 && v[1].type == MSGPACK_OBJECT_STR
+                                 ? inst_by_rid(s, v[1].via.str.ptr, v[1].via.str.size)
+                                 : NULL;
+                if (in && in->node != k)
+                    in = NULL; /* not this node's to speak for */
+                if (in && kind == NODE_RELAY && v[2].type == MSGPACK_OBJECT_BIN)
+                    on_frame(s, in, &inner, v[2].via.bin.ptr, v[2].via.bin.size);
+                else if (in && kind == NODE_EXITED && nv == 4
+                         && v[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                         && instance_alive(in)) {
+                    if (v[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER && in->pid <= 0)
+                        in->pid = (pid_t)v[2].via.u64;
+                    instance_exited(s, in, (int)v[3].via.u64);
+                }
+            }
+        }
+        zmq_msg_close(&msg);
+    }
+    msgpack_zone_destroy(&inner);
+    msgpack_zone_destroy(&zone);
+}
+
+/*  Beats to every live node; a node that left the socket or went silent
+    is lost. */
+static void check_nodes(sup_t *s)
+{
+    if (!s->nodesock)
+        return;
+    uint64_t now = now_ms();
+    bool beat = now >= s->next_beat;
+    if (beat)
+        s->next_beat = now + NODE_BEAT_MS;
+    for (int k = 0; k < s->nnodes; k++) {
+        node_t *nd = &s->nodes[k];
+        if (!nd->alive)
+            continue;
+        if (beat && nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT) < 0
+            && errno == EHOSTUNREACH)
+            node_lost(s, k, "it disconnected");
+        else if (now - nd->last_seen > (uint64_t)(s->opts->hang * 1000)) {
+            char why[64];
+            snprintf(why, sizeof why, "silent for %.1f s",
+                     (double)(now - nd->last_seen) / 1000.0);
+            node_lost(s, k, why);
+        }
+    }
+}
+
+static int nodes_alive(sup_t *s)
+{
+    int n = 0;
+    for (int k = 0; k < s->nnodes; k++)
+        n += s->nodes[k].alive;
+    return n;
+}
+
+static void read_signals(sup_t *s);
+
+/*  Before the start: until opts->nodes nodes have joined, or opts->wait
+    seconds. Nodes that come later are used for restarts. */
+static void wait_for_nodes(sup_t *s)
+{
+    uint64_t deadline = now_ms() + (uint64_t)(s->opts->wait * 1000);
+    while (nodes_alive(s) < (int)s->opts->nodes && now_ms() < deadline && !s->killing) {
+        zmq_pollitem_t items[2] = {
+            { .socket = s->nodesock, .events = ZMQ_POLLIN },
+            { .fd = s->sigfd, .events = ZMQ_POLLIN },
+        };
+        if (zmq_poll(items, 2, 100) < 0 && errno != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            read_nodes(s);
+        if (items[1].revents & ZMQ_POLLIN)
+            read_signals(s);
+        check_nodes(s);
+    }
+    if (s->killing)
+        return;
+    int n = nodes_alive(s);
+    if (n < (int)s->opts->nodes)
+        say(s, "%d of %u node(s) joined within %.0f s: running with %s", n,
+            s->opts->nodes, s->opts->wait, n ? "those" : "the head alone");
+    else if (s->opts->verbose > 0)
+        say(s, "%d node(s) joined: starting", n);
+}
+
+/*  The run is over: nodes stop their side and exit. */
+static void bye_nodes(sup_t *s)
+{
+    for (int k = 0; s->nodesock && k < s->nnodes; k++)
+        if (s->nodes[k].alive)
+            nodelink_send_kind(s->nodesock, s->nodes[k].id, s->nodes[k].idlen, NODE_BYE);
 }
 
 /* ==== signals ======================================================================== */
@@ -838,16 +1192,34 @@ static void summary(sup_t *s)
                     (unsigned long long)tot[0], (unsigned long long)tot[1],
                     (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
                     rate);
+        const uint64_t *on = &s->node_items[a * (MAX_NODES + 1)];
+        if (s->opts->verbose > 0 && s->nodesock) { /* where its items went */
+            fprintf(stderr, "%-16s   items on head %llu", "",
+                    (unsigned long long)on[0]);
+            for (int k = 0; k < s->nnodes; k++)
+                fprintf(stderr, ", %s %llu", s->nodes[k].name,
+                        (unsigned long long)on[k + 1]);
+            fprintf(stderr, "\n");
+        }
         if (js)
             fprintf(js, "%s{\"name\": \"%s\", \"instances\": %u, \"items_in\": %llu, "
                     "\"items_out\": %llu, \"batches_in\": %llu, \"batches_out\": %llu, "
                     "\"failed\": %llu, \"malformed\": %llu, \"restarts\": %u, "
-                    "\"busy_seconds\": %.6f, \"max_rss_kb\": %ld}",
+                    "\"busy_seconds\": %.6f, \"max_rss_kb\": %ld",
                     a ? ", " : "", p->actors[a].name, p->actors[a].instances,
                     (unsigned long long)tot[0], (unsigned long long)tot[1],
                     (unsigned long long)tot[2], (unsigned long long)tot[3],
                     (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
                     (double)tot[6] / 1e9, maxrss);
+        if (js && s->nodesock) {
+            fprintf(js, ", \"nodes\": {\"head\": %llu", (unsigned long long)on[0]);
+            for (int k = 0; k < s->nnodes; k++)
+                fprintf(js, ", \"%s\": %llu", s->nodes[k].name,
+                        (unsigned long long)on[k + 1]);
+            fprintf(js, "}");
+        }
+        if (js)
+            fprintf(js, "}");
     }
     if (s->opts->verbose > 0)
         fprintf(stderr, "%s: %s in %.3f s\n", p->name,
@@ -879,6 +1251,7 @@ static void check_time(sup_t *s)
         say(s, "drain took longer than %.1f s: killing", s->opts->grace);
         fail_run(s, s->exit_code);
     }
+    check_nodes(s);
     if (s->killing)
         return;
     for (int i = 0; i < s->ninsts; i++) {
@@ -906,7 +1279,7 @@ static void check_time(sup_t *s)
                 actor_name(s, in), in->instance, (int)in->pid,
                 in->state == I_RUNNING ? "sent no heartbeat" : "did not start",
                 (double)(now - in->last_seen) / 1000.0);
-            kill(in->pid, SIGKILL); /* reaped as a death: restarted or fatal */
+            signal_instance(s, in, SIGKILL); /* reaped as a death: restarted or fatal */
             in->last_seen = now;
         }
     }
@@ -937,6 +1310,11 @@ static int find_actor_exe(char *exe, size_t len)
     return access(exe, X_OK) == 0 ? 0 : -1;
 }
 
+int supervisor_actor_exe(char *exe, size_t len)
+{
+    return find_actor_exe(exe, len);
+}
+
 zygote_t *supervisor_prestart(void)
 {
     if (getenv("TROUPE_NO_ZYGOTE"))
@@ -963,8 +1341,9 @@ static int setup(sup_t *s)
     s->actor_done = calloc(p->nactors, sizeof *s->actor_done);
     s->input_ended = calloc(p->nactors, sizeof *s->input_ended);
     s->restarts = calloc(p->nactors, sizeof *s->restarts);
+    s->node_items = calloc((size_t)p->nactors * (MAX_NODES + 1), sizeof *s->node_items);
     if (!s->insts || !s->first_inst || !s->actor_done || !s->input_ended
-        || !s->restarts)
+        || !s->restarts || !s->node_items)
         return -1;
     for (int a = 0; a < p->nactors; a++)
         if (!(s->restarts[a].times = calloc(p->actors[a].max_restarts + 1,
@@ -976,6 +1355,7 @@ static int setup(sup_t *s)
         for (unsigned i = 0; i < p->actors[a].instances; i++, k++) {
             s->insts[k].actor = a;
             s->insts[k].instance = i;
+            s->insts[k].node = -1;
         }
     }
     if (make_rundir(s) < 0)
@@ -990,6 +1370,23 @@ static int setup(sup_t *s)
     if (zmq_bind(s->ctl, s->control) != 0) {
         say(s, "cannot bind %s: %s", s->control, zmq_strerror(errno));
         return -1;
+    }
+    if (s->opts->listen) { /* a head: nodes join here */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        s->head_cores = cores > 0 ? (unsigned)cores : 1;
+        s->nodesock = zmq_socket(s->zctx, ZMQ_ROUTER);
+        int linger = 500, hwm = 100000;
+        if (!s->nodesock)
+            return -1;
+        /* so that a send to a node that has left fails (EHOSTUNREACH) */
+        zmq_setsockopt(s->nodesock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        zmq_setsockopt(s->nodesock, ZMQ_LINGER, &linger, sizeof linger); /* BYE */
+        zmq_setsockopt(s->nodesock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s->nodesock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        if (zmq_bind(s->nodesock, s->opts->listen) != 0) {
+            say(s, "cannot listen on %s: %s", s->opts->listen, zmq_strerror(errno));
+            return -1;
+        }
     }
     sigset_t mask;
     sigemptyset(&mask);
@@ -1034,7 +1431,11 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         s->exit_code = 1;
         goto cleanup;
     }
-    for (int i = 0; i < s->ninsts; i++)
+    if (s->nodesock)
+        wait_for_nodes(s);
+    for (int i = 0; s->killing && i < s->ninsts; i++)
+        s->insts[i].state = I_EXITED; /* stopped while waiting for nodes */
+    for (int i = 0; !s->killing && i < s->ninsts; i++)
         if (spawn(s, &s->insts[i]) < 0) {
             fail_run(s, 1);
             for (int j = i; j < s->ninsts; j++)
@@ -1042,16 +1443,19 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
             break;
         }
     for (;;) {
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             { .socket = s->ctl, .events = ZMQ_POLLIN },
             { .fd = s->sigfd, .events = ZMQ_POLLIN },
+            { .socket = s->nodesock, .events = ZMQ_POLLIN },
         };
-        if (zmq_poll(items, 2, 100) < 0 && errno != EINTR)
+        if (zmq_poll(items, s->nodesock ? 3 : 2, 100) < 0 && errno != EINTR)
             break;
         if (items[0].revents & ZMQ_POLLIN)
             read_control(s);
         if (items[1].revents & ZMQ_POLLIN)
             read_signals(s);
+        if (s->nodesock && (items[2].revents & ZMQ_POLLIN))
+            read_nodes(s);
         reap(s);
         if (all_exited(s))
             break;
@@ -1071,6 +1475,9 @@ cleanup:
             ;
     }
     zygote_stop(&s->zygote);
+    bye_nodes(s);
+    if (s->nodesock)
+        zmq_close(s->nodesock);
     if (s->ctl)
         zmq_close(s->ctl);
     if (s->zctx)
@@ -1090,6 +1497,7 @@ cleanup:
     free(s->first_inst);
     free(s->actor_done);
     free(s->input_ended);
+    free(s->node_items);
     for (int a = 0; s->restarts && a < plan->nactors; a++)
         free(s->restarts[a].times);
     free(s->restarts);

@@ -35,7 +35,7 @@ void wiring_bind_endpoint(const plan_t *p, const char *rundir, int actor,
 }
 
 static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir,
-                         int actor, unsigned instance)
+                         int actor, unsigned instance, const char *host)
 {
     const plan_actor_t *a = &p->actors[actor];
     msgpack_pack_array(pk, a->noutputs);
@@ -43,7 +43,10 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
         int ch = a->outputs[o];
         bool bc = p->chans[ch].mode == CHAN_BROADCAST;
         char ep[PATH_MAX + 64];
-        wiring_bind_endpoint(p, rundir, actor, instance, ch, ep, sizeof ep);
+        if (host) /* a node's instance binds where the node is */
+            snprintf(ep, sizeof ep, "tcp://%s:*", host);
+        else
+            wiring_bind_endpoint(p, rundir, actor, instance, ch, ep, sizeof ep);
         msgpack_pack_map(pk, 6);
         ctl_pack_str(pk, "chan");
         msgpack_pack_int(pk, ch);
@@ -117,6 +120,13 @@ void wiring_pack_inputs(msgpack_packer *pk, const plan_t *p, int actor,
 void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
                         int actor, unsigned instance, unsigned incarnation)
 {
+    wiring_pack_config_at(pk, p, rundir, actor, instance, incarnation, NULL);
+}
+
+void wiring_pack_config_at(msgpack_packer *pk, const plan_t *p, const char *rundir,
+                           int actor, unsigned instance, unsigned incarnation,
+                           const char *host)
+{
     const plan_actor_t *a = &p->actors[actor];
     msgpack_pack_map(pk, 15);
     ctl_pack_kv_str(pk, "pipeline", p->name);
@@ -146,5 +156,5 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
     for (int i = 0; i < a->nargs; i++)
         ctl_pack_kv_str(pk, a->args[i].key, a->args[i].value);
     ctl_pack_str(pk, "outputs");
-    pack_outputs(pk, p, rundir, actor, instance);
+    pack_outputs(pk, p, rundir, actor, instance, host);
 }

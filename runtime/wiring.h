@@ -23,6 +23,11 @@ void wiring_bind_endpoint(const plan_t *p, const char *rundir, int actor,
     and what its outputs bind. */
 void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
                         int actor, unsigned instance, unsigned incarnation);
+/*  The same for an instance that runs where tcp endpoints are on `host`
+    (a node's address; NULL: the plan's choice). */
+void wiring_pack_config_at(msgpack_packer *pk, const plan_t *p, const char *rundir,
+                           int actor, unsigned instance, unsigned incarnation,
+                           const char *host);
 /*  The endpoint a producer instance's output is bound at (NULL: unknown). */
 typedef const char *(wiring_bound_fn)(void *arg, int actor, unsigned instance, int chan);
 /*  Packs the inputs of `actor` for START: one map per producer instance of

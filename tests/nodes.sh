@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# nodes: a head (troupe run --listen) and two nodes (troupe node), all on
+# 127.0.0.1, run a map pipeline: output exact, and the workers' items were
+# handled on the head and on both nodes (--stats JSON); `place = head`
+# keeps an actor on the head (and a bad place is refused); a node SIGKILLed
+# mid-run: its instances come back elsewhere, output still exact, exit 0;
+# a head SIGKILLed: its nodes notice, stop their actors and exit 1;
+# --listen (and node) without --insecure refused. No actor, zygote or node
+# process and no run directory is left (but for what a SIGKILLed process
+# could not remove itself: its own run directory).
+. "$(dirname "$0")/lib.sh"
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# PIPELINE COUNT: a map pipeline, seq -> spin (4 instances) -> square -> print
+pipeline() {
+    cat > "$SCRATCH/$1.zpl" <<ZPL
+pipeline = $1
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = $2
+actor = work
+    module = spin
+    instances = 4
+    in = numbers
+    out = middle
+    max_restarts = 100
+    args
+        us = 20
+actor = again
+    module = square
+    in = middle
+    out = squares
+actor = print
+    module = print
+    in = squares
+ZPL
+}
+
+# the items each place handled for actor $2, from stats JSON $1: "head n1 n2"
+items_on() {
+    /usr/bin/python3 -c '
+import json, sys
+a = [a for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]][0]
+print(" ".join(str(a["nodes"].get(k, 0)) for k in ("head", "n1", "n2")))' "$1" "$2"
+}
+
+start_nodes() { # PORT: starts n1 and n2, pids in $n1 and $n2
+    "$TROUPE" node --head "tcp://127.0.0.1:$1" --insecure --name n1 --cores 2 \
+        2> "$SCRATCH/n1.err" &
+    n1=$!
+    "$TROUPE" node --head "tcp://127.0.0.1:$1" --insecure --name n2 --cores 2 \
+        2> "$SCRATCH/n2.err" &
+    n2=$!
+}
+
+# --- a head and two nodes: exact output, work on all three ---------------
+pipeline nodemap 100000
+port=$(free_port)
+"$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
+    --stats "$SCRATCH/stats.json" "$SCRATCH/nodemap.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+head=$!
+start_nodes "$port"
+wait $head
+expect_eq "head and two nodes: exit code" "$?" 0
+squares 100000 > "$SCRATCH/want"
+expect_file_eq "head and two nodes: output exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "--listen warns that anyone can join" "$SCRATCH/err" "anyone who can reach"
+read -r on_head on_n1 on_n2 < <(items_on "$SCRATCH/stats.json" work)
+[ "${on_head:-0}" -gt 0 ] && [ "${on_n1:-0}" -gt 0 ] && [ "${on_n2:-0}" -gt 0 ]
+expect_eq "work ran on the head and both nodes ($on_head $on_n1 $on_n2)" "$?" 0
+expect_eq "work: the places' items add up" "$((on_head + on_n1 + on_n2))" 100000
+wait $n1
+expect_eq "node n1 exits 0 when the head's run is over" "$?" 0
+wait $n2
+expect_eq "node n2 exits 0 when the head's run is over" "$?" 0
+expect_nothing_left nodemap "head and two nodes"
+
+# --- place = head keeps an actor home; place = any sends a sink out ------
+port=$(free_port)
+"$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
+    -s work.place=head -s again.place=head -s numbers.args.count=20000 \
+    --stats "$SCRATCH/stats.json" "$SCRATCH/nodemap.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+head=$!
+start_nodes "$port"
+wait $head
+expect_eq "place = head: exit code" "$?" 0
+squares 20000 > "$SCRATCH/want"
+expect_file_eq "place = head: output exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_eq "place = head: work ran on the head alone" "$(items_on "$SCRATCH/stats.json" work)" "20000 0 0"
+wait $n1 $n2
+printf 'pipeline = badplace\nactor = n\n    module = seq\n    out = x\n    place = moon\nactor = p\n    module = print\n    in = x\n' \
+    > "$SCRATCH/badplace.zpl"
+"$TROUPE" check "$SCRATCH/badplace.zpl" > /dev/null 2> "$SCRATCH/err"
+expect_eq "place = moon: refused" "$?" 2
+expect_contains "place = moon: says why" "$SCRATCH/err" "'moon' is not head or any"
+expect_nothing_left nodemap "place = head"
+
+# --- a node SIGKILLed mid-run --------------------------------------------
+pipeline nodekill 400000
+port=$(free_port)
+"$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
+    "$SCRATCH/nodekill.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+head=$!
+start_nodes "$port"
+for _ in $(seq 300); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
+sleep 0.2
+kill -KILL $n1
+wait $head
+expect_eq "a node killed mid-run: exit code" "$?" 0
+squares 400000 > "$SCRATCH/want"
+expect_file_eq "a node killed mid-run: output exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "a node killed mid-run: the head says so" "$SCRATCH/err" "node 'n1' lost"
+expect_contains "a node killed mid-run: its instance restarted" "$SCRATCH/err" "restarting"
+wait $n1
+wait $n2
+expect_eq "the other node exits 0" "$?" 0
+# a SIGKILLed node cannot remove its own run directory: only that one stays
+left=$(cd "$XDG_RUNTIME_DIR" && ls -d troupe-node-* 2> /dev/null | wc -l)
+expect_eq "a node killed mid-run: only its run directory stays" "$left" 1
+rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
+expect_nothing_left nodekill "a node killed mid-run"
+
+# --- the head SIGKILLed: nodes notice and exit 1 -------------------------
+pipeline nodelost 100000000
+port=$(free_port)
+"$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
+    "$SCRATCH/nodelost.zpl" > /dev/null 2> "$SCRATCH/err" &
+head=$!
+start_nodes "$port"
+for _ in $(seq 200); do
+    [ "$(pgrep -f "^troupe: nodelost/work#" | wc -l)" -ge 4 ] && break
+    sleep 0.05
+done
+sleep 0.5
+kill -KILL $head
+wait $head 2> /dev/null
+t0=$(date +%s)
+wait $n1
+expect_eq "head lost: node n1 exits 1" "$?" 1
+wait $n2
+expect_eq "head lost: node n2 exits 1" "$?" 1
+expect_eq "head lost: the nodes noticed within 10 s" "$(( $(date +%s) - t0 <= 10 ))" 1
+expect_contains "head lost: the node says so" "$SCRATCH/n1.err" "lost the head"
+left=$(cd "$XDG_RUNTIME_DIR" && ls -d troupe-node-* 2> /dev/null | wc -l)
+expect_eq "head lost: the nodes removed their run directories" "$left" 0
+rm -rf "$XDG_RUNTIME_DIR"/troupe-* # the head's, which it could not remove
+expect_nothing_left nodelost "head lost"
+
+# --- no CURVE yet: --insecure is required ---------------------------------
+"$TROUPE" run --listen "tcp://127.0.0.1:$(free_port)" "$SCRATCH/nodemap.zpl" \
+    > /dev/null 2> "$SCRATCH/err"
+expect_eq "--listen without --insecure: refused" "$?" 2
+expect_contains "--listen without --insecure: says why" "$SCRATCH/err" "no CURVE"
+"$TROUPE" node --head "tcp://127.0.0.1:$(free_port)" > /dev/null 2> "$SCRATCH/err"
+expect_eq "node without --insecure: refused" "$?" 2
+"$TROUPE" run --listen "tcp://*:$(free_port)" --insecure "$SCRATCH/nodemap.zpl" \
+    > /dev/null 2> "$SCRATCH/err"
+expect_eq "--listen on a wildcard: refused" "$?" 2
+expect_nothing_left nodemap "refusals"
+finish
