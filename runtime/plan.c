@@ -147,7 +147,7 @@ void plan_pack(msgpack_packer *pk, const plan_t *p)
         msgpack_pack_int(pk, 0); /* reserved */
         a->external ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
         pack_str(pk, a->exe);
-        msgpack_pack_int(pk, 0); /* reserved */
+        msgpack_pack_int(pk, a->place);
     }
     pack_str(pk, p->tcp_host);
 }
@@ -319,7 +319,7 @@ plan_t *plan_unpack(const msgpack_object *o)
         rd_int(&c);
         a->external = rd_bool(&c);
         a->exe = rd_str(&c);
-        rd_int(&c);
+        a->place = (plan_place_t)rd_int(&c);
         /* every channel index must name a channel */
         for (int k = 0; c.ok && k < a->ninputs; k++)
             c.ok = a->inputs[k] >= 0 && a->inputs[k] < p->nchans;
