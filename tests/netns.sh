@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# netns: a head and two nodes on hosts of their own: three network
+# namespaces joined by veth pairs, each host with its own address (the
+# head 10.77.1.1 and 10.77.2.1, node n1 10.77.1.2, node n2 10.77.2.2; the
+# head routes between the nodes). A map: output exact and work on all
+# three hosts; a node killed mid-run: output exact; the link of a node cut
+# (ip link set ... down) mid-run: the head notices by missed heartbeats
+# within a bounded time, sends its work elsewhere, output exact. The test
+# makes the namespaces and removes them; without the privilege for
+# `ip netns add` it skips, saying why.
+. "$(dirname "$0")/lib.sh"
+command -v ip > /dev/null || { echo "skipped: no ip (iproute2)"; exit 77; }
+tag="tr$$"
+H="${tag}h" N1="${tag}a" N2="${tag}b"
+if ! ip netns add "$H" 2> "$SCRATCH/netns.err"; then
+    echo "skipped: cannot make network namespaces: $(cat "$SCRATCH/netns.err")"
+    exit 77
+fi
+cleanup() {
+    for ns in "$H" "$N1" "$N2"; do
+        ip netns pids "$ns" 2> /dev/null | xargs -r kill -KILL 2> /dev/null
+        ip netns del "$ns" 2> /dev/null
+    done
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+ip netns add "$N1" && ip netns add "$N2" || { fail "ip netns add"; finish; }
+# host NS, its address, the head's address on the same link
+link() { # NS NAME_ON_HEAD NODE_ADDR HEAD_ADDR
+    ip link add "$2" netns "$H" type veth peer name eth0 netns "$1"
+    ip -n "$H" addr add "$4/24" dev "$2"
+    ip -n "$H" link set "$2" up
+    ip -n "$1" addr add "$3/24" dev eth0
+    ip -n "$1" link set eth0 up
+    ip -n "$1" link set lo up
+    ip -n "$1" route add default via "$4"
+}
+ip -n "$H" link set lo up
+link "$N1" "${tag}1" 10.77.1.2 10.77.1.1 && link "$N2" "${tag}2" 10.77.2.2 10.77.2.1 \
+    || { fail "veth links"; finish; }
+ip netns exec "$H" sysctl -q -w net.ipv4.ip_forward=1
+
+# PIPELINE COUNT
+pipeline() {
+    cat > "$SCRATCH/$1.zpl" <<ZPL
+pipeline = $1
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = $2
+actor = work
+    module = spin
+    instances = 6
+    in = numbers
+    out = middle
+    max_restarts = 100
+    args
+        us = 20
+actor = again
+    module = square
+    in = middle
+    out = squares
+actor = print
+    module = print
+    in = squares
+ZPL
+}
+
+items_on() { # STATS ACTOR: "head n1 n2"
+    /usr/bin/python3 -c '
+import json, sys
+a = [a for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]][0]
+print(" ".join(str(a.get("nodes", {}).get(k, 0)) for k in ("head", "n1", "n2")))' "$1" "$2"
+}
+
+# PIPELINE [head options...]: the head in its namespace, pid in $head
+run_head() {
+    local name=$1; shift
+    ip netns exec "$H" "$TROUPE" run --listen tcp://10.77.1.1:7600 --insecure --nodes 2 \
+        --wait 20 "$@" "$SCRATCH/$name.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+    head=$!
+}
+start_nodes() {
+    ip netns exec "$N1" "$TROUPE" node --head tcp://10.77.1.1:7600 --insecure \
+        --name n1 --cores 2 2> "$SCRATCH/n1.err" &
+    n1=$!
+    ip netns exec "$N2" "$TROUPE" node --head tcp://10.77.1.1:7600 --insecure \
+        --name n2 --cores 2 2> "$SCRATCH/n2.err" &
+    n2=$!
+}
+wait_output() { for _ in $(seq 400); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done; }
+
+# --- a map across three hosts ----------------------------------------------
+pipeline nsmap 100000
+run_head nsmap --stats "$SCRATCH/stats.json"
+start_nodes
+wait $head
+expect_eq "three hosts: exit code" "$?" 0
+squares 100000 > "$SCRATCH/want"
+expect_file_eq "three hosts: output exact" "$SCRATCH/out" "$SCRATCH/want"
+read -r on_head on_n1 on_n2 < <(items_on "$SCRATCH/stats.json" work)
+[ "${on_head:-0}" -gt 0 ] && [ "${on_n1:-0}" -gt 0 ] && [ "${on_n2:-0}" -gt 0 ]
+expect_eq "three hosts: work ran on each ($on_head $on_n1 $on_n2)" "$?" 0
+wait $n1 $n2
+
+# --- a node killed mid-run ---------------------------------------------------
+pipeline nskill 300000
+run_head nskill
+start_nodes
+wait_output
+sleep 0.2
+kill -KILL $n2
+wait $head
+expect_eq "a node killed: exit code" "$?" 0
+squares 300000 > "$SCRATCH/want"
+expect_file_eq "a node killed: output exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "a node killed: the head says so" "$SCRATCH/err" "node 'n2' lost"
+wait $n1 $n2 2> /dev/null
+
+# --- the link of a node cut mid-run: heartbeats notice ----------------------
+pipeline nscut 300000
+run_head nscut --hang 3
+start_nodes
+wait_output
+sleep 0.2
+t0=$(date +%s%N)
+ip -n "$H" link set "${tag}1" down
+for _ in $(seq 200); do grep -q "node 'n1' lost" "$SCRATCH/err" && break; sleep 0.05; done
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_contains "a cut link: the head notices" "$SCRATCH/err" "node 'n1' lost"
+[ "$took" -lt 8000 ] || fail "a cut link: noticed after $took ms (bound: 8 s with --hang 3)"
+wait $head
+expect_eq "a cut link: exit code" "$?" 0
+expect_file_eq "a cut link: output exact" "$SCRATCH/out" "$SCRATCH/want"
+wait $n1 2> /dev/null
+expect_eq "a cut link: the cut-off node gives up (exit 1)" "$?" 1
+wait $n2
+for p in nsmap nskill nscut; do
+    expect_eq "$p: no actor process left" "$(actor_pids "$p")" ""
+done
+# only the SIGKILLed node's run directory may stay (it could not remove it)
+left=$(cd "$XDG_RUNTIME_DIR" && ls -d troupe-* 2> /dev/null | wc -l)
+[ "$left" -le 1 ] || fail "run directories left: $(ls "$XDG_RUNTIME_DIR")"
+finish
