@@ -6,6 +6,7 @@
 */
 #include "actor.h"
 
+#include "auth.h"
 #include "clock.h"
 #include "ctl.h"
 #include "envelope.h"
@@ -78,6 +79,11 @@ typedef struct {
     int norders;
     uint64_t next_beat;
     const actor_embed_t *embed; /* NULL in an actor process */
+    /* CURVE, on a tcp run (NULL otherwise): our key pair and the folder of
+       the keys our bound sockets admit; auth is czmq's zauth, started when
+       the first output is bound, and its context holds our ROUTERs */
+    char *curve_public, *curve_secret, *allow_dir;
+    auth_t *auth;
 } host_t;
 
 /* ==== control channel ======================================================== */
@@ -166,9 +172,9 @@ static int ctl_read(host_t *h, msgpack_zone *zone, msgpack_object *root,
 
 /* ==== configuration ============================================================== */
 
-static void *new_socket(host_t *h, int type)
+static void *new_socket(void *zctx, int type)
 {
-    void *s = zmq_socket(h->zctx, type);
+    void *s = zmq_socket(zctx, type);
     if (!s)
         return NULL;
     int zero = 0, hwm = 100000, ivl = 10;
@@ -180,6 +186,24 @@ static void *new_socket(host_t *h, int type)
 }
 
 static void on_out_acked(void *arg, inrec_t *src);
+
+/*  On a tcp run, bound sockets are CURVE servers made in the context zauth
+    answers for (auth.c says why it must be czmq's). zauth starts before the
+    first bind, so no peer ever meets a socket without it. */
+static void *new_output_socket(host_t *h, char *err, size_t errlen)
+{
+    if (!h->curve_secret)
+        return new_socket(h->zctx, ZMQ_ROUTER);
+    if (!h->auth && !(h->auth = auth_new(h->allow_dir, err, errlen)))
+        return NULL;
+    void *sock = new_socket(auth_zctx(h->auth), ZMQ_ROUTER);
+    if (sock && auth_set_server(sock, h->curve_secret) != 0) {
+        snprintf(err, errlen, "cannot make a CURVE server: %s", zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
 
 static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                          size_t errlen)
@@ -193,7 +217,7 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
         char *endpoint = ctl_map_str(o, "endpoint");
         char *topic = ctl_map_str(o, "topic");
         bool broadcast = ctl_map_bool(o, "broadcast", false);
-        void *sock = new_socket(h, ZMQ_ROUTER);
+        void *sock = new_output_socket(h, err, errlen);
         int one = 1;
         int rc = -1;
         if (sock && name && endpoint) {
@@ -252,9 +276,19 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
         char *endpoint = ctl_map_str(o, "endpoint");
         char *sub = ctl_map_str(o, "subscribe");
         char *producer = ctl_map_str(o, "producer");
-        void *sock = new_socket(h, ZMQ_DEALER);
+        char *server_key = ctl_map_str(o, "server_key");
+        void *sock = new_socket(h->zctx, ZMQ_DEALER);
         chan_in_t *in = NULL;
-        if (sock && endpoint) {
+        /* on a tcp run, never a connection in the clear: a producer
+           without a key is an error, not a plain socket */
+        bool curve_ok = !h->curve_public
+                        || auth_set_client(sock, h->curve_public, h->curve_secret,
+                                           server_key ? server_key : "")
+                               == 0;
+        if (sock && endpoint && !curve_ok)
+            snprintf(err, errlen, "no good CURVE key for producer %s",
+                     producer ? producer : endpoint);
+        else if (sock && endpoint) {
             zmq_setsockopt(sock, ZMQ_ROUTING_ID, h->rid, strlen(h->rid));
             if (zmq_connect(sock, endpoint) == 0) {
                 in = chan_in_new(sock, endpoint, h->ctx.id, h->credit,
@@ -266,7 +300,7 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
                 }
             }
         }
-        if (!in)
+        if (!in && !*err)
             snprintf(err, errlen, "cannot connect input %s: %s",
                      endpoint ? endpoint : "?", zmq_strerror(errno));
         if (sock)
@@ -274,9 +308,25 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
         free(endpoint);
         free(sub);
         free(producer);
+        free(server_key);
         if (!in)
             return -1;
         h->ctx.ins[h->ctx.nins++] = in;
+    }
+    return 0;
+}
+
+/*  "curve" in CONFIG: {public, secret, allow, allow_dir}. The actor uses
+    the folder, which holds the allowed keys as zcert public certificates,
+    since that is what zauth reads; "allow" lists the same keys. */
+static int take_curve(host_t *h, const msgpack_object *curve, char *err, size_t errlen)
+{
+    h->curve_public = ctl_map_str(curve, "public");
+    h->curve_secret = ctl_map_str(curve, "secret");
+    h->allow_dir = ctl_map_str(curve, "allow_dir");
+    if (!auth_key_ok(h->curve_public) || !auth_key_ok(h->curve_secret)) {
+        snprintf(err, errlen, "the config's CURVE keys are not Z85 keys");
+        return -1;
     }
     return 0;
 }
@@ -297,6 +347,9 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     h->incarnation = (unsigned)ctl_map_u64(cfg, "incarnation", 0);
     ctx->base_dir = ctl_map_str(cfg, "base_dir");
     h->retries = (unsigned)ctl_map_u64(cfg, "retries", 0);
+    const msgpack_object *curve = ctl_map_get(cfg, "curve");
+    if (curve && take_curve(h, curve, err, errlen) < 0)
+        return -1;
     char *path = ctl_map_str(cfg, "module");
     if (!ctx->pipeline || !ctx->actor || !path || !h->batch) {
         snprintf(err, errlen, "incomplete config from the supervisor");
@@ -937,6 +990,9 @@ static void host_free(host_t *h)
         ctx->mod->stop(ctx);
     for (int i = 0; i < ctx->nouts; i++)
         chan_out_destroy(&ctx->outs[i]);
+    /* after the outputs: czmq's context ends with zauth, and waits for
+       every socket in it to be closed */
+    auth_destroy(&h->auth);
     for (int i = 0; i < ctx->nins; i++)
         chan_in_destroy(&ctx->ins[i]);
     free(ctx->outs);
@@ -975,6 +1031,11 @@ static void host_free(host_t *h)
     if (h->dl)
         dlclose(h->dl);
     free(h->rid);
+    if (h->curve_secret)
+        explicit_bzero(h->curve_secret, strlen(h->curve_secret));
+    free(h->curve_secret);
+    free(h->curve_public);
+    free(h->allow_dir);
 }
 
 /*  Waits up to `ms` for a control message of kind `want` (or STOP). */

@@ -50,7 +50,9 @@ static const char *usage_run =
     "      --grace SECONDS        how long a Ctrl-C drain may take (default 5)\n"
     "      --hang SECONDS         an actor silent this long is hung (default 10)\n"
     "      --transport ipc|tcp    what data channels run on: ipc sockets in the\n"
-    "                             run directory (default), or tcp on 127.0.0.1\n"
+    "                             run directory (default), or tcp on 127.0.0.1,\n"
+    "                             encrypted with CURVE and open only to the\n"
+    "                             run's own actors (a key pair made per run)\n"
     "  -h, --help                 this text\n";
 
 static const char *usage_check =
