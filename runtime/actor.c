@@ -6,6 +6,7 @@
 */
 #include "actor.h"
 
+#include "auth.h"
 #include "clock.h"
 #include "ctl.h"
 #include "envelope.h"
@@ -78,6 +79,13 @@ typedef struct {
     int norders;
     uint64_t next_beat;
     const actor_embed_t *embed; /* NULL in an actor process */
+    /* CURVE, on a tcp run (NULL otherwise): our key pair and the folder of
+       the keys our bound sockets admit; auth is czmq's zauth, started when
+       the first output is bound, and its context holds our ROUTERs */
+    char *curve_public, *curve_secret, *allow_dir;
+    char *own_allow;  /* a folder of our own that allow_dir names, or NULL */
+    int own_nallow;
+    auth_t *auth;
 } host_t;
 
 /* ==== control channel ======================================================== */
@@ -166,9 +174,9 @@ static int ctl_read(host_t *h, msgpack_zone *zone, msgpack_object *root,
 
 /* ==== configuration ============================================================== */
 
-static void *new_socket(host_t *h, int type)
+static void *new_socket(void *zctx, int type)
 {
-    void *s = zmq_socket(h->zctx, type);
+    void *s = zmq_socket(zctx, type);
     if (!s)
         return NULL;
     int zero = 0, hwm = 100000, ivl = 10;
@@ -180,6 +188,24 @@ static void *new_socket(host_t *h, int type)
 }
 
 static void on_out_acked(void *arg, inrec_t *src);
+
+/*  On a tcp run, bound sockets are CURVE servers made in the context zauth
+    answers for (auth.c says why it must be czmq's). zauth starts before the
+    first bind, so no peer ever meets a socket without it. */
+static void *new_output_socket(host_t *h, char *err, size_t errlen)
+{
+    if (!h->curve_secret)
+        return new_socket(h->zctx, ZMQ_ROUTER);
+    if (!h->auth && !(h->auth = auth_new(h->allow_dir, err, errlen)))
+        return NULL;
+    void *sock = new_socket(auth_zctx(h->auth), ZMQ_ROUTER);
+    if (sock && auth_set_server(sock, h->curve_secret) != 0) {
+        snprintf(err, errlen, "cannot make a CURVE server: %s", zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
 
 static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                          size_t errlen)
@@ -193,7 +219,7 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
         char *endpoint = ctl_map_str(o, "endpoint");
         char *topic = ctl_map_str(o, "topic");
         bool broadcast = ctl_map_bool(o, "broadcast", false);
-        void *sock = new_socket(h, ZMQ_ROUTER);
+        void *sock = new_output_socket(h, err, errlen);
         int one = 1;
         int rc = -1;
         if (sock && name && endpoint) {
@@ -252,9 +278,19 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
         char *endpoint = ctl_map_str(o, "endpoint");
         char *sub = ctl_map_str(o, "subscribe");
         char *producer = ctl_map_str(o, "producer");
-        void *sock = new_socket(h, ZMQ_DEALER);
+        char *server_key = ctl_map_str(o, "server_key");
+        void *sock = new_socket(h->zctx, ZMQ_DEALER);
         chan_in_t *in = NULL;
-        if (sock && endpoint) {
+        /* on a tcp run, never a connection in the clear: a producer
+           without a key is an error, not a plain socket */
+        bool curve_ok = !h->curve_public
+                        || auth_set_client(sock, h->curve_public, h->curve_secret,
+                                           server_key ? server_key : "")
+                               == 0;
+        if (sock && endpoint && !curve_ok)
+            snprintf(err, errlen, "no good CURVE key for producer %s",
+                     producer ? producer : endpoint);
+        else if (sock && endpoint) {
             zmq_setsockopt(sock, ZMQ_ROUTING_ID, h->rid, strlen(h->rid));
             if (zmq_connect(sock, endpoint) == 0) {
                 in = chan_in_new(sock, endpoint, h->ctx.id, h->credit,
@@ -266,7 +302,7 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
                 }
             }
         }
-        if (!in)
+        if (!in && !*err)
             snprintf(err, errlen, "cannot connect input %s: %s",
                      endpoint ? endpoint : "?", zmq_strerror(errno));
         if (sock)
@@ -274,11 +310,68 @@ static int setup_inputs(host_t *h, const msgpack_object *list, char *err,
         free(endpoint);
         free(sub);
         free(producer);
+        free(server_key);
         if (!in)
             return -1;
         h->ctx.ins[h->ctx.nins++] = in;
     }
     return 0;
+}
+
+/*  "curve" in CONFIG: {public, secret, allow, allow_dir}. The actor uses
+    the folder, which holds the allowed keys as zcert public certificates,
+    since that is what zauth reads; "allow" lists the same keys. */
+static int take_curve(host_t *h, const msgpack_object *curve, char *err, size_t errlen)
+{
+    h->curve_public = ctl_map_str(curve, "public");
+    h->curve_secret = ctl_map_str(curve, "secret");
+    h->allow_dir = ctl_map_str(curve, "allow_dir");
+    if (!auth_key_ok(h->curve_public) || !auth_key_ok(h->curve_secret)) {
+        snprintf(err, errlen, "the config's CURVE keys are not Z85 keys");
+        return -1;
+    }
+    if (h->allow_dir && access(h->allow_dir, R_OK | X_OK) == 0)
+        return 0;
+    /* the supervisor's folder is on another machine (an instance a node
+       runs): write the same keys into a private folder of our own */
+    const msgpack_object *allow = ctl_map_get(curve, "allow");
+    if (!allow || allow->type != MSGPACK_OBJECT_ARRAY || !allow->via.array.size) {
+        snprintf(err, errlen, "the config's CURVE allowlist is empty");
+        return -1;
+    }
+    uint32_t n = allow->via.array.size;
+    char **keys = calloc(n, sizeof *keys);
+    const char *base = getenv("XDG_RUNTIME_DIR");
+    if (!base || access(base, W_OK) != 0 || strlen(base) > 40)
+        base = "/tmp";
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/troupe-allow-XXXXXX", base);
+    int rc = keys && mkdtemp(dir) ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "cannot make an allowlist folder in %s: %s", base,
+                 strerror(errno));
+    for (uint32_t i = 0; rc == 0 && i < n; i++)
+        if (!(keys[i] = strndup(allow->via.array.ptr[i].via.str.ptr,
+                                allow->via.array.ptr[i].type == MSGPACK_OBJECT_STR
+                                    ? allow->via.array.ptr[i].via.str.size
+                                    : 0)))
+            rc = -1;
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s/allow", dir);
+    if (rc == 0 && auth_allow_write(sub, (const char *const *)keys, (int)n, err, errlen) == 0) {
+        free(h->allow_dir);
+        h->allow_dir = strdup(sub);
+        h->own_allow = strdup(dir);
+        h->own_nallow = (int)n;
+    }
+    else if (rc == 0) {
+        rmdir(dir);
+        rc = -1;
+    }
+    for (uint32_t i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+    return rc == 0 && h->allow_dir && h->own_allow ? 0 : -1;
 }
 
 static int take_config(host_t *h, const msgpack_object *cfg, char *err,
@@ -297,6 +390,9 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     h->incarnation = (unsigned)ctl_map_u64(cfg, "incarnation", 0);
     ctx->base_dir = ctl_map_str(cfg, "base_dir");
     h->retries = (unsigned)ctl_map_u64(cfg, "retries", 0);
+    const msgpack_object *curve = ctl_map_get(cfg, "curve");
+    if (curve && take_curve(h, curve, err, errlen) < 0)
+        return -1;
     char *path = ctl_map_str(cfg, "module");
     if (!ctx->pipeline || !ctx->actor || !path || !h->batch) {
         snprintf(err, errlen, "incomplete config from the supervisor");
@@ -937,6 +1033,14 @@ static void host_free(host_t *h)
         ctx->mod->stop(ctx);
     for (int i = 0; i < ctx->nouts; i++)
         chan_out_destroy(&ctx->outs[i]);
+    /* after the outputs: czmq's context ends with zauth, and waits for
+       every socket in it to be closed */
+    auth_destroy(&h->auth);
+    if (h->own_allow) {
+        auth_allow_remove(h->allow_dir, h->own_nallow);
+        rmdir(h->own_allow);
+        free(h->own_allow);
+    }
     for (int i = 0; i < ctx->nins; i++)
         chan_in_destroy(&ctx->ins[i]);
     free(ctx->outs);
@@ -975,6 +1079,11 @@ static void host_free(host_t *h)
     if (h->dl)
         dlclose(h->dl);
     free(h->rid);
+    if (h->curve_secret)
+        explicit_bzero(h->curve_secret, strlen(h->curve_secret));
+    free(h->curve_secret);
+    free(h->curve_public);
+    free(h->allow_dir);
 }
 
 /*  Waits up to `ms` for a control message of kind `want` (or STOP). */

@@ -10,12 +10,15 @@
     an actor only says when every batch it sent has been acknowledged.
 
     Signals arrive on a signalfd polled beside the control socket, so the
-    loop never runs anything in a signal handler.
+    loop never runs anything in a signal handler. A run on tcp gets a CURVE
+    key pair of its own and an allowlist folder in the run directory
+    (setup_curve, auth.c).
 */
 #include "supervisor.h"
 
-#include "clock.h"
 #include "actor.h"
+#include "auth.h"
+#include "clock.h"
 #include "ctl.h"
 #include "nodelink.h"
 #include "wiring.h"
@@ -118,6 +121,13 @@ typedef struct {
     uint64_t kill_deadline;
     uint64_t failed_items;
     bool own_rundir;     /* made here (not given by the plan): removed here */
+    /* CURVE, on a tcp run: the run's key pair, and its public key as the
+       one entry of the allowlist folder in the run directory */
+    bool has_curve;
+    auth_keys_t keys;
+    const char *allow[1];
+    char allow_dir[PATH_MAX + 8];
+    wiring_curve_t curve;
     char last_said[600]; /* what an external actor is told when the run fails */
     /* a head with nodes (opts->listen) */
     void *nodesock;
@@ -167,10 +177,47 @@ static int make_rundir(sup_t *s)
     return 0;
 }
 
+/*  A tcp run's data sockets are all CURVE, with one key pair for the run:
+    every producer is a server with it, every consumer a client with it,
+    and the allowlist every producer's zauth reads holds its public key
+    alone. So only the run's own actors are admitted: anyone else on the
+    machine who finds a port gets no handshake (without CURVE or with
+    another key) and no batch. The pair is made here, at each run, and
+    reaches the actors in CONFIG (wiring.c says why that is safe on one
+    machine); nodes on other machines will bring pairs of their own and
+    the allowlist will list theirs. */
+static int setup_curve(sup_t *s)
+{
+    char err[512];
+    if (auth_keys_new(&s->keys, err, sizeof err) < 0) {
+        say(s, "%s", err);
+        return -1;
+    }
+    snprintf(s->allow_dir, sizeof s->allow_dir, "%s/allow", s->rundir);
+    s->allow[0] = s->keys.public_txt;
+    if (auth_allow_write(s->allow_dir, s->allow, 1, err, sizeof err) < 0) {
+        s->allow_dir[0] = '\0';
+        say(s, "%s", err);
+        return -1;
+    }
+    s->curve = (wiring_curve_t){ .public_txt = s->keys.public_txt,
+                                 .secret_txt = s->keys.secret_txt,
+                                 .allow = s->allow,
+                                 .nallow = 1,
+                                 .allow_dir = s->allow_dir };
+    s->has_curve = true;
+    if (s->opts->verbose > 1)
+        say(s, "CURVE on every data socket: run key %s, allowlist %s",
+            s->keys.public_txt, s->allow_dir);
+    return 0;
+}
+
 static void remove_rundir(sup_t *s)
 {
     if (!s->rundir[0])
         return;
+    if (s->allow_dir[0])
+        auth_allow_remove(s->allow_dir, 1);
     /* the ipc socket files: ctl and one per output of each instance */
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/ctl", s->rundir);
@@ -556,6 +603,15 @@ static const char *bound_cb(void *arg, int actor, unsigned instance, int chan)
     return bound_endpoint(arg, actor, instance, chan);
 }
 
+/*  A producer's public key: the run's, on one machine. */
+static const char *server_key_cb(void *arg, int actor, unsigned instance)
+{
+    sup_t *s = arg;
+    (void)actor;
+    (void)instance;
+    return s->has_curve ? s->keys.public_txt : NULL;
+}
+
 /*  [START, inputs]: connect to these producers, and run. */
 static void send_start(sup_t *s, inst_t *in)
 {
@@ -565,7 +621,7 @@ static void send_start(sup_t *s, inst_t *in)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_START);
-    wiring_pack_inputs(&pk, s->plan, in->actor, bound_cb, s);
+    wiring_pack_inputs(&pk, s->plan, in->actor, bound_cb, server_key_cb, s);
     inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -586,6 +642,10 @@ static void take_bound(sup_t *s, inst_t *in, const msgpack_object *root)
         in->bound[o] = e && e->type == MSGPACK_OBJECT_STR
                            ? strndup(e->via.str.ptr, e->via.str.size)
                            : NULL;
+        if (s->opts->verbose > 1)
+            say(s, "actor '%s' #%u: output '%s' bound at %s", a->name, in->instance,
+                s->plan->chans[a->outputs[o]].name,
+                in->bound[o] ? in->bound[o] : "(unknown)");
     }
 }
 
@@ -597,8 +657,9 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_CONFIG);
-    wiring_pack_config_at(&pk, s->plan, s->rundir, in->actor, in->instance,
-                          in->incarnation, in->node >= 0 ? s->nodes[in->node].host : NULL);
+    wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance, in->incarnation,
+                       in->node >= 0 ? s->nodes[in->node].host : NULL,
+                       s->has_curve ? &s->curve : NULL);
     inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
     in->state = I_CONFIGURED;
@@ -1360,6 +1421,8 @@ static int setup(sup_t *s)
     }
     if (make_rundir(s) < 0)
         return -1;
+    if (p->tcp_host && setup_curve(s) < 0)
+        return -1;
     s->zctx = zmq_ctx_new();
     s->ctl = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
     if (!s->ctl)
@@ -1483,6 +1546,7 @@ cleanup:
     if (s->zctx)
         zmq_ctx_term(s->zctx);
     remove_rundir(s);
+    auth_keys_clear(&s->keys);
     if (s->sigfd >= 0) {
         close(s->sigfd);
         sigprocmask(SIG_SETMASK, &s->oldmask, NULL);

@@ -4,7 +4,8 @@
     instance connects to each producer instance of each channel it reads.
     An instance learns its actor and what to bind from CONFIG, and whom to
     connect to, with the endpoints the producers reported, from START
-    (docs/PROTOCOL.md).
+    (docs/PROTOCOL.md). On tcp every data socket is CURVE: CONFIG carries
+    an instance's keys and allowlist, START each producer's public key.
 */
 #include "wiring.h"
 
@@ -83,7 +84,7 @@ void wiring_producer_key(int actor, unsigned instance, int chan, char *buf, size
 }
 
 void wiring_pack_inputs(msgpack_packer *pk, const plan_t *p, int actor,
-                        wiring_bound_fn *bound, void *arg)
+                        wiring_bound_fn *bound, wiring_key_fn *key, void *arg)
 {
     const plan_actor_t *a = &p->actors[actor];
     int n = 0;
@@ -100,35 +101,52 @@ void wiring_pack_inputs(msgpack_packer *pk, const plan_t *p, int actor,
                 if (p->actors[b].outputs[o] != ch)
                     continue;
                 for (unsigned i = 0; i < p->actors[b].instances; i++) {
-                    char key[64];
+                    char name[64];
                     const char *ep = bound(arg, b, i, ch);
-                    wiring_producer_key(b, i, ch, key, sizeof key);
-                    msgpack_pack_map(pk, 5);
+                    const char *server_key = key ? key(arg, b, i) : NULL;
+                    wiring_producer_key(b, i, ch, name, sizeof name);
+                    msgpack_pack_map(pk, server_key ? 6 : 5);
                     ctl_pack_str(pk, "chan");
                     msgpack_pack_int(pk, ch);
                     ctl_pack_str(pk, "broadcast");
                     p->chans[ch].mode == CHAN_BROADCAST ? msgpack_pack_true(pk)
                                                         : msgpack_pack_false(pk);
-                    ctl_pack_kv_str(pk, "producer", key);
+                    ctl_pack_kv_str(pk, "producer", name);
                     ctl_pack_kv_str(pk, "endpoint", ep ? ep : "");
                     ctl_pack_kv_str(pk, "subscribe", a->subscribe);
+                    if (server_key)
+                        ctl_pack_kv_str(pk, "server_key", server_key);
                 }
             }
     }
 }
 
-void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
-                        int actor, unsigned instance, unsigned incarnation)
+/*  "curve": {public, secret, allow: [key, ...], allow_dir}. The secret
+    travels on the control channel, which on one machine is an ipc socket
+    in the run directory (0700): no other user can connect to it or read
+    what it carries. A control channel over tcp (nodes on other machines)
+    will have to be CURVE itself before it may carry one. */
+static void pack_curve(msgpack_packer *pk, const wiring_curve_t *c)
 {
-    wiring_pack_config_at(pk, p, rundir, actor, instance, incarnation, NULL);
+    ctl_pack_str(pk, "curve");
+    msgpack_pack_map(pk, 4);
+    ctl_pack_kv_str(pk, "public", c->public_txt);
+    ctl_pack_kv_str(pk, "secret", c->secret_txt);
+    ctl_pack_str(pk, "allow");
+    msgpack_pack_array(pk, (size_t)c->nallow);
+    for (int i = 0; i < c->nallow; i++)
+        ctl_pack_str(pk, c->allow[i]);
+    ctl_pack_kv_str(pk, "allow_dir", c->allow_dir);
 }
 
-void wiring_pack_config_at(msgpack_packer *pk, const plan_t *p, const char *rundir,
-                           int actor, unsigned instance, unsigned incarnation,
-                           const char *host)
+void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
+                        int actor, unsigned instance, unsigned incarnation,
+                        const char *host, const wiring_curve_t *curve)
 {
     const plan_actor_t *a = &p->actors[actor];
-    msgpack_pack_map(pk, 15);
+    msgpack_pack_map(pk, curve ? 16 : 15);
+    if (curve)
+        pack_curve(pk, curve);
     ctl_pack_kv_str(pk, "pipeline", p->name);
     ctl_pack_kv_str(pk, "base_dir", p->dir);
     ctl_pack_str(pk, "incarnation");

@@ -19,22 +19,37 @@ void wiring_endpoint(const char *rundir, int actor, unsigned instance, int chan,
     system picks (the actor reports the endpoint it got, in READY). */
 void wiring_bind_endpoint(const plan_t *p, const char *rundir, int actor,
                           unsigned instance, int chan, char *buf, size_t len);
+/*  CURVE on a tcp run, as CONFIG carries it to one instance: the key pair
+    its sockets use, and whom its bound sockets admit. Today every instance
+    of a run gets the run's one pair, and the allowlist is that pair's
+    public key; the fields are per instance so that an instance spawned by a
+    node on another machine can get the node's own pair, and a producer an
+    allowlist of several keys. */
+typedef struct {
+    const char *public_txt, *secret_txt; /* Z85 */
+    const char *const *allow;            /* Z85 public keys admitted */
+    int nallow;
+    const char *allow_dir; /* the same keys as zcert public certificates, on
+                              the machine of the instance: what zauth reads */
+} wiring_curve_t;
+
 /*  Packs the CONFIG map for one instance of `actor`: who it is, its module,
-    and what its outputs bind. */
+    what its outputs bind (on tcp, on `host`: a node's address; NULL: the
+    plan's choice) and, with curve (NULL: none), its CURVE keys. */
 void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
-                        int actor, unsigned instance, unsigned incarnation);
-/*  The same for an instance that runs where tcp endpoints are on `host`
-    (a node's address; NULL: the plan's choice). */
-void wiring_pack_config_at(msgpack_packer *pk, const plan_t *p, const char *rundir,
-                           int actor, unsigned instance, unsigned incarnation,
-                           const char *host);
+                        int actor, unsigned instance, unsigned incarnation,
+                        const char *host, const wiring_curve_t *curve);
 /*  The endpoint a producer instance's output is bound at (NULL: unknown). */
 typedef const char *(wiring_bound_fn)(void *arg, int actor, unsigned instance, int chan);
+/*  The public key (Z85) of a producer instance's CURVE server, or NULL
+    when the run has no CURVE. */
+typedef const char *(wiring_key_fn)(void *arg, int actor, unsigned instance);
 /*  Packs the inputs of `actor` for START: one map per producer instance of
-    each channel it reads (chan, broadcast, producer, endpoint, subscribe),
-    "producer" naming the output as "ACTOR.INSTANCE.CHAN". */
+    each channel it reads (chan, broadcast, producer, endpoint, subscribe,
+    and with CURVE server_key), "producer" naming the output as
+    "ACTOR.INSTANCE.CHAN". key may be NULL (no CURVE). */
 void wiring_pack_inputs(msgpack_packer *pk, const plan_t *p, int actor,
-                        wiring_bound_fn *bound, void *arg);
+                        wiring_bound_fn *bound, wiring_key_fn *key, void *arg);
 /*  "ACTOR.INSTANCE.CHAN": a producer instance's output, as START and
     PEER_BACK name it. */
 void wiring_producer_key(int actor, unsigned instance, int chan, char *buf, size_t len);

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tcp: with --transport tcp every data channel runs on tcp over loopback
 # (ports picked by the system, reported by each producer in READY and handed
-# to its consumers in START): output exact; the run directory holds only
-# the control socket; killed workers come back on new ports, their
-# consumers follow them there (PEER_BACK carries the new endpoint), and
-# the output is still exact; a broadcast reaches every subscriber.
+# to its consumers in START), with CURVE (tests/curve.sh): output exact;
+# the run directory holds only the control socket and the allowlist;
+# killed workers come back on new ports, their consumers follow them there
+# (PEER_BACK carries the new endpoint), and the output is still exact; a
+# broadcast reaches every subscriber.
 . "$(dirname "$0")/lib.sh"
 
 cat > "$SCRATCH/tcpwork.zpl" <<'ZPL'
@@ -46,7 +47,8 @@ expect_file_eq "squares over tcp: output exact" "$SCRATCH/out" "$SCRATCH/want"
 sup=$!
 for _ in $(seq 200); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
 files=$(ls "$XDG_RUNTIME_DIR"/troupe-*/ 2> /dev/null | tr '\n' ' ')
-expect_eq "tcp: the run directory holds only the control socket" "$files" "ctl "
+expect_eq "tcp: the run directory holds only the control socket and the CURVE allowlist" \
+    "$files" "allow ctl "
 kills=0
 for victim in $(pgrep -f "^troupe: tcpwork/work#" | head -2) \
               $(pgrep -f "^troupe: tcpwork/again#" | head -1); do

@@ -26,6 +26,10 @@ vg() { # WANT_CODE NAME troupe-args...: runs under valgrind, checks exit and log
 vg 0 squares run -s numbers.args.count=20000 "$SRC/examples/squares.zpl"
 squares 20000 > "$SCRATCH/want"
 expect_file_eq "squares under valgrind: output" "$SCRATCH/squares.out" "$SCRATCH/want"
+# over tcp: CURVE, czmq loaded by the producers, zauth on its thread, and
+# czmq's context ended with the actor
+vg 0 curve run --transport tcp -s numbers.args.count=20000 "$SRC/examples/squares.zpl"
+expect_file_eq "squares over tcp (CURVE) under valgrind: output" "$SCRATCH/curve.out" "$SCRATCH/want"
 vg 0 counter run "$SRC/examples/counter.zpl"
 expect_eq "counter under valgrind: output" "$(cat "$SCRATCH/counter.out")" 5000
 vg 0 broadcast run "$SRC/examples/broadcast.zpl"
