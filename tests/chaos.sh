@@ -52,7 +52,7 @@ for i in range(n):
 # lives; the number of kills is left in $kills
 kill_workers() {
     kills=0
-    sleep 0.2
+    wait_started "$SCRATCH/err"
     while kill -0 "$3" 2> /dev/null; do
         victim=$(pgrep -f "^troupe: $1/work#" | shuf -n 1)
         [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
@@ -66,7 +66,7 @@ restarts_of() { # STATS_FILE ACTOR
 
 # --- SIGKILL from outside, every 50 ms ------------------------------------------
 pipeline killed 8000000 4 segv 0 2
-"$TROUPE" run --stats "$SCRATCH/killed.json" "$SCRATCH/killed.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+"$TROUPE" run -v -v --stats "$SCRATCH/killed.json" "$SCRATCH/killed.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!
 kill_workers killed 0.05 $sup
 wait $sup
@@ -127,7 +127,7 @@ actor = b
     args
         file = $SCRATCH/b.out
 ZPL
-"$TROUPE" run "$SCRATCH/bcast.zpl" 2> "$SCRATCH/err" &
+"$TROUPE" run -v -v "$SCRATCH/bcast.zpl" 2> "$SCRATCH/err" &
 sup=$!
 kill_workers bcast 0.1 $sup
 wait $sup
@@ -186,9 +186,10 @@ actor = b
     args
         file = $SCRATCH/tempsub.out
 ZPL
-"$TROUPE" run "$SCRATCH/tempsub.zpl" > /dev/null 2> "$SCRATCH/err" &
+"$TROUPE" run -v -v "$SCRATCH/tempsub.zpl" > /dev/null 2> "$SCRATCH/err" &
 sup=$!
-for _ in $(seq 100); do victim=$(pgrep -f "^troupe: tempsub/fragile#0"); [ -n "$victim" ] && break; sleep 0.02; done
+wait_started "$SCRATCH/err"
+victim=$(pgrep -f "^troupe: tempsub/fragile#0" | head -1)
 sleep 0.2
 kill -KILL "$victim"
 timeout 60 tail --pid=$sup -f /dev/null

@@ -64,6 +64,14 @@ squares() {
     /usr/bin/python3 -c "import sys; n=int(sys.argv[1]); sys.stdout.write(''.join(f'{i*i}\n' for i in range(n)))" "$1"
 }
 
+# waits until the run whose stderr is file $1 (run with -v -v) has started
+# every actor: a death before the start fails a run by design, so tests
+# that kill on purpose wait for this first (a busy machine starts slowly)
+wait_started() {
+    for _ in $(seq 1200); do grep -q "; starting" "$1" 2> /dev/null && return 0; sleep 0.05; done
+    fail "the run never started (no '; starting' in $1)"
+}
+
 finish() {
     if [ "$FAILED" -ne 0 ]; then echo "some checks failed" >&2; exit 1; fi
     exit 0

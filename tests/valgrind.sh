@@ -60,14 +60,13 @@ ZPL
 valgrind -q --trace-children=yes --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
     --error-exitcode=99 --log-file="$SCRATCH/vg-restart/%p.log" \
-    "$TROUPE" run "$SCRATCH/vgrestart.zpl" > "$SCRATCH/restart.out" 2> "$SCRATCH/restart.err" &
+    "$TROUPE" run -v -v "$SCRATCH/vgrestart.zpl" > "$SCRATCH/restart.out" 2> "$SCRATCH/restart.err" &
 sup=$!
 # under valgrind ps shows valgrind's command line: find the worker by its
 # name (comm), which is this test's own
 for _ in $(seq 200); do victim=$(pgrep -x "vgworker#1"); [ -n "$victim" ] && break; sleep 0.05; done
-# kill it once items flow (a death before the run starts fails the run by
-# design; under valgrind on a busy machine the start can take seconds)
-for _ in $(seq 600); do [ -s "$SCRATCH/restart.out" ] && break; sleep 0.05; done
+wait_started "$SCRATCH/restart.err"
+sleep 0.5
 kill -KILL "$victim" 2> /dev/null
 wait $sup
 expect_eq "restart under valgrind: exit code" "$?" 0
