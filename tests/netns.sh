@@ -5,7 +5,9 @@
 # head routes between the nodes). A map: output exact and work on all
 # three hosts; a node killed mid-run: output exact; the link of a node cut
 # (ip link set ... down) mid-run: the head notices by missed heartbeats
-# within a bounded time, sends its work elsewhere, output exact. The test
+# within a bounded time, sends its work elsewhere, output exact. Node n2
+# has a /tmp of its own (a tmpfs in a mount namespace), so that, as on a
+# separate machine, none of the head's files are there. The test
 # makes the namespaces and removes them; without the privilege for
 # `ip netns add` it skips, saying why.
 . "$(dirname "$0")/lib.sh"
@@ -85,7 +87,11 @@ start_nodes() {
     ip netns exec "$N1" "$TROUPE" node --head tcp://10.77.1.1:7600 --insecure \
         --name n1 --cores 2 2> "$SCRATCH/n1.err" &
     n1=$!
-    ip netns exec "$N2" "$TROUPE" node --head tcp://10.77.1.1:7600 --insecure \
+    # n2 sees none of the head's files under /tmp and the run dirs (a
+    # tmpfs of its own there), as a separate machine would not: its
+    # producers write their CURVE allowlist themselves
+    ip netns exec "$N2" unshare -m sh -c 'mount -t tmpfs none /tmp && mkdir -m 700 -p "$1" && shift && exec "$@"' \
+        sh "$XDG_RUNTIME_DIR" "$TROUPE" node --head tcp://10.77.1.1:7600 --insecure \
         --name n2 --cores 2 2> "$SCRATCH/n2.err" &
     n2=$!
 }
