@@ -73,6 +73,8 @@ typedef struct {
     char **bound;    /* per output: the endpoint it reported in READY */
     int node;        /* where it runs: -1 the head, else an index in nodes */
     bool placed;     /* node says where (place() ran for it) */
+    bool moving;     /* killed on purpose, to run on a node that joined late */
+    int prefer;      /* the node it moves to, or -1 */
 } inst_t;
 
 /*  A node that joined this head (troupe node, node.c). */
@@ -458,6 +460,15 @@ static void on_death(sup_t *s, inst_t *in, int status)
             say(s, "actor '%s': no instance left (restart = temporary)", a->name);
             fail_run(s, 1);
         }
+        return;
+    }
+    if (in->moving) { /* no crash: no restart counted, no backoff */
+        in->moving = false;
+        if (s->opts->verbose > 0)
+            say(s, "actor '%s' #%u moves to a node that joined", a->name, in->instance);
+        in->state = I_WAITING;
+        in->respawn_at = now_ms();
+        send_text_all(s, CTL_PEER_LOST, name);
         return;
     }
     long delay = restart_delay(s, in->actor);
@@ -904,31 +915,88 @@ static bool node_worker(const plan_actor_t *a)
 /*  Chooses where `in` runs: the head or a live node, whichever has the
     fewest worker instances per announced core once it has this one
     (the head first on a tie). */
+static void count_load(sup_t *s, unsigned *load);
+
 static void place(sup_t *s, inst_t *in)
 {
     const plan_actor_t *a = &s->plan->actors[in->actor];
+    int prefer = in->prefer;
+    in->prefer = -1;
     in->node = -1;
-    in->placed = true;
-    if (!s->nodesock || a->external || a->exe || !node_worker(a))
-        return;
-    unsigned load[MAX_NODES + 1] = { 0 };
-    for (int i = 0; i < s->ninsts; i++) {
-        const inst_t *o = &s->insts[i];
-        if (o != in && o->placed && instance_alive(o)
-            && node_worker(&s->plan->actors[o->actor]))
-            load[o->node + 1]++;
-    }
-    double best = (double)(load[0] + 1) / s->head_cores;
-    for (int k = 0; k < s->nnodes; k++) {
-        double score = (double)(load[k + 1] + 1) / s->nodes[k].cores;
-        if (s->nodes[k].alive && score < best) {
-            best = score;
-            in->node = k;
+    in->placed = false; /* not counted while it is being placed */
+    if (s->nodesock && !a->external && !a->exe && node_worker(a)) {
+        if (prefer >= 0 && prefer < s->nnodes && s->nodes[prefer].alive)
+            in->node = prefer; /* moves to a node that joined late */
+        else {
+            unsigned load[MAX_NODES + 1];
+            count_load(s, load);
+            double best = (double)(load[0] + 1) / s->head_cores;
+            for (int k = 0; k < s->nnodes; k++) {
+                double score = (double)(load[k + 1] + 1) / s->nodes[k].cores;
+                if (s->nodes[k].alive && score < best) {
+                    best = score;
+                    in->node = k;
+                }
+            }
         }
     }
+    in->placed = true;
 }
 
 static void node_lost(sup_t *s, int k, const char *why);
+
+/*  Worker instances a place runs, for placement: [0] the head, [1+k] node k. */
+static void count_load(sup_t *s, unsigned *load)
+{
+    memset(load, 0, (MAX_NODES + 1) * sizeof *load);
+    for (int i = 0; i < s->ninsts; i++) {
+        const inst_t *o = &s->insts[i];
+        if (o->placed && instance_alive(o) && !o->moving
+            && node_worker(&s->plan->actors[o->actor]))
+            load[o->node + 1]++;
+    }
+}
+
+/*  A node that joined after the start takes its share from then on: the
+    busiest places (by instances per core) each give up a running worker
+    instance, killed on purpose and started again on the new node, until
+    it would not lighten them. What the instance held is sent again, as
+    after any death, so the output stays exact. Actors that keep state
+    (they flush at the end) or restore an order are left where they are:
+    moving them would lose their state. */
+static void signal_instance(sup_t *s, inst_t *in, int sig);
+
+static void move_to(sup_t *s, int k)
+{
+    unsigned load[MAX_NODES + 1];
+    count_load(s, load);
+    for (;;) {
+        double mine = (double)(load[k + 1] + 1) / s->nodes[k].cores;
+        inst_t *victim = NULL;
+        double worst = mine;
+        for (int i = 0; i < s->ninsts; i++) {
+            inst_t *o = &s->insts[i];
+            const plan_actor_t *a = &s->plan->actors[o->actor];
+            if (!o->placed || o->state != I_RUNNING || o->moving || o->node == k
+                || !node_worker(a) || a->flushes || a->ordered > 0 || a->exe
+                || a->restart == RESTART_TEMPORARY)
+                continue;
+            unsigned cores = o->node < 0 ? s->head_cores : s->nodes[o->node].cores;
+            double there = (double)load[o->node + 1] / cores;
+            if (there > worst) {
+                worst = there;
+                victim = o;
+            }
+        }
+        if (!victim)
+            return;
+        load[victim->node + 1]--;
+        load[k + 1]++;
+        victim->moving = true;
+        victim->prefer = k;
+        signal_instance(s, victim, SIGKILL);
+    }
+}
 
 static int spawn_on_node(sup_t *s, inst_t *in, const char *title)
 {
@@ -1032,6 +1100,8 @@ static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_
         say(s, "node '%s' joined (%u cores, pid %d at %s)", nd->name, nd->cores, nd->pid,
             nd->host);
     nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT); /* welcome */
+    if (s->started)
+        move_to(s, s->nnodes - 1);
 }
 
 static void read_nodes(sup_t *s)
@@ -1416,6 +1486,7 @@ static int setup(sup_t *s)
         for (unsigned i = 0; i < p->actors[a].instances; i++, k++) {
             s->insts[k].actor = a;
             s->insts[k].instance = i;
+            s->insts[k].prefer = -1;
             s->insts[k].node = -1;
         }
     }

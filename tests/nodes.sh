@@ -125,6 +125,32 @@ expect_eq "a node killed mid-run: only its run directory stays" "$left" 1
 rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
 expect_nothing_left nodekill "a node killed mid-run"
 
+# --- a node that joins after the start takes work from then on -----------
+pipeline nodelate 400000
+port=$(free_port)
+"$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --insecure --nodes 1 --wait 20 \
+    --stats "$SCRATCH/stats.json" "$SCRATCH/nodelate.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+head=$!
+"$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name n1 --cores 2 \
+    2> "$SCRATCH/n1.err" &
+n1=$!
+wait_started "$SCRATCH/err"
+sleep 0.3
+"$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name n2 --cores 2 \
+    2> "$SCRATCH/n2.err" &
+n2=$!
+wait $head
+expect_eq "a late node: exit code" "$?" 0
+squares 400000 > "$SCRATCH/want"
+expect_file_eq "a late node: output exact" "$SCRATCH/out" "$SCRATCH/want"
+read -r on_head on_n1 on_n2 < <(items_on "$SCRATCH/stats.json" work)
+[ "${on_n2:-0}" -gt 0 ]
+expect_eq "a late node took work ($on_head $on_n1 $on_n2)" "$?" 0
+expect_contains "a late node: instances moved to it" "$SCRATCH/err" "moves to a node that joined"
+expect_eq "a late node: moves are not restarts" "$(grep -c ': restarting' "$SCRATCH/err")" 0
+wait $n1 $n2
+expect_nothing_left nodelate "a late node"
+
 # --- the head SIGKILLed: nodes notice and exit 1 -------------------------
 pipeline nodelost 100000000
 port=$(free_port)
