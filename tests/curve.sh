@@ -68,7 +68,8 @@ expect_eq "tcp run: a sink (a CURVE client only) does not map czmq" "$(maps_czmq
 # the three at once, so that the run is surely still going
 probes=()
 for mode in plain stranger wrongserver; do
-    "$PY" "$PROBE" intrude "$endpoint" $mode "$key" "$allow" 1.5 > "$SCRATCH/probe-$mode" &
+    timeout -s KILL 20 "$PY" "$PROBE" intrude "$endpoint" $mode "$key" "$allow" 1.5 \
+        > "$SCRATCH/probe-$mode" &
     probes+=($!)
 done
 wait "${probes[@]}"
@@ -78,16 +79,17 @@ expect_eq "an outsider with CURVE, the run's server key and a key pair not on th
     "$(cat "$SCRATCH/probe-stranger")" "batches 0"
 expect_eq "an outsider with the wrong server key gets no batch" \
     "$(cat "$SCRATCH/probe-wrongserver")" "batches 0"
-wait $sup
+wait_at_most $sup 60
 expect_eq "probed run: exit code" "$?" 0
 expect_file_eq "probed run: output exact" "$SCRATCH/probed.out" "$SCRATCH/want"
 
 # ---- the same outsider, allowed ---------------------------------------------------------
 start_run allowed tcp
-"$PY" "$PROBE" intrude "$endpoint" listed "$key" "$allow" 2 > "$SCRATCH/probe-listed"
+timeout -s KILL 20 "$PY" "$PROBE" intrude "$endpoint" listed "$key" "$allow" 2 \
+    > "$SCRATCH/probe-listed"
 got=$(sed -n 's/^batches //p' "$SCRATCH/probe-listed")
 expect_eq "an outsider whose key is put on the allowlist gets batches" "$([ "${got:-0}" -gt 0 ] && echo yes)" yes
-wait $sup
+wait_at_most $sup 60
 expect_eq "allowed outsider: the run still ends well" "$?" 0
 expect_eq "allowed outsider: it took items away from the output" \
     "$([ "$(wc -l < "$SCRATCH/allowed.out")" -lt 20000 ] && echo yes)" yes
@@ -104,7 +106,7 @@ for p in $pids; do
 done
 expect_eq "ipc run: the actors' maps are readable (libzmq is in them)" "$([ $zmq_maps -gt 0 ] && echo yes)" yes
 expect_eq "ipc run: no actor maps czmq" "$czmq_maps" 0
-wait $sup
+wait_at_most $sup 60
 expect_eq "ipc run: exit code" "$?" 0
 expect_file_eq "ipc run: output exact" "$SCRATCH/plainipc.out" "$SCRATCH/want"
 

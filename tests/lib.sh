@@ -72,6 +72,19 @@ wait_started() {
     fail "the run never started (no '; starting' in $1)"
 }
 
+# waits for background job $1 at most $2 seconds, then kills it and fails
+# (a hang is a failure with a message, not a test killed by its timeout);
+# returns the job's exit status
+wait_at_most() {
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do kill -0 "$1" 2> /dev/null || break; sleep 0.05; done
+    if kill -0 "$1" 2> /dev/null; then
+        fail "still running after $2 s (pid $1): killed"
+        kill -KILL "$1" 2> /dev/null
+    fi
+    wait "$1"
+}
+
 finish() {
     if [ "$FAILED" -ne 0 ]; then echo "some checks failed" >&2; exit 1; fi
     exit 0
