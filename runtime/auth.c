@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@
     zactor_t and zsock_t are all `void *` here. */
 typedef struct {
     void *(*zcert_new)(void);
+    void *(*zcert_load)(const char *filename);
     void *(*zcert_new_from)(const unsigned char *public_key,
                             const unsigned char *secret_key);
     const char *(*zcert_public_txt)(void *cert);
@@ -101,6 +103,7 @@ static void czmq_open(void)
     if (!missing && !(czmq.name = (__typeof__(czmq.name))dlsym(dl, #name))) \
         missing = #name;
     CZMQ_SYM(zcert_new)
+    CZMQ_SYM(zcert_load)
     CZMQ_SYM(zcert_new_from)
     CZMQ_SYM(zcert_public_txt)
     CZMQ_SYM(zcert_secret_txt)
@@ -154,6 +157,49 @@ int auth_keys_new(auth_keys_t *keys, char *err, size_t errlen)
     snprintf(keys->public_txt, sizeof keys->public_txt, "%s", z->zcert_public_txt(cert));
     snprintf(keys->secret_txt, sizeof keys->secret_txt, "%s", z->zcert_secret_txt(cert));
     z->zcert_destroy(&cert);
+    return 0;
+}
+
+int auth_keys_load(const char *path, auth_keys_t *keys, bool need_secret, char *err,
+                   size_t errlen)
+{
+    memset(keys, 0, sizeof *keys);
+    const czmq_t *z = czmq_get(err, errlen);
+    if (!z)
+        return -1;
+    /* zcert_load says nothing of why it failed: a missing file is the
+       likely reason, and a more useful message */
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen, "cannot read the key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* zcert_load reads PATH_secret first when it exists, else PATH */
+    void *cert = z->zcert_load(path);
+    if (!cert) {
+        snprintf(err, errlen, "%s is not a certificate (troupe keygen makes them)", path);
+        return -1;
+    }
+    snprintf(keys->public_txt, sizeof keys->public_txt, "%s", z->zcert_public_txt(cert));
+    snprintf(keys->secret_txt, sizeof keys->secret_txt, "%s", z->zcert_secret_txt(cert));
+    z->zcert_destroy(&cert);
+    if (!auth_key_ok(keys->public_txt)) {
+        snprintf(err, errlen, "%s holds no valid public key", path);
+        auth_keys_clear(keys);
+        return -1;
+    }
+    /* a public certificate loads with a secret key of zeros */
+    uint8_t bin[32], zero[32] = { 0 };
+    bool has_secret = auth_key_ok(keys->secret_txt)
+                   && memcmp(zmq_z85_decode(bin, keys->secret_txt), zero, 32) != 0;
+    if (need_secret && !has_secret) {
+        snprintf(err, errlen, "%s holds no secret key: give the secret certificate "
+                 "(NAME_secret, as troupe keygen writes it)", path);
+        auth_keys_clear(keys);
+        return -1;
+    }
+    if (!need_secret)
+        auth_keys_clear(keys);
+    explicit_bzero(bin, sizeof bin);
     return 0;
 }
 
@@ -257,8 +303,16 @@ auth_t *auth_new(const char *allow_dir, char *err, size_t errlen)
     self->zctx = z->zsys_init();
     if (self->zctx)
         self->pipe = z->zsys_create_pipe(&self->backend);
-    if (self->pipe)
+    if (self->pipe) {
+        /* the thread takes no signal: a process that blocks its signals
+           to read them from a signalfd (the supervisor) would otherwise
+           die of one delivered here */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         self->running = pthread_create(&self->thread, NULL, zauth_thread, self) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     /* zauth signals once its handler is bound, and again once it has read
        the folder */
     if (!self->running || z->zsock_wait(self->pipe) != 0

@@ -25,6 +25,14 @@ typedef struct {
     message in err (czmq missing, say). */
 int auth_keys_new(auth_keys_t *keys, char *err, size_t errlen);
 
+/*  Loads a key pair from a certificate file that czmq's zcert_save wrote
+    (troupe keygen): PATH_secret when it exists, else PATH. With
+    need_secret, a file with no secret key (a public certificate) is an
+    error; without it, only the public key is kept (secret_txt is wiped).
+    Returns 0, or -1 with a message in err. */
+int auth_keys_load(const char *path, auth_keys_t *keys, bool need_secret, char *err,
+                   size_t errlen);
+
 /*  Wipes the secret key. */
 void auth_keys_clear(auth_keys_t *keys);
 

@@ -1,6 +1,7 @@
 /*  main.c: the `troupe` command. It parses arguments and decides exit codes;
     everything else is in libtroupe.
 */
+#include "auth.h"
 #include "config.h"
 #include "keygen.h"
 #include "module.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define EXIT_USAGE 2
 
@@ -57,34 +59,47 @@ static const char *usage_run =
     "                             run's own actors (a key pair made per run)\n"
     "  -h, --help                 this text\n"
     "\n"
-    "running across nodes (troupe node; docs/ARCHITECTURE.md, \"Nodes\"):\n"
+    "running across nodes (troupe node; docs/ARCHITECTURE.md, \"Nodes\",\n"
+    "docs/SCALE-OUT.md):\n"
     "      --listen tcp://HOST:PORT  be a head: nodes join here; data channels\n"
     "                             run on tcp, the head's own on HOST. Worker\n"
     "                             instances (actors with inputs and outputs) are\n"
     "                             spread over the head and the nodes by cores;\n"
     "                             `place = head` in an actor keeps it home\n"
-    "      --insecure             required with --listen: there is no CURVE on\n"
-    "                             the node link yet, so anyone who can reach the\n"
-    "                             port can join the run, and the run's key\n"
-    "                             crosses it in the clear\n"
+    "      --key FILE             the head's secret certificate (troupe keygen's\n"
+    "                             NAME_secret): the node link is CURVE\n"
+    "      --allow DIR            with --key: the folder of the public\n"
+    "                             certificates of the nodes that may join;\n"
+    "                             any other is refused, and the head says so\n"
+    "      --insecure             no keys on a non-loopback HOST: anyone who can\n"
+    "                             reach the port can join the run, and the run's\n"
+    "                             key crosses the network in the clear. Without\n"
+    "                             keys on a loopback HOST, anyone on this machine\n"
+    "                             can join (a warning says so)\n"
     "      --nodes N              wait for N nodes before the start (default 1)\n"
     "      --wait SECONDS         ... at most this long, then run with those\n"
     "                             that came (default 10)\n";
 
 static const char *usage_node =
-    "usage: troupe node --head tcp://HOST:PORT --insecure [OPTIONS]\n"
+    "usage: troupe node --head tcp://HOST:PORT --key FILE --head-key FILE [OPTIONS]\n"
+    "       troupe node --head tcp://HOST:PORT --insecure [OPTIONS]\n"
     "\n"
     "Joins the head (troupe run --listen) at HOST:PORT and runs the actor\n"
     "instances it places here, until the head's run ends (exit 0), the head\n"
-    "is lost (no word for 4 s: exit 1) or a signal N (exit 128+N). Its actors\n"
+    "is lost (no word for 4 s, or none at all for 30 s, as when the head\n"
+    "refuses this node: exit 1) or a signal N (exit 128+N). Its actors\n"
     "are killed and its run directory removed in every case. Modules and\n"
     "files are found at the paths the head has: the same installation must be\n"
     "at the same place on every machine.\n"
     "\n"
     "options:\n"
     "      --head ENDPOINT   the head's --listen endpoint\n"
-    "      --insecure        required: no CURVE on the node link yet; anyone\n"
-    "                        who can reach the head's port can join\n"
+    "      --key FILE        this node's secret certificate (troupe keygen's\n"
+    "                        NAME_secret; the head's --allow folder must hold\n"
+    "                        its public one, NAME)\n"
+    "      --head-key FILE   the head's public certificate\n"
+    "      --insecure        no keys: the link is in the clear, for a head\n"
+    "                        without --key only\n"
     "      --cores N         announced to the head for placement (default: the\n"
     "                        CPUs online here)\n"
     "      --name NAME       how the head calls this node (default: host name)\n"
@@ -111,9 +126,10 @@ static const char *usage_keygen =
     "  NAME_secret  the secret certificate: both keys, mode 0600. It stays on\n"
     "               the machine that owns the pair; do not copy it elsewhere.\n"
     "\n"
-    "Both are ZPL text that zcert_load reads. troupe itself does not use them\n"
-    "yet: running a pipeline across machines, with CURVE on every tcp socket\n"
-    "and a head admitting the nodes on its allowlist, is coming.\n"
+    "Both are ZPL text that zcert_load reads. A head takes its NAME_secret\n"
+    "with `troupe run --listen ... --key` and a folder of its nodes' NAME\n"
+    "files with --allow; a node takes its own NAME_secret with `troupe node\n"
+    "--key` and the head's NAME with --head-key (docs/SCALE-OUT.md).\n"
     "\n"
     "The folder of NAME must exist. The metadata: name (the last part of\n"
     "NAME, or --name), created-by (this troupe's version) and hostname.\n"
@@ -134,6 +150,7 @@ typedef struct {
     const char *file;
     bool tcp;
     bool insecure;
+    const char *key_file, *allow_dir;
 } cli_t;
 
 static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
@@ -148,6 +165,8 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         { "transport", required_argument, NULL, 'T' },
         { "listen", required_argument, NULL, 'L' },
         { "insecure", no_argument, NULL, 'I' },
+        { "key", required_argument, NULL, 'K' },
+        { "allow", required_argument, NULL, 'A' },
         { "nodes", required_argument, NULL, 'N' },
         { "wait", required_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
@@ -171,6 +190,8 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         case 'S': cli->sup.stats = optarg; break;
         case 'L': cli->sup.listen = optarg; break;
         case 'I': cli->insecure = true; break;
+        case 'K': cli->key_file = optarg; break;
+        case 'A': cli->allow_dir = optarg; break;
         case 'N': {
             long v = strtol(optarg, &end, 10);
             if (*end || end == optarg || v < 0 || v > 32) {
@@ -236,22 +257,41 @@ static int tcp_host_of(const char *ep, char *buf, size_t len)
     return strcmp(buf, "*") && strcmp(buf, "0.0.0.0") && strcmp(buf, "[::]") ? 0 : -1;
 }
 
-/*  Without CURVE on the node link, joining a head needs the user's word.
-    Returns an exit code, or -1 to go on. */
-static int check_listen(const char *what, const char *ep, bool insecure, char *host,
-                        size_t len)
+/*  Whether HOST is this machine's loopback: only its own users reach it. */
+static bool loopback_host(const char *host)
+{
+    return !strncmp(host, "127.", 4) || !strcmp(host, "localhost")
+        || !strcmp(host, "::1") || !strcmp(host, "[::1]");
+}
+
+/*  The endpoint must be tcp://ADDRESS:PORT; keys, or the user's word
+    (--insecure) for a link in the clear. Returns an exit code, or -1 to go
+    on. */
+static int check_listen(const char *what, const char *ep, bool keyed, bool insecure,
+                        char *host, size_t len)
 {
     if (tcp_host_of(ep, host, len) < 0) {
         fprintf(stderr, "troupe: %s: '%s' is not tcp://ADDRESS:PORT (an address the "
                 "nodes can reach, not a wildcard)\n", what, ep);
         return EXIT_USAGE;
     }
-    if (!insecure) {
-        fprintf(stderr, "troupe: %s: the node link has no CURVE encryption or "
-                "authentication yet; say --insecure to run without it\n", what);
+    if (keyed && insecure) {
+        fprintf(stderr, "troupe: %s: --insecure and keys contradict each other: "
+                "give one or the other\n", what);
         return EXIT_USAGE;
     }
     return -1;
+}
+
+/*  Loads a certificate for the command line: 0, or an exit code. */
+static int load_keys(const char *opt, const char *path, auth_keys_t *keys,
+                     bool need_secret)
+{
+    char err[1024];
+    if (auth_keys_load(path, keys, need_secret, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "troupe: %s: %s\n", opt, err);
+    return EXIT_USAGE;
 }
 
 static int cmd_run_or_check(int argc, char **argv, bool run)
@@ -265,16 +305,54 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
     }
     /* the zygote's exec and linking overlap loading the config */
     char host[256];
-    if (run && cli.sup.listen
-        && (rc = check_listen("--listen", cli.sup.listen, cli.insecure, host,
-                              sizeof host)) >= 0) {
+    auth_keys_t head_keys;
+    memset(&head_keys, 0, sizeof head_keys);
+    if (run && !cli.sup.listen && (cli.key_file || cli.allow_dir || cli.insecure)) {
+        fprintf(stderr, "troupe: --key, --allow and --insecure are for a head: they "
+                "need --listen\n");
         free(cli.sets);
-        return rc;
+        return EXIT_USAGE;
     }
     if (run && cli.sup.listen) {
-        fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
-                "join this run as a node and read or change its data\n",
-                cli.sup.listen);
+        bool keyed = cli.key_file || cli.allow_dir;
+        if ((rc = check_listen("--listen", cli.sup.listen, keyed, cli.insecure, host,
+                               sizeof host)) < 0
+            && keyed && !(cli.key_file && cli.allow_dir)) {
+            fprintf(stderr, "troupe: --listen: --key and --allow go together: the "
+                    "head's secret certificate and the folder of the nodes allowed\n");
+            rc = EXIT_USAGE;
+        }
+        if (rc < 0 && keyed
+            && (rc = load_keys("--key", cli.key_file, &head_keys, true)) == 0) {
+            struct stat st;
+            if (stat(cli.allow_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "troupe: --allow: %s is not a folder\n", cli.allow_dir);
+                rc = EXIT_USAGE;
+            }
+            else {
+                cli.sup.listen_keys = &head_keys;
+                cli.sup.allow_dir = cli.allow_dir;
+                rc = -1;
+            }
+        }
+        if (rc < 0 && !keyed && !loopback_host(host) && !cli.insecure) {
+            fprintf(stderr, "troupe: --listen: %s is not a loopback address: give the "
+                    "head's keys (--key FILE --allow DIR), or say --insecure to run "
+                    "the node link in the clear\n", host);
+            rc = EXIT_USAGE;
+        }
+        if (rc >= 0) {
+            auth_keys_clear(&head_keys);
+            free(cli.sets);
+            return rc;
+        }
+        if (!keyed && cli.insecure)
+            fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
+                    "join this run as a node and read or change its data\n",
+                    cli.sup.listen);
+        else if (!keyed)
+            fprintf(stderr, "troupe: warning: no keys (--key, --allow): anyone on this "
+                    "machine can join this run as a node at %s\n", cli.sup.listen);
         cli.tcp = true; /* nodes reach the head's actors on tcp */
     }
     zygote_t *zygote = run ? supervisor_prestart() : NULL;
@@ -285,6 +363,7 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
         fputs(errors, stderr);
         free(errors);
         free(cli.sets);
+        auth_keys_clear(&head_keys);
         return EXIT_USAGE;
     }
     if (run && cli.tcp
@@ -298,6 +377,7 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
         rc = 0;
     }
     plan_destroy(&plan);
+    auth_keys_clear(&head_keys);
     free(cli.sets);
     return rc;
 }
@@ -307,6 +387,8 @@ static int cmd_node(int argc, char **argv)
     static const struct option longopts[] = {
         { "head", required_argument, NULL, 'H' },
         { "insecure", no_argument, NULL, 'I' },
+        { "key", required_argument, NULL, 'K' },
+        { "head-key", required_argument, NULL, 'P' },
         { "cores", required_argument, NULL, 'c' },
         { "name", required_argument, NULL, 'n' },
         { "verbose", no_argument, NULL, 'v' },
@@ -315,6 +397,7 @@ static int cmd_node(int argc, char **argv)
     };
     node_opts_t opts = { 0 };
     bool insecure = false;
+    const char *key_file = NULL, *head_key_file = NULL;
     optind = 1;
     opterr = 0;
     int c;
@@ -323,6 +406,8 @@ static int cmd_node(int argc, char **argv)
         switch (c) {
         case 'H': opts.head = optarg; break;
         case 'I': insecure = true; break;
+        case 'K': key_file = optarg; break;
+        case 'P': head_key_file = optarg; break;
         case 'n': opts.name = optarg; break;
         case 'v': opts.verbose++; break;
         case 'c': {
@@ -349,10 +434,35 @@ static int cmd_node(int argc, char **argv)
         return EXIT_USAGE;
     }
     char host[256];
-    int rc = check_listen("node --head", opts.head, insecure, host, sizeof host);
+    bool keyed = key_file || head_key_file;
+    int rc = check_listen("node --head", opts.head, keyed, insecure, host, sizeof host);
     if (rc >= 0)
         return rc;
-    return node_run(&opts);
+    if (keyed && !(key_file && head_key_file)) {
+        fprintf(stderr, "troupe: node: --key and --head-key go together: this node's "
+                "secret certificate and the head's public one\n");
+        return EXIT_USAGE;
+    }
+    if (!keyed && !insecure) {
+        fprintf(stderr, "troupe: node: no keys: give --key FILE --head-key FILE (see "
+                "troupe keygen), or say --insecure to join a head without keys\n");
+        return EXIT_USAGE;
+    }
+    auth_keys_t keys, head;
+    if (keyed) {
+        if ((rc = load_keys("node --key", key_file, &keys, true)) != 0)
+            return rc;
+        if ((rc = load_keys("node --head-key", head_key_file, &head, false)) != 0) {
+            auth_keys_clear(&keys);
+            return rc;
+        }
+        opts.keys = &keys;
+        opts.head_public = head.public_txt;
+    }
+    rc = node_run(&opts);
+    if (keyed)
+        auth_keys_clear(&keys);
+    return rc;
 }
 
 static void print_module(const char *path, const char *name, void *arg)

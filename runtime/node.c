@@ -42,6 +42,7 @@ typedef struct {
     char rundir[PATH_MAX];
     char control[PATH_MAX + 16];
     void *zctx, *ctl, *head;
+    void *headmon;       /* the head link's monitor: a refused handshake */
     zygote_t *zygote;
     int sigfd;
     sigset_t oldmask;
@@ -251,6 +252,33 @@ static int from_head(node_t *n)
     return bye;
 }
 
+/*  A handshake with the head failed: says why and returns true. */
+static bool head_refused(node_t *n)
+{
+    zmq_msg_t ev;
+    zmq_msg_init(&ev);
+    if (zmq_msg_recv(&ev, n->headmon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&ev);
+        return false;
+    }
+    uint16_t event = 0;
+    if (zmq_msg_size(&ev) >= 2)
+        memcpy(&event, zmq_msg_data(&ev), 2);
+    while (zmq_msg_more(&ev)) { /* the address frame */
+        zmq_msg_close(&ev);
+        zmq_msg_init(&ev);
+        zmq_msg_recv(&ev, n->headmon, 0);
+    }
+    zmq_msg_close(&ev);
+    node_say(n, "the head at %s refused this node: %s", n->opts->head,
+             event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                 ? "its key is not in the head's allowlist folder (--allow)"
+             : n->opts->keys ? "no CURVE handshake (a head without keys, or "
+                               "the wrong --head-key?)"
+                             : "the head wants CURVE keys (--key, --head-key)");
+    return true;
+}
+
 /* ==== set-up and the loop ======================================================== */
 
 static int setup(node_t *n)
@@ -288,6 +316,29 @@ static int setup(node_t *n)
         node_say(n, "cannot bind %s: %s", n->control, zmq_strerror(errno));
         return -1;
     }
+    if (n->opts->keys
+        && auth_set_client(n->head, n->opts->keys->public_txt, n->opts->keys->secret_txt,
+                           n->opts->head_public) != 0) {
+        node_say(n, "cannot make the link to the head a CURVE client: %s",
+                 zmq_strerror(errno));
+        return -1;
+    }
+    /* a head that refuses this node (a key not on its allowlist, or keys on
+       one side only) would otherwise look like a head not up yet */
+    char mon[64];
+    snprintf(mon, sizeof mon, "inproc://troupe-node-head-%d", (int)getpid());
+    if (zmq_socket_monitor(n->head, mon,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            == 0
+        && (n->headmon = zmq_socket(n->zctx, ZMQ_PAIR))) {
+        zmq_setsockopt(n->headmon, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect(n->headmon, mon) != 0) {
+            zmq_close(n->headmon);
+            n->headmon = NULL;
+        }
+    }
     if (zmq_connect(n->head, n->opts->head) != 0) {
         node_say(n, "cannot connect to %s: %s", n->opts->head, zmq_strerror(errno));
         return -1;
@@ -313,6 +364,10 @@ static void cleanup(node_t *n)
     zygote_stop(&n->zygote);
     if (n->ctl)
         zmq_close(n->ctl);
+    if (n->headmon) {
+        zmq_socket_monitor(n->head, NULL, 0);
+        zmq_close(n->headmon);
+    }
     if (n->head)
         zmq_close(n->head);
     if (n->zctx)
@@ -363,13 +418,18 @@ int node_run(const node_opts_t *opts)
     n->last_head = now_ms();
     n->next_beat = n->last_head + NODE_BEAT_MS;
     for (;;) {
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             { .socket = n->ctl, .events = ZMQ_POLLIN },
             { .socket = n->head, .events = ZMQ_POLLIN },
             { .fd = n->sigfd, .events = ZMQ_POLLIN },
+            { .socket = n->headmon, .events = ZMQ_POLLIN },
         };
-        if (zmq_poll(items, 3, 100) < 0 && errno != EINTR)
+        if (zmq_poll(items, n->headmon ? 4 : 3, 100) < 0 && errno != EINTR)
             break;
+        if (n->headmon && (items[3].revents & ZMQ_POLLIN) && head_refused(n)) {
+            rc = 1;
+            break;
+        }
         if (items[0].revents & ZMQ_POLLIN)
             from_actors(n);
         if ((items[1].revents & ZMQ_POLLIN) && from_head(n)) {

@@ -7,11 +7,16 @@
 #ifndef TR_NODE_H
 #define TR_NODE_H
 
+#include "auth.h"
+
 typedef struct {
     const char *head;  /* the head's listen endpoint, tcp://HOST:PORT */
     const char *name;  /* how the head calls this node (NULL: the host name) */
     unsigned cores;    /* announced to the head for placement (0: online CPUs) */
     int verbose;
+    const auth_keys_t *keys;  /* this node's pair (--key): the link is CURVE;
+                                 NULL: in the clear (--insecure) */
+    const char *head_public;  /* with keys: the head's public key (--head-key) */
 } node_opts_t;
 
 /*  Serves the head until it says BYE (returns 0), is lost (1), or a signal

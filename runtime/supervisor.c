@@ -31,7 +31,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -133,6 +136,15 @@ typedef struct {
     char last_said[600]; /* what an external actor is told when the run fails */
     /* a head with nodes (opts->listen) */
     void *nodesock;
+    auth_t *nodeauth;    /* keyed (--key, --allow): zauth for nodesock */
+    void *nodemon;       /* nodesock's monitor: refused nodes */
+    struct {
+        int fd;
+        char addr[64];
+    } accepted[16];      /* recent connections to nodesock, by fd */
+    int refusing;        /* a handshake failed: the reason, until its close */
+    char refused[16][64]; /* addresses already said, one line each */
+    int nrefused;
     node_t nodes[MAX_NODES];
     int nnodes;
     unsigned head_cores;
@@ -1104,6 +1116,80 @@ static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_
         move_to(s, s->nnodes - 1);
 }
 
+/*  The listen socket's monitor. libzmq 4.3 names only the listen address
+    in its events, so the peer's address is asked of the accepted
+    connection's fd (getpeername) when ACCEPTED is read; a refused peer may
+    be gone by then, and is then "an unknown address". A failed handshake
+    is followed by the close of its connection: that close says which
+    address it was. Each address is said once (a refused node retries its
+    handshake every 100 ms). */
+static void read_monitor(sup_t *s)
+{
+    for (int n = 0; n < 1000; n++) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, s->nodemon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        zmq_msg_init(&addr);
+        if (zmq_msg_more(&ev))
+            zmq_msg_recv(&addr, s->nodemon, 0);
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_close(&addr);
+        if (event == ZMQ_EVENT_ACCEPTED) {
+            int slot = (int)(value % 16);
+            s->accepted[slot].fd = (int)value;
+            struct sockaddr_storage sa;
+            socklen_t salen = sizeof sa;
+            char host[INET6_ADDRSTRLEN] = "";
+            if (getpeername((int)value, (struct sockaddr *)&sa, &salen) == 0) {
+                if (sa.ss_family == AF_INET)
+                    inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host,
+                              sizeof host);
+                else if (sa.ss_family == AF_INET6)
+                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host,
+                              sizeof host);
+            }
+            snprintf(s->accepted[slot].addr, sizeof s->accepted[slot].addr, "%s",
+                     host[0] ? host : "an unknown address");
+        }
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            s->refusing = 1;
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            s->refusing = 2;
+        else if (event == ZMQ_EVENT_DISCONNECTED && s->refusing) {
+            int slot = (int)(value % 16);
+            const char *from = s->accepted[slot].fd == (int)value && s->accepted[slot].addr[0]
+                                   ? s->accepted[slot].addr
+                                   : "an unknown address";
+            const char *why = s->refusing == 1
+                                  ? "its key is not in the allowlist folder (--allow)"
+                                  : "no CURVE handshake with the head's key (a node "
+                                    "without --key, or with the wrong --head-key?)";
+            char said_key[64];
+            snprintf(said_key, sizeof said_key, "%d %s", s->refusing, from);
+            bool said = false;
+            for (int i = 0; i < s->nrefused; i++)
+                said |= !strcmp(s->refused[i], said_key);
+            if (!said) {
+                if (s->nrefused < 16)
+                    snprintf(s->refused[s->nrefused++], sizeof s->refused[0], "%s",
+                             said_key);
+                say(s, "refused a node from %s: %s", from, why);
+            }
+            s->refusing = 0;
+        }
+    }
+}
+
 static void read_nodes(sup_t *s)
 {
     msgpack_zone zone, inner;
@@ -1215,16 +1301,19 @@ static void wait_for_nodes(sup_t *s)
 {
     uint64_t deadline = now_ms() + (uint64_t)(s->opts->wait * 1000);
     while (nodes_alive(s) < (int)s->opts->nodes && now_ms() < deadline && !s->killing) {
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             { .socket = s->nodesock, .events = ZMQ_POLLIN },
             { .fd = s->sigfd, .events = ZMQ_POLLIN },
+            { .socket = s->nodemon, .events = ZMQ_POLLIN },
         };
-        if (zmq_poll(items, 2, 100) < 0 && errno != EINTR)
+        if (zmq_poll(items, s->nodemon ? 3 : 2, 100) < 0 && errno != EINTR)
             break;
         if (items[0].revents & ZMQ_POLLIN)
             read_nodes(s);
         if (items[1].revents & ZMQ_POLLIN)
             read_signals(s);
+        if (s->nodemon && (items[2].revents & ZMQ_POLLIN))
+            read_monitor(s);
         check_nodes(s);
     }
     if (s->killing)
@@ -1508,8 +1597,47 @@ static int setup(sup_t *s)
     if (s->opts->listen) { /* a head: nodes join here */
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         s->head_cores = cores > 0 ? (unsigned)cores : 1;
-        s->nodesock = zmq_socket(s->zctx, ZMQ_ROUTER);
         int linger = 500, hwm = 100000;
+        if (s->opts->listen_keys) {
+            /* CURVE with the head's key; zauth, by the allowlist folder,
+               says which nodes get in: the socket lives in its context
+               (auth.c says why) */
+            char err[512];
+            if (!(s->nodeauth = auth_new(s->opts->allow_dir, err, sizeof err))) {
+                say(s, "%s", err);
+                return -1;
+            }
+            s->nodesock = zmq_socket(auth_zctx(s->nodeauth), ZMQ_ROUTER);
+            if (!s->nodesock
+                || auth_set_server(s->nodesock, s->opts->listen_keys->secret_txt) != 0) {
+                say(s, "cannot make the listen socket a CURVE server: %s",
+                    zmq_strerror(errno));
+                return -1;
+            }
+            char mon[64];
+            snprintf(mon, sizeof mon, "inproc://troupe-nodes-%d", (int)getpid());
+            if (zmq_socket_monitor(s->nodesock, mon,
+                                   ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED
+                                       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                       | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                       | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                    == 0
+                && (s->nodemon = zmq_socket(auth_zctx(s->nodeauth), ZMQ_PAIR))) {
+                zmq_setsockopt(s->nodemon, ZMQ_LINGER, &zero, sizeof zero);
+                if (zmq_connect(s->nodemon, mon) != 0) {
+                    zmq_close(s->nodemon);
+                    s->nodemon = NULL;
+                }
+            }
+            if (!s->nodemon)
+                say(s, "warning: cannot watch the listen socket: refused nodes will "
+                    "not be reported");
+            if (s->opts->verbose > 1)
+                say(s, "CURVE on the node link: head key %s, allowlist %s",
+                    s->opts->listen_keys->public_txt, s->opts->allow_dir);
+        }
+        else
+            s->nodesock = zmq_socket(s->zctx, ZMQ_ROUTER);
         if (!s->nodesock)
             return -1;
         /* so that a send to a node that has left fails (EHOSTUNREACH) */
@@ -1577,13 +1705,17 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
             break;
         }
     for (;;) {
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             { .socket = s->ctl, .events = ZMQ_POLLIN },
             { .fd = s->sigfd, .events = ZMQ_POLLIN },
             { .socket = s->nodesock, .events = ZMQ_POLLIN },
+            { .socket = s->nodemon, .events = ZMQ_POLLIN },
         };
-        if (zmq_poll(items, s->nodesock ? 3 : 2, 100) < 0 && errno != EINTR)
+        if (zmq_poll(items, s->nodemon ? 4 : s->nodesock ? 3 : 2, 100) < 0
+            && errno != EINTR)
             break;
+        if (s->nodemon && (items[3].revents & ZMQ_POLLIN))
+            read_monitor(s);
         if (items[0].revents & ZMQ_POLLIN)
             read_control(s);
         if (items[1].revents & ZMQ_POLLIN)
@@ -1610,8 +1742,13 @@ cleanup:
     }
     zygote_stop(&s->zygote);
     bye_nodes(s);
+    if (s->nodemon) {
+        zmq_socket_monitor(s->nodesock, NULL, 0);
+        zmq_close(s->nodemon);
+    }
     if (s->nodesock)
         zmq_close(s->nodesock);
+    auth_destroy(&s->nodeauth); /* after every socket in its context */
     if (s->ctl)
         zmq_close(s->ctl);
     if (s->zctx)

@@ -4,6 +4,7 @@
 #ifndef TR_SUPERVISOR_H
 #define TR_SUPERVISOR_H
 
+#include "auth.h"
 #include "plan.h"
 #include "zygote.h"
 
@@ -20,6 +21,10 @@ typedef struct {
                            SIGTERM kills at once */
     /* a head with nodes (docs/ARCHITECTURE.md, "Nodes"): */
     const char *listen; /* tcp://HOST:PORT where nodes join, or NULL */
+    const auth_keys_t *listen_keys; /* the head's pair (--key): the listen
+                           socket is a CURVE server; NULL: in the clear */
+    const char *allow_dir; /* with listen_keys: the nodes' public
+                           certificates (--allow), read by zauth */
     unsigned nodes;     /* how many to wait for before the start */
     double wait;        /* seconds to wait for them at most */
 } supervisor_opts_t;

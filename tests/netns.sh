@@ -90,11 +90,18 @@ start_nodes() {
     # n2 sees none of the head's files under /tmp and the run dirs (a
     # tmpfs of its own there), as a separate machine would not: its
     # producers write their CURVE allowlist themselves
-    ip netns exec "$N2" unshare -m sh -c 'mount -t tmpfs none /tmp && mkdir -m 700 -p "$1" && shift && exec "$@"' \
-        sh "$XDG_RUNTIME_DIR" "$TROUPE" node --head tcp://10.77.1.1:7600 --insecure \
+    ip netns exec "$N2" unshare -m sh -c 'mount -t tmpfs none "$1" && mkdir -m 700 -p "$2" && shift 2 && exec "$@"' \
+        sh "$PRIVATE" "$XDG_RUNTIME_DIR" "$TROUPE" node --head tcp://10.77.1.1:7600 --insecure \
         --name n2 --cores 2 2> "$SCRATCH/n2.err" &
     n2=$!
 }
+# what n2 gets a tmpfs of its own on: /tmp, unless the build is there (the
+# node would not find troupe); then the test's scratch folder, which holds
+# the run directories
+case "$BUILD" in
+    /tmp/*) PRIVATE=$SCRATCH ;;
+    *) PRIVATE=/tmp ;;
+esac
 wait_output() { for _ in $(seq 400); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done; }
 
 # --- a map across three hosts ----------------------------------------------

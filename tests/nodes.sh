@@ -5,7 +5,8 @@
 # keeps an actor on the head (and a bad place is refused); a node SIGKILLed
 # mid-run: its instances come back elsewhere, output still exact, exit 0;
 # a head SIGKILLed: its nodes notice, stop their actors and exit 1;
-# --listen (and node) without --insecure refused. No actor, zygote or node
+# --listen off loopback without keys or --insecure refused, on loopback
+# allowed with a warning; a node without keys or --insecure refused. No actor, zygote or node
 # process and no run directory is left (but for what a SIGKILLed process
 # could not remove itself: its own run directory).
 . "$(dirname "$0")/lib.sh"
@@ -177,13 +178,25 @@ expect_eq "head lost: the nodes removed their run directories" "$left" 0
 rm -rf "$XDG_RUNTIME_DIR"/troupe-* # the head's, which it could not remove
 expect_nothing_left nodelost "head lost"
 
-# --- no CURVE yet: --insecure is required ---------------------------------
-"$TROUPE" run --listen "tcp://127.0.0.1:$(free_port)" "$SCRATCH/nodemap.zpl" \
+# --- without keys: --insecure off loopback, a warning on it ---------------
+"$TROUPE" run --listen "tcp://10.255.255.1:$(free_port)" "$SCRATCH/nodemap.zpl" \
     > /dev/null 2> "$SCRATCH/err"
-expect_eq "--listen without --insecure: refused" "$?" 2
-expect_contains "--listen without --insecure: says why" "$SCRATCH/err" "no CURVE"
+expect_eq "--listen off loopback without keys or --insecure: refused" "$?" 2
+expect_contains "--listen off loopback without keys: says why" "$SCRATCH/err" \
+    "not a loopback address"
+"$TROUPE" run --listen "tcp://127.0.0.1:$(free_port)" --nodes 0 "$SCRATCH/nodemap.zpl" \
+    > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "--listen on loopback without keys: runs" "$?" 0
+expect_contains "--listen on loopback without keys: warns" "$SCRATCH/err" \
+    "anyone on this machine can join"
+"$TROUPE" run --listen "tcp://127.0.0.1:$(free_port)" --key "$SCRATCH/none_secret" \
+    "$SCRATCH/nodemap.zpl" > /dev/null 2> "$SCRATCH/err"
+expect_eq "--key without --allow: refused" "$?" 2
 "$TROUPE" node --head "tcp://127.0.0.1:$(free_port)" > /dev/null 2> "$SCRATCH/err"
-expect_eq "node without --insecure: refused" "$?" 2
+expect_eq "node without keys or --insecure: refused" "$?" 2
+"$TROUPE" node --head "tcp://127.0.0.1:$(free_port)" --key "$SCRATCH/none_secret" \
+    > /dev/null 2> "$SCRATCH/err"
+expect_eq "node --key without --head-key: refused" "$?" 2
 "$TROUPE" run --listen "tcp://*:$(free_port)" --insecure "$SCRATCH/nodemap.zpl" \
     > /dev/null 2> "$SCRATCH/err"
 expect_eq "--listen on a wildcard: refused" "$?" 2
