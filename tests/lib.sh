@@ -64,6 +64,44 @@ squares() {
     /usr/bin/python3 -c "import sys; n=int(sys.argv[1]); sys.stdout.write(''.join(f'{i*i}\n' for i in range(n)))" "$1"
 }
 
+# map_pipeline NAME COUNT INSTANCES: $SCRATCH/NAME.zpl, seq -> spin (20 us,
+# INSTANCES workers, which nodes may run) -> square -> print: prints the
+# squares of 0 .. COUNT-1 in order
+map_pipeline() {
+    cat > "$SCRATCH/$1.zpl" <<ZPL
+pipeline = $1
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = $2
+actor = work
+    module = spin
+    instances = $3
+    in = numbers
+    out = middle
+    max_restarts = 100
+    args
+        us = 20
+actor = again
+    module = square
+    in = middle
+    out = squares
+actor = print
+    module = print
+    in = squares
+ZPL
+}
+
+# items_on STATS ACTOR: the items each place handled for ACTOR, from a
+# --stats JSON file: "head n1 n2"
+items_on() {
+    /usr/bin/python3 -c '
+import json, sys
+a = [a for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]][0]
+print(" ".join(str(a.get("nodes", {}).get(k, 0)) for k in ("head", "n1", "n2")))' "$1" "$2"
+}
+
 # waits until the run whose stderr is file $1 (run with -v -v) has started
 # every actor: a death before the start fails a run by design, so tests
 # that kill on purpose wait for this first (a busy machine starts slowly)

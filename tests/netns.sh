@@ -42,40 +42,6 @@ link "$N1" "${tag}1" 10.77.1.2 10.77.1.1 && link "$N2" "${tag}2" 10.77.2.2 10.77
     || { fail "veth links"; finish; }
 ip netns exec "$H" sysctl -q -w net.ipv4.ip_forward=1
 
-# PIPELINE COUNT
-pipeline() {
-    cat > "$SCRATCH/$1.zpl" <<ZPL
-pipeline = $1
-actor = numbers
-    module = seq
-    out = numbers
-    args
-        count = $2
-actor = work
-    module = spin
-    instances = 6
-    in = numbers
-    out = middle
-    max_restarts = 100
-    args
-        us = 20
-actor = again
-    module = square
-    in = middle
-    out = squares
-actor = print
-    module = print
-    in = squares
-ZPL
-}
-
-items_on() { # STATS ACTOR: "head n1 n2"
-    /usr/bin/python3 -c '
-import json, sys
-a = [a for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]][0]
-print(" ".join(str(a.get("nodes", {}).get(k, 0)) for k in ("head", "n1", "n2")))' "$1" "$2"
-}
-
 # PIPELINE [head options...]: the head in its namespace, pid in $head
 run_head() {
     local name=$1; shift
@@ -105,7 +71,7 @@ esac
 wait_output() { for _ in $(seq 400); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done; }
 
 # --- a map across three hosts ----------------------------------------------
-pipeline nsmap 100000
+map_pipeline nsmap 100000 6
 run_head nsmap --stats "$SCRATCH/stats.json"
 start_nodes
 wait $head
@@ -118,7 +84,7 @@ expect_eq "three hosts: work ran on each ($on_head $on_n1 $on_n2)" "$?" 0
 wait $n1 $n2
 
 # --- a node killed mid-run ---------------------------------------------------
-pipeline nskill 300000
+map_pipeline nskill 300000 6
 run_head nskill
 start_nodes
 wait_output
@@ -132,7 +98,7 @@ expect_contains "a node killed: the head says so" "$SCRATCH/err" "node 'n2' lost
 wait $n1 $n2 2> /dev/null
 
 # --- the link of a node cut mid-run: heartbeats notice ----------------------
-pipeline nscut 300000
+map_pipeline nscut 300000 6
 run_head nscut --hang 3
 start_nodes
 wait_output

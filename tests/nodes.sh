@@ -15,41 +15,6 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# PIPELINE COUNT: a map pipeline, seq -> spin (4 instances) -> square -> print
-pipeline() {
-    cat > "$SCRATCH/$1.zpl" <<ZPL
-pipeline = $1
-actor = numbers
-    module = seq
-    out = numbers
-    args
-        count = $2
-actor = work
-    module = spin
-    instances = 4
-    in = numbers
-    out = middle
-    max_restarts = 100
-    args
-        us = 20
-actor = again
-    module = square
-    in = middle
-    out = squares
-actor = print
-    module = print
-    in = squares
-ZPL
-}
-
-# the items each place handled for actor $2, from stats JSON $1: "head n1 n2"
-items_on() {
-    /usr/bin/python3 -c '
-import json, sys
-a = [a for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]][0]
-print(" ".join(str(a["nodes"].get(k, 0)) for k in ("head", "n1", "n2")))' "$1" "$2"
-}
-
 start_nodes() { # PORT: starts n1 and n2, pids in $n1 and $n2
     "$TROUPE" node --head "tcp://127.0.0.1:$1" --insecure --name n1 --cores 2 \
         2> "$SCRATCH/n1.err" &
@@ -60,7 +25,7 @@ start_nodes() { # PORT: starts n1 and n2, pids in $n1 and $n2
 }
 
 # --- a head and two nodes: exact output, work on all three ---------------
-pipeline nodemap 100000
+map_pipeline nodemap 100000 4
 port=$(free_port)
 "$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
     --stats "$SCRATCH/stats.json" "$SCRATCH/nodemap.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
@@ -102,7 +67,7 @@ expect_contains "place = moon: says why" "$SCRATCH/err" "'moon' is not head or a
 expect_nothing_left nodemap "place = head"
 
 # --- a node SIGKILLed mid-run --------------------------------------------
-pipeline nodekill 400000
+map_pipeline nodekill 400000 4
 port=$(free_port)
 "$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
     "$SCRATCH/nodekill.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
@@ -127,7 +92,7 @@ rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
 expect_nothing_left nodekill "a node killed mid-run"
 
 # --- a node that joins after the start takes work from then on -----------
-pipeline nodelate 400000
+map_pipeline nodelate 400000 4
 port=$(free_port)
 "$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --insecure --nodes 1 --wait 20 \
     --stats "$SCRATCH/stats.json" "$SCRATCH/nodelate.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
@@ -153,7 +118,7 @@ wait $n1 $n2
 expect_nothing_left nodelate "a late node"
 
 # --- the head SIGKILLed: nodes notice and exit 1 -------------------------
-pipeline nodelost 100000000
+map_pipeline nodelost 100000000 4
 port=$(free_port)
 "$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
     "$SCRATCH/nodelost.zpl" > /dev/null 2> "$SCRATCH/err" &

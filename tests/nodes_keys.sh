@@ -52,28 +52,7 @@ for k in head n1 n2 n3; do
 done
 cp "$K/n1" "$K/n2" "$K/nodes/"
 
-cat > "$SCRATCH/keyed.zpl" <<ZPL
-pipeline = keyed
-actor = numbers
-    module = seq
-    out = numbers
-    args
-        count = 100000
-actor = work
-    module = spin
-    instances = 6
-    in = numbers
-    out = middle
-    args
-        us = 20
-actor = again
-    module = square
-    in = middle
-    out = squares
-actor = print
-    module = print
-    in = squares
-ZPL
+map_pipeline keyed 100000 6
 
 EP=tcp://10.77.1.1:7600
 node() { # NAME ARGS...: in its namespace, pid in $pid_NAME
