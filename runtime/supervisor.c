@@ -14,7 +14,7 @@
     key pair of its own and an allowlist folder in the run directory
     (setup_curve, auth.c).
 */
-#include "supervisor.h"
+#include "supervise.h"
 
 #include "actor.h"
 #include "auth.h"
@@ -46,114 +46,7 @@
 #define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
 #endif
 
-typedef enum {
-    I_SPAWNED, /* forked, no hello yet */
-    I_CONFIGURED,
-    I_READY,
-    I_RUNNING,
-    I_DONE,    /* said DONE, told to stop */
-    I_EXITED,  /* reaped */
-    I_WAITING, /* died; a new incarnation is due at respawn_at */
-    I_GONE     /* died, temporary: not coming back */
-} inst_state_t;
-
-typedef struct {
-    int actor;
-    unsigned instance;
-    unsigned incarnation;
-    char rid[32];
-    pid_t pid;
-    inst_state_t state;
-    uint64_t last_seen;
-    uint64_t stats[7]; /* in, out, batches_in, batches_out, failed, malformed, busy_ns */
-    uint64_t past[7];  /* the same, summed over earlier incarnations */
-    int status; /* from waitpid */
-    bool finished; /* said DONE */
-    long maxrss_kb; /* the largest its incarnations reported */
-    uint64_t respawn_at;
-    uint64_t spawned_at;
-    unsigned streak; /* deaths in a row, each soon after its start */
-    char **bound;    /* per output: the endpoint it reported in READY */
-    int node;        /* where it runs: -1 the head, else an index in nodes */
-    bool placed;     /* node says where (place() ran for it) */
-    bool moving;     /* killed on purpose, to run on a node that joined late */
-    int prefer;      /* the node it moves to, or -1 */
-} inst_t;
-
-/*  A node that joined this head (troupe node, node.c). */
-#define MAX_NODES 32
-typedef struct {
-    unsigned char id[256]; /* its routing id on the listen ROUTER */
-    size_t idlen;
-    char name[64];
-    char host[64];  /* its address as the head sees it: its actors bind there */
-    unsigned cores;
-    int pid;
-    bool alive;     /* false once lost: it never comes back */
-    uint64_t last_seen;
-} node_t;
-
-typedef struct {
-    uint64_t *times; /* recent restarts, oldest first */
-    unsigned n;
-    unsigned total;
-} restarts_t;
-
-typedef struct {
-    const plan_t *plan;
-    const supervisor_opts_t *opts;
-    char exe[PATH_MAX];
-    char rundir[PATH_MAX];
-    char control[PATH_MAX + 16];
-    void *zctx, *ctl;
-    zygote_t *zygote;
-    int sigfd;
-    sigset_t oldmask;
-    inst_t *insts;
-    int ninsts;
-    int *first_inst;     /* per actor: index of its instance 0 */
-    bool *actor_done;    /* every instance said DONE */
-    bool *input_ended;   /* INPUT_END sent */
-    restarts_t *restarts;
-    int nready;
-    bool started;
-    uint64_t t_start, t_run, t_end; /* run: START sent; end: last DONE */
-    /* ending */
-    int exit_code;       /* decided once; -1 while the run goes on */
-    bool draining;
-    uint64_t drain_deadline;
-    bool killing;
-    uint64_t kill_deadline;
-    uint64_t failed_items;
-    bool own_rundir;     /* made here (not given by the plan): removed here */
-    /* CURVE, on a tcp run: the run's key pair, and its public key as the
-       one entry of the allowlist folder in the run directory */
-    bool has_curve;
-    auth_keys_t keys;
-    const char *allow[1];
-    char allow_dir[PATH_MAX + 8];
-    wiring_curve_t curve;
-    char last_said[600]; /* what an external actor is told when the run fails */
-    /* a head with nodes (opts->listen) */
-    void *nodesock;
-    auth_t *nodeauth;    /* keyed (--key, --allow): zauth for nodesock */
-    void *nodemon;       /* nodesock's monitor: refused nodes */
-    struct {
-        int fd;
-        char addr[64];
-    } accepted[16];      /* recent connections to nodesock, by fd */
-    int refusing;        /* a handshake failed: the reason, until its close */
-    char refused[16][64]; /* addresses already said, one line each */
-    int nrefused;
-    node_t nodes[MAX_NODES];
-    int nnodes;
-    unsigned head_cores;
-    uint64_t next_beat;
-    uint64_t *node_items; /* per actor, per place: [0] the head, [1+k] node k */
-} sup_t;
-
-static void say(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(sup_t *s, const char *fmt, ...)
+void say(sup_t *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -163,7 +56,7 @@ static void say(sup_t *s, const char *fmt, ...)
         fprintf(stderr, "troupe: %s: %s\n", s->plan->name, s->last_said);
 }
 
-static const char *actor_name(sup_t *s, inst_t *in)
+const char *actor_name(sup_t *s, inst_t *in)
 {
     return s->plan->actors[in->actor].name;
 }
@@ -265,7 +158,7 @@ static void name_instance(sup_t *s, inst_t *in, char *title, size_t len)
              in->instance);
 }
 
-static void spawned(inst_t *in, pid_t pid)
+void spawned(inst_t *in, pid_t pid)
 {
     in->pid = pid;
     in->state = I_SPAWNED;
@@ -274,9 +167,6 @@ static void spawned(inst_t *in, pid_t pid)
 
 static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *title);
 static void abort_external(sup_t *s);
-static void place(sup_t *s, inst_t *in);
-static int spawn_on_node(sup_t *s, inst_t *in, const char *title);
-static void signal_instance(sup_t *s, inst_t *in, int sig);
 
 /*  Forks and execs one actor process. The supervisor has no threads, but
     the child still makes only async-signal-safe calls until exec. */
@@ -330,7 +220,6 @@ static int spawn(sup_t *s, inst_t *in)
     return fork_exec(s, in, s->exe, argv, environ);
 }
 
-static bool instance_alive(const inst_t *in);
 
 /*  An actor of a module the embedding program defines runs in that program,
     started again with TROUPE_WORKER set (troupe_init hands it over). */
@@ -420,7 +309,7 @@ static long backoff(inst_t *in)
     return delay > 1000 ? 1000 : delay;
 }
 
-static bool instance_alive(const inst_t *in)
+bool instance_alive(const inst_t *in)
 {
     return in->state != I_EXITED && in->state != I_GONE && in->state != I_WAITING;
 }
@@ -505,7 +394,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
 
 /*  An instance's process ended with `status` (waitpid's, here or on its
     node). */
-static void instance_exited(sup_t *s, inst_t *in, int status)
+void instance_exited(sup_t *s, inst_t *in, int status)
 {
     in->status = status;
     in->state = I_EXITED;
@@ -533,7 +422,6 @@ static void reap(sup_t *s)
 
 /* ==== control messages ============================================================ */
 
-static int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb);
 
 static void send_kind_text(sup_t *s, inst_t *in, int kind, const char *text)
 {
@@ -858,7 +746,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
     }
 }
 
-static inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len)
+inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len)
 {
     for (int i = 0; i < s->ninsts; i++)
         if (strlen(s->insts[i].rid) == len && memcmp(s->insts[i].rid, rid, len) == 0)
@@ -867,7 +755,7 @@ static inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len)
 }
 
 /*  One control message from an instance, wherever it runs. */
-static void on_frame(sup_t *s, inst_t *in, msgpack_zone *zone, const void *data,
+void on_frame(sup_t *s, inst_t *in, msgpack_zone *zone, const void *data,
                      size_t len)
 {
     msgpack_object root;
@@ -909,434 +797,9 @@ static void read_control(sup_t *s)
     msgpack_zone_destroy(&zone);
 }
 
-/* ==== nodes ========================================================================
-   With --listen the supervisor is a head: nodes (troupe node) join on a
-   ROUTER at the listen address and run some instances for it. A node's
-   instance is an ordinary instance whose control messages travel wrapped
-   in RELAY through its node, whose process the node starts (SPAWN),
-   signals (KILL) and reports dead (EXITED). A node silent for --hang
-   seconds, or gone from the socket, is the death of all its instances. */
-
-static bool node_worker(const plan_actor_t *a)
-{
-    if (a->place != PLACE_DEFAULT)
-        return a->place == PLACE_ANY;
-    return a->ninputs > 0 && a->noutputs > 0; /* sources and sinks stay home */
-}
-
-/*  Chooses where `in` runs: the head or a live node, whichever has the
-    fewest worker instances per announced core once it has this one
-    (the head first on a tie). */
-static void count_load(sup_t *s, unsigned *load);
-
-static void place(sup_t *s, inst_t *in)
-{
-    const plan_actor_t *a = &s->plan->actors[in->actor];
-    int prefer = in->prefer;
-    in->prefer = -1;
-    in->node = -1;
-    in->placed = false; /* not counted while it is being placed */
-    if (s->nodesock && !a->external && !a->exe && node_worker(a)) {
-        if (prefer >= 0 && prefer < s->nnodes && s->nodes[prefer].alive)
-            in->node = prefer; /* moves to a node that joined late */
-        else {
-            unsigned load[MAX_NODES + 1];
-            count_load(s, load);
-            double best = (double)(load[0] + 1) / s->head_cores;
-            for (int k = 0; k < s->nnodes; k++) {
-                double score = (double)(load[k + 1] + 1) / s->nodes[k].cores;
-                if (s->nodes[k].alive && score < best) {
-                    best = score;
-                    in->node = k;
-                }
-            }
-        }
-    }
-    in->placed = true;
-}
-
-static void node_lost(sup_t *s, int k, const char *why);
-
-/*  Worker instances a place runs, for placement: [0] the head, [1+k] node k. */
-static void count_load(sup_t *s, unsigned *load)
-{
-    memset(load, 0, (MAX_NODES + 1) * sizeof *load);
-    for (int i = 0; i < s->ninsts; i++) {
-        const inst_t *o = &s->insts[i];
-        if (o->placed && instance_alive(o) && !o->moving
-            && node_worker(&s->plan->actors[o->actor]))
-            load[o->node + 1]++;
-    }
-}
-
-/*  A node that joined after the start takes its share from then on: the
-    busiest places (by instances per core) each give up a running worker
-    instance, killed on purpose and started again on the new node, until
-    it would not lighten them. What the instance held is sent again, as
-    after any death, so the output stays exact. Actors that keep state
-    (they flush at the end) or restore an order are left where they are:
-    moving them would lose their state. */
-static void signal_instance(sup_t *s, inst_t *in, int sig);
-
-static void move_to(sup_t *s, int k)
-{
-    unsigned load[MAX_NODES + 1];
-    count_load(s, load);
-    for (;;) {
-        double mine = (double)(load[k + 1] + 1) / s->nodes[k].cores;
-        inst_t *victim = NULL;
-        double worst = mine;
-        for (int i = 0; i < s->ninsts; i++) {
-            inst_t *o = &s->insts[i];
-            const plan_actor_t *a = &s->plan->actors[o->actor];
-            if (!o->placed || o->state != I_RUNNING || o->moving || o->node == k
-                || !node_worker(a) || a->flushes || a->ordered > 0 || a->exe
-                || a->restart == RESTART_TEMPORARY)
-                continue;
-            unsigned cores = o->node < 0 ? s->head_cores : s->nodes[o->node].cores;
-            double there = (double)load[o->node + 1] / cores;
-            if (there > worst) {
-                worst = there;
-                victim = o;
-            }
-        }
-        if (!victim)
-            return;
-        load[victim->node + 1]--;
-        load[k + 1]++;
-        victim->moving = true;
-        victim->prefer = k;
-        signal_instance(s, victim, SIGKILL);
-    }
-}
-
-static int spawn_on_node(sup_t *s, inst_t *in, const char *title)
-{
-    node_t *nd = &s->nodes[in->node];
-    spawned(in, 0); /* its pid comes with its HELLO */
-    if (s->opts->verbose > 1)
-        say(s, "actor '%s' #%u on node '%s'", actor_name(s, in), in->instance, nd->name);
-    if (nodelink_send_strs(s->nodesock, nd->id, nd->idlen, NODE_SPAWN, in->rid, title) < 0
-        && errno == EHOSTUNREACH)
-        node_lost(s, in->node, "it disconnected");
-    return 0;
-}
-
-static void signal_instance(sup_t *s, inst_t *in, int sig)
-{
-    if (in->node < 0) {
-        if (in->pid > 0)
-            kill(in->pid, sig);
-        return;
-    }
-    node_t *nd = &s->nodes[in->node];
-    if (nd->alive)
-        nodelink_send_str_int(s->nodesock, nd->id, nd->idlen, NODE_KILL, in->rid, sig);
-}
-
-/*  Every control message to an instance goes through here: straight to
-    it, or wrapped to its node. */
-static int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb)
-{
-    if (in->node < 0)
-        return ctl_send(s->ctl, in->rid, strlen(in->rid), sb);
-    node_t *nd = &s->nodes[in->node];
-    if (!nd->alive)
-        return -1;
-    return nodelink_send_relay(s->nodesock, nd->id, nd->idlen, in->rid, strlen(in->rid),
-                               sb->data, sb->size);
-}
-
-/*  A node is gone: each of its live instances died with it (restarted
-    elsewhere, within its restart intensity). */
-static void node_lost(sup_t *s, int k, const char *why)
-{
-    node_t *nd = &s->nodes[k];
-    if (!nd->alive)
-        return;
-    nd->alive = false;
-    int n = 0;
-    for (int i = 0; i < s->ninsts; i++)
-        n += s->insts[i].node == k && instance_alive(&s->insts[i]);
-    if (s->opts->verbose >= 0 || n)
-        say(s, "node '%s' lost: %s; %d instance(s) ran there", nd->name, why, n);
-    for (int i = 0; i < s->ninsts; i++) {
-        inst_t *in = &s->insts[i];
-        if (in->node == k && instance_alive(in))
-            instance_exited(s, in, SIGKILL); /* as a waitpid status: killed */
-    }
-}
-
-static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_t *msg,
-                       const msgpack_object *v, uint32_t nv)
-{
-    if (nv < 4 || v[1].type != MSGPACK_OBJECT_STR
-        || v[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER
-        || v[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return;
-    if (s->nnodes == MAX_NODES) {
-        say(s, "a node wants to join, but %d is the most a head takes", MAX_NODES);
-        return;
-    }
-    node_t *nd = &s->nodes[s->nnodes];
-    memset(nd, 0, sizeof *nd);
-    memcpy(nd->id, id, idlen);
-    nd->idlen = idlen;
-    /* names go into the summary and its JSON: keep them plain */
-    char name[48];
-    size_t len = v[1].via.str.size < sizeof name - 1 ? v[1].via.str.size : sizeof name - 1;
-    for (size_t i = 0; i < len; i++) {
-        char c = v[1].via.str.ptr[i];
-        name[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                          || c == '-' || c == '_' || c == '.'
-                      ? c
-                      : '_';
-    }
-    name[len] = '\0';
-    snprintf(nd->name, sizeof nd->name, "%s", len ? name : "node");
-    for (int k = 0, dup = 2; k < s->nnodes; k++)
-        if (!strcmp(s->nodes[k].name, nd->name) || !strcmp(nd->name, "head")) {
-            snprintf(nd->name, sizeof nd->name, "%s-%d", len ? name : "node", dup++);
-            k = -1;
-        }
-    nd->cores = v[2].via.u64 > 0 && v[2].via.u64 < 100000 ? (unsigned)v[2].via.u64 : 1;
-    nd->pid = (int)v[3].via.u64;
-    const char *peer = zmq_msg_gets(msg, "Peer-Address");
-    if (!peer || !*peer)
-        peer = "127.0.0.1";
-    snprintf(nd->host, sizeof nd->host, strchr(peer, ':') ? "[%s]" : "%s", peer);
-    nd->alive = true;
-    nd->last_seen = now_ms();
-    s->nnodes++;
-    if (s->opts->verbose > 0)
-        say(s, "node '%s' joined (%u cores, pid %d at %s)", nd->name, nd->cores, nd->pid,
-            nd->host);
-    nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT); /* welcome */
-    if (s->started)
-        move_to(s, s->nnodes - 1);
-}
-
-/*  The listen socket's monitor. libzmq 4.3 names only the listen address
-    in its events, so the peer's address is asked of the accepted
-    connection's fd (getpeername) when ACCEPTED is read; a refused peer may
-    be gone by then, and is then "an unknown address". A failed handshake
-    is followed by the close of its connection: that close says which
-    address it was. Each address is said once (a refused node retries its
-    handshake every 100 ms). */
-static void read_monitor(sup_t *s)
-{
-    for (int n = 0; n < 1000; n++) {
-        zmq_msg_t ev, addr;
-        zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, s->nodemon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&ev);
-            return;
-        }
-        zmq_msg_init(&addr);
-        if (zmq_msg_more(&ev))
-            zmq_msg_recv(&addr, s->nodemon, 0);
-        uint16_t event = 0;
-        uint32_t value = 0;
-        if (zmq_msg_size(&ev) >= 6) {
-            memcpy(&event, zmq_msg_data(&ev), 2);
-            memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
-        }
-        zmq_msg_close(&ev);
-        zmq_msg_close(&addr);
-        if (event == ZMQ_EVENT_ACCEPTED) {
-            int slot = (int)(value % 16);
-            s->accepted[slot].fd = (int)value;
-            struct sockaddr_storage sa;
-            socklen_t salen = sizeof sa;
-            char host[INET6_ADDRSTRLEN] = "";
-            if (getpeername((int)value, (struct sockaddr *)&sa, &salen) == 0) {
-                if (sa.ss_family == AF_INET)
-                    inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host,
-                              sizeof host);
-                else if (sa.ss_family == AF_INET6)
-                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host,
-                              sizeof host);
-            }
-            snprintf(s->accepted[slot].addr, sizeof s->accepted[slot].addr, "%s",
-                     host[0] ? host : "an unknown address");
-        }
-        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-            s->refusing = 1;
-        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                 || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-            s->refusing = 2;
-        else if (event == ZMQ_EVENT_DISCONNECTED && s->refusing) {
-            int slot = (int)(value % 16);
-            const char *from = s->accepted[slot].fd == (int)value && s->accepted[slot].addr[0]
-                                   ? s->accepted[slot].addr
-                                   : "an unknown address";
-            const char *why = s->refusing == 1
-                                  ? "its key is not in the allowlist folder (--allow)"
-                                  : "no CURVE handshake with the head's key (a node "
-                                    "without --key, or with the wrong --head-key?)";
-            char said_key[64];
-            snprintf(said_key, sizeof said_key, "%d %s", s->refusing, from);
-            bool said = false;
-            for (int i = 0; i < s->nrefused; i++)
-                said |= !strcmp(s->refused[i], said_key);
-            if (!said) {
-                if (s->nrefused < 16)
-                    snprintf(s->refused[s->nrefused++], sizeof s->refused[0], "%s",
-                             said_key);
-                say(s, "refused a node from %s: %s", from, why);
-            }
-            s->refusing = 0;
-        }
-    }
-}
-
-static void read_nodes(sup_t *s)
-{
-    msgpack_zone zone, inner;
-    msgpack_zone_init(&zone, 2048);
-    msgpack_zone_init(&inner, 2048);
-    for (int n = 0; n < 1000; n++) {
-        unsigned char id[256];
-        int idlen = zmq_recv(s->nodesock, id, sizeof id, ZMQ_DONTWAIT);
-        if (idlen < 0)
-            break;
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        int more = 0;
-        size_t ml = sizeof more;
-        zmq_getsockopt(s->nodesock, ZMQ_RCVMORE, &more, &ml);
-        if (!more || zmq_msg_recv(&msg, s->nodesock, 0) < 0) {
-            zmq_msg_close(&msg);
-            continue;
-        }
-        while (zmq_msg_more(&msg)) { /* one body frame only: drop the rest */
-            zmq_msg_t extra;
-            zmq_msg_init(&extra);
-            zmq_msg_recv(&extra, s->nodesock, 0);
-            bool last = !zmq_msg_more(&extra);
-            zmq_msg_close(&extra);
-            if (last)
-                break;
-        }
-        int k = -1;
-        for (int i = 0; idlen <= (int)sizeof id && i < s->nnodes; i++)
-            if (s->nodes[i].idlen == (size_t)idlen && !memcmp(s->nodes[i].id, id, (size_t)idlen))
-                k = i;
-        msgpack_object root;
-        msgpack_zone_clear(&zone);
-        if (idlen <= (int)sizeof id
-            && msgpack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &(size_t){ 0 }, &zone,
-                              &root)
-                   == MSGPACK_UNPACK_SUCCESS
-            && root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size >= 1
-            && root.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            const msgpack_object *v = root.via.array.ptr;
-            uint32_t nv = root.via.array.size;
-            int kind = (int)v[0].via.u64;
-            if (k < 0 && kind == NODE_HELLO)
-                node_hello(s, id, (size_t)idlen, &msg, v, nv);
-            else if (k >= 0 && s->nodes[k].alive) { /* a lost node stays lost */
-                s->nodes[k].last_seen = now_ms();
-                inst_t *in = nv >= 3 && v[1].type == MSGPACK_OBJECT_STR
-                                 ? inst_by_rid(s, v[1].via.str.ptr, v[1].via.str.size)
-                                 : NULL;
-                if (in && in->node != k)
-                    in = NULL; /* not this node's to speak for */
-                if (in && kind == NODE_RELAY && v[2].type == MSGPACK_OBJECT_BIN)
-                    on_frame(s, in, &inner, v[2].via.bin.ptr, v[2].via.bin.size);
-                else if (in && kind == NODE_EXITED && nv == 4
-                         && v[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER
-                         && instance_alive(in)) {
-                    if (v[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER && in->pid <= 0)
-                        in->pid = (pid_t)v[2].via.u64;
-                    instance_exited(s, in, (int)v[3].via.u64);
-                }
-            }
-        }
-        zmq_msg_close(&msg);
-    }
-    msgpack_zone_destroy(&inner);
-    msgpack_zone_destroy(&zone);
-}
-
-/*  Beats to every live node; a node that left the socket or went silent
-    is lost. */
-static void check_nodes(sup_t *s)
-{
-    if (!s->nodesock)
-        return;
-    uint64_t now = now_ms();
-    bool beat = now >= s->next_beat;
-    if (beat)
-        s->next_beat = now + NODE_BEAT_MS;
-    for (int k = 0; k < s->nnodes; k++) {
-        node_t *nd = &s->nodes[k];
-        if (!nd->alive)
-            continue;
-        if (beat && nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT) < 0
-            && errno == EHOSTUNREACH)
-            node_lost(s, k, "it disconnected");
-        else if (now - nd->last_seen > (uint64_t)(s->opts->hang * 1000)) {
-            char why[64];
-            snprintf(why, sizeof why, "silent for %.1f s",
-                     (double)(now - nd->last_seen) / 1000.0);
-            node_lost(s, k, why);
-        }
-    }
-}
-
-static int nodes_alive(sup_t *s)
-{
-    int n = 0;
-    for (int k = 0; k < s->nnodes; k++)
-        n += s->nodes[k].alive;
-    return n;
-}
-
-static void read_signals(sup_t *s);
-
-/*  Before the start: until opts->nodes nodes have joined, or opts->wait
-    seconds. Nodes that come later are used for restarts. */
-static void wait_for_nodes(sup_t *s)
-{
-    uint64_t deadline = now_ms() + (uint64_t)(s->opts->wait * 1000);
-    while (nodes_alive(s) < (int)s->opts->nodes && now_ms() < deadline && !s->killing) {
-        zmq_pollitem_t items[3] = {
-            { .socket = s->nodesock, .events = ZMQ_POLLIN },
-            { .fd = s->sigfd, .events = ZMQ_POLLIN },
-            { .socket = s->nodemon, .events = ZMQ_POLLIN },
-        };
-        if (zmq_poll(items, s->nodemon ? 3 : 2, 100) < 0 && errno != EINTR)
-            break;
-        if (items[0].revents & ZMQ_POLLIN)
-            read_nodes(s);
-        if (items[1].revents & ZMQ_POLLIN)
-            read_signals(s);
-        if (s->nodemon && (items[2].revents & ZMQ_POLLIN))
-            read_monitor(s);
-        check_nodes(s);
-    }
-    if (s->killing)
-        return;
-    int n = nodes_alive(s);
-    if (n < (int)s->opts->nodes)
-        say(s, "%d of %u node(s) joined within %.0f s: running with %s", n,
-            s->opts->nodes, s->opts->wait, n ? "those" : "the head alone");
-    else if (s->opts->verbose > 0)
-        say(s, "%d node(s) joined: starting", n);
-}
-
-/*  The run is over: nodes stop their side and exit. */
-static void bye_nodes(sup_t *s)
-{
-    for (int k = 0; s->nodesock && k < s->nnodes; k++)
-        if (s->nodes[k].alive)
-            nodelink_send_kind(s->nodesock, s->nodes[k].id, s->nodes[k].idlen, NODE_BYE);
-}
-
 /* ==== signals ======================================================================== */
 
-static void read_signals(sup_t *s)
+void read_signals(sup_t *s)
 {
     struct signalfd_siginfo si;
     while (read(s->sigfd, &si, sizeof si) == sizeof si) {
