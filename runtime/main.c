@@ -3,6 +3,7 @@
 */
 #include "auth.h"
 #include "config.h"
+#include "graph.h"
 #include "keygen.h"
 #include "module.h"
 #include "node.h"
@@ -30,6 +31,7 @@ static const char *usage_main =
     "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
     "  node          join a head and run actors for it (troupe node --help)\n"
     "  check FILE    check FILE without running it; exit 0 when it is good\n"
+    "  graph FILE    the pipeline FILE describes as Graphviz DOT, on stdout\n"
     "  modules       list the built-in modules and their arguments\n"
     "  keygen NAME   make a CURVE key pair: files NAME and NAME_secret\n"
     "  version       print the version\n"
@@ -112,6 +114,15 @@ static const char *usage_check =
     "Checks FILE: syntax, keys, numbers, channels (each needs a writer and a\n"
     "reader), cycles, and that every module loads and takes its arguments.\n"
     "Prints every problem as FILE:LINE: message and exits 2, or exits 0.\n";
+
+static const char *usage_graph =
+    "usage: troupe graph [-s ACTOR.KEY=VALUE]... FILE\n"
+    "\n"
+    "Writes the pipeline FILE describes as a Graphviz DOT digraph on stdout:\n"
+    "a box per actor (name, module, instances; sources bold, sinks grey), an\n"
+    "edge per pair of actors a channel joins, labelled with the channel,\n"
+    "dashed for a broadcast. Draw it with: troupe graph FILE | dot -Tpng > FILE.png\n"
+    "A config with errors is refused as troupe check refuses it (exit 2).\n";
 
 static const char *usage_keygen =
     "usage: troupe keygen [OPTIONS] NAME\n"
@@ -294,11 +305,12 @@ static int load_keys(const char *opt, const char *path, auth_keys_t *keys,
     return EXIT_USAGE;
 }
 
-static int cmd_run_or_check(int argc, char **argv, bool run)
+static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
 {
     cli_t cli;
     memset(&cli, 0, sizeof cli);
-    int rc = parse_args(argc, argv, &cli, run ? usage_run : usage_check);
+    int rc = parse_args(argc, argv, &cli,
+                        run ? usage_run : graph ? usage_graph : usage_check);
     if (rc >= 0) {
         free(cli.sets);
         return rc;
@@ -371,6 +383,10 @@ static int cmd_run_or_check(int argc, char **argv, bool run)
         rc = 1;
     else if (run)
         rc = supervisor_run(plan, &cli.sup, zygote);
+    else if (graph) {
+        graph_write(plan, stdout);
+        rc = fflush(stdout) == 0 ? 0 : 1;
+    }
     else {
         printf("%s: ok: pipeline '%s', %d actors\n", cli.file, plan->name,
                plan->nactors);
@@ -550,9 +566,11 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
-        return cmd_run_or_check(argc - 1, argv + 1, true);
+        return cmd_run_or_check(argc - 1, argv + 1, true, false);
     if (!strcmp(cmd, "check"))
-        return cmd_run_or_check(argc - 1, argv + 1, false);
+        return cmd_run_or_check(argc - 1, argv + 1, false, false);
+    if (!strcmp(cmd, "graph"))
+        return cmd_run_or_check(argc - 1, argv + 1, false, true);
     if (!strcmp(cmd, "node"))
         return cmd_node(argc - 1, argv + 1);
     if (!strcmp(cmd, "modules"))
