@@ -854,8 +854,9 @@ static void summary(sup_t *s)
                 s->t_run && s->t_end > s->t_run ? (double)(s->t_end - s->t_run) / 1000.0 : 0.0,
                 (unsigned long long)s->failed_items);
     if (s->opts->verbose > 0)
-        fprintf(stderr, "%-16s %5s %12s %12s %8s %9s %8s %12s\n", "actor", "inst",
-                "items in", "items out", "failed", "malformed", "restarts", "items/s");
+        fprintf(stderr, "%-16s %5s %12s %12s %8s %9s %8s %9s %12s\n", "actor", "inst",
+                "items in", "items out", "failed", "malformed", "restarts", "busy s",
+                "items/s");
     for (int a = 0; a < p->nactors; a++) {
         uint64_t tot[7] = { 0 };
         for (unsigned i = 0; i < p->actors[a].instances; i++)
@@ -870,11 +871,11 @@ static void summary(sup_t *s)
         uint64_t items = p->actors[a].ninputs ? tot[0] : tot[1];
         double rate = secs > 0 ? (double)items / secs : 0;
         if (s->opts->verbose > 0)
-            fprintf(stderr, "%-16s %5u %12llu %12llu %8llu %9llu %8u %12.0f\n",
+            fprintf(stderr, "%-16s %5u %12llu %12llu %8llu %9llu %8u %9.3f %12.0f\n",
                     p->actors[a].name, p->actors[a].instances,
                     (unsigned long long)tot[0], (unsigned long long)tot[1],
                     (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
-                    rate);
+                    (double)tot[6] / 1e9, rate);
         const uint64_t *on = &s->node_items[a * (MAX_NODES + 1)];
         if (s->opts->verbose > 0 && s->nodesock) { /* where its items went */
             fprintf(stderr, "%-16s   items on head %llu", "",
