@@ -6,6 +6,9 @@
     next line has not arrived (a pipe, a terminal) it asks the runtime to
     call again once the descriptor is readable, so that each line goes on
     as soon as it is typed and the actor keeps answering meanwhile.
+
+    jsonl_in is built from this same file with JSONL_IN defined: the same
+    reader, each line handed to jsonl_in.c, which parses it as JSON.
 */
 #include <troupe.h>
 
@@ -17,6 +20,13 @@
 #include <unistd.h>
 
 #define CHUNK (64 * 1024)
+
+#ifdef JSONL_IN
+/*  jsonl_in.c: emits line `lineno` (1-based) of the input as the value its
+    JSON text stands for, nothing for a blank line; fails the item for one
+    that is not JSON. */
+int jsonl_in_line(troupe_ctx_t *ctx, const char *line, size_t len, uint64_t lineno);
+#endif
 
 typedef struct {
     int fd;
@@ -129,7 +139,11 @@ static int lines_produce(troupe_ctx_t *ctx, uint64_t index)
         if (!(line = next_line(ctx, l, &len, &rc)))
             return rc;
     } while (l->next++ < index);
+#ifdef JSONL_IN
+    return jsonl_in_line(ctx, line, len, l->next);
+#else
     return troupe_emit_str(ctx, line, len);
+#endif
 }
 
 static void lines_stop(troupe_ctx_t *ctx)
@@ -145,6 +159,12 @@ static void lines_stop(troupe_ctx_t *ctx)
 
 static const char *const lines_args[] = { "file", NULL };
 
+#ifdef JSONL_IN
+TROUPE_MODULE(.name = "jsonl_in", .summary = "one JSON value per line of a file or stdin",
+              .args = lines_args, .start = lines_start, .produce = lines_produce,
+              .stop = lines_stop);
+#else
 TROUPE_MODULE(.name = "lines", .summary = "the lines of a file or stdin",
               .args = lines_args, .start = lines_start, .produce = lines_produce,
               .stop = lines_stop);
+#endif

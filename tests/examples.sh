@@ -32,7 +32,12 @@ sort "$SCRATCH/broadcast.out" > "$SCRATCH/got"
 { printf 'all: %d\n' 100 101 102 200 201 202; printf 'weather only: %d\n' 100 101 102; } | sort > "$SCRATCH/want"
 expect_file_eq "broadcast: every subscriber gets its topics, once" "$SCRATCH/got" "$SCRATCH/want"
 
-for p in processes queue counter cpu broadcast; do
+printf '{"n": %d}\n' 1 2 3 | "$TROUPE" run "$SRC/examples/jsonl.zpl" > "$SCRATCH/jsonl.out" 2> "$SCRATCH/jsonl.err"
+expect_eq "jsonl: exit code" "$?" 0
+printf '{"n":%d}\n' 1 2 3 > "$SCRATCH/want"
+expect_file_eq "jsonl: stdin's JSON lines again, compact" "$SCRATCH/jsonl.out" "$SCRATCH/want"
+
+for p in processes queue counter cpu broadcast jsonl; do
     expect_nothing_left "$p" "$p"
 done
 finish

@@ -35,6 +35,13 @@ expect_eq "counter under valgrind: output" "$(cat "$SCRATCH/counter.out")" 5000
 vg 0 broadcast run "$SRC/examples/broadcast.zpl"
 expect_eq "broadcast under valgrind: lines" "$(wc -l < "$SCRATCH/broadcast.out")" 9
 vg 1 overflow run -s numbers.args.start=3037000499 -s numbers.args.count=3 "$SRC/examples/squares.zpl"
+# JSON lines: jansson's values freed, a bad line and a refused value too
+printf '%s\n' '{"a": [1, 2.5, "x", null, true]}' '' '{bad' '"\u00fc"' > "$SCRATCH/vg.jsonl"
+vg 0 jsonl run -s read.on_error=skip -s read.args.file="$SCRATCH/vg.jsonl" "$SRC/examples/jsonl.zpl"
+expect_eq "jsonl under valgrind: output" "$(paste -sd' ' "$SCRATCH/jsonl.out")" '{"a":[1,2.5,"x",null,true]} "ü"'
+printf '%s\n' 'pipeline = vgjson' 'actor = make' "    module = $BUILD/tests/awkward.so" '    out = v' \
+    '    args' '        kind = intkey' 'actor = write' '    module = jsonl_out' '    in = v' > "$SCRATCH/vgjson.zpl"
+vg 1 jsonl-refused run "$SCRATCH/vgjson.zpl"
 vg 2 check check -s square.instances=0 "$SRC/examples/squares.zpl"
 vg 0 keygen keygen "$SCRATCH/vgkey"
 vg 2 keygen-exists keygen "$SCRATCH/vgkey"
