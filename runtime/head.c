@@ -124,7 +124,7 @@ int spawn_on_node(sup_t *s, inst_t *in, const char *title)
     node_t *nd = &s->nodes[in->node];
     spawned(in, 0); /* its pid comes with its HELLO */
     if (s->opts->verbose > 1)
-        say(s, "actor '%s' #%u on node '%s'", actor_name(s, in), in->instance, nd->name);
+        say_info(s, "actor '%s' #%u on node '%s'", actor_name(s, in), in->instance, nd->name);
     if (nodelink_send_strs(s->nodesock, nd->id, nd->idlen, NODE_SPAWN, in->rid, title) < 0
         && errno == EHOSTUNREACH)
         node_lost(s, in->node, "it disconnected");
@@ -168,7 +168,7 @@ static void node_lost(sup_t *s, int k, const char *why)
     for (int i = 0; i < s->ninsts; i++)
         n += s->insts[i].node == k && instance_alive(&s->insts[i]);
     if (s->opts->verbose >= 0 || n)
-        say(s, "node '%s' lost: %s; %d instance(s) ran there", nd->name, why, n);
+        say_warn(s, "node '%s' lost: %s; %d instance(s) ran there", nd->name, why, n);
     for (int i = 0; i < s->ninsts; i++) {
         inst_t *in = &s->insts[i];
         if (in->node == k && instance_alive(in))
@@ -184,7 +184,7 @@ static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_
         || v[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return;
     if (s->nnodes == MAX_NODES) {
-        say(s, "a node wants to join, but %d is the most a head takes", MAX_NODES);
+        say_warn(s, "a node wants to join, but %d is the most a head takes", MAX_NODES);
         return;
     }
     node_t *nd = &s->nodes[s->nnodes];
@@ -218,7 +218,7 @@ static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_
     nd->last_seen = now_ms();
     s->nnodes++;
     if (s->opts->verbose > 0)
-        say(s, "node '%s' joined (%u cores, pid %d at %s)", nd->name, nd->cores, nd->pid,
+        say_info(s, "node '%s' joined (%u cores, pid %d at %s)", nd->name, nd->cores, nd->pid,
             nd->host);
     nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT); /* welcome */
     if (s->started)
@@ -292,7 +292,7 @@ void read_monitor(sup_t *s)
                 if (s->nrefused < 16)
                     snprintf(s->refused[s->nrefused++], sizeof s->refused[0], "%s",
                              said_key);
-                say(s, "refused a node from %s: %s", from, why);
+                say_warn(s, "refused a node from %s: %s", from, why);
             }
             s->refusing = 0;
         }
@@ -428,10 +428,10 @@ void wait_for_nodes(sup_t *s)
         return;
     int n = nodes_alive(s);
     if (n < (int)s->opts->nodes)
-        say(s, "%d of %u node(s) joined within %.0f s: running with %s", n,
+        say_warn(s, "%d of %u node(s) joined within %.0f s: running with %s", n,
             s->opts->nodes, s->opts->wait, n ? "those" : "the head alone");
     else if (s->opts->verbose > 0)
-        say(s, "%d node(s) joined: starting", n);
+        say_info(s, "%d node(s) joined: starting", n);
 }
 
 /*  The run is over: nodes stop their side and exit. */

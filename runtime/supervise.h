@@ -127,7 +127,11 @@ typedef struct {
 } sup_t;
 
 /* ---- supervisor.c ------------------------------------------------------------ */
+/*  An event on stderr (time, level, pipeline, message): say is an error,
+    say_warn a warning, say_info news for -v. */
 void say(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void say_warn(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void say_info(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *actor_name(sup_t *s, inst_t *in);
 /*  An instance's process started (pid: here, or on its node). */
 void spawned(inst_t *in, pid_t pid);

@@ -46,14 +46,49 @@
 #define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
 #endif
 
+/*  One line per event on stderr: time, level, the pipeline, the message
+    (which names the actor and instance it is about). The last error is
+    kept: it is what an external actor is told when the run fails. */
+static void vsay(sup_t *s, const char *level, const char *fmt, va_list ap)
+{
+    char text[sizeof s->last_said];
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (!strcmp(level, "error"))
+        memcpy(s->last_said, text, sizeof text);
+    if ((s->opts->embedded && s->opts->verbose <= 0)
+        || (!strcmp(level, "warning") && s->opts->verbose < 0)  /* -q */
+        || (!strcmp(level, "info") && s->opts->verbose <= 0))   /* without -v */
+        return;
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld troupe: %s: %s: %s\n", tm.tm_hour, tm.tm_min,
+            tm.tm_sec, ts.tv_nsec / 1000000, s->plan->name, level, text);
+}
+
 void say(sup_t *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->last_said, sizeof s->last_said, fmt, ap);
+    vsay(s, "error", fmt, ap);
     va_end(ap);
-    if (!s->opts->embedded || s->opts->verbose > 0)
-        fprintf(stderr, "troupe: %s: %s\n", s->plan->name, s->last_said);
+}
+
+void say_warn(sup_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(s, "warning", fmt, ap);
+    va_end(ap);
+}
+
+void say_info(sup_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(s, "info", fmt, ap);
+    va_end(ap);
 }
 
 const char *actor_name(sup_t *s, inst_t *in)
@@ -114,7 +149,7 @@ static int setup_curve(sup_t *s)
                                  .allow_dir = s->allow_dir };
     s->has_curve = true;
     if (s->opts->verbose > 1)
-        say(s, "CURVE on every data socket: run key %s, allowlist %s",
+        say_info(s, "CURVE on every data socket: run key %s, allowlist %s",
             s->keys.public_txt, s->allow_dir);
     return 0;
 }
@@ -143,7 +178,7 @@ static void remove_rundir(sup_t *s)
         return;
     }
     if (rmdir(s->rundir) != 0)
-        say(s, "could not remove run directory %s: %s", s->rundir, strerror(errno));
+        say_warn(s, "could not remove run directory %s: %s", s->rundir, strerror(errno));
     s->rundir[0] = '\0';
 }
 
@@ -324,7 +359,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
         return;
     if (in->finished) { /* its work was done and acknowledged: nothing lost */
         if (s->opts->verbose > 0)
-            say(s, "actor '%s' #%u (pid %d) %s after finishing", a->name,
+            say_info(s, "actor '%s' #%u (pid %d) %s after finishing", a->name,
                 in->instance, (int)in->pid, why);
         return;
     }
@@ -349,7 +384,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
     if (a->restart == RESTART_TEMPORARY) {
         in->state = I_GONE;
         if (s->opts->verbose >= 0)
-            say(s, "actor '%s' #%u (pid %d) %s (temporary: not restarted)", a->name,
+            say_warn(s, "actor '%s' #%u (pid %d) %s (temporary: not restarted)", a->name,
                 in->instance, (int)in->pid, why);
         send_text_all(s, CTL_PEER_GONE, name);
         bool any = false;
@@ -366,7 +401,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
     if (in->moving) { /* no crash: no restart counted, no backoff */
         in->moving = false;
         if (s->opts->verbose > 0)
-            say(s, "actor '%s' #%u moves to a node that joined", a->name, in->instance);
+            say_info(s, "actor '%s' #%u moves to a node that joined", a->name, in->instance);
         in->state = I_WAITING;
         in->respawn_at = now_ms();
         send_text_all(s, CTL_PEER_LOST, name);
@@ -383,7 +418,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
         return;
     }
     if (s->opts->verbose >= 0) /* a crash is worth a line, unless -q */
-        say(s, "actor '%s' #%u (pid %d) %s: restarting", a->name, in->instance,
+        say_warn(s, "actor '%s' #%u (pid %d) %s: restarting", a->name, in->instance,
             (int)in->pid, why);
     in->state = I_WAITING;
     in->respawn_at = now_ms() + (uint64_t)delay;
@@ -554,7 +589,7 @@ static void take_bound(sup_t *s, inst_t *in, const msgpack_object *root)
                            ? strndup(e->via.str.ptr, e->via.str.size)
                            : NULL;
         if (s->opts->verbose > 1)
-            say(s, "actor '%s' #%u: output '%s' bound at %s", a->name, in->instance,
+            say_info(s, "actor '%s' #%u: output '%s' bound at %s", a->name, in->instance,
                 s->plan->chans[a->outputs[o]].name,
                 in->bound[o] ? in->bound[o] : "(unknown)");
     }
@@ -682,7 +717,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
             s->started = true;
             s->t_run = now_ms();
             if (s->opts->verbose > 1)
-                say(s, "all %d actor processes ready in %llu ms; starting", s->ninsts,
+                say_info(s, "all %d actor processes ready in %llu ms; starting", s->ninsts,
                     (unsigned long long)(s->t_run - s->t_start));
             for (int i = 0; i < s->ninsts; i++) {
                 s->insts[i].state = I_RUNNING;
@@ -708,7 +743,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         s->failed_items++;
         if (a->on_error == ON_ERROR_SKIP) {
             if (s->opts->verbose > 0)
-                say(s, "actor '%s' #%u: item %llu failed (skipped): %s", a->name,
+                say_info(s, "actor '%s' #%u: item %llu failed (skipped): %s", a->name,
                     in->instance, (unsigned long long)item, text);
         }
         else if (!s->killing) {
@@ -736,7 +771,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
             s->actor_done[in->actor] = true;
             s->t_end = now_ms();
             if (s->opts->verbose > 1)
-                say(s, "actor '%s' done at %llu ms", a->name,
+                say_info(s, "actor '%s' done at %llu ms", a->name,
                     (unsigned long long)(now_ms() - s->t_start));
             cascade(s);
         }
@@ -808,7 +843,7 @@ void read_signals(sup_t *s)
             continue; /* reaped below, every turn */
         int code = 128 + sig;
         if (s->opts->embedded) { /* the caller ends its pool: no drain */
-            say(s, "terminated by the calling program");
+            say_info(s, "terminated by the calling program");
             fail_run(s, code);
             kill_all(s, SIGKILL);
             continue;
@@ -822,7 +857,7 @@ void read_signals(sup_t *s)
             kill_all(s, SIGKILL);
             continue;
         }
-        say(s, "%s: stopping the sources and draining (again to kill now)",
+        say_warn(s, "%s: stopping the sources and draining (again to kill now)",
             strsignal(sig));
         s->draining = true;
         s->exit_code = code;
@@ -846,7 +881,7 @@ static void summary(sup_t *s)
     double secs = (double)(now_ms() - s->t_start) / 1000.0;
     FILE *js = NULL;
     if (s->opts->stats && !(js = fopen(s->opts->stats, "w")))
-        say(s, "cannot write stats to %s: %s", s->opts->stats, strerror(errno));
+        say_warn(s, "cannot write stats to %s: %s", s->opts->stats, strerror(errno));
     if (js)
         fprintf(js, "{\"pipeline\": \"%s\", \"exit\": %d, \"seconds\": %.6f, "
                 "\"run_seconds\": %.6f, \"failed_items\": %llu, \"actors\": [",
@@ -932,7 +967,7 @@ static void check_time(sup_t *s)
         s->kill_deadline = now + 1000;
     }
     if (s->draining && !s->killing && now >= s->drain_deadline) {
-        say(s, "drain took longer than %.1f s: killing", s->opts->grace);
+        say_warn(s, "drain took longer than %.1f s: killing", s->opts->grace);
         fail_run(s, s->exit_code);
     }
     check_nodes(s);
@@ -959,7 +994,7 @@ static void check_time(sup_t *s)
             return;
         }
         if (now - in->last_seen > limit) {
-            say(s, "actor '%s' #%u (pid %d) %s for %.1f s: killing it",
+            say_warn(s, "actor '%s' #%u (pid %d) %s for %.1f s: killing it",
                 actor_name(s, in), in->instance, (int)in->pid,
                 in->state == I_RUNNING ? "sent no heartbeat" : "did not start",
                 (double)(now - in->last_seen) / 1000.0);
@@ -1094,10 +1129,10 @@ static int setup(sup_t *s)
                 }
             }
             if (!s->nodemon)
-                say(s, "warning: cannot watch the listen socket: refused nodes will "
+                say_warn(s, "cannot watch the listen socket: refused nodes will "
                     "not be reported");
             if (s->opts->verbose > 1)
-                say(s, "CURVE on the node link: head key %s, allowlist %s",
+                say_info(s, "CURVE on the node link: head key %s, allowlist %s",
                     s->opts->listen_keys->public_txt, s->opts->allow_dir);
         }
         else
