@@ -13,21 +13,55 @@ int ctl_send(void *sock, const char *rid, size_t rid_len,
     return zmq_send(sock, sb->data, sb->size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
-static int send_kind_text(void *sock, const char *rid, int kind, const char *text)
+void ctl_pack_kind_text(msgpack_sbuffer *sb, int kind, const char *text)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, text ? 2 : 1);
     msgpack_pack_int(&pk, kind);
     if (text)
         msgpack_pack_str_with_body(&pk, text, strlen(text));
+}
+
+static int send_kind_text(void *sock, const char *rid, int kind, const char *text)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ctl_pack_kind_text(&sb, kind, text);
     int rc = ctl_send(sock, rid, rid ? strlen(rid) : 0, &sb);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
+int ctl_recv_routed(void *sock, void *id, size_t idsize, zmq_msg_t *body)
+{
+    zmq_msg_t idmsg;
+    zmq_msg_init(&idmsg);
+    if (zmq_msg_recv(&idmsg, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&idmsg);
+        return -1;
+    }
+    size_t idlen = zmq_msg_size(&idmsg);
+    bool ok = zmq_msg_more(&idmsg) && idlen <= idsize;
+    if (ok)
+        memcpy(id, zmq_msg_data(&idmsg), idlen);
+    bool more = zmq_msg_more(&idmsg);
+    zmq_msg_close(&idmsg);
+    int frames = 0;
+    while (more) { /* the body, and whatever follows it: read it all */
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, sock, 0) < 0) {
+            zmq_msg_close(&part);
+            return -2;
+        }
+        more = zmq_msg_more(&part);
+        if (frames++ == 0)
+            zmq_msg_move(body, &part);
+        zmq_msg_close(&part);
+    }
+    return ok && frames == 1 ? (int)idlen : -2;
+}
 int ctl_send_kind(void *sock, const char *rid, int kind)
 {
     return send_kind_text(sock, rid, kind, NULL);

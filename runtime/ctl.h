@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 enum {
     /* actor -> supervisor */
@@ -43,6 +44,16 @@ enum {
     rid is not NULL). Returns 0 or -1. */
 int ctl_send(void *sock, const char *rid, size_t rid_len,
              const msgpack_sbuffer *sb);
+
+/*  Packs [kind] (text NULL) or [kind, text] into sb (initialised, empty). */
+void ctl_pack_kind_text(msgpack_sbuffer *sb, int kind, const char *text);
+
+/*  Reads one routed message, [routing id, body], from a ROUTER without
+    waiting: copies the id into id (at most idsize bytes) and the body into
+    *body (initialised by the caller). Returns the id's length; -1 when
+    nothing waits; -2 when a message was read but dropped, being none of
+    ours (no body, several body frames, an id longer than idsize). */
+int ctl_recv_routed(void *sock, void *id, size_t idsize, zmq_msg_t *body);
 
 /*  [kind] and [kind, text], sent as ctl_send does. */
 int ctl_send_kind(void *sock, const char *rid, int kind);

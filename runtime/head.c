@@ -306,35 +306,22 @@ void read_nodes(sup_t *s)
     msgpack_zone_init(&inner, 2048);
     for (int n = 0; n < 1000; n++) {
         unsigned char id[256];
-        int idlen = zmq_recv(s->nodesock, id, sizeof id, ZMQ_DONTWAIT);
-        if (idlen < 0)
-            break;
         zmq_msg_t msg;
         zmq_msg_init(&msg);
-        int more = 0;
-        size_t ml = sizeof more;
-        zmq_getsockopt(s->nodesock, ZMQ_RCVMORE, &more, &ml);
-        if (!more || zmq_msg_recv(&msg, s->nodesock, 0) < 0) {
+        int idlen = ctl_recv_routed(s->nodesock, id, sizeof id, &msg);
+        if (idlen < 0) {
             zmq_msg_close(&msg);
+            if (idlen == -1)
+                break;
             continue;
         }
-        while (zmq_msg_more(&msg)) { /* one body frame only: drop the rest */
-            zmq_msg_t extra;
-            zmq_msg_init(&extra);
-            zmq_msg_recv(&extra, s->nodesock, 0);
-            bool last = !zmq_msg_more(&extra);
-            zmq_msg_close(&extra);
-            if (last)
-                break;
-        }
         int k = -1;
-        for (int i = 0; idlen <= (int)sizeof id && i < s->nnodes; i++)
+        for (int i = 0; i < s->nnodes; i++)
             if (s->nodes[i].idlen == (size_t)idlen && !memcmp(s->nodes[i].id, id, (size_t)idlen))
                 k = i;
         msgpack_object root;
         msgpack_zone_clear(&zone);
-        if (idlen <= (int)sizeof id
-            && msgpack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &(size_t){ 0 }, &zone,
+        if (msgpack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &(size_t){ 0 }, &zone,
                               &root)
                    == MSGPACK_UNPACK_SUCCESS
             && root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size >= 1

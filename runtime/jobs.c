@@ -88,7 +88,16 @@ void job_fail(job_t *j, size_t index, const char *why)
     j->error_index = index;
 }
 
-/*  Queues a job (refs: the table's and the caller's) and wakes the source. */
+/*  Frees a job that never reached the table. */
+static void job_discard(job_t *j)
+{
+    troupe_value_destroy(&j->own_item);
+    free(j->done);
+    free(j);
+}
+
+/*  Queues a job (refs: the table's and the caller's) and wakes the source.
+    On failure the job is discarded. */
 static int job_submit(troupe_pool_t *p, job_t *j)
 {
     pthread_mutex_lock(&p->mu);
@@ -96,6 +105,7 @@ static int job_submit(troupe_pool_t *p, job_t *j)
         int rc = tr_error("troupe: pool: %s",
                           p->failed ? p->error : "the pool is closed");
         pthread_mutex_unlock(&p->mu);
+        job_discard(j);
         return rc;
     }
     if (p->tail == p->cap) {
@@ -109,6 +119,7 @@ static int job_submit(troupe_pool_t *p, job_t *j)
             job_t **more = realloc(p->jobs, cap * sizeof *more);
             if (!more) {
                 pthread_mutex_unlock(&p->mu);
+                job_discard(j);
                 return tr_error("troupe: pool: out of memory");
             }
             p->jobs = more;
@@ -174,11 +185,8 @@ static uint64_t deadline_after(double timeout)
     error of the failed item of lowest index (or the pool's). */
 static int run_job(troupe_pool_t *p, job_t *j)
 {
-    if (job_submit(p, j) < 0) {
-        free(j->done);
-        free(j);
+    if (job_submit(p, j) < 0)
         return -1;
-    }
     pthread_mutex_lock(&p->mu);
     job_wait(p, j, 0);
     int rc = j->error ? tr_error("troupe: pool: %s", j->error) : 0;
@@ -191,16 +199,26 @@ static int run_job(troupe_pool_t *p, job_t *j)
     return rc;
 }
 
+/*  True (with the error set) when one of the items is NULL. */
+static bool items_null(troupe_value_t *const *items, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!items[i]) {
+            tr_error("troupe: %s: item %zu is NULL", what, i);
+            return true;
+        }
+    return false;
+}
+
 int troupe_pool_map(troupe_pool_t *pool, troupe_value_t *const *items, size_t n,
                     troupe_value_t **results)
 {
     if (!pool || (n && (!items || !results)))
         return tr_error("troupe: pool_map: %s", !pool ? "no pool" : "no items or results");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         results[i] = NULL;
-        if (!items[i])
-            return tr_error("troupe: pool_map: item %zu is NULL", i);
-    }
+    if (items_null(items, n, "pool_map"))
+        return -1;
     if (n == 0)
         return 0;
     job_t *j = job_new(JOB_VALUES, n);
@@ -253,9 +271,8 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
     if (!pool || !fn || (n && !items))
         return tr_error("troupe: pool_imap_unordered: %s",
                         !pool ? "no pool" : !fn ? "no callback" : "no items");
-    for (size_t i = 0; i < n; i++)
-        if (!items[i])
-            return tr_error("troupe: pool_imap_unordered: item %zu is NULL", i);
+    if (items_null(items, n, "pool_imap_unordered"))
+        return -1;
     if (n == 0)
         return 0;
     job_t *j = job_new(JOB_VALUES, n);
@@ -263,11 +280,8 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
         return -1;
     j->items = items;
     j->imap = true;
-    if (job_submit(pool, j) < 0) {
-        free(j->done);
-        free(j);
+    if (job_submit(pool, j) < 0)
         return -1;
-    }
     size_t handed = 0;
     int rc = 0;
     pthread_mutex_lock(&pool->mu);
@@ -319,19 +333,14 @@ troupe_future_t *troupe_pool_submit(troupe_pool_t *pool, const troupe_value_t *i
     size_t size;
     const void *data = troupe_value_data(item, &size);
     if (!(j->own_item = troupe_value_packed(data, size))) {
-        free(j->done);
-        free(j);
+        job_discard(j);
         tr_error("troupe: pool_submit: out of memory");
         return NULL;
     }
     j->items = &j->own_item;
     j->results = &j->own_result;
-    if (job_submit(pool, j) < 0) {
-        troupe_value_destroy(&j->own_item);
-        free(j->done);
-        free(j);
+    if (job_submit(pool, j) < 0)
         return NULL;
-    }
     return (troupe_future_t *)j;
 }
 

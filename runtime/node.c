@@ -166,22 +166,15 @@ static void from_actors(node_t *n)
 {
     for (int k = 0; k < 1000; k++) {
         char rid[64];
-        int rlen = zmq_recv(n->ctl, rid, sizeof rid, ZMQ_DONTWAIT);
-        if (rlen < 0)
-            return;
         zmq_msg_t msg;
         zmq_msg_init(&msg);
-        int more = 0;
-        size_t ml = sizeof more;
-        zmq_getsockopt(n->ctl, ZMQ_RCVMORE, &more, &ml);
-        if (more && zmq_msg_recv(&msg, n->ctl, 0) >= 0 && !zmq_msg_more(&msg)
-            && rlen <= (int)sizeof rid)
+        int rlen = ctl_recv_routed(n->ctl, rid, sizeof rid, &msg);
+        if (rlen >= 0)
             nodelink_send_relay(n->head, NULL, 0, rid, (size_t)rlen, zmq_msg_data(&msg),
                                 zmq_msg_size(&msg));
-        while (zmq_msg_more(&msg)) {
+        if (rlen == -1) {
             zmq_msg_close(&msg);
-            zmq_msg_init(&msg);
-            zmq_msg_recv(&msg, n->ctl, 0);
+            return;
         }
         zmq_msg_close(&msg);
     }

@@ -462,16 +462,10 @@ static void send_kind_text(sup_t *s, inst_t *in, int kind, const char *text)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, text ? 2 : 1);
-    msgpack_pack_int(&pk, kind);
-    if (text)
-        ctl_pack_str(&pk, text);
+    ctl_pack_kind_text(&sb, kind, text);
     inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
-
 static void send_kind(sup_t *s, inst_t *in, int kind)
 {
     send_kind_text(s, in, kind, NULL);
@@ -807,24 +801,14 @@ static void read_control(sup_t *s)
     msgpack_zone_init(&zone, 2048);
     for (int n = 0; n < 1000; n++) {
         char rid[64];
-        int rlen = zmq_recv(s->ctl, rid, sizeof rid, ZMQ_DONTWAIT);
-        if (rlen < 0)
-            break;
         zmq_msg_t msg;
         zmq_msg_init(&msg);
-        int more = 0;
-        size_t ml = sizeof more;
-        zmq_getsockopt(s->ctl, ZMQ_RCVMORE, &more, &ml);
-        if (!more || zmq_msg_recv(&msg, s->ctl, 0) < 0) {
+        int rlen = ctl_recv_routed(s->ctl, rid, sizeof rid, &msg);
+        if (rlen == -1) {
             zmq_msg_close(&msg);
-            continue;
+            break;
         }
-        while (zmq_msg_more(&msg)) {
-            zmq_msg_close(&msg);
-            zmq_msg_init(&msg);
-            zmq_msg_recv(&msg, s->ctl, 0);
-        }
-        inst_t *in = rlen <= (int)sizeof rid ? inst_by_rid(s, rid, (size_t)rlen) : NULL;
+        inst_t *in = rlen >= 0 ? inst_by_rid(s, rid, (size_t)rlen) : NULL;
         if (in && in->node < 0) /* a node's instance speaks through its node */
             on_frame(s, in, &zone, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
