@@ -128,7 +128,7 @@ static void send_stats(host_t *h, int kind)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 9);
+    msgpack_pack_array(&pk, 13);
     msgpack_pack_int(&pk, kind);
     msgpack_pack_uint64(&pk, s->items_in);
     msgpack_pack_uint64(&pk, s->items_out);
@@ -141,6 +141,15 @@ static void send_stats(host_t *h, int kind)
     msgpack_pack_uint64(&pk, s->malformed);
     msgpack_pack_uint64(&pk, s->busy_ns);
     msgpack_pack_uint64(&pk, (uint64_t)host_peak_rss_kb());
+    struct timespec cpu;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    msgpack_pack_uint64(&pk, (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
+    uint64_t unacked = 0;
+    for (int i = 0; i < h->ctx.nouts; i++)
+        unacked += h->ctx.outs[i]->next_id - h->ctx.outs[i]->head;
+    msgpack_pack_uint64(&pk, s->held);
+    msgpack_pack_uint64(&pk, unacked);
+    msgpack_pack_uint64(&pk, s->total);
     ctl_send(h->ctl, NULL, 0, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -456,6 +465,7 @@ static inrec_t *rec_new(host_t *h, int input, uint64_t batch_id)
     r->batch_id = batch_id;
     r->pending = 1; /* held while its groups are handled */
     r->next_free = NULL;
+    h->ctx.stats.held++;
     return r;
 }
 
@@ -465,6 +475,7 @@ static void rec_release(host_t *h, inrec_t *r)
         return;
     chan_in_t *in = h->ctx.ins[r->input];
     chan_in_ack(in, r->batch_id);
+    h->ctx.stats.held--;
     r->next_free = h->free_recs;
     h->free_recs = r;
 }

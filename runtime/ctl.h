@@ -17,7 +17,8 @@ enum {
     CTL_READY,     /* [READY]: module started, outputs bound */
     CTL_ERROR,     /* [ERROR, text]: could not start; the run fails */
     CTL_STATS,     /* [STATS, in, out, batches_in, batches_out, failed,
-                      malformed, busy_ns]: also the heartbeat */
+                      malformed, busy_ns, max_rss_kb, cpu_ns, held,
+                      unacked, total]: also the heartbeat */
     CTL_FAIL,      /* [FAIL, item id, text]: an item failed */
     CTL_DONE,      /* [DONE, same counters as STATS]: all sent is acked */
     /* supervisor -> actor */

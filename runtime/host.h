@@ -18,6 +18,8 @@ typedef struct {
 typedef struct {
     uint64_t items_in, items_out, batches_in; /* batches out: the outputs' */
     uint64_t failed, malformed, busy_ns;
+    uint64_t held;  /* input batches received and not yet acknowledged */
+    uint64_t total; /* a source's announced item count (0: not known) */
 } host_stats_t;
 
 struct _troupe_ctx_t {

@@ -44,6 +44,20 @@ typedef struct {
     int status; /* from waitpid */
     bool finished; /* said DONE */
     long maxrss_kb; /* the largest its incarnations reported */
+    /* its live incarnation's last report: what troupe top and the
+       progress bar show */
+    uint64_t cpu_ns;  /* CPU time (cpu_past: of earlier incarnations) */
+    uint64_t cpu_past;
+    uint64_t held;    /* input batches received, not yet acknowledged */
+    uint64_t unacked; /* output batches sent, not yet acknowledged */
+    uint64_t total;   /* a source's announced item count; 0: not known */
+    unsigned restarts; /* deaths it came back from (moves are not) */
+    /* recent samples (watch.c): rates over about a second */
+    struct {
+        uint64_t t_ms, items, cpu_ns;
+    } samples[5];
+    unsigned nsamples;
+    double rate, cpu_pct;
     uint64_t respawn_at;
     uint64_t spawned_at;
     unsigned streak; /* deaths in a row, each soon after its start */

@@ -381,6 +381,8 @@ static void on_death(sup_t *s, inst_t *in, int status)
         in->past[k] += in->stats[k];
         in->stats[k] = 0;
     }
+    in->cpu_past += in->cpu_ns;
+    in->cpu_ns = in->held = in->unacked = 0;
     if (a->restart == RESTART_TEMPORARY) {
         in->state = I_GONE;
         if (s->opts->verbose >= 0)
@@ -420,6 +422,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
     if (s->opts->verbose >= 0) /* a crash is worth a line, unless -q */
         say_warn(s, "actor '%s' #%u (pid %d) %s: restarting", a->name, in->instance,
             (int)in->pid, why);
+    in->restarts++;
     in->state = I_WAITING;
     in->respawn_at = now_ms() + (uint64_t)delay;
     /* its producers send what it held to the others now, not when its
@@ -669,6 +672,10 @@ static void take_stats(sup_t *s, inst_t *in, const msgpack_object *root)
         && root->via.array.ptr[8].type == MSGPACK_OBJECT_POSITIVE_INTEGER
         && (long)root->via.array.ptr[8].via.u64 > in->maxrss_kb)
         in->maxrss_kb = (long)root->via.array.ptr[8].via.u64;
+    uint64_t *live[] = { &in->cpu_ns, &in->held, &in->unacked, &in->total };
+    for (uint32_t i = 9; i < root->via.array.size && i < 13; i++)
+        if (root->via.array.ptr[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            *live[i - 9] = root->via.array.ptr[i].via.u64;
 }
 
 static void text_of(const msgpack_object *o, char *buf, size_t len)
