@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "nodelink.h"
+#include "watch.h"
 #include "wiring.h"
 #include "zygote.h"
 
@@ -1163,6 +1164,7 @@ static int setup(sup_t *s)
     }
     if (!s->zygote && !getenv("TROUPE_NO_ZYGOTE"))
         s->zygote = zygote_start(s->exe, &s->oldmask);
+    watch_open(s);
     return 0;
 }
 
@@ -1216,6 +1218,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         if (all_exited(s))
             break;
         check_time(s);
+        watch_tick(s);
     }
     if (s->exit_code < 0) {
         bool all_done = true;
@@ -1223,6 +1226,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
             all_done &= s->actor_done[a];
         s->exit_code = all_done ? 0 : 1;
     }
+    watch_close(s);
     summary(s);
 cleanup:
     if (s->insts && !all_exited(s)) { /* setup failed half way */
@@ -1230,6 +1234,8 @@ cleanup:
         while (waitpid(-1, NULL, 0) > 0)
             ;
     }
+    if (s->statsock) /* setup failed after watch_open */
+        watch_close(s);
     zygote_stop(&s->zygote);
     bye_nodes(s);
     if (s->nodemon) {
