@@ -308,6 +308,43 @@ static int load_keys(const char *opt, const char *path, auth_keys_t *keys,
     return EXIT_USAGE;
 }
 
+/*  The keys of a link to a head (troupe node, troupe top --head): both
+    certificates, or --insecure, never both. Loads them into keys (ours,
+    with its secret) and head (its public key). Returns -1 to go on, with
+    *keyed saying whether there are keys, or an exit code. */
+static int link_keys(const char *cmd, const char *head_ep, const char *key_file,
+                     const char *head_key_file, bool insecure, auth_keys_t *keys,
+                     auth_keys_t *head, bool *keyed)
+{
+    char host[256], what[64];
+    *keyed = key_file || head_key_file;
+    snprintf(what, sizeof what, "%s --head", cmd);
+    int rc = check_listen(what, head_ep, *keyed, insecure, host, sizeof host);
+    if (rc >= 0)
+        return rc;
+    if (*keyed && !(key_file && head_key_file)) {
+        fprintf(stderr, "troupe: %s: --key and --head-key go together: this side's "
+                "secret certificate and the head's public one\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (!*keyed && !insecure) {
+        fprintf(stderr, "troupe: %s: no keys: give --key FILE --head-key FILE (see "
+                "troupe keygen), or say --insecure to reach a head without keys\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (!*keyed)
+        return -1;
+    snprintf(what, sizeof what, "%s --key", cmd);
+    if ((rc = load_keys(what, key_file, keys, true)) != 0)
+        return rc;
+    snprintf(what, sizeof what, "%s --head-key", cmd);
+    if ((rc = load_keys(what, head_key_file, head, false)) != 0) {
+        auth_keys_clear(keys);
+        return rc;
+    }
+    return -1;
+}
+
 static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
 {
     cli_t cli;
@@ -452,29 +489,13 @@ static int cmd_node(int argc, char **argv)
                 usage_node);
         return EXIT_USAGE;
     }
-    char host[256];
-    bool keyed = key_file || head_key_file;
-    int rc = check_listen("node --head", opts.head, keyed, insecure, host, sizeof host);
+    auth_keys_t keys, head;
+    bool keyed;
+    int rc = link_keys("node", opts.head, key_file, head_key_file, insecure, &keys, &head,
+                       &keyed);
     if (rc >= 0)
         return rc;
-    if (keyed && !(key_file && head_key_file)) {
-        fprintf(stderr, "troupe: node: --key and --head-key go together: this node's "
-                "secret certificate and the head's public one\n");
-        return EXIT_USAGE;
-    }
-    if (!keyed && !insecure) {
-        fprintf(stderr, "troupe: node: no keys: give --key FILE --head-key FILE (see "
-                "troupe keygen), or say --insecure to join a head without keys\n");
-        return EXIT_USAGE;
-    }
-    auth_keys_t keys, head;
     if (keyed) {
-        if ((rc = load_keys("node --key", key_file, &keys, true)) != 0)
-            return rc;
-        if ((rc = load_keys("node --head-key", head_key_file, &head, false)) != 0) {
-            auth_keys_clear(&keys);
-            return rc;
-        }
         opts.keys = &keys;
         opts.head_public = head.public_txt;
     }
@@ -554,37 +575,21 @@ static int cmd_top(int argc, char **argv)
         return EXIT_USAGE;
     }
     opts.target = optind < argc ? argv[optind] : NULL;
-    bool keyed = key_file || head_key_file;
     if (!opts.head) {
-        if (keyed || insecure) {
+        if (key_file || head_key_file || insecure) {
             fprintf(stderr, "troupe: top: --key, --head-key and --insecure go with "
                     "--head\n");
             return EXIT_USAGE;
         }
         return top_run(&opts);
     }
-    char host[256];
-    int rc = check_listen("top --head", opts.head, keyed, insecure, host, sizeof host);
+    auth_keys_t keys, head;
+    bool keyed;
+    int rc = link_keys("top", opts.head, key_file, head_key_file, insecure, &keys, &head,
+                       &keyed);
     if (rc >= 0)
         return rc;
-    if (keyed && !(key_file && head_key_file)) {
-        fprintf(stderr, "troupe: top: --key and --head-key go together: this side's "
-                "secret certificate and the head's public one\n");
-        return EXIT_USAGE;
-    }
-    if (!keyed && !insecure) {
-        fprintf(stderr, "troupe: top: no keys: give --key FILE --head-key FILE (see "
-                "troupe keygen), or say --insecure to watch a head without keys\n");
-        return EXIT_USAGE;
-    }
-    auth_keys_t keys, head;
     if (keyed) {
-        if ((rc = load_keys("top --key", key_file, &keys, true)) != 0)
-            return rc;
-        if ((rc = load_keys("top --head-key", head_key_file, &head, false)) != 0) {
-            auth_keys_clear(&keys);
-            return rc;
-        }
         opts.keys = &keys;
         opts.head_public = head.public_txt;
     }
