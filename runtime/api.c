@@ -114,6 +114,26 @@ int troupe_wait_readable(troupe_ctx_t *ctx, int fd)
     return TROUPE_LATER;
 }
 
+void troupe_set_total(troupe_ctx_t *ctx, uint64_t items)
+{
+    if (ctx)
+        ctx->stats.total = items; /* goes out with the next STATS */
+}
+
+/*  produce_batch (actor.c) deals indexes out in blocks of `batch`: block
+    b goes to instance b % instances. Of the indexes below count, this
+    instance has its full blocks and, if the last block is partial and
+    its own, the rest. */
+uint64_t troupe_index_share(troupe_ctx_t *ctx, uint64_t count)
+{
+    if (!ctx || !ctx->batch || ctx->instances <= 1)
+        return count;
+    uint64_t b = ctx->batch, n = ctx->instances, i = ctx->instance;
+    uint64_t full = count / b, rest = count % b;
+    uint64_t mine = full / n + (i < full % n);
+    return mine * b + (full % n == i ? rest : 0);
+}
+
 void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
 {
     if (!ctx)

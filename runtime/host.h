@@ -28,6 +28,7 @@ struct _troupe_ctx_t {
     char *actor;
     char *id; /* "actor#instance", our name to producers */
     unsigned instance, instances;
+    unsigned batch;  /* a source's block of indexes: instances take turns */
     uint32_t origin; /* our actor index: items we make start here */
     const troupe_module_t *mod;
     void *state;
