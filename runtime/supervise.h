@@ -138,6 +138,7 @@ typedef struct {
     unsigned head_cores;
     uint64_t next_beat;
     uint64_t *node_items; /* per actor, per place: [0] the head, [1+k] node k */
+    struct progress *progress; /* progress.c's, NULL: the run shows none */
 } sup_t;
 
 /* ---- supervisor.c ------------------------------------------------------------ */

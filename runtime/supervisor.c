@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "nodelink.h"
+#include "progress.h"
 #include "wiring.h"
 #include "zygote.h"
 
@@ -63,8 +64,10 @@ static void vsay(sup_t *s, const char *level, const char *fmt, va_list ap)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
+    progress_clear(s); /* the line goes where the bar was, the bar below it */
     fprintf(stderr, "%02d:%02d:%02d.%03ld troupe: %s: %s: %s\n", tm.tm_hour, tm.tm_min,
             tm.tm_sec, ts.tv_nsec / 1000000, s->plan->name, level, text);
+    progress_restore(s);
 }
 
 void say(sup_t *s, const char *fmt, ...)
@@ -1183,6 +1186,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         s->exit_code = 1;
         goto cleanup;
     }
+    progress_start(s);
     if (s->nodesock)
         wait_for_nodes(s);
     for (int i = 0; s->killing && i < s->ninsts; i++)
@@ -1216,7 +1220,9 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         if (all_exited(s))
             break;
         check_time(s);
+        progress_tick(s);
     }
+    progress_end(s);
     if (s->exit_code < 0) {
         bool all_done = true;
         for (int a = 0; a < plan->nactors; a++)
