@@ -605,7 +605,9 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_pack_int(&pk, CTL_CONFIG);
     wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance, in->incarnation,
                        in->node >= 0 ? s->nodes[in->node].host : NULL,
-                       s->has_curve ? &s->curve : NULL);
+                       s->has_curve ? &s->curve : NULL,
+                       (s->opts->verbose < 0 ? CTL_LOG_QUIET : 0)
+                           | (progress_bar(s) ? CTL_LOG_BAR : 0));
     inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
     in->state = I_CONFIGURED;

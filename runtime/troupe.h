@@ -163,8 +163,13 @@ uint64_t troupe_item_id(troupe_ctx_t *ctx);
 /* ---- state and logging ----------------------------------------------------- */
 void troupe_set_state(troupe_ctx_t *ctx, void *state);
 void *troupe_state(troupe_ctx_t *ctx);
-/*  One line on stderr, prefixed with time, actor and instance. */
+/*  One line on stderr, as the run's own events are written: time,
+    pipeline/actor#instance, level ("info" here, "warning" for troupe_warn),
+    text. `troupe run -q` drops both; an error is an item's or start's
+    failure (troupe_fail), which the run reports. */
 void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- values ---------------------------------------------------------------- */
