@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "nodelink.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -331,6 +332,8 @@ void read_nodes(sup_t *s)
             int kind = (int)v[0].via.u64;
             if (k < 0 && kind == NODE_HELLO)
                 node_hello(s, id, (size_t)idlen, &msg, v, nv);
+            else if (k < 0 && kind == NODE_WATCH)
+                watch_watcher(s, id, (size_t)idlen);
             else if (k >= 0 && s->nodes[k].alive) { /* a lost node stays lost */
                 s->nodes[k].last_seen = now_ms();
                 inst_t *in = nv >= 3 && v[1].type == MSGPACK_OBJECT_STR

@@ -8,6 +8,7 @@
 #include "module.h"
 #include "node.h"
 #include "supervisor.h"
+#include "top.h"
 #include "troupe.h"
 
 #include <czmq.h>
@@ -30,6 +31,7 @@ static const char *usage_main =
     "commands:\n"
     "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
     "  node          join a head and run actors for it (troupe node --help)\n"
+    "  top [NAME]    a live view of a running pipeline (troupe top --help)\n"
     "  check FILE    check FILE without running it; exit 0 when it is good\n"
     "  graph FILE    the pipeline FILE describes as Graphviz DOT, on stdout\n"
     "  modules       list the built-in modules and their arguments\n"
@@ -317,6 +319,43 @@ static int load_keys(const char *opt, const char *path, auth_keys_t *keys,
     return EXIT_USAGE;
 }
 
+/*  The keys of a link to a head (troupe node, troupe top --head): both
+    certificates, or --insecure, never both. Loads them into keys (ours,
+    with its secret) and head (its public key). Returns -1 to go on, with
+    *keyed saying whether there are keys, or an exit code. */
+static int link_keys(const char *cmd, const char *head_ep, const char *key_file,
+                     const char *head_key_file, bool insecure, auth_keys_t *keys,
+                     auth_keys_t *head, bool *keyed)
+{
+    char host[256], what[64];
+    *keyed = key_file || head_key_file;
+    snprintf(what, sizeof what, "%s --head", cmd);
+    int rc = check_listen(what, head_ep, *keyed, insecure, host, sizeof host);
+    if (rc >= 0)
+        return rc;
+    if (*keyed && !(key_file && head_key_file)) {
+        fprintf(stderr, "troupe: %s: --key and --head-key go together: this side's "
+                "secret certificate and the head's public one\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (!*keyed && !insecure) {
+        fprintf(stderr, "troupe: %s: no keys: give --key FILE --head-key FILE (see "
+                "troupe keygen), or say --insecure to reach a head without keys\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (!*keyed)
+        return -1;
+    snprintf(what, sizeof what, "%s --key", cmd);
+    if ((rc = load_keys(what, key_file, keys, true)) != 0)
+        return rc;
+    snprintf(what, sizeof what, "%s --head-key", cmd);
+    if ((rc = load_keys(what, head_key_file, head, false)) != 0) {
+        auth_keys_clear(keys);
+        return rc;
+    }
+    return -1;
+}
+
 static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
 {
     cli_t cli;
@@ -461,33 +500,111 @@ static int cmd_node(int argc, char **argv)
                 usage_node);
         return EXIT_USAGE;
     }
-    char host[256];
-    bool keyed = key_file || head_key_file;
-    int rc = check_listen("node --head", opts.head, keyed, insecure, host, sizeof host);
+    auth_keys_t keys, head;
+    bool keyed;
+    int rc = link_keys("node", opts.head, key_file, head_key_file, insecure, &keys, &head,
+                       &keyed);
     if (rc >= 0)
         return rc;
-    if (keyed && !(key_file && head_key_file)) {
-        fprintf(stderr, "troupe: node: --key and --head-key go together: this node's "
-                "secret certificate and the head's public one\n");
-        return EXIT_USAGE;
-    }
-    if (!keyed && !insecure) {
-        fprintf(stderr, "troupe: node: no keys: give --key FILE --head-key FILE (see "
-                "troupe keygen), or say --insecure to join a head without keys\n");
-        return EXIT_USAGE;
-    }
-    auth_keys_t keys, head;
     if (keyed) {
-        if ((rc = load_keys("node --key", key_file, &keys, true)) != 0)
-            return rc;
-        if ((rc = load_keys("node --head-key", head_key_file, &head, false)) != 0) {
-            auth_keys_clear(&keys);
-            return rc;
-        }
         opts.keys = &keys;
         opts.head_public = head.public_txt;
     }
     rc = node_run(&opts);
+    if (keyed)
+        auth_keys_clear(&keys);
+    return rc;
+}
+
+static const char *usage_top =
+    "usage: troupe top [OPTIONS] [NAME | RUNDIR]\n"
+    "\n"
+    "A live view of a running pipeline: one row per actor instance with its\n"
+    "node, pid, state, items in and out, rate, input batches held, output\n"
+    "batches not yet acknowledged, failed items, restarts and CPU%. It reads\n"
+    "what the run's supervisor publishes anyway, so watching costs the run\n"
+    "nothing; q or Ctrl-C leaves, and the run goes on. When the run ends, its\n"
+    "last view is printed and troupe top exits.\n"
+    "\n"
+    "Without NAME, the one run going on; NAME picks a run by its pipeline's\n"
+    "name, RUNDIR by its run directory (troupe top --list shows both).\n"
+    "\n"
+    "options:\n"
+    "  --once                one view as text, then exit (also when stdout is\n"
+    "                        not a terminal)\n"
+    "  --list                the runs going on: pipeline, supervisor pid, run\n"
+    "                        directory\n"
+    "  --head tcp://HOST:PORT  watch the run of a head on another machine,\n"
+    "                        over its --listen endpoint\n"
+    "  --key FILE            with --head: this side's secret certificate, on\n"
+    "                        the head's --allow list (troupe keygen)\n"
+    "  --head-key FILE       with --head: the head's public certificate\n"
+    "  --insecure            with --head: a head listening without keys\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "Exit codes: 0, 1 no such run (or it went silent), 2 a usage error or a\n"
+    "NAME that several runs have.\n";
+
+static int cmd_top(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "once", no_argument, NULL, 'o' },
+        { "list", no_argument, NULL, 'l' },
+        { "head", required_argument, NULL, 'H' },
+        { "insecure", no_argument, NULL, 'I' },
+        { "key", required_argument, NULL, 'K' },
+        { "head-key", required_argument, NULL, 'P' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    top_opts_t opts = { 0 };
+    bool insecure = false;
+    const char *key_file = NULL, *head_key_file = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': opts.once = true; break;
+        case 'l': opts.list = true; break;
+        case 'H': opts.head = optarg; break;
+        case 'I': insecure = true; break;
+        case 'K': key_file = optarg; break;
+        case 'P': head_key_file = optarg; break;
+        case 'h': fputs(usage_top, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage_top);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind > 1 || (opts.head && optind < argc)) {
+        fprintf(stderr, "troupe: top: %s\n\n%s",
+                opts.head ? "--head watches the head's run: no NAME besides it"
+                          : "one NAME or RUNDIR at most",
+                usage_top);
+        return EXIT_USAGE;
+    }
+    opts.target = optind < argc ? argv[optind] : NULL;
+    if (!opts.head) {
+        if (key_file || head_key_file || insecure) {
+            fprintf(stderr, "troupe: top: --key, --head-key and --insecure go with "
+                    "--head\n");
+            return EXIT_USAGE;
+        }
+        return top_run(&opts);
+    }
+    auth_keys_t keys, head;
+    bool keyed;
+    int rc = link_keys("top", opts.head, key_file, head_key_file, insecure, &keys, &head,
+                       &keyed);
+    if (rc >= 0)
+        return rc;
+    if (keyed) {
+        opts.keys = &keys;
+        opts.head_public = head.public_txt;
+    }
+    rc = top_run(&opts);
     if (keyed)
         auth_keys_clear(&keys);
     return rc;
@@ -585,6 +702,8 @@ int main(int argc, char **argv)
         return cmd_run_or_check(argc - 1, argv + 1, false, true);
     if (!strcmp(cmd, "node"))
         return cmd_node(argc - 1, argv + 1);
+    if (!strcmp(cmd, "top"))
+        return cmd_top(argc - 1, argv + 1);
     if (!strcmp(cmd, "modules"))
         return cmd_modules();
     if (!strcmp(cmd, "keygen"))

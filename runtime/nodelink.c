@@ -64,3 +64,16 @@ int nodelink_send_relay(void *sock, const void *to, size_t tolen, const char *ri
     msgpack_pack_bin_with_body(&pk, body, len);
     return send_packed(sock, to, tolen, &sb);
 }
+
+int nodelink_send_bin(void *sock, const void *to, size_t tolen, int kind,
+                      const void *data, size_t len)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, kind);
+    msgpack_pack_bin_with_body(&pk, data, len);
+    return send_packed(sock, to, tolen, &sb);
+}

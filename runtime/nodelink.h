@@ -18,10 +18,14 @@ enum {
     NODE_RELAY,      /* [RELAY, rid, body]: both ways, a control message
                         from or to the actor whose routing id is rid */
     NODE_EXITED,     /* [EXITED, rid, pid, status]: a waitpid status */
+    /* troupe top --head -> head */
+    NODE_WATCH = 50, /* [WATCH]: send me snapshots; said every second */
     /* head -> node */
     NODE_SPAWN = 60, /* [SPAWN, rid, title]: start an actor process */
     NODE_KILL,       /* [KILL, rid, signal] */
-    NODE_BYE         /* [BYE]: the run is over; stop and exit 0 */
+    NODE_BYE,        /* [BYE]: the run is over; stop and exit 0 */
+    /* head -> troupe top --head */
+    NODE_SNAPSHOT = 70 /* [SNAPSHOT, bin]: watch.c's snapshot, 4 times a second */
 };
 
 #define NODE_BEAT_MS 250
@@ -36,6 +40,9 @@ int nodelink_send_strs(void *sock, const void *to, size_t tolen, int kind,
 int nodelink_send_str_int(void *sock, const void *to, size_t tolen, int kind,
                           const char *a, long long n);
 /*  [RELAY, rid, body] with body as msgpack bin. */
+/*  [kind, bin]. */
+int nodelink_send_bin(void *sock, const void *to, size_t tolen, int kind,
+                      const void *data, size_t len);
 int nodelink_send_relay(void *sock, const void *to, size_t tolen, const char *rid,
                         size_t ridlen, const void *body, size_t len);
 

@@ -81,6 +81,14 @@ typedef struct {
     uint64_t last_seen;
 } node_t;
 
+/*  A `troupe top --head` watching over the node link (watch.c). */
+#define MAX_WATCHERS 8
+typedef struct {
+    unsigned char id[256];
+    size_t idlen;
+    uint64_t last_seen;
+} watcher_t;
+
 typedef struct {
     uint64_t *times; /* recent restarts, oldest first */
     unsigned n;
@@ -138,6 +146,12 @@ typedef struct {
     unsigned head_cores;
     uint64_t next_beat;
     uint64_t *node_items; /* per actor, per place: [0] the head, [1+k] node k */
+    /* what troupe top reads (watch.c) */
+    void *statsock;      /* PUB at ipc://RUNDIR/stats */
+    uint64_t next_watch;
+    char hostname[64];
+    watcher_t watchers[MAX_WATCHERS];
+    int nwatchers;
     struct progress *progress; /* progress.c's, NULL: the run shows none */
 } sup_t;
 

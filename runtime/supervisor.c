@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "nodelink.h"
 #include "progress.h"
+#include "watch.h"
 #include "wiring.h"
 #include "zygote.h"
 
@@ -1168,6 +1169,7 @@ static int setup(sup_t *s)
     }
     if (!s->zygote && !getenv("TROUPE_NO_ZYGOTE"))
         s->zygote = zygote_start(s->exe, &s->oldmask);
+    watch_open(s);
     return 0;
 }
 
@@ -1222,6 +1224,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         if (all_exited(s))
             break;
         check_time(s);
+        watch_tick(s);
         progress_tick(s);
     }
     progress_end(s);
@@ -1231,6 +1234,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
             all_done &= s->actor_done[a];
         s->exit_code = all_done ? 0 : 1;
     }
+    watch_close(s);
     summary(s);
 cleanup:
     if (s->insts && !all_exited(s)) { /* setup failed half way */
@@ -1238,6 +1242,8 @@ cleanup:
         while (waitpid(-1, NULL, 0) > 0)
             ;
     }
+    if (s->statsock) /* setup failed after watch_open */
+        watch_close(s);
     zygote_stop(&s->zygote);
     bye_nodes(s);
     if (s->nodemon) {

@@ -83,4 +83,34 @@ expect_contains "restart under valgrind: the worker was restarted" "$SCRATCH/res
 logs=$(cat "$SCRATCH/vg-restart"/*.log 2> /dev/null)
 expect_eq "restart under valgrind: valgrind found nothing" "$logs" ""
 [ -z "$logs" ] || echo "$logs" | head -40 >&2
+# troupe top reading a snapshot, with the supervisor publishing (also
+# under valgrind) to it: a run that lasts while its stdin is open
+cat > "$SCRATCH/watched.zpl" <<'ZPL'
+pipeline = vgwatched
+actor = read
+    module = lines
+    out = lines
+actor = show
+    module = print
+    in = lines
+ZPL
+mkfifo "$SCRATCH/topin"
+mkdir -p "$SCRATCH/vg-watched"
+valgrind -q --trace-children=yes --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --log-file="$SCRATCH/vg-watched/%p.log" \
+    "$TROUPE" run -v -v "$SCRATCH/watched.zpl" < "$SCRATCH/topin" > "$SCRATCH/watched.out" \
+    2> "$SCRATCH/watched.err" &
+sup=$!
+exec 3> "$SCRATCH/topin"
+echo one >&3
+wait_started "$SCRATCH/watched.err"
+vg 0 top top --once vgwatched
+expect_contains "top under valgrind: the run's rows" "$SCRATCH/top.out" "troupe top: vgwatched"
+exec 3>&-
+wait $sup
+expect_eq "a watched run under valgrind: exit code" "$?" 0
+logs=$(cat "$SCRATCH/vg-watched"/*.log 2> /dev/null)
+expect_eq "a watched run under valgrind: valgrind found nothing" "$logs" ""
+[ -z "$logs" ] || echo "$logs" | head -40 >&2
 finish
