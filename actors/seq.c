@@ -25,7 +25,13 @@ static int seq_start(troupe_ctx_t *ctx)
     s->each = troupe_arg_int(ctx, "each", -1);
     if (!troupe_failed(ctx) && s->count < 0)
         troupe_fail(ctx, "argument 'count': %lld is negative", (long long)s->count);
-    return troupe_failed(ctx) ? TROUPE_ERROR : TROUPE_OK;
+    if (troupe_failed(ctx))
+        return TROUPE_ERROR;
+    /* for the progress bar: what this instance will make (a share of 0
+       reads as unknown until the instance ends, which it does at once) */
+    troupe_set_total(ctx, s->each >= 0 ? (uint64_t)s->each
+                                       : troupe_index_share(ctx, (uint64_t)s->count));
+    return TROUPE_OK;
 }
 
 static int seq_produce(troupe_ctx_t *ctx, uint64_t index)

@@ -393,6 +393,8 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     ctx->instance = (unsigned)ctl_map_u64(cfg, "instance", 0);
     ctx->instances = (unsigned)ctl_map_u64(cfg, "instances", 1);
     h->batch = (unsigned)ctl_map_u64(cfg, "batch", 1024);
+    ctx->batch = h->batch; /* for troupe_index_share */
+    ctx->log = (unsigned)ctl_map_u64(cfg, "log", 0);
     h->window = (unsigned)ctl_map_u64(cfg, "window", 32);
     h->credit = (unsigned)ctl_map_u64(cfg, "credit", 4);
     h->ordered = ctl_map_bool(cfg, "ordered", false);

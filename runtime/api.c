@@ -5,6 +5,8 @@
 */
 #include "host.h"
 
+#include "ctl.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 void host_group_reset(troupe_ctx_t *ctx)
 {
@@ -112,6 +115,26 @@ int troupe_wait_readable(troupe_ctx_t *ctx, int fd)
         return TROUPE_ERROR;
     ctx->wait_fd = fd;
     return TROUPE_LATER;
+}
+
+void troupe_set_total(troupe_ctx_t *ctx, uint64_t items)
+{
+    if (ctx)
+        ctx->stats.total = items; /* goes out with the next STATS */
+}
+
+/*  produce_batch (actor.c) deals indexes out in blocks of `batch`: block
+    b goes to instance b % instances. Of the indexes below count, this
+    instance has its full blocks and, if the last block is partial and
+    its own, the rest. */
+uint64_t troupe_index_share(troupe_ctx_t *ctx, uint64_t count)
+{
+    if (!ctx || !ctx->batch || ctx->instances <= 1)
+        return count;
+    uint64_t b = ctx->batch, n = ctx->instances, i = ctx->instance;
+    uint64_t full = count / b, rest = count % b;
+    uint64_t mine = full / n + (i < full % n);
+    return mine * b + (full % n == i ? rest : 0);
 }
 
 void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
@@ -245,18 +268,43 @@ void *troupe_state(troupe_ctx_t *ctx)
     return ctx->state;
 }
 
-void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
+/*  A module's line, in the supervisor's format with the actor for the
+    pipeline's name. When the supervisor draws a progress bar on the same
+    terminal the line first erases it (\r, then clear to the end of the
+    line), since this process cannot ask the supervisor to; the bar comes
+    back at its next redraw, within a quarter of a second. (A node's
+    instance has a stderr of its own, hence the check that it is a
+    terminal too.) */
+static void log_line(troupe_ctx_t *ctx, const char *level, const char *format,
+                     va_list ap)
 {
+    if (!ctx || (ctx->log & CTL_LOG_QUIET))
+        return;
+    bool erase = (ctx->log & CTL_LOG_BAR) && isatty(STDERR_FILENO);
     char line[1024];
-    va_list ap;
-    va_start(ap, format);
     vsnprintf(line, sizeof line, format, ap);
-    va_end(ap);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     localtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%02d:%02d:%02d.%03ld %s/%s#%u: %s\n", tm.tm_hour, tm.tm_min,
-            tm.tm_sec, ts.tv_nsec / 1000000, ctx->pipeline, ctx->actor,
-            ctx->instance, line);
+    fprintf(stderr, "%s%02d:%02d:%02d.%03ld %s/%s#%u: %s: %s\n",
+            erase ? "\r\033[K" : "", tm.tm_hour, tm.tm_min,
+            tm.tm_sec, ts.tv_nsec / 1000000, ctx->pipeline, ctx->actor, ctx->instance,
+            level, line);
+}
+
+void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    log_line(ctx, "info", format, ap);
+    va_end(ap);
+}
+
+void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    log_line(ctx, "warning", format, ap);
+    va_end(ap);
 }

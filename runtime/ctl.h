@@ -38,6 +38,12 @@ enum {
                         process to kill */
 };
 
+/*  CONFIG's "log": how a module's own lines (troupe_log, troupe_warn) go
+    to stderr. */
+#define CTL_LOG_QUIET 0x1u /* not at all (troupe run -q) */
+#define CTL_LOG_BAR 0x2u   /* erase the run's progress bar first: the same
+                              terminal has one */
+
 /*  Heartbeat period and how many may be missed before an actor is hung. */
 #define CTL_HEARTBEAT_MS 250
 

@@ -28,6 +28,8 @@ struct _troupe_ctx_t {
     char *actor;
     char *id; /* "actor#instance", our name to producers */
     unsigned instance, instances;
+    unsigned batch;  /* a source's block of indexes: instances take turns */
+    unsigned log;    /* how troupe_log's lines go: CONFIG's CTL_LOG_* */
     uint32_t origin; /* our actor index: items we make start here */
     const troupe_module_t *mod;
     void *state;

@@ -54,7 +54,14 @@ static const char *usage_run =
     "                             (pipeline.KEY=VALUE for pipeline keys)\n"
     "  -v, --verbose              news (info lines) and a summary per actor at\n"
     "                             the end; twice: every lifecycle event\n"
-    "  -q, --quiet                errors only (no warnings, e.g. restarts)\n"
+    "  -q, --quiet                errors only (no warnings, e.g. restarts, no\n"
+    "                             progress, no modules' own lines)\n"
+    "      --progress             show progress where stderr is not a terminal\n"
+    "                             too: a line a second (items out of the sources,\n"
+    "                             rate, percent and ETA once their total is known)\n"
+    "      --no-progress          no progress bar on a terminal. By default\n"
+    "                             stderr on a terminal has one, redrawn in place,\n"
+    "                             unless stdout goes to the same terminal\n"
     "      --stats FILE           write the end-of-run summary as JSON to FILE\n"
     "      --grace SECONDS        how long a Ctrl-C drain may take (default 5)\n"
     "      --hang SECONDS         an actor silent this long is hung (default 10)\n"
@@ -174,6 +181,8 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "stats", required_argument, NULL, 'S' },
+        { "progress", no_argument, NULL, 'P' },
+        { "no-progress", no_argument, NULL, 'O' },
         { "grace", required_argument, NULL, 'g' },
         { "hang", required_argument, NULL, 'H' },
         { "transport", required_argument, NULL, 'T' },
@@ -202,6 +211,8 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         case 'v': cli->sup.verbose++; break;
         case 'q': cli->sup.verbose = -1; break;
         case 'S': cli->sup.stats = optarg; break;
+        case 'P': cli->sup.progress = 1; break;
+        case 'O': cli->sup.progress = -1; break;
         case 'L': cli->sup.listen = optarg; break;
         case 'I': cli->insecure = true; break;
         case 'K': cli->key_file = optarg; break;

@@ -152,6 +152,7 @@ typedef struct {
     char hostname[64];
     watcher_t watchers[MAX_WATCHERS];
     int nwatchers;
+    struct progress *progress; /* progress.c's, NULL: the run shows none */
 } sup_t;
 
 /* ---- supervisor.c ------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "nodelink.h"
+#include "progress.h"
 #include "watch.h"
 #include "wiring.h"
 #include "zygote.h"
@@ -64,8 +65,10 @@ static void vsay(sup_t *s, const char *level, const char *fmt, va_list ap)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
+    progress_clear(s); /* the line goes where the bar was, the bar below it */
     fprintf(stderr, "%02d:%02d:%02d.%03ld troupe: %s: %s: %s\n", tm.tm_hour, tm.tm_min,
             tm.tm_sec, ts.tv_nsec / 1000000, s->plan->name, level, text);
+    progress_restore(s);
 }
 
 void say(sup_t *s, const char *fmt, ...)
@@ -603,7 +606,9 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_pack_int(&pk, CTL_CONFIG);
     wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance, in->incarnation,
                        in->node >= 0 ? s->nodes[in->node].host : NULL,
-                       s->has_curve ? &s->curve : NULL);
+                       s->has_curve ? &s->curve : NULL,
+                       (s->opts->verbose < 0 ? CTL_LOG_QUIET : 0)
+                           | (progress_bar(s) ? CTL_LOG_BAR : 0));
     inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
     in->state = I_CONFIGURED;
@@ -1185,6 +1190,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         s->exit_code = 1;
         goto cleanup;
     }
+    progress_start(s);
     if (s->nodesock)
         wait_for_nodes(s);
     for (int i = 0; s->killing && i < s->ninsts; i++)
@@ -1219,7 +1225,9 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
             break;
         check_time(s);
         watch_tick(s);
+        progress_tick(s);
     }
+    progress_end(s);
     if (s->exit_code < 0) {
         bool all_done = true;
         for (int a = 0; a < plan->nactors; a++)

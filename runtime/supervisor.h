@@ -16,6 +16,9 @@ typedef struct {
     double grace;       /* seconds a Ctrl-C drain may take before SIGKILL */
     double hang;        /* seconds without a heartbeat before an actor is hung */
     const char *stats;  /* path for the end-of-run summary as JSON, or NULL */
+    int progress;       /* 0: a bar when stderr is a terminal (progress.c says
+                           when not); 1: always (--progress: plain lines off a
+                           terminal); -1: never (--no-progress) */
     bool embedded;      /* run for a program's pool (troupe-actor --supervise):
                            quiet unless verbose, Ctrl-C left to the program,
                            SIGTERM kills at once */

@@ -116,6 +116,18 @@ int troupe_emit_end(troupe_ctx_t *ctx);
     readable. A source must not block in produce. */
 int troupe_wait_readable(troupe_ctx_t *ctx, int fd);
 
+/* ---- how much a source will make ------------------------------------------ */
+/*  This instance of a source will emit about `items` items in all: what
+    the progress bar of `troupe run` counts towards. Call it from start or
+    produce, again when the estimate changes; 0 means unknown (the default).
+    Each instance announces its own share; the run adds them up, and knows
+    the total once every instance of every source has announced or ended. */
+void troupe_set_total(troupe_ctx_t *ctx, uint64_t items);
+/*  How many of the indexes 0 .. count-1 reach this instance's produce hook
+    (instances share the index space): the share to announce for a source
+    that stops at index `count`. */
+uint64_t troupe_index_share(troupe_ctx_t *ctx, uint64_t count);
+
 /* ---- failing an item ----------------------------------------------------- */
 /*  Records why the current item (or start) failed; then return TROUPE_ERROR.
     The run reports the item id and this message; the actor's policy decides
@@ -151,8 +163,13 @@ uint64_t troupe_item_id(troupe_ctx_t *ctx);
 /* ---- state and logging ----------------------------------------------------- */
 void troupe_set_state(troupe_ctx_t *ctx, void *state);
 void *troupe_state(troupe_ctx_t *ctx);
-/*  One line on stderr, prefixed with time, actor and instance. */
+/*  One line on stderr, as the run's own events are written: time,
+    pipeline/actor#instance, level ("info" here, "warning" for troupe_warn),
+    text. `troupe run -q` drops both; an error is an item's or start's
+    failure (troupe_fail), which the run reports. */
 void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- values ---------------------------------------------------------------- */

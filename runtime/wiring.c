@@ -141,10 +141,11 @@ static void pack_curve(msgpack_packer *pk, const wiring_curve_t *c)
 
 void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
                         int actor, unsigned instance, unsigned incarnation,
-                        const char *host, const wiring_curve_t *curve)
+                        const char *host, const wiring_curve_t *curve,
+                        unsigned log)
 {
     const plan_actor_t *a = &p->actors[actor];
-    msgpack_pack_map(pk, curve ? 16 : 15);
+    msgpack_pack_map(pk, curve ? 17 : 16);
     if (curve)
         pack_curve(pk, curve);
     ctl_pack_kv_str(pk, "pipeline", p->name);
@@ -169,6 +170,8 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
     msgpack_pack_unsigned_int(pk, p->credit);
     ctl_pack_str(pk, "ordered");
     a->ordered > 0 ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    ctl_pack_str(pk, "log");
+    msgpack_pack_unsigned_int(pk, log);
     ctl_pack_str(pk, "args");
     msgpack_pack_map(pk, a->nargs);
     for (int i = 0; i < a->nargs; i++)

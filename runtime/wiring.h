@@ -35,10 +35,12 @@ typedef struct {
 
 /*  Packs the CONFIG map for one instance of `actor`: who it is, its module,
     what its outputs bind (on tcp, on `host`: a node's address; NULL: the
-    plan's choice) and, with curve (NULL: none), its CURVE keys. */
+    plan's choice), with curve (NULL: none) its CURVE keys, and how its
+    module's lines go (CTL_LOG_*). */
 void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
                         int actor, unsigned instance, unsigned incarnation,
-                        const char *host, const wiring_curve_t *curve);
+                        const char *host, const wiring_curve_t *curve,
+                        unsigned log);
 /*  The endpoint a producer instance's output is bound at (NULL: unknown). */
 typedef const char *(wiring_bound_fn)(void *arg, int actor, unsigned instance, int chan);
 /*  The public key (Z85) of a producer instance's CURVE server, or NULL
