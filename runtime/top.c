@@ -248,8 +248,8 @@ static int render(const void *data, size_t size, screen_t *sc, char *state,
             (unsigned long long)total, done >= total ? 100.0 : 100.0 * (double)done / (double)total);
     else
         put(sc, "sources: %llu items (total not known)\n", (unsigned long long)done);
-    put(sc, "\n%-14s %4s %-12s %8s %-10s %11s %11s %9s %5s %7s %6s %4s %6s\n", "ACTOR", "#",
-        "NODE", "PID", "STATE", "IN", "OUT", "RATE/s", "HELD", "UNACKED", "FAILED", "RST",
+    put(sc, "\n%-12s %3s %-8s %7s %-10s %9s %9s %8s %4s %5s %5s %3s %5s\n", "ACTOR", "#",
+        "NODE", "PID", "STATE", "IN", "OUT", "RATE/s", "HELD", "UNACK", "FAIL", "RST",
         "CPU%");
     const msgpack_object *actors = get(m, "actors"), *rows = get(m, "rows");
     if (rows && rows->type == MSGPACK_OBJECT_ARRAY)
@@ -261,9 +261,9 @@ static int render(const void *data, size_t size, screen_t *sc, char *state,
             if (actors && actors->type == MSGPACK_OBJECT_ARRAY && a < actors->via.array.size)
                 anlen = get_s(&actors->via.array.ptr[a], "name", &an);
             int nodelen = get_s(r, "node", &node), rslen = get_s(r, "state", &rs);
-            put(sc, "%-14.*s %4llu %-12.*s %8llu %-10.*s %11llu %11llu %9.0f %5llu %7llu "
-                "%6llu %4llu %6.1f\n", anlen, an, (unsigned long long)get_u(r, "instance"),
-                nodelen > 12 ? 12 : nodelen, node, (unsigned long long)get_u(r, "pid"),
+            put(sc, "%-12.*s %3llu %-8.*s %7llu %-10.*s %9llu %9llu %8.0f %4llu %5llu "
+                "%5llu %3llu %5.1f\n", anlen, an, (unsigned long long)get_u(r, "instance"),
+                nodelen > 8 ? 8 : nodelen, node, (unsigned long long)get_u(r, "pid"),
                 rslen, rs, (unsigned long long)get_u(r, "in"),
                 (unsigned long long)get_u(r, "out"), get_d(r, "rate"),
                 (unsigned long long)get_u(r, "held"), (unsigned long long)get_u(r, "unacked"),
