@@ -3,6 +3,7 @@
     Emitted values are packed into the context's group buffer; the host
     copies the finished group into each output batch (actor.c).
 */
+#include "clock.h"
 #include "host.h"
 
 #include "ctl.h"
@@ -283,14 +284,9 @@ static void log_line(troupe_ctx_t *ctx, const char *level, const char *format,
     bool erase = (ctx->log & CTL_LOG_BAR) && isatty(STDERR_FILENO);
     char line[1024];
     vsnprintf(line, sizeof line, format, ap);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    localtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%s%02d:%02d:%02d.%03ld %s/%s#%u: %s: %s\n",
-            erase ? "\r\033[K" : "", tm.tm_hour, tm.tm_min,
-            tm.tm_sec, ts.tv_nsec / 1000000, ctx->pipeline, ctx->actor, ctx->instance,
-            level, line);
+    char stamp[24];
+    fprintf(stderr, "%s%s %s/%s#%u: %s: %s\n", erase ? "\r\033[K" : "", log_stamp(stamp),
+            ctx->pipeline, ctx->actor, ctx->instance, level, line);
 }
 
 void troupe_log(troupe_ctx_t *ctx, const char *format, ...)

@@ -73,7 +73,7 @@ bool progress_bar(const sup_t *s)
 /*  The items out of the sources so far, and their total: 0 until every
     instance of every source has announced one or ended (an instance that
     has ended made what it made, whatever it announced). */
-static void tally(sup_t *s, uint64_t *done, uint64_t *total)
+void progress_tally(sup_t *s, uint64_t *done, uint64_t *total)
 {
     uint64_t sum = 0, all = 0;
     bool known = true;
@@ -202,12 +202,8 @@ static void plain_line(sup_t *s, uint64_t done, uint64_t total, double rate, uin
         snprintf(text, sizeof text, "%llu items, %.0f/s, %llu s elapsed",
                  (unsigned long long)done, rate,
                  (unsigned long long)((now - s->t_run) / 1000));
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%02d:%02d:%02d.%03ld troupe: %s: progress: %s\n", tm.tm_hour,
-            tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, s->plan->name, text);
+    char stamp[24];
+    fprintf(stderr, "%s troupe: %s: progress: %s\n", log_stamp(stamp), s->plan->name, text);
 }
 
 void progress_tick(sup_t *s)
@@ -222,7 +218,7 @@ void progress_tick(sup_t *s)
         return;
     p->next_sample = now + SAMPLE_MS;
     uint64_t done, total;
-    tally(s, &done, &total);
+    progress_tally(s, &done, &total);
     p->newest = p->nsamples ? (p->newest + 1) % WINDOW : 0;
     p->samples[p->newest].t_ms = now;
     p->samples[p->newest].done = done;

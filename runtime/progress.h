@@ -26,6 +26,11 @@ void progress_tick(sup_t *s);
     restore draws it again as it was. Nothing without a bar. */
 void progress_clear(sup_t *s);
 void progress_restore(sup_t *s);
+/*  The items out of the sources so far (every instance and incarnation),
+    and their total: 0 until every instance of every source has announced
+    one (troupe_set_total) or ended (then it counts what it made). The bar
+    and troupe top's snapshot (watch.c) both count this way. */
+void progress_tally(sup_t *s, uint64_t *done, uint64_t *total);
 /*  At the end of the run: erases the bar and frees the state. */
 void progress_end(sup_t *s);
 

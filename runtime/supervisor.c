@@ -61,13 +61,10 @@ static void vsay(sup_t *s, const char *level, const char *fmt, va_list ap)
         || (!strcmp(level, "warning") && s->opts->verbose < 0)  /* -q */
         || (!strcmp(level, "info") && s->opts->verbose <= 0))   /* without -v */
         return;
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
+    char stamp[24];
     progress_clear(s); /* the line goes where the bar was, the bar below it */
-    fprintf(stderr, "%02d:%02d:%02d.%03ld troupe: %s: %s: %s\n", tm.tm_hour, tm.tm_min,
-            tm.tm_sec, ts.tv_nsec / 1000000, s->plan->name, level, text);
+    fprintf(stderr, "%s troupe: %s: %s: %s\n", log_stamp(stamp), s->plan->name, level,
+            text);
     progress_restore(s);
 }
 

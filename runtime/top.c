@@ -151,29 +151,9 @@ static int choose(const top_opts_t *o, run_t *out)
 
 /* ==== a snapshot ==================================================================== */
 
-static const msgpack_object *get(const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t len = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len
-            && !memcmp(k->via.str.ptr, key, len))
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
-static uint64_t get_u(const msgpack_object *map, const char *key)
-{
-    const msgpack_object *v = get(map, key);
-    return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
-}
-
 static double get_d(const msgpack_object *map, const char *key)
 {
-    const msgpack_object *v = get(map, key);
+    const msgpack_object *v = ctl_map_get(map, key);
     if (v && (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32))
         return v->via.f64;
     return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)v->via.u64 : 0;
@@ -182,7 +162,7 @@ static double get_d(const msgpack_object *map, const char *key)
 /*  A string field, as "%.*s" takes it. */
 static int get_s(const msgpack_object *map, const char *key, const char **s)
 {
-    const msgpack_object *v = get(map, key);
+    const msgpack_object *v = ctl_map_get(map, key);
     if (!v || v->type != MSGPACK_OBJECT_STR) {
         *s = "?";
         return 1;
@@ -239,9 +219,9 @@ static int render(const void *data, size_t size, screen_t *sc, char *state,
     int namelen = get_s(m, "pipeline", &name), stlen = get_s(m, "state", &st);
     snprintf(state, statelen, "%.*s", stlen, st);
     double elapsed = get_d(m, "elapsed");
-    uint64_t total = get_u(m, "total"), done = get_u(m, "done");
+    uint64_t total = ctl_map_u64(m, "total", 0), done = ctl_map_u64(m, "done", 0);
     put(sc, "troupe top: %.*s (pid %llu), %.*s, %d:%02d elapsed%s\n", namelen, name,
-        (unsigned long long)get_u(m, "pid"), stlen, st, (int)elapsed / 60,
+        (unsigned long long)ctl_map_u64(m, "pid", 0), stlen, st, (int)elapsed / 60,
         (int)elapsed % 60, note);
     if (total)
         put(sc, "sources: %llu of %llu items (%.0f%%)\n", (unsigned long long)done,
@@ -251,23 +231,23 @@ static int render(const void *data, size_t size, screen_t *sc, char *state,
     put(sc, "\n%-12s %3s %-8s %7s %-10s %9s %9s %8s %4s %5s %5s %3s %5s\n", "ACTOR", "#",
         "NODE", "PID", "STATE", "IN", "OUT", "RATE/s", "HELD", "UNACK", "FAIL", "RST",
         "CPU%");
-    const msgpack_object *actors = get(m, "actors"), *rows = get(m, "rows");
+    const msgpack_object *actors = ctl_map_get(m, "actors"), *rows = ctl_map_get(m, "rows");
     if (rows && rows->type == MSGPACK_OBJECT_ARRAY)
         for (uint32_t i = 0; i < rows->via.array.size; i++) {
             const msgpack_object *r = &rows->via.array.ptr[i];
-            uint64_t a = get_u(r, "actor");
+            uint64_t a = ctl_map_u64(r, "actor", 0);
             const char *an = "?", *node, *rs;
             int anlen = 1;
             if (actors && actors->type == MSGPACK_OBJECT_ARRAY && a < actors->via.array.size)
                 anlen = get_s(&actors->via.array.ptr[a], "name", &an);
             int nodelen = get_s(r, "node", &node), rslen = get_s(r, "state", &rs);
             put(sc, "%-12.*s %3llu %-8.*s %7llu %-10.*s %9llu %9llu %8.0f %4llu %5llu "
-                "%5llu %3llu %5.1f\n", anlen, an, (unsigned long long)get_u(r, "instance"),
-                nodelen > 8 ? 8 : nodelen, node, (unsigned long long)get_u(r, "pid"),
-                rslen, rs, (unsigned long long)get_u(r, "in"),
-                (unsigned long long)get_u(r, "out"), get_d(r, "rate"),
-                (unsigned long long)get_u(r, "held"), (unsigned long long)get_u(r, "unacked"),
-                (unsigned long long)get_u(r, "failed"), (unsigned long long)get_u(r, "restarts"),
+                "%5llu %3llu %5.1f\n", anlen, an, (unsigned long long)ctl_map_u64(r, "instance", 0),
+                nodelen > 8 ? 8 : nodelen, node, (unsigned long long)ctl_map_u64(r, "pid", 0),
+                rslen, rs, (unsigned long long)ctl_map_u64(r, "in", 0),
+                (unsigned long long)ctl_map_u64(r, "out", 0), get_d(r, "rate"),
+                (unsigned long long)ctl_map_u64(r, "held", 0), (unsigned long long)ctl_map_u64(r, "unacked", 0),
+                (unsigned long long)ctl_map_u64(r, "failed", 0), (unsigned long long)ctl_map_u64(r, "restarts", 0),
                 get_d(r, "cpu"));
         }
     msgpack_unpacked_destroy(&u);

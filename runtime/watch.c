@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "nodelink.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -109,20 +110,8 @@ void watch_pack(sup_t *s, msgpack_sbuffer *sb, bool final)
     const plan_t *p = s->plan;
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    /* a source's total counts once every instance of it has announced */
-    uint64_t total = 0, done = 0;
-    bool known = false;
-    for (int a = 0; a < p->nactors; a++) {
-        if (p->actors[a].ninputs)
-            continue;
-        known = true;
-        for (unsigned i = 0; i < p->actors[a].instances; i++) {
-            const inst_t *in = &s->insts[s->first_inst[a] + i];
-            known &= in->total > 0;
-            total += in->total;
-            done += items_of(s, in);
-        }
-    }
+    uint64_t total, done;
+    progress_tally(s, &done, &total);
     msgpack_pack_map(&pk, 9);
     pack_key_uint(&pk, "v", 1);
     pack_key_str(&pk, "pipeline", p->name);
@@ -130,7 +119,7 @@ void watch_pack(sup_t *s, msgpack_sbuffer *sb, bool final)
     pack_key_str(&pk, "state", run_state(s, final));
     pack_str(&pk, "elapsed");
     msgpack_pack_double(&pk, (double)(now_ms() - s->t_start) / 1000.0);
-    pack_key_uint(&pk, "total", known ? total : 0);
+    pack_key_uint(&pk, "total", total);
     pack_key_uint(&pk, "done", done);
     pack_str(&pk, "actors");
     msgpack_pack_array(&pk, (size_t)p->nactors);
