@@ -101,6 +101,24 @@ for _ in $(seq 100); do
     "$TROUPE" top --once watched > "$SCRATCH/once"
 done
 expect_eq "--once: the workers' items in add up" "$got" 100
+# a second run of the same pipeline: the name no longer says which
+mkfifo "$SCRATCH/in3"
+"$TROUPE" run "$SCRATCH/watched.zpl" < "$SCRATCH/in3" > "$SCRATCH/out3" 2> "$SCRATCH/err3" &
+second=$!
+exec 5> "$SCRATCH/in3"
+for _ in $(seq 100); do
+    [ "$("$TROUPE" top --list 2> /dev/null | grep -c '^watched ')" = 2 ] && break
+    sleep 0.1
+done
+"$TROUPE" top --once watched > /dev/null 2> "$SCRATCH/two"
+expect_eq "two runs of one name: exit 2" "$?" 2
+expect_contains "two runs of one name: says to name a run directory" "$SCRATCH/two" \
+    "2 runs of 'watched' are going on: name one by its run directory"
+grep -q " $second " "$SCRATCH/two" && ok "two runs of one name: both listed" \
+    || fail "two runs of one name: pid $second not listed"
+exec 5>&-
+wait_at_most $second 30
+expect_eq "the second run: exit code" "$?" 0
 "$TROUPE" top --once "$rundir" > "$SCRATCH/bydir"
 expect_eq "a run found by its run directory: exit code" "$?" 0
 expect_contains "a run found by its run directory" "$SCRATCH/bydir" "troupe top: watched"
