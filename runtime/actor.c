@@ -5,6 +5,7 @@
     stop. Nothing here blocks except zmq_poll.
 */
 #include "actor.h"
+#include "rundir.h"
 
 #include "auth.h"
 #include "clock.h"
@@ -350,14 +351,10 @@ static int take_curve(host_t *h, const msgpack_object *curve, char *err, size_t 
     }
     uint32_t n = allow->via.array.size;
     char **keys = calloc(n, sizeof *keys);
-    const char *base = getenv("XDG_RUNTIME_DIR");
-    if (!base || access(base, W_OK) != 0 || strlen(base) > 40)
-        base = "/tmp";
     char dir[128];
-    snprintf(dir, sizeof dir, "%s/troupe-allow-XXXXXX", base);
-    int rc = keys && mkdtemp(dir) ? 0 : -1;
+    int rc = keys && rundir_make("troupe-allow", dir, sizeof dir) == 0 ? 0 : -1;
     if (rc < 0)
-        snprintf(err, errlen, "cannot make an allowlist folder in %s: %s", base,
+        snprintf(err, errlen, "cannot make an allowlist folder in %s: %s", rundir_base(),
                  strerror(errno));
     for (uint32_t i = 0; rc == 0 && i < n; i++)
         if (!(keys[i] = strndup(allow->via.array.ptr[i].via.str.ptr,

@@ -8,6 +8,7 @@
     250 ms; without a word for NODE_HEAD_LOST_MS it stops.
 */
 #include "node.h"
+#include "rundir.h"
 
 #include "clock.h"
 #include "ctl.h"
@@ -280,16 +281,11 @@ static int setup(node_t *n)
         node_say(n, "cannot find troupe-actor beside troupe (set TROUPE_ACTOR)");
         return -1;
     }
-    const char *base = getenv("XDG_RUNTIME_DIR");
-    if (!base || access(base, W_OK) != 0 || strlen(base) > 40)
-        base = "/tmp";
-    snprintf(n->rundir, sizeof n->rundir, "%s/troupe-node-XXXXXX", base);
-    if (!mkdtemp(n->rundir)) {
-        node_say(n, "cannot make a run directory in %s: %s", base, strerror(errno));
+    if (rundir_make("troupe-node", n->rundir, sizeof n->rundir) < 0) {
+        node_say(n, "cannot make a run directory in %s: %s", n->rundir, strerror(errno));
         n->rundir[0] = '\0';
         return -1;
     }
-    chmod(n->rundir, 0700);
     snprintf(n->control, sizeof n->control, "ipc://%s/ctl", n->rundir);
     /* the zygote first, while no zmq context exists and no signal is
        blocked: the actors it forks get the mask it has */

@@ -26,6 +26,7 @@
 */
 #define _GNU_SOURCE
 #include "actor.h"
+#include "rundir.h"
 #include "clock.h"
 #include "error.h"
 #include "host.h"
@@ -435,17 +436,12 @@ static void *pool_thread(void *arg)
 
 static int make_rundir(troupe_pool_t *p)
 {
-    const char *base = getenv("XDG_RUNTIME_DIR");
-    if (!base || access(base, W_OK) != 0 || strlen(base) > 40)
-        base = "/tmp";
-    snprintf(p->rundir, sizeof p->rundir, "%s/troupe-pool-XXXXXX", base);
-    if (!mkdtemp(p->rundir)) {
-        int rc = tr_error("troupe: pool: cannot make a run directory in %s: %s", base,
+    if (rundir_make("troupe-pool", p->rundir, sizeof p->rundir) < 0) {
+        int rc = tr_error("troupe: pool: cannot make a run directory in %s: %s", p->rundir,
                           strerror(errno));
         p->rundir[0] = '\0';
         return rc;
     }
-    chmod(p->rundir, 0700);
     return 0;
 }
 
@@ -455,14 +451,7 @@ static void remove_rundir(troupe_pool_t *p)
 {
     if (!p->rundir[0])
         return;
-    DIR *d = opendir(p->rundir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            unlinkat(dirfd(d), e->d_name, 0);
-    if (d)
-        closedir(d);
-    rmdir(p->rundir);
+    rundir_remove(p->rundir);
     p->rundir[0] = '\0';
 }
 

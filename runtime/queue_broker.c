@@ -8,6 +8,7 @@
     dropped and counted, never answered, and no send of its ever blocks.
 */
 #include "queue.h"
+#include "rundir.h"
 
 #include "clock.h"
 #include "envelope.h"
@@ -414,29 +415,26 @@ static void *broker_main(void *arg)
     return NULL;
 }
 
-/*  DIR: under $XDG_RUNTIME_DIR (a tmpfs of the user's own) when it is set,
-    writable and short enough for an ipc path (108 bytes in all), else
-    /tmp. mkdtemp makes it 0700. */
+/*  DIR: rundir.c's, troupe-queue-PID-XXXXXX; a queue whose program was
+    killed leaves it, and the next queue made removes it. */
 static int broker_make_dir(queue_broker_t *b)
 {
-    const char *base = getenv("XDG_RUNTIME_DIR");
-    if (!base || base[0] != '/' || strlen(base) > 64 || access(base, W_OK | X_OK) != 0)
-        base = "/tmp";
-    size_t n = strlen(base) + sizeof "/troupe-queue-XXXXXX";
-    b->dir = malloc(n);
-    b->path = malloc(n + sizeof "/queue");
-    if (!b->dir || !b->path) {
-        errno = ENOMEM;
-        return tr_error("out of memory");
-    }
-    snprintf(b->dir, n, "%s/troupe-queue-XXXXXX", base);
-    if (!mkdtemp(b->dir)) {
+    char dir[512];
+    if (rundir_make("troupe-queue", dir, sizeof dir) < 0) {
         int err = errno;
-        tr_error("cannot make a directory for the queue in %s: %s", base, strerror(err));
-        free(b->dir);
-        b->dir = NULL;
+        tr_error("cannot make a directory for the queue in %s: %s", dir, strerror(err));
         errno = err;
         return -1;
+    }
+    size_t n = strlen(dir) + 1;
+    b->dir = strdup(dir);
+    b->path = malloc(n + sizeof "/queue");
+    if (!b->dir || !b->path) {
+        rmdir(dir);
+        free(b->dir);
+        b->dir = NULL;
+        errno = ENOMEM;
+        return tr_error("out of memory");
     }
     snprintf(b->path, n + sizeof "/queue", "%s/queue", b->dir);
     return 0;

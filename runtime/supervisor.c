@@ -15,6 +15,7 @@
     (setup_curve, auth.c).
 */
 #include "supervise.h"
+#include "rundir.h"
 
 #include "actor.h"
 #include "auth.h"
@@ -107,15 +108,11 @@ static int make_rundir(sup_t *s)
         return 0;
     }
     s->own_rundir = true;
-    const char *base = getenv("XDG_RUNTIME_DIR");
-    if (!base || access(base, W_OK) != 0 || strlen(base) > 40)
-        base = "/tmp";
-    snprintf(s->rundir, sizeof s->rundir, "%s/troupe-XXXXXX", base);
-    if (!mkdtemp(s->rundir)) {
-        say(s, "cannot make a run directory in %s: %s", base, strerror(errno));
+    if (rundir_make("troupe", s->rundir, sizeof s->rundir) < 0) {
+        say(s, "cannot make a run directory in %s: %s", s->rundir, strerror(errno));
+        s->rundir[0] = '\0';
         return -1;
     }
-    chmod(s->rundir, 0700);
     snprintf(s->control, sizeof s->control, "ipc://%s/ctl", s->rundir);
     return 0;
 }

@@ -56,6 +56,23 @@ expect_eq "pool_map: the squares, in input order" "$(cat "$SCRATCH/out")" "[1, 4
 run_c counter "$EX/counter"
 expect_eq "counter: 5 workers x 1000 increments" "$(cat "$SCRATCH/out")" 5000
 
+# what a killed program's queue left (its pid is gone) is removed by the
+# next queue made; a live owner's directory, and anything not named as
+# troupe names its own, are not touched
+true & dead=$!
+wait $dead
+mkdir -m 700 "$XDG_RUNTIME_DIR/troupe-queue-$dead-AbCdEf" "$XDG_RUNTIME_DIR/troupe-queue-$$-GhIjKl" \
+    "$XDG_RUNTIME_DIR/troupe-queue-mine"
+touch "$XDG_RUNTIME_DIR/troupe-queue-$dead-AbCdEf/queue"
+env "$MARK" "$EX/queue" > /dev/null 2>&1
+expect_eq "queue, beside others' directories: exit code" "$?" 0
+[ -e "$XDG_RUNTIME_DIR/troupe-queue-$dead-AbCdEf" ] \
+    && fail "queue: a dead program's queue directory was not removed" \
+    || ok "queue: a dead program's queue directory is removed by the next queue"
+[ -d "$XDG_RUNTIME_DIR/troupe-queue-$$-GhIjKl" ] && [ -d "$XDG_RUNTIME_DIR/troupe-queue-mine" ] \
+    && ok "queue: a live owner's directory and a stranger are left alone" \
+    || fail "queue: removed a directory that was not a dead program's"
+rmdir "$XDG_RUNTIME_DIR/troupe-queue-$$-GhIjKl" "$XDG_RUNTIME_DIR/troupe-queue-mine"
 run_c queue "$EX/queue"
 printf 'consumed %d\n' $(seq 1 10) > "$SCRATCH/want"
 expect_file_eq "queue: ten items consumed, in order" "$SCRATCH/out" "$SCRATCH/want"
