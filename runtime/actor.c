@@ -217,6 +217,48 @@ static void *new_output_socket(host_t *h, char *err, size_t errlen)
     return sock;
 }
 
+/*  Binds sock at endpoint; a tcp endpoint whose port is '*' takes a port
+    from ports [lo, hi] when the run has a range (--data-ports), trying
+    each in turn from one that depends on the pid, so that instances
+    starting together mostly try different ones first. libzmq has no
+    ranges of its own (czmq's zsock_bind has, but actors do not link
+    czmq: actor_main.c says why). */
+static int bind_output(void *sock, const char *name, const char *endpoint,
+                       const msgpack_object *ports, char *err, size_t errlen)
+{
+    size_t len = strlen(endpoint);
+    uint64_t lo = ports && ports->type == MSGPACK_OBJECT_ARRAY && ports->via.array.size == 2
+                      && ports->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                      ? ports->via.array.ptr[0].via.u64 : 0;
+    uint64_t hi = lo && ports->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                      ? ports->via.array.ptr[1].via.u64 : 0;
+    if (!lo || hi < lo || hi > 65535 || strncmp(endpoint, "tcp://", 6) || len < 8
+        || strcmp(endpoint + len - 2, ":*")) {
+        int rc = zmq_bind(sock, endpoint);
+        if (rc != 0)
+            snprintf(err, errlen, "cannot bind output '%s' at %s: %s", name, endpoint,
+                     zmq_strerror(errno));
+        return rc;
+    }
+    uint64_t n = hi - lo + 1, first = (uint64_t)getpid() % n;
+    char ep[300];
+    for (uint64_t k = 0; k < n; k++) {
+        snprintf(ep, sizeof ep, "%.*s:%llu", (int)(len - 2), endpoint,
+                 (unsigned long long)(lo + (first + k) % n));
+        if (zmq_bind(sock, ep) == 0)
+            return 0;
+        if (errno != EADDRINUSE) {
+            snprintf(err, errlen, "cannot bind output '%s' at %s: %s", name, ep,
+                     zmq_strerror(errno));
+            return -1;
+        }
+    }
+    snprintf(err, errlen, "cannot bind output '%s' at %s: every port from %llu to %llu "
+             "(--data-ports) is taken", name, endpoint, (unsigned long long)lo,
+             (unsigned long long)hi);
+    return -1;
+}
+
 static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                          size_t errlen)
 {
@@ -234,10 +276,7 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
         int rc = -1;
         if (sock && name && endpoint) {
             zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-            rc = zmq_bind(sock, endpoint);
-            if (rc != 0)
-                snprintf(err, errlen, "cannot bind output '%s' at %s: %s", name,
-                         endpoint, zmq_strerror(errno));
+            rc = bind_output(sock, name, endpoint, ctl_map_get(o, "ports"), err, errlen);
         }
         chan_out_t *out = NULL;
         if (rc == 0) {

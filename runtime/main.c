@@ -69,6 +69,9 @@ static const char *usage_run =
     "                             run directory (default), or tcp on 127.0.0.1,\n"
     "                             encrypted with CURVE and open only to the\n"
     "                             run's own actors (a key pair made per run)\n"
+    "      --data-ports LO-HI     with tcp: every data socket binds a port from\n"
+    "                             LO to HI, for a firewall (default: any the\n"
+    "                             system picks); one per output of each instance\n"
     "  -h, --help                 this text\n"
     "\n"
     "running across nodes (troupe node; docs/ARCHITECTURE.md, \"Nodes\",\n"
@@ -170,6 +173,7 @@ typedef struct {
     supervisor_opts_t sup;
     const char *file;
     bool tcp;
+    unsigned port_lo, port_hi; /* --data-ports */
     bool insecure;
     const char *key_file, *allow_dir;
 } cli_t;
@@ -186,6 +190,7 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         { "grace", required_argument, NULL, 'g' },
         { "hang", required_argument, NULL, 'H' },
         { "transport", required_argument, NULL, 'T' },
+        { "data-ports", required_argument, NULL, 'D' },
         { "listen", required_argument, NULL, 'L' },
         { "insecure", no_argument, NULL, 'I' },
         { "key", required_argument, NULL, 'K' },
@@ -242,6 +247,19 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
                 cli->sup.wait = v;
             else
                 cli->sup.hang = v;
+            break;
+        }
+        case 'D': {
+            unsigned long lo = strtoul(optarg, &end, 10), hi = 0;
+            if (end != optarg && *end == '-')
+                hi = strtoul(end + 1, &end, 10);
+            if (*end || lo < 1024 || hi > 65535 || hi < lo) {
+                fprintf(stderr, "troupe: --data-ports: '%s' is not a range LO-HI of "
+                        "ports from 1024 to 65535\n", optarg);
+                return EXIT_USAGE;
+            }
+            cli->port_lo = (unsigned)lo;
+            cli->port_hi = (unsigned)hi;
             break;
         }
         case 'T':
@@ -429,11 +447,19 @@ static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
         auth_keys_clear(&head_keys);
         return EXIT_USAGE;
     }
-    if (run && cli.tcp
-        && !(plan->tcp_host = strdup(cli.sup.listen ? host : "127.0.0.1")))
+    if (cli.port_lo && !cli.tcp) {
+        fprintf(stderr, "troupe: --data-ports: the data channels are on ipc: give "
+                "--transport tcp or --listen too\n");
+        rc = EXIT_USAGE;
+    }
+    else if (run && cli.tcp
+             && !(plan->tcp_host = strdup(cli.sup.listen ? host : "127.0.0.1")))
         rc = 1;
-    else if (run)
+    else if (run) {
+        plan->port_lo = cli.port_lo;
+        plan->port_hi = cli.port_hi;
         rc = supervisor_run(plan, &cli.sup, zygote);
+    }
     else if (graph) {
         graph_write(plan, stdout);
         rc = fflush(stdout) == 0 ? 0 : 1;

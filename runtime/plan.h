@@ -75,6 +75,8 @@ typedef struct {
                      the supervisor makes one */
     char *tcp_host; /* data channels on tcp at this address (ports picked
                        by the system); NULL: ipc in the run directory */
+    unsigned port_lo, port_hi; /* with tcp_host: the data ports, from
+                       --data-ports; 0: any the system picks */
 } plan_t;
 
 /*  The pipeline-wide defaults (batch, window, credit). */

@@ -48,7 +48,7 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
             snprintf(ep, sizeof ep, "tcp://%s:*", host);
         else
             wiring_bind_endpoint(p, rundir, actor, instance, ch, ep, sizeof ep);
-        msgpack_pack_map(pk, 6);
+        msgpack_pack_map(pk, 7);
         ctl_pack_str(pk, "chan");
         msgpack_pack_int(pk, ch);
         ctl_pack_kv_str(pk, "name", p->chans[ch].name);
@@ -56,6 +56,10 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
         bc ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
         ctl_pack_kv_str(pk, "endpoint", ep);
         ctl_pack_kv_str(pk, "topic", a->topic);
+        ctl_pack_str(pk, "ports"); /* [lo, hi] for a tcp endpoint's '*' */
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_unsigned_int(pk, p->port_lo);
+        msgpack_pack_unsigned_int(pk, p->port_hi);
         /* a broadcast's subscribers are known up front, so that no batch is
            made before one of them has said hello */
         ctl_pack_str(pk, "expect");

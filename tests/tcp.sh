@@ -5,7 +5,9 @@
 # the run directory holds only the control socket and the allowlist;
 # killed workers come back on new ports, their consumers follow them there
 # (PEER_BACK carries the new endpoint), and the output is still exact; a
-# broadcast reaches every subscriber.
+# broadcast reaches every subscriber. --data-ports keeps every data socket
+# in its range, workers restarted included; a range too small for the run
+# is refused with a message, and so is a range on ipc.
 . "$(dirname "$0")/lib.sh"
 
 cat > "$SCRATCH/tcpwork.zpl" <<'ZPL'
@@ -68,6 +70,36 @@ sort "$SCRATCH/out" > "$SCRATCH/got"
 { printf 'all: %d\n' 100 101 102 200 201 202; printf 'weather only: %d\n' 100 101 102; } \
     | sort > "$SCRATCH/want"
 expect_file_eq "broadcast over tcp: every subscriber gets its topics" "$SCRATCH/got" "$SCRATCH/want"
+
+# --data-ports: 5 outputs (numbers, 3 work, ... ) in a range of 12, with
+# restarts; every port any instance bound is in the range
+port=$(/usr/bin/python3 -c 'import random; print(random.randrange(20000, 60000))')
+hi=$((port + 11))
+"$TROUPE" run -v -v --transport tcp --data-ports "$port-$hi" -s numbers.args.count=100000 \
+    "$SCRATCH/tcpwork.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+sup=$!
+wait_started "$SCRATCH/err"
+victim=$(pgrep -f "^troupe: tcpwork/work#1")
+[ -n "$victim" ] && kill -KILL "$victim"
+wait $sup
+expect_eq "--data-ports: exit code" "$?" 0
+squares 100000 > "$SCRATCH/want"
+expect_file_eq "--data-ports: output exact" "$SCRATCH/out" "$SCRATCH/want"
+ports=$(grep -o 'bound at tcp://127.0.0.1:[0-9]*' "$SCRATCH/err" | sed 's/.*://')
+expect_eq "--data-ports: every output bound a port (and the restarted one again)" \
+    "$(echo "$ports" | wc -l)" 7
+outside=$(echo "$ports" | awk -v lo="$port" -v hi="$hi" '$1 < lo || $1 > hi')
+expect_eq "--data-ports: every port in $port-$hi" "$outside" ""
+"$TROUPE" run --transport tcp --data-ports "$port-$((port + 1))" "$SCRATCH/tcpwork.zpl" \
+    > /dev/null 2> "$SCRATCH/err"
+expect_eq "--data-ports: a range smaller than the run: refused" "$?" 2
+expect_contains "--data-ports: a range smaller than the run: says so" "$SCRATCH/err" \
+    "(--data-ports) is taken"
+"$TROUPE" run --data-ports 30000-30010 "$SCRATCH/tcpwork.zpl" > /dev/null 2> "$SCRATCH/err"
+expect_eq "--data-ports on ipc: refused" "$?" 2
+"$TROUPE" run --transport tcp --data-ports 30010-30000 "$SCRATCH/tcpwork.zpl" > /dev/null 2> "$SCRATCH/err"
+expect_eq "--data-ports backwards: refused" "$?" 2
+expect_contains "--data-ports backwards: says what it wants" "$SCRATCH/err" "is not a range LO-HI"
 
 "$TROUPE" run --transport udp "$SRC/examples/squares.zpl" > /dev/null 2> "$SCRATCH/err"
 expect_eq "--transport udp: refused" "$?" 2
