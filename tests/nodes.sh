@@ -27,12 +27,19 @@ start_nodes() { # PORT: starts n1 and n2, pids in $n1 and $n2
 # --- a head and two nodes: exact output, work on all three ---------------
 map_pipeline nodemap 100000 4
 port=$(free_port)
-"$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
-    --stats "$SCRATCH/stats.json" "$SCRATCH/nodemap.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+lo=$(/usr/bin/python3 -c 'import random; print(random.randrange(20000, 60000))')
+"$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
+    --data-ports "$lo-$((lo + 19))" --stats "$SCRATCH/stats.json" "$SCRATCH/nodemap.zpl" \
+    > "$SCRATCH/out" 2> "$SCRATCH/err" &
 head=$!
 start_nodes "$port"
 wait $head
 expect_eq "head and two nodes: exit code" "$?" 0
+# --data-ports holds on the nodes too: their instances' CONFIG has it
+ports=$(grep -o 'bound at tcp://[0-9.]*:[0-9]*' "$SCRATCH/err" | sed 's/.*://')
+expect_eq "head and two nodes: every output reported its port" "$(echo "$ports" | wc -l)" 6
+expect_eq "head and two nodes: every data port in --data-ports" \
+    "$(echo "$ports" | awk -v lo="$lo" -v hi="$((lo + 19))" '$1 < lo || $1 > hi')" ""
 squares 100000 > "$SCRATCH/want"
 expect_file_eq "head and two nodes: output exact" "$SCRATCH/out" "$SCRATCH/want"
 expect_contains "--listen warns that anyone can join" "$SCRATCH/err" "anyone who can reach"
