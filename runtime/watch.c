@@ -138,7 +138,10 @@ void watch_pack(sup_t *s, msgpack_sbuffer *sb, bool final)
         pack_key_uint(&pk, "actor", (uint64_t)in->actor);
         pack_key_uint(&pk, "instance", in->instance);
         pack_key_str(&pk, "node", in->node >= 0 ? s->nodes[in->node].name : s->hostname);
-        pack_key_uint(&pk, "pid", in->pid > 0 ? (uint64_t)in->pid : 0);
+        /* an external actor is played by the program whose pool this is,
+           which started this supervisor */
+        pid_t pid = s->plan->actors[in->actor].external ? getppid() : in->pid;
+        pack_key_uint(&pk, "pid", pid > 0 ? (uint64_t)pid : 0);
         pack_key_str(&pk, "state", inst_state(in));
         pack_key_uint(&pk, "in", in->past[0] + in->stats[0]);
         pack_key_uint(&pk, "out", in->past[1] + in->stats[1]);
