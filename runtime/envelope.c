@@ -5,7 +5,6 @@
 */
 #include "envelope.h"
 
-#include <endian.h>
 #include <string.h>
 
 static void put_be(char *p, uint64_t v, int bytes)
@@ -106,22 +105,6 @@ static bool frame_sane(const uint8_t *p, size_t n)
 
 /* ==== batches of integers, read without msgpack-c ========================= */
 
-/*  get_be for the widths of msgpack's numbers, one load each: a batch of
-    squares is mostly 8-byte integers, and the byte loop cost more than all
-    the rest of reading one. */
-static inline uint64_t get_be_n(const uint8_t *p, int w)
-{
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-    switch (w) {
-    case 1: return p[0];
-    case 2: memcpy(&v16, p, 2); return be16toh(v16);
-    case 4: memcpy(&v32, p, 4); return be32toh(v32);
-    default: memcpy(&v64, p, 8); return be64toh(v64);
-    }
-}
-
 /*  One integer, in any of msgpack's integer formats, as msgpack_unpack
     would make it: a negative value is a NEGATIVE_INTEGER, any other a
     POSITIVE_INTEGER, whatever format carried it. False for anything else
@@ -140,7 +123,7 @@ static bool read_int(const uint8_t **pp, const uint8_t *end, msgpack_object *o)
         int w = 1 << ((b - 0xcc) & 3);
         if (end - p < w)
             return false;
-        uint64_t v = get_be_n(p, w);
+        uint64_t v = get_be(p, w);
         p += w;
         if (b <= 0xcf) {
             o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
@@ -185,15 +168,12 @@ static bool decode_int_batch(const uint8_t *p, size_t n, msgpack_zone *zone,
         || p[3] != 0xcf || p[12] != 0xce || p[17] != 0xcf || p[26] != 0xdd)
         return false;
     const uint8_t *q = p + ENV_BATCH_HEADER, *end = p + n;
-    uint64_t ngroups = get_be_n(p + 27, 4);
+    uint64_t ngroups = get_be(p + 27, 4);
     if (ngroups > (uint64_t)(end - q))
         return false;
     msgpack_object *f = msgpack_zone_malloc(zone, 6 * sizeof *f);
     msgpack_object *groups = msgpack_zone_malloc(zone, ngroups * sizeof *groups);
-    /* room for one value per group, the usual batch, taken in one piece */
-    msgpack_object *spare = msgpack_zone_malloc(zone, ngroups * sizeof *spare);
-    uint64_t nspare = ngroups;
-    if (!f || !groups || !spare)
+    if (!f || !groups)
         return false;
     for (uint64_t g = 0; g < ngroups; g++) {
         if (q == end || (*q & 0xf0) != 0x90)
@@ -201,12 +181,8 @@ static bool decode_int_batch(const uint8_t *p, size_t n, msgpack_zone *zone,
         uint32_t k = *q++ & 0x0f;
         if (k > (uint64_t)(end - q))
             return false;
-        msgpack_object *v = spare;
-        if (k <= nspare) {
-            spare += k;
-            nspare -= k;
-        }
-        else if (!(v = msgpack_zone_malloc(zone, k * sizeof *v)))
+        msgpack_object *v = msgpack_zone_malloc(zone, k * sizeof *v);
+        if (!v)
             return false;
         for (uint32_t i = 0; i < k; i++)
             if (q == end || !read_int(&q, end, &v[i]))
@@ -217,8 +193,8 @@ static bool decode_int_batch(const uint8_t *p, size_t n, msgpack_zone *zone,
     }
     if (q != end)
         return false;
-    const uint64_t head[5] = { p[1], p[2], get_be_n(p + 4, 8), get_be_n(p + 13, 4),
-                               get_be_n(p + 18, 8) };
+    const uint64_t head[5] = { p[1], p[2], get_be(p + 4, 8), get_be(p + 13, 4),
+                               get_be(p + 18, 8) };
     for (int i = 0; i < 5; i++) {
         f[i].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
         f[i].via.u64 = head[i];
