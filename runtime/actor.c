@@ -41,6 +41,11 @@
     whose produce hook waits (for input, for time) must not hold items back
     until its batch is full. */
 #define BATCH_LINGER_NS 1000000ull
+/*  The zone batches are decoded into starts with a first chunk this big and
+    doubles it, up to ZONE_KEEP_MAX, when a batch does not fit in it
+    (batch_zone_clear says why). */
+#define ZONE_FIRST (64u << 10)
+#define ZONE_KEEP_MAX (4u << 20)
 
 typedef struct held {
     zmq_msg_t msg;
@@ -76,6 +81,9 @@ typedef struct {
     /* input bookkeeping */
     inrec_t *free_recs;
     msgpack_zone zone; /* for the batch being handled */
+    size_t zone_size;  /* its first chunk's size */
+    const void *zone_first; /* that chunk: a batch that spilled out of it
+                               left another at the head of the zone's list */
     order_t *orders;
     int norders;
     uint64_t next_beat;
@@ -684,11 +692,39 @@ static void order_drain(host_t *h, order_t *o, bool all)
     }
 }
 
-/*  Decodes a batch frame into `zone` (cleared first); a frame that is not
-    one is counted and dropped. */
-static bool read_batch(host_t *h, zmq_msg_t *msg, msgpack_zone *zone, env_batch_t *b)
+/*  Makes the batch zone ready for the next batch. Clearing a msgpack zone
+    keeps its first chunk and frees every other, and a batch of 4096
+    one-value groups needs about 200 KB of msgpack_objects: with a first
+    chunk smaller than that, every batch would allocate the rest again and
+    free it. Worse, glibc serves a chunk of 128 KB or more with mmap when
+    its heap has no free block that large, and unmaps it on free, so once
+    it starts, every batch maps, faults in and unmaps its zone (one run of
+    bench/map.zpl in four or five took twice as long, 8000 page faults
+    more, nearly all of them in one actor). So a zone that a batch outgrew
+    is made again with a first chunk twice as large, up to ZONE_KEEP_MAX,
+    and after a batch or two a whole batch fits in what clearing keeps.
+    Bigger batches than that still allocate their spill each time. */
+static void batch_zone_clear(host_t *h)
 {
-    msgpack_zone_clear(zone);
+    if (h->zone.chunk_list.head != h->zone_first && h->zone_size < ZONE_KEEP_MAX) {
+        msgpack_zone bigger;
+        if (msgpack_zone_init(&bigger, h->zone_size * 2)) {
+            msgpack_zone_destroy(&h->zone);
+            h->zone = bigger;
+            h->zone_size *= 2;
+            h->zone_first = h->zone.chunk_list.head;
+            return;
+        }
+    }
+    msgpack_zone_clear(&h->zone);
+}
+
+/*  Decodes a batch frame into the batch zone; a frame that is not one is
+    counted and dropped. */
+static bool read_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
+{
+    batch_zone_clear(h);
+    msgpack_zone *zone = &h->zone;
     msgpack_object root;
     if (env_decode(zmq_msg_data(msg), zmq_msg_size(msg), zone, &root) != ENV_OK
         || env_batch_view(&root, b) != ENV_OK) {
@@ -706,7 +742,7 @@ static bool read_batch(host_t *h, zmq_msg_t *msg, msgpack_zone *zone, env_batch_
 static void order_batch(host_t *h, int input, zmq_msg_t *msg)
 {
     env_batch_t b;
-    if (!read_batch(h, msg, &h->zone, &b))
+    if (!read_batch(h, msg, &b))
         return;
     chan_in_ack(h->ctx.ins[input], b.batch_id);
     order_t *o = order_for(h, b.origin);
@@ -748,7 +784,7 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
 static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
 {
     env_batch_t b;
-    if (!read_batch(h, msg, &h->zone, &b))
+    if (!read_batch(h, msg, &b))
         return;
     inrec_t *r = rec_new(h, input, b.batch_id);
     if (!r)
@@ -763,7 +799,7 @@ static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
 static void collect_batch(host_t *h, int input, zmq_msg_t *msg)
 {
     env_batch_t b;
-    if (!read_batch(h, msg, &h->zone, &b))
+    if (!read_batch(h, msg, &b))
         return;
     const actor_embed_t *e = h->embed;
     for (uint32_t g = 0; g < b.groups.size; g++) {
@@ -1216,7 +1252,9 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
     h.embed = embed;
     msgpack_sbuffer_init(&h.ctx.group_sb);
     msgpack_packer_init(&h.ctx.group_pk, &h.ctx.group_sb, msgpack_sbuffer_write);
-    msgpack_zone_init(&h.zone, 64 * 1024);
+    msgpack_zone_init(&h.zone, ZONE_FIRST);
+    h.zone_size = ZONE_FIRST;
+    h.zone_first = h.zone.chunk_list.head;
     h.ctx.wait_fd = -1;
     h.rid = strdup(id);
     h.zctx = zmq_ctx_new();

@@ -22,7 +22,7 @@ clang $flags -o "$out/fuzz_config" "$SRC/tests/fuzz/fuzz_config.c" \
 # seed corpora: real batches and acks for the decoder, every config we have
 mkdir -p "$SCRATCH/env" "$SCRATCH/cfg"
 /usr/bin/python3 - "$SCRATCH/env" <<'PY'
-import msgpack, sys
+import msgpack, struct, sys
 d = sys.argv[1]
 seeds = [
     [1, 0, 0, 0, 0, [[1], [], "failed", None, [1, "a", 2.5, [1, {"k": b"v"}]]]],
@@ -31,6 +31,12 @@ seeds = [
 ]
 for i, s in enumerate(seeds):
     open(f"{d}/seed{i}", "wb").write(msgpack.packb(s))
+# a batch with the header troupe writes (fixed-size fields), of integers:
+# env_decode reads these without msgpack-c
+groups = [[0], [127], [-1], [2**40], [-2**40], [], [1, 2, 3], [2**64 - 1]]
+head = struct.pack(">BBBBQBIBQBI", 0x96, 1, 0, 0xCF, 5, 0xCE, 2, 0xCF, 4096, 0xDD,
+                   len(groups))
+open(f"{d}/seed_ints", "wb").write(head + b"".join(msgpack.packb(g) for g in groups))
 PY
 cp "$SRC"/examples/*.zpl "$SRC"/tests/configs/*.zpl "$SCRATCH/cfg/"
 

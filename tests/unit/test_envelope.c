@@ -1,9 +1,12 @@
 /*  test_envelope: a batch, a hello and an ack survive encode and decode, and
     hostile frames (not msgpack, truncated, wrong version, wrong shape, huge
-    declared lengths) are refused with the right status, never a crash. */
+    declared lengths) are refused with the right status, never a crash.
+    Batches of integers, which env_decode reads without msgpack-c, decode
+    to exactly what msgpack-c makes of them. */
 #include "check.h"
 #include "envelope.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +93,116 @@ static void test_bad_shapes(void)
     CHECK(decode_batch(longstr, 8, &b) != ENV_OK);
 }
 
+/*  Two decoded values are the same when they pack to the same bytes
+    (msgpack_object_equal would call two NaNs different). */
+static bool same_value(msgpack_object a, msgpack_object b)
+{
+    msgpack_sbuffer sa, sb;
+    msgpack_sbuffer_init(&sa);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pa, pb;
+    msgpack_packer_init(&pa, &sa, msgpack_sbuffer_write);
+    msgpack_packer_init(&pb, &sb, msgpack_sbuffer_write);
+    msgpack_pack_object(&pa, a);
+    msgpack_pack_object(&pb, b);
+    bool same = a.type == b.type && sa.size == sb.size
+                && memcmp(sa.data, sb.data, sa.size) == 0;
+    msgpack_sbuffer_destroy(&sa);
+    msgpack_sbuffer_destroy(&sb);
+    return same;
+}
+
+/*  What env_decode makes of `data`, when it takes it, is what msgpack-c
+    makes (msgpack-c is asked only then: on a frame that declares more
+    than it holds it would allocate what it declares). */
+static bool same_as_msgpack_c(const char *data, size_t size)
+{
+    msgpack_object mine, theirs;
+    msgpack_zone_clear(&zone);
+    if (env_decode(data, size, &zone, &mine) != ENV_OK)
+        return true;
+    msgpack_zone other;
+    msgpack_zone_init(&other, 4096);
+    size_t off = 0;
+    bool same = msgpack_unpack(data, size, &off, &other, &theirs) == MSGPACK_UNPACK_SUCCESS
+                && off == size && same_value(mine, theirs);
+    msgpack_zone_destroy(&other);
+    return same;
+}
+
+static void test_int_batches(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char zeros[ENV_BATCH_HEADER] = { 0 };
+    msgpack_sbuffer_write(&sb, zeros, sizeof zeros);
+    /* every integer format at its edges, each a group of one */
+    static const int64_t ints[] = { 0, 1, 127, 128, 255, 256, 65535, 65536,
+                                    4294967295ll, 4294967296ll, INT64_MAX, -1, -32,
+                                    -33, -128, -129, -32768, -32769, INT32_MIN,
+                                    (int64_t)INT32_MIN - 1, INT64_MIN };
+    uint32_t ngroups = 0;
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++, ngroups++) {
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_int64(&pk, ints[i]);
+    }
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    /* signed formats holding values that are not negative, and unsigned
+       ones larger than they need be: other packers write these */
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_fix_int8(&pk, 5);
+    msgpack_pack_fix_int16(&pk, 5);
+    msgpack_pack_fix_int32(&pk, 5);
+    msgpack_pack_fix_int64(&pk, 5);
+    msgpack_pack_fix_uint8(&pk, 5);
+    msgpack_pack_fix_uint16(&pk, 5);
+    msgpack_pack_fix_uint32(&pk, 5);
+    msgpack_pack_fix_uint64(&pk, 5);
+    msgpack_pack_array(&pk, 0); /* an item that made nothing */
+    msgpack_pack_array(&pk, 15); /* the most a fixarray holds */
+    for (int i = 0; i < 15; i++)
+        msgpack_pack_int(&pk, -i);
+    ngroups += 4;
+    env_batch_header(sb.data, 77, 3, 1ull << 33, ngroups, false);
+    CHECK(same_as_msgpack_c(sb.data, sb.size));
+    env_batch_t b;
+    CHECK(decode_batch(sb.data, sb.size, &b) == ENV_OK);
+    CHECK(b.batch_id == 77 && b.origin == 3 && b.first_seq == 1ull << 33);
+    CHECK(b.groups.size == ngroups);
+    if (b.groups.size == ngroups) {
+        CHECK(b.groups.ptr[0].via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER);
+        CHECK(b.groups.ptr[11].via.array.ptr[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER);
+        CHECK(b.groups.ptr[20].via.array.ptr[0].via.i64 == INT64_MIN);
+        CHECK(b.groups.ptr[21].via.array.ptr[0].via.u64 == UINT64_MAX);
+    }
+    /* every truncation is refused; each byte changed still agrees */
+    for (size_t n = 0; n < sb.size; n++)
+        CHECK(decode_batch(sb.data, n, &b) != ENV_OK);
+    for (size_t i = 0; i < sb.size; i++) {
+        static const unsigned char swaps[] = { 0x00, 0x7f, 0x90, 0x9f, 0xa1, 0xc0,
+                                               0xcb, 0xcf, 0xd3, 0xdd, 0xff };
+        char was = sb.data[i];
+        for (size_t k = 0; k < sizeof swaps; k++) {
+            sb.data[i] = (char)swaps[k];
+            CHECK(same_as_msgpack_c(sb.data, sb.size));
+        }
+        sb.data[i] = was;
+    }
+    /* a failed item among the numbers: msgpack-c's way, the same result */
+    msgpack_pack_str_with_body(&pk, "boom", 4);
+    env_batch_header(sb.data, 78, 3, 0, ngroups + 1, false);
+    CHECK(same_as_msgpack_c(sb.data, sb.size));
+    CHECK(decode_batch(sb.data, sb.size, &b) == ENV_OK);
+    CHECK(b.groups.size == ngroups + 1);
+    /* more groups declared than there are bytes for */
+    env_batch_header(sb.data, 79, 3, 0, 0xffffffffu, false);
+    CHECK(decode_batch(sb.data, sb.size, &b) == ENV_E_MSGPACK);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_hello_and_ack(void)
 {
     msgpack_sbuffer sb;
@@ -127,6 +240,7 @@ int main(void)
     msgpack_zone_init(&zone, 4096);
     test_batch_round_trip();
     test_bad_shapes();
+    test_int_batches();
     test_hello_and_ack();
     msgpack_zone_destroy(&zone);
     CHECK_DONE();
