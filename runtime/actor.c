@@ -558,8 +558,12 @@ static void group_end(host_t *h, int rc)
             chan_out_group_failed(ctx->outs[i], ctx->error);
         return;
     }
-    if (ctx->emit_open) /* emit_begin without emit_end: drop the half value */
+    if (ctx->emit_open) { /* emit_begin without emit_end: drop the half value,
+                             count and bytes both, or the group is garbage */
         ctx->group_n--;
+        ctx->group_sb.size = ctx->emit_at;
+        ctx->emit_open = false;
+    }
     ctx->stats.items_out += ctx->group_n;
     for (int i = 0; i < ctx->nouts; i++)
         chan_out_group(ctx->outs[i], ctx->group_n, ctx->group_sb.data,

@@ -97,8 +97,10 @@ int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value)
 msgpack_packer *troupe_emit_begin(troupe_ctx_t *ctx)
 {
     msgpack_packer *pk = emit_packer(ctx);
-    if (pk)
+    if (pk) {
         ctx->emit_open = true;
+        ctx->emit_at = ctx->group_sb.size;
+    }
     return pk;
 }
 

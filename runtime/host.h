@@ -47,6 +47,7 @@ struct _troupe_ctx_t {
     msgpack_packer group_pk;
     uint32_t group_n;
     bool emit_open; /* between troupe_emit_begin and _end */
+    size_t emit_at; /* where the value troupe_emit_begin opened starts */
     int wait_fd;    /* a source waits for this to be readable; -1: no */
     /* channels */
     chan_out_t **outs;

@@ -658,6 +658,22 @@ static void cascade(sup_t *s)
 
 static void take_stats(sup_t *s, inst_t *in, const msgpack_object *root)
 {
+    /* Frames that were no batch, ack or hello, on sockets only this run's
+       own actors reach (a 0700 run directory; CURVE on tcp): a producer
+       or a module with a bug. What such a frame carried can neither be
+       used nor sent again, so the run cannot end whole, and without its
+       acknowledgement the producer would wait for ever: it fails, saying
+       where, rather than hang. */
+    if (root->via.array.size > 6
+        && root->via.array.ptr[6].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        && root->via.array.ptr[6].via.u64 > in->stats[5] && !s->killing) {
+        say(s, "actor '%s' #%u received %llu malformed frame(s) from the run's own "
+            "actors (a bug in a module or in troupe): items are lost, so the run "
+            "fails", actor_name(s, in), in->instance,
+            (unsigned long long)root->via.array.ptr[6].via.u64);
+        in->stats[5] = root->via.array.ptr[6].via.u64;
+        fail_run(s, 1);
+    }
     /* the items it handled since its last report count for where it runs */
     uint32_t k = s->plan->actors[in->actor].ninputs ? 1 : 2;
     if (k < root->via.array.size

@@ -80,4 +80,47 @@ expect_eq "closed stdout: run ends with a failure" "$code" 1
 expect_eq "closed stdout: first line came out" "$(cat "$SCRATCH/out")" 0
 
 for p in overflow nofile strings squares; do expect_nothing_left "$p" "$p"; done
+# a module that starts a value (troupe_emit_begin) and never ends it: the
+# half value is dropped, what it emitted before goes on whole, and the
+# next stage finds nothing malformed
+cat > "$SCRATCH/unended.zpl" <<ZPL
+pipeline = unended
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 5000
+actor = half
+    module = $BUILD/tests/faulty.so
+    instances = 2
+    in = numbers
+    out = passed
+    args
+        mode = unended
+        chance = 1
+actor = print
+    module = print
+    in = passed
+ZPL
+"$TROUPE" run --stats "$SCRATCH/unended.json" "$SCRATCH/unended.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+pid=$!
+wait_at_most $pid 60
+expect_eq "a value begun and not ended: exit code" "$?" 0
+seq 0 4999 > "$SCRATCH/want"
+expect_file_eq "a value begun and not ended: the rest exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_eq "a value begun and not ended: nothing malformed downstream" \
+    "$(/usr/bin/python3 -c 'import json, sys; print(sum(a["malformed"] for a in json.load(open(sys.argv[1]))["actors"]))' "$SCRATCH/unended.json")" 0
+# a module that writes through its packer after troupe_emit_end corrupts
+# its batches: the next stage cannot read them, and the run fails saying
+# so (it used to wait for their acknowledgement for ever)
+sed 's/mode = unended/mode = overrun/; s/^pipeline = unended/pipeline = overrun/' \
+    "$SCRATCH/unended.zpl" > "$SCRATCH/overrun.zpl"
+"$TROUPE" run "$SCRATCH/overrun.zpl" > /dev/null 2> "$SCRATCH/err" &
+pid=$!
+wait_at_most $pid 60
+expect_eq "a corrupted batch: the run fails" "$?" 1
+expect_contains "a corrupted batch: says where" "$SCRATCH/err" \
+    "actor 'print' #0 received"
+expect_contains "a corrupted batch: and why it fails" "$SCRATCH/err" "malformed frame(s) from the run's own actors"
+expect_nothing_left overrun "a corrupted batch"
 finish

@@ -3,7 +3,11 @@
     (fanout 0: once), so stages that emit zero or several values per input
     are covered. With probability `chance` per item it first does what
     `mode` says: segv (a NULL write), abort, exit (status 3), hang (an
-    endless loop), or fail (the item fails). Every process draws from its
+    endless loop), or fail (the item fails); or, after passing it on,
+    unended: it starts a value with troupe_emit_begin, writes half of it
+    and never calls troupe_emit_end (the half value must be dropped, and
+    nothing else); overrun: it writes one more value through the packer
+    after troupe_emit_end, which corrupts its output batch. Every process draws from its
     own pid-seeded generator, so an item that killed one process is most
     likely handled by the next. With `at = ID` and `marker = PATH` instead,
     it misbehaves exactly once: at item ID, in the first process to get
@@ -65,7 +69,7 @@ static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
             now = true;
         }
     }
-    if (now) {
+    if (now && strcmp(f->mode, "unended") && strcmp(f->mode, "overrun")) {
         if (!strcmp(f->mode, "fail")) {
             troupe_fail(ctx, "faulty: item %llu failed on purpose",
                         (unsigned long long)troupe_item_id(ctx));
@@ -77,6 +81,21 @@ static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
     for (uint64_t i = 0; i < copies; i++)
         if (troupe_emit_object(ctx, value) < 0)
             return TROUPE_ERROR;
+    if (now && !strcmp(f->mode, "unended")) {
+        msgpack_packer *pk = troupe_emit_begin(ctx);
+        if (pk) {
+            msgpack_pack_array(pk, 2); /* of which only one element comes */
+            msgpack_pack_int(pk, 7);
+        }
+    }
+    if (now && !strcmp(f->mode, "overrun")) {
+        msgpack_packer *pk = troupe_emit_begin(ctx);
+        if (pk) {
+            msgpack_pack_int(pk, 7);
+            troupe_emit_end(ctx);
+            msgpack_pack_int(pk, 8); /* a bug: the packer kept after its end */
+        }
+    }
     return TROUPE_OK;
 }
 
