@@ -86,6 +86,39 @@ static int counter_flush(troupe_ctx_t *ctx)
     return troupe_emit_end(ctx);
 }
 
+/*  Every counter, {name: value}: a restarted counter resumes from them. */
+static int counter_snapshot(troupe_ctx_t *ctx, msgpack_packer *pk)
+{
+    counter_t *c = troupe_state(ctx);
+    msgpack_pack_map(pk, (size_t)c->n);
+    for (int i = 0; i < c->n; i++) {
+        msgpack_pack_str_with_body(pk, c->names[i], strlen(c->names[i]));
+        msgpack_pack_int64(pk, c->values[i]);
+    }
+    return TROUPE_OK;
+}
+
+static int counter_restore(troupe_ctx_t *ctx, const msgpack_object *state)
+{
+    counter_t *c = troupe_state(ctx);
+    if (state->type != MSGPACK_OBJECT_MAP) {
+        troupe_fail(ctx, "counter: the checkpoint is not a map of counters");
+        return TROUPE_ERROR;
+    }
+    for (uint32_t i = 0; i < state->via.map.size; i++) {
+        const msgpack_object *k = &state->via.map.ptr[i].key;
+        int64_t v;
+        int at = k->type == MSGPACK_OBJECT_STR ? slot(c, k->via.str.ptr, k->via.str.size)
+                                               : -1;
+        if (at < 0 || !troupe_as_int(&state->via.map.ptr[i].val, &v)) {
+            troupe_fail(ctx, "counter: the checkpoint's counter %u is damaged", i);
+            return TROUPE_ERROR;
+        }
+        c->values[at] = v;
+    }
+    return TROUPE_OK;
+}
+
 static void counter_stop(troupe_ctx_t *ctx)
 {
     counter_t *c = troupe_state(ctx);
@@ -98,4 +131,5 @@ static const char *const counter_args[] = { NULL };
 
 TROUPE_MODULE(.name = "counter", .summary = "owns counters; emits their totals at the end",
               .args = counter_args, .flags = TROUPE_STATEFUL, .start = counter_start,
-              .message = counter_message, .flush = counter_flush, .stop = counter_stop);
+              .message = counter_message, .flush = counter_flush, .stop = counter_stop,
+              .snapshot = counter_snapshot, .restore = counter_restore);

@@ -29,6 +29,8 @@ typedef struct {
     char *buf;
     size_t len;
     bool failed_write; /* while idle: reported with the next item */
+    bool truncate;     /* collect: empty the file before the first write,
+                          unless a checkpoint says how much of it is ours */
 } sink_t;
 
 static int sink_start(troupe_ctx_t *ctx)
@@ -56,8 +58,15 @@ static int sink_start(troupe_ctx_t *ctx)
     bool append = troupe_arg_bool(ctx, "append", false);
     if (troupe_failed(ctx))
         return TROUPE_ERROR;
-    s->fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC),
-                 0666);
+    /* not O_TRUNC: a restarted collect keeps what its predecessor's last
+       checkpoint covers (sink_restore); a fresh one empties the file at its
+       first write. O_APPEND would not let it cut the tail off. */
+    s->fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    s->truncate = !append;
+    if (s->fd >= 0 && append && lseek(s->fd, 0, SEEK_END) < 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
     if (s->fd < 0) {
         troupe_fail(ctx, "cannot open '%s': %s", file, strerror(errno));
         return TROUPE_ERROR;
@@ -80,6 +89,13 @@ static int sink_start(troupe_ctx_t *ctx)
 static int drain(troupe_ctx_t *ctx, sink_t *s)
 {
     size_t done = 0;
+    if (s->truncate) {
+        s->truncate = false;
+        if (ftruncate(s->fd, 0) != 0 && errno != EINVAL) {
+            troupe_fail(ctx, "cannot empty the file: %s", strerror(errno));
+            return TROUPE_ERROR;
+        }
+    }
     while (done < s->len) {
         ssize_t n = write(s->fd, s->buf + done, s->len - done);
         if (n < 0 && errno == EINTR)
@@ -157,6 +173,51 @@ static void sink_idle(troupe_ctx_t *ctx)
         s->failed_write = true;
 }
 
+/*  A checkpoint: everything formatted so far is written out, since what a
+    checkpoint covers must be in the output. print's output is its stdout,
+    which the run commits up to this point (docs/RELIABILITY.md); collect's
+    state is how far its file is written, so that a restarted collect cuts
+    off what its predecessor wrote after it, and writes it again. */
+static int sink_snapshot(troupe_ctx_t *ctx, msgpack_packer *pk)
+{
+    sink_t *s = troupe_state(ctx);
+    if (drain(ctx, s) != TROUPE_OK)
+        return TROUPE_ERROR;
+#ifdef COLLECT
+    off_t at = lseek(s->fd, 0, SEEK_CUR);
+    if (at < 0) {
+        troupe_fail(ctx, "cannot tell where the file is: %s", strerror(errno));
+        return TROUPE_ERROR;
+    }
+    msgpack_pack_uint64(pk, (uint64_t)at);
+#else
+    msgpack_pack_nil(pk);
+#endif
+    return TROUPE_OK;
+}
+
+static int sink_restore(troupe_ctx_t *ctx, const msgpack_object *state)
+{
+#ifdef COLLECT
+    sink_t *s = troupe_state(ctx);
+    if (state->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        troupe_fail(ctx, "collect: the checkpoint is not a file offset");
+        return TROUPE_ERROR;
+    }
+    if (ftruncate(s->fd, (off_t)state->via.u64) != 0
+        || lseek(s->fd, (off_t)state->via.u64, SEEK_SET) < 0) {
+        troupe_fail(ctx, "cannot go back to where the checkpoint left the file: %s",
+                    strerror(errno));
+        return TROUPE_ERROR;
+    }
+    s->truncate = false;
+#else
+    (void)ctx;
+    (void)state;
+#endif
+    return TROUPE_OK;
+}
+
 static void sink_stop(troupe_ctx_t *ctx)
 {
     sink_t *s = troupe_state(ctx);
@@ -176,11 +237,11 @@ static const char *const sink_args[] = { "file", "append", "prefix", NULL };
 TROUPE_MODULE(.name = "collect", .summary = "writes each value as a line to a file",
               .args = sink_args, .flags = TROUPE_ORDERED, .start = sink_start,
               .message = sink_message, .flush = sink_flush, .stop = sink_stop,
-              .idle = sink_idle);
+              .idle = sink_idle, .snapshot = sink_snapshot, .restore = sink_restore);
 #else
 static const char *const sink_args[] = { "stream", "prefix", NULL };
 TROUPE_MODULE(.name = "print", .summary = "writes each value as a line to stdout",
               .args = sink_args, .flags = TROUPE_ORDERED, .start = sink_start,
               .message = sink_message, .flush = sink_flush, .stop = sink_stop,
-              .idle = sink_idle);
+              .idle = sink_idle, .snapshot = sink_snapshot, .restore = sink_restore);
 #endif

@@ -49,6 +49,33 @@ static int sum_flush(troupe_ctx_t *ctx)
     return s->is_double ? troupe_emit_double(ctx, s->d) : troupe_emit_int(ctx, s->i);
 }
 
+/*  [is_double, integer total, double total]: a restarted sum resumes
+    from it, exactly (a double travels as the same 64 bits). */
+static int sum_snapshot(troupe_ctx_t *ctx, msgpack_packer *pk)
+{
+    sum_t *s = troupe_state(ctx);
+    msgpack_pack_array(pk, 3);
+    s->is_double ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    msgpack_pack_int64(pk, s->i);
+    msgpack_pack_double(pk, s->d);
+    return TROUPE_OK;
+}
+
+static int sum_restore(troupe_ctx_t *ctx, const msgpack_object *state)
+{
+    sum_t *s = troupe_state(ctx);
+    const msgpack_object *v = state->via.array.ptr;
+    if (state->type != MSGPACK_OBJECT_ARRAY || state->via.array.size != 3
+        || v[0].type != MSGPACK_OBJECT_BOOLEAN || !troupe_as_int(&v[1], &s->i)
+        || v[2].type != MSGPACK_OBJECT_FLOAT64) {
+        troupe_fail(ctx, "sum: the checkpoint is not a sum");
+        return TROUPE_ERROR;
+    }
+    s->is_double = v[0].via.boolean;
+    s->d = v[2].via.f64;
+    return TROUPE_OK;
+}
+
 static void sum_stop(troupe_ctx_t *ctx)
 {
     free(troupe_state(ctx));
@@ -58,4 +85,5 @@ static const char *const sum_args[] = { NULL };
 
 TROUPE_MODULE(.name = "sum", .summary = "emits the sum of the numbers that came in",
               .args = sum_args, .flags = TROUPE_STATEFUL, .start = sum_start,
-              .message = sum_message, .flush = sum_flush, .stop = sum_stop);
+              .message = sum_message, .flush = sum_flush, .stop = sum_stop,
+              .snapshot = sum_snapshot, .restore = sum_restore);

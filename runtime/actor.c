@@ -8,6 +8,7 @@
 #include "rundir.h"
 
 #include "auth.h"
+#include "checkpoint.h"
 #include "clock.h"
 #include "ctl.h"
 #include "envelope.h"
@@ -16,6 +17,7 @@
 #include "seen.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -46,6 +48,13 @@
     (batch_zone_clear says why). */
 #define ZONE_FIRST (64u << 10)
 #define ZONE_KEEP_MAX (4u << 20)
+/*  An exact actor takes a checkpoint once this many handled batches wait
+    for one, once the oldest has waited CKPT_MAX_WAIT_NS, or whenever it
+    runs out of input, whichever comes first (and never more often than
+    its cost allows: checkpoint.h). Its producers hold what waits, so the
+    bound keeps them well inside their window. */
+#define CKPT_BATCHES 4
+#define CKPT_MAX_WAIT_NS 5000000ull
 
 typedef struct held {
     zmq_msg_t msg;
@@ -71,6 +80,11 @@ typedef struct {
     bool ordered;
     bool dedup; /* stateful or terminal: take each item once */
     seen_t seen;
+    bool ckpt_on;  /* acknowledges only what a checkpoint covers */
+    ckpt_t ckpt;
+    bool ckpt_closed; /* the checkpoint after the flush is taken */
+    bool out_file; /* stdout is a file of the run's, which the supervisor
+                      copies to the real one as checkpoints commit it */
     /* lifecycle */
     bool started, input_end, flushed, done_sent, stop;
     bool source_done;
@@ -80,6 +94,7 @@ typedef struct {
     uint64_t cost_ns;   /* what one of our items costs us, averaged */
     /* input bookkeeping */
     inrec_t *free_recs;
+    inrec_t *made_recs; /* all of them, free or held by unacknowledged batches */
     msgpack_zone zone; /* for the batch being handled */
     size_t zone_size;  /* its first chunk's size */
     const void *zone_first; /* that chunk: a batch that spilled out of it
@@ -293,6 +308,12 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                                (uint64_t)h->incarnation << 40);
             sock = NULL;
         }
+        char *home_actor = out ? ctl_map_str(o, "home_actor") : NULL;
+        if (out && home_actor
+            && chan_out_home(out, (unsigned)ctl_map_u64(o, "home", 0), home_actor,
+                             ctl_map_u64(o, "block", 0)) < 0)
+            chan_out_destroy(&out);
+        free(home_actor);
         if (out) {
             out->on_acked = on_out_acked;
             out->acked_arg = h;
@@ -427,6 +448,99 @@ static int take_curve(host_t *h, const msgpack_object *curve, char *err, size_t 
     return rc == 0 && h->allow_dir && h->own_allow ? 0 : -1;
 }
 
+/*  "stdout": a sink's stdout goes to this file of the run directory, from
+    which the supervisor copies what each checkpoint commits to the run's
+    real stdout: what a sink wrote for items no checkpoint covers is
+    dropped when it dies, and written again by its successor. */
+static int take_stdout(host_t *h, const msgpack_object *cfg, char *err, size_t errlen)
+{
+    char *path = ctl_map_str(cfg, "stdout");
+    if (!path)
+        return 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0 || (fd != STDOUT_FILENO && dup2(fd, STDOUT_FILENO) < 0)) {
+        snprintf(err, errlen, "cannot open the run's output file %s: %s", path,
+                 strerror(errno));
+        free(path);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (fd != STDOUT_FILENO)
+        close(fd);
+    free(path);
+    h->out_file = true;
+    return 0;
+}
+
+static order_t *order_for(host_t *h, uint32_t origin);
+static int order_hold(order_t *o, zmq_msg_t *msg);
+
+/*  "restore": the last checkpoint of this instance's predecessor, as it
+    packed it: the module's state, the items it had taken, how far an
+    ordered actor had handed its input on. */
+static int take_restore(host_t *h, const msgpack_object *r, char *err, size_t errlen)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    const msgpack_object *seen = ctl_map_get(r, "seen");
+    if (seen && seen_unpack(&h->seen, seen) < 0) {
+        snprintf(err, errlen, "the checkpoint to resume from is damaged (seen)");
+        return -1;
+    }
+    const msgpack_object *order = ctl_map_get(r, "order");
+    for (uint32_t i = 0; order && order->type == MSGPACK_OBJECT_ARRAY
+                         && i < order->via.array.size; i++) {
+        const msgpack_object *e = &order->via.array.ptr[i];
+        order_t *o;
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2
+            || e->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+            || e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+            || !(o = order_for(h, (uint32_t)e->via.array.ptr[0].via.u64))) {
+            snprintf(err, errlen, "the checkpoint to resume from is damaged (order)");
+            return -1;
+        }
+        o->next_seq = e->via.array.ptr[1].via.u64;
+    }
+    const msgpack_object *held = ctl_map_get(r, "held");
+    for (uint32_t i = 0; held && held->type == MSGPACK_OBJECT_ARRAY
+                         && i < held->via.array.size; i++) {
+        const msgpack_object *f = &held->via.array.ptr[i];
+        zmq_msg_t msg;
+        env_batch_t b;
+        msgpack_zone zone;
+        msgpack_object root;
+        msgpack_zone_init(&zone, 4096);
+        bool ok = f->type == MSGPACK_OBJECT_BIN
+                  && env_decode(f->via.bin.ptr, f->via.bin.size, &zone, &root) == ENV_OK
+                  && env_batch_view(&root, &b) == ENV_OK;
+        order_t *o = ok ? order_for(h, b.origin) : NULL;
+        msgpack_zone_destroy(&zone);
+        if (!o || zmq_msg_init_size(&msg, f->via.bin.size) != 0) {
+            snprintf(err, errlen, "the checkpoint to resume from is damaged (held)");
+            return -1;
+        }
+        memcpy(zmq_msg_data(&msg), f->via.bin.ptr, f->via.bin.size);
+        int rc = order_hold(o, &msg);
+        zmq_msg_close(&msg);
+        if (rc < 0) {
+            snprintf(err, errlen, "out of memory for what the checkpoint holds");
+            return -1;
+        }
+    }
+    const msgpack_object *state = ctl_map_get(r, "state");
+    troupe_restore_fn *fn = module_restore(ctx->mod);
+    if (!state || state->type == MSGPACK_OBJECT_NIL || !fn)
+        return 0;
+    host_group_reset(ctx);
+    int rc = fn(ctx, state);
+    if (rc == TROUPE_ERROR || ctx->failed) {
+        snprintf(err, errlen, "restore failed: %.400s",
+                 ctx->failed ? ctx->error : "(no message given)");
+        return -1;
+    }
+    return 0;
+}
+
 static int take_config(host_t *h, const msgpack_object *cfg, char *err,
                        size_t errlen)
 {
@@ -479,6 +593,9 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     free(path);
     if (!ctx->mod)
         return -1;
+    h->ckpt_on = !h->embed && ctl_map_bool(cfg, "checkpoint", false);
+    if (take_stdout(h, cfg, err, errlen) < 0)
+        return -1;
     if (ctx->mod->start) {
         host_group_reset(ctx);
         int rc = ctx->mod->start(ctx);
@@ -493,7 +610,11 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
        a mark: in a module's state, or out of the pipeline. An ordered actor
        drops repeats by their place in the order instead. */
     h->dedup = !h->ordered
-               && ((ctx->mod->flags & TROUPE_STATEFUL) || ctx->nouts == 0);
+               && (ctl_map_bool(cfg, "exact", false)
+                   || (ctx->mod->flags & TROUPE_STATEFUL) || ctx->nouts == 0);
+    const msgpack_object *restore = ctl_map_get(cfg, "restore");
+    if (restore && take_restore(h, restore, err, errlen) < 0)
+        return -1;
     /* inputs are connected on START, once every producer has bound */
     return 0;
 }
@@ -505,7 +626,11 @@ static inrec_t *rec_new(host_t *h, int input, uint64_t batch_id)
     inrec_t *r = h->free_recs;
     if (r)
         h->free_recs = r->next_free;
-    else if (!(r = malloc(sizeof *r)))
+    else if ((r = malloc(sizeof *r))) {
+        r->next_made = h->made_recs;
+        h->made_recs = r;
+    }
+    else
         return NULL;
     r->input = input;
     r->batch_id = batch_id;
@@ -515,13 +640,21 @@ static inrec_t *rec_new(host_t *h, int input, uint64_t batch_id)
     return r;
 }
 
+static void ack_input(void *arg, int input, uint64_t batch_id)
+{
+    host_t *h = arg;
+    chan_in_ack(h->ctx.ins[input], batch_id);
+    h->ctx.stats.held--;
+}
+
+/*  Everything a batch made is safely downstream: it is acknowledged, or
+    for an exact actor, it waits for the checkpoint that covers it. */
 static void rec_release(host_t *h, inrec_t *r)
 {
     if (--r->pending > 0)
         return;
-    chan_in_t *in = h->ctx.ins[r->input];
-    chan_in_ack(in, r->batch_id);
-    h->ctx.stats.held--;
+    if (!h->ckpt_on || ckpt_wait(&h->ckpt, r->input, r->batch_id, now_ns()) < 0)
+        ack_input(h, r->input, r->batch_id);
     r->next_free = h->free_recs;
     h->free_recs = r;
 }
@@ -739,33 +872,13 @@ static bool read_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
     return true;
 }
 
-/*  An ordered actor hands on at once a batch that continues the sequence
-    (the common case), and holds one that arrives early until its turn. It
-    acknowledges on arrival: the source's window bounds how far ahead
-    anything can be. */
-static void order_batch(host_t *h, int input, zmq_msg_t *msg)
+/*  Holds a batch that came early, in first_seq order; the frame is moved
+    into it. Returns 0, or -1 (the frame is dropped). */
+static int order_hold(order_t *o, zmq_msg_t *msg)
 {
-    env_batch_t b;
-    if (!read_batch(h, msg, &b))
-        return;
-    chan_in_ack(h->ctx.ins[input], b.batch_id);
-    order_t *o = order_for(h, b.origin);
-    if (!o)
-        return; /* out of memory: the batch is lost; acknowledged, sadly */
-    uint64_t end = b.first_seq + b.groups.size;
-    if (!o->list && b.first_seq <= o->next_seq) {
-        if (end > o->next_seq) {
-            handle_groups(h, &b, (uint32_t)(o->next_seq - b.first_seq),
-                          b.groups.size, NULL);
-            o->next_seq = end;
-        }
-        return;
-    }
-    if (end <= o->next_seq)
-        return; /* a repeat of what has gone already */
     held_t *x = calloc(1, sizeof *x);
     if (!x)
-        return;
+        return -1;
     zmq_msg_init(&x->msg);
     zmq_msg_move(&x->msg, msg);
     msgpack_zone_init(&x->zone, 4096);
@@ -775,14 +888,52 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
             != ENV_OK
         || env_batch_view(&root, &x->b) != ENV_OK) {
         held_free(x);
-        return;
+        return -1;
     }
     held_t **pp = &o->list;
     while (*pp && (*pp)->b.first_seq < x->b.first_seq)
         pp = &(*pp)->next;
     x->next = *pp;
     *pp = x;
-    order_drain(h, o, false);
+    return 0;
+}
+
+/*  An ordered actor hands on at once a batch that continues the sequence
+    (the common case), and holds one that arrives early until its turn.
+    Its input cannot wait for the order to be acknowledged: with several
+    source instances a gap may stay open until the input ends, which it
+    would then never do. So one that does not checkpoint acknowledges on
+    arrival, and the source's window bounds how far ahead anything can be;
+    one that does (an ordered sink) acknowledges once the next checkpoint
+    covers the batch, whether it was handed on by then or is held: the
+    checkpoint carries what it holds (take_checkpoint). */
+static void order_batch(host_t *h, int input, zmq_msg_t *msg)
+{
+    env_batch_t b;
+    if (!read_batch(h, msg, &b))
+        return;
+    inrec_t *r = h->ckpt_on ? rec_new(h, input, b.batch_id) : NULL;
+    if (!r) /* not checkpointing, or out of memory for the record */
+        chan_in_ack(h->ctx.ins[input], b.batch_id);
+    order_t *o = order_for(h, b.origin);
+    uint64_t end = b.first_seq + b.groups.size;
+    if (o && !o->list && b.first_seq <= o->next_seq) {
+        if (end > o->next_seq) {
+            handle_groups(h, &b, (uint32_t)(o->next_seq - b.first_seq),
+                          b.groups.size, h->ctx.nouts ? r : NULL);
+            o->next_seq = end;
+        }
+        if (r)
+            rec_release(h, r);
+        return;
+    }
+    /* a repeat of what has gone already is dropped; so is one that
+       cannot be held (out of memory: lost, and without a checkpoint,
+       acknowledged, sadly) */
+    if (o && end > o->next_seq && order_hold(o, msg) == 0)
+        order_drain(h, o, false);
+    if (r)
+        rec_release(h, r);
 }
 
 static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
@@ -950,6 +1101,124 @@ static void flush_module(host_t *h)
     outs_flush(h);
 }
 
+/* ==== checkpoints ==================================================================== */
+
+/*  The module's snapshot into sb: exactly one msgpack value (nil without a
+    hook). Returns 0, or -1 when the hook failed or packed something else. */
+static int snapshot_module(host_t *h, msgpack_sbuffer *sb, char *why, size_t whylen)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    troupe_snapshot_fn *fn = module_snapshot(ctx->mod);
+    if (!fn) {
+        msgpack_pack_nil(&pk);
+        return 0;
+    }
+    host_group_reset(ctx);
+    int rc = fn(ctx, &pk);
+    if (rc == TROUPE_ERROR || ctx->failed) {
+        snprintf(why, whylen, "%s", ctx->failed ? ctx->error : "(no message given)");
+        ctx->failed = false;
+        return -1;
+    }
+    /* one whole value, or the checkpoint would be garbage */
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    msgpack_object obj;
+    size_t off = 0;
+    int st = sb->size ? msgpack_unpack(sb->data, sb->size, &off, &zone, &obj)
+                      : MSGPACK_UNPACK_CONTINUE;
+    msgpack_zone_destroy(&zone);
+    if (st != MSGPACK_UNPACK_SUCCESS) {
+        snprintf(why, whylen, "the snapshot hook packed %s",
+                 sb->size ? "more or less than one msgpack value" : "nothing");
+        return -1;
+    }
+    return 0;
+}
+
+/*  [CHECKPOINT, seq, {state, seen, order, out}, final]: what this instance
+    has taken and made, covering every batch that waits for a checkpoint.
+    A final one (the run is being stopped) is sent as the actor leaves, so
+    that what a sink wrote is committed; nobody answers it. */
+static void take_checkpoint(host_t *h, bool final)
+{
+    uint64_t t0 = now_ns();
+    char why[512];
+    msgpack_sbuffer state;
+    msgpack_sbuffer_init(&state);
+    if (snapshot_module(h, &state, why, sizeof why) < 0) {
+        troupe_ctx_t *ctx = &h->ctx;
+        fprintf(stderr, "troupe actor %s: snapshot failed: %s (no checkpoint taken; "
+                "its items stay unacknowledged)\n", ctx->id, why);
+        msgpack_sbuffer_destroy(&state);
+        ckpt_cost(&h->ckpt, now_ns(), 100 * (now_ns() - t0) + 1000000);
+        return;
+    }
+    uint64_t seq = final ? h->ckpt.seq + 1 : ckpt_begin(&h->ckpt);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, CTL_CHECKPOINT);
+    msgpack_pack_uint64(&pk, seq);
+    size_t nheld = 0;
+    for (int i = 0; i < h->norders; i++)
+        for (held_t *x = h->orders[i].list; x; x = x->next)
+            nheld++;
+    msgpack_pack_map(&pk, (h->out_file ? 4 : 3) + (nheld ? 1 : 0));
+    if (nheld) { /* what an ordered actor holds for later is covered too */
+        ctl_pack_str(&pk, "held");
+        msgpack_pack_array(&pk, (uint32_t)nheld);
+        for (int i = 0; i < h->norders; i++)
+            for (held_t *x = h->orders[i].list; x; x = x->next) {
+                msgpack_pack_bin(&pk, zmq_msg_size(&x->msg));
+                msgpack_pack_bin_body(&pk, zmq_msg_data(&x->msg), zmq_msg_size(&x->msg));
+            }
+    }
+    ctl_pack_str(&pk, "state");
+    msgpack_sbuffer_write(&sb, state.data, state.size);
+    ctl_pack_str(&pk, "seen");
+    seen_pack(&h->seen, &pk);
+    ctl_pack_str(&pk, "order");
+    msgpack_pack_array(&pk, (uint32_t)h->norders);
+    for (int i = 0; i < h->norders; i++) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_uint32(&pk, h->orders[i].origin);
+        msgpack_pack_uint64(&pk, h->orders[i].next_seq);
+    }
+    if (h->out_file) { /* how much of the output file is ours to commit */
+        off_t end = lseek(STDOUT_FILENO, 0, SEEK_END);
+        ctl_pack_str(&pk, "out");
+        msgpack_pack_uint64(&pk, end > 0 ? (uint64_t)end : 0);
+    }
+    final ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    ctl_send(h->ctl, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&state);
+    uint64_t t1 = now_ns();
+    ckpt_cost(&h->ckpt, t1, t1 - t0);
+}
+
+static void maybe_checkpoint(host_t *h, bool idle)
+{
+    if (h->ckpt_on && ckpt_due(&h->ckpt, now_ns(), idle, CKPT_BATCHES, CKPT_MAX_WAIT_NS))
+        take_checkpoint(h, false);
+}
+
+/*  How long the loop may wait before a checkpoint falls due (-1: none). */
+static long checkpoint_wait_ms(const host_t *h)
+{
+    if (!h->ckpt_on || !h->ckpt.nwaiting || h->ckpt.in_flight)
+        return -1;
+    uint64_t now = now_ns(), at = h->ckpt.oldest_ns + CKPT_MAX_WAIT_NS;
+    if (h->ckpt.not_before_ns > at)
+        at = h->ckpt.not_before_ns;
+    return at <= now ? 0 : (long)((at - now + 999999) / 1000000);
+}
+
 /* ==== the loop ======================================================================= */
 
 static void peer_lost(host_t *h, const char *name)
@@ -1011,6 +1280,11 @@ static void handle_control(host_t *h)
         case CTL_PEER_LOST: peer_lost(h, arg); break;
         case CTL_PEER_BACK: peer_back(h, arg, arg2); break;
         case CTL_PEER_GONE: peer_gone(h, arg); break;
+        case CTL_CHECKPOINTED:
+            if (root.via.array.size > 1
+                && root.via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                ckpt_kept(&h->ckpt, root.via.array.ptr[1].via.u64, ack_input, h);
+            break;
         case CTL_ABORT:
             if (h->embed && h->embed->aborted)
                 h->embed->aborted(h->embed->arg, arg);
@@ -1031,7 +1305,18 @@ static bool finished(host_t *h)
         return false;
     if (!source && !h->flushed)
         flush_module(h);
-    return outs_idle(h);
+    if (!outs_idle(h))
+        return false;
+    if (h->ckpt_on && (!h->ckpt_closed || ckpt_pending(&h->ckpt))) {
+        /* one last checkpoint, after the flush: it covers the last items
+           and what the flush wrote (a sink's buffered output) */
+        if (!h->ckpt.in_flight && !h->ckpt_closed) {
+            take_checkpoint(h, false);
+            h->ckpt_closed = true;
+        }
+        return false;
+    }
+    return true;
 }
 
 static void run_loop(host_t *h)
@@ -1066,6 +1351,9 @@ static void run_loop(host_t *h)
         long timeout = can_produce ? 0
                        : h->next_beat > now ? (long)(h->next_beat - now)
                                             : 0;
+        long ckpt_ms = checkpoint_wait_ms(h);
+        if (ckpt_ms >= 0 && ckpt_ms < timeout)
+            timeout = ckpt_ms;
         if (zmq_poll(items, npoll, timeout) < 0 && errno != EINTR)
             break;
         if (npoll > n && items[n].fd == ctx->wait_fd
@@ -1091,6 +1379,7 @@ static void run_loop(host_t *h)
             if (ctx->mod->idle)
                 ctx->mod->idle(ctx);
         }
+        maybe_checkpoint(h, !got_input);
         if (can_produce && outs_ready(h))
             produce_batch(h);
         /* the embedding caller's results go nowhere further: reporting its
@@ -1142,9 +1431,10 @@ static void host_free(host_t *h)
         }
     free(h->orders);
     seen_clear(&h->seen);
-    while (h->free_recs) {
-        inrec_t *r = h->free_recs;
-        h->free_recs = r->next_free;
+    ckpt_fini(&h->ckpt);
+    while (h->made_recs) { /* stopped early, some may still be held */
+        inrec_t *r = h->made_recs;
+        h->made_recs = r->next_made;
         free(r);
     }
     for (int i = 0; i < ctx->nargs; i++) {
@@ -1329,6 +1619,10 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
                 embed->started(embed->arg);
             run_loop(&h);
             rc = h.done_sent ? 0 : 1;
+            /* stopped before the end (the run failed, or was cut short):
+               what a sink wrote for the items it took is committed */
+            if (h.ckpt_on && !h.done_sent)
+                take_checkpoint(&h, true);
         }
     }
 out:

@@ -59,10 +59,52 @@ void chan_out_destroy(chan_out_t **self_p)
         zmq_close(self->sock);
     msgpack_sbuffer_destroy(&self->sb);
     free(self->ring);
+    free(self->home_actor);
+    free(self->home_slot);
     free(self->name);
     free(self->topic);
     free(self);
     *self_p = NULL;
+}
+
+unsigned chan_home(uint32_t origin, uint64_t block, unsigned n)
+{
+    /* splitmix64's finaliser: neighbouring blocks land far apart */
+    uint64_t x = block * 0x9e3779b97f4a7c15ull + origin;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return n ? (unsigned)(x % n) : 0;
+}
+
+int chan_out_home(chan_out_t *self, unsigned n, const char *actor, uint64_t block)
+{
+    if (!n || !block || self->broadcast)
+        return 0;
+    self->home_actor = strdup(actor);
+    self->home_slot = malloc(n * sizeof *self->home_slot);
+    if (!self->home_actor || !self->home_slot)
+        return -1;
+    for (unsigned k = 0; k < n; k++)
+        self->home_slot[k] = -1;
+    self->home_n = n;
+    self->block = block;
+    return 0;
+}
+
+/*  A new slot that is a home instance takes its place in home_slot. */
+static void home_learn(chan_out_t *self, int slot)
+{
+    if (!self->home_n)
+        return;
+    const char *name = self->slots[slot].name;
+    size_t alen = strlen(self->home_actor);
+    if (strncmp(name, self->home_actor, alen) || name[alen] != '#')
+        return;
+    char *end;
+    unsigned long k = strtoul(name + alen + 1, &end, 10);
+    if (*end == '\0' && end != name + alen + 1 && k < self->home_n)
+        self->home_slot[k] = slot;
 }
 
 static int slot_find_name(chan_out_t *self, const char *name, size_t len)
@@ -93,6 +135,7 @@ static int slot_add(chan_out_t *self, const char *name, size_t len, bool match)
     memcpy(s->name, name, len);
     s->match = match;
     s->cursor = self->head;
+    home_learn(self, self->nslots);
     return self->nslots++;
 }
 
@@ -217,11 +260,18 @@ int chan_out_flush(chan_out_t *self)
     b->live = true;
     b->slot = -1;
     b->src = self->src;
+    b->home = self->home_n ? (int)chan_home(self->origin, self->first_seq / self->block,
+                                            self->home_n)
+                           : -1;
+    if (!self->broadcast)
+        self->unsent++;
     if (self->src)
         self->src->pending++;
     if (zmq_msg_init_data(&b->msg, data, size, free_data, NULL) != 0) {
         free(data);
         b->live = false;
+        if (!self->broadcast)
+            self->unsent--;
         return -1;
     }
     if (self->broadcast)
@@ -246,6 +296,8 @@ bool chan_out_ready(const chan_out_t *self)
 {
     if (self->next_id - self->head >= self->window)
         return false;
+    if (self->home_n) /* batches wait for their own home's credit */
+        return self->unsent < self->home_n;
     if (!self->broadcast && self->send_cursor + 1 < self->next_id)
         return false; /* a batch already waits for credit */
     return true;
@@ -291,8 +343,44 @@ static int best_slot(chan_out_t *self)
     return best;
 }
 
+/*  The slot of home instance k, or of the next one still there when k
+    is gone for good (restart = temporary: nobody else can take its share
+    exactly, but it must not stop the run); -1 until it has said hello. */
+static int home_slot_of(chan_out_t *self, int k)
+{
+    for (unsigned tries = 0; tries < self->home_n; tries++) {
+        int slot = self->home_slot[(k + tries) % self->home_n];
+        if (slot < 0 || !self->slots[slot].gone)
+            return slot;
+    }
+    return -1;
+}
+
+static int pump_homed(chan_out_t *self)
+{
+    for (uint64_t id = self->head; id < self->next_id && self->unsent; id++) {
+        out_batch_t *b = batch_at(self, id);
+        if (!b->live || b->slot >= 0)
+            continue;
+        int slot = home_slot_of(self, b->home);
+        if (slot < 0 || !self->slots[slot].connected || !self->slots[slot].credit)
+            continue;
+        int rc = send_to(self, slot, b);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            b->slot = slot;
+            self->unsent--;
+        }
+    }
+    self->send_cursor = self->next_id;
+    return 0;
+}
+
 static int pump_pipe(chan_out_t *self)
 {
+    if (self->home_n)
+        return pump_homed(self);
     /* batches sent again after their consumer was lost come first */
     for (uint64_t id = self->head; id < self->send_cursor; id++) {
         out_batch_t *b = batch_at(self, id);
@@ -304,8 +392,10 @@ static int pump_pipe(chan_out_t *self)
         int rc = send_to(self, slot, b);
         if (rc < 0)
             return -1;
-        if (rc == 0)
+        if (rc == 0) {
             b->slot = slot;
+            self->unsent--;
+        }
         else
             id--; /* try the same batch on another slot */
     }
@@ -323,6 +413,7 @@ static int pump_pipe(chan_out_t *self)
             return -1;
         if (rc == 0) {
             b->slot = slot;
+            self->unsent--;
             self->send_cursor++;
         }
     }
@@ -393,6 +484,7 @@ void chan_out_lost(chan_out_t *self, const char *name)
         if (b->live && b->slot == slot) {
             b->slot = -1;
             b->pending = 0;
+            self->unsent++;
         }
     }
 }
@@ -403,6 +495,7 @@ void chan_out_gone(chan_out_t *self, const char *name)
     if (slot < 0)
         return;
     chan_out_lost(self, name);
+    self->slots[slot].gone = true;
     if (!self->broadcast)
         return;
     self->slots[slot].match = false; /* no batch waits for it any more */

@@ -28,6 +28,7 @@ typedef struct inrec {
     uint64_t batch_id;
     int pending;
     struct inrec *next_free;
+    struct inrec *next_made; /* every record the host made, for its end */
 } inrec_t;
 
 typedef struct {
@@ -39,6 +40,7 @@ typedef struct {
     bool match;      /* broadcast: subscribes to this producer's topic */
     uint64_t cursor; /* broadcast: next batch id this slot is due */
     uint64_t cost_ns; /* its last report of ns per item downstream */
+    bool gone;        /* it died for good (restart = temporary) */
 } out_slot_t;
 
 typedef struct {
@@ -46,6 +48,7 @@ typedef struct {
     zmq_msg_t msg;
     uint64_t pending; /* slots whose ack is awaited, one bit each */
     int slot;         /* pipe: the slot holding it; -1 while unsent */
+    int home;         /* homed pipe: the consumer instance it must go to */
     bool live;
     inrec_t *src;
 } out_batch_t;
@@ -68,6 +71,13 @@ struct chan_out {
     uint64_t head, next_id;
     uint64_t send_cursor; /* pipe: every id below it went to a slot once */
     uint32_t window;      /* most unacknowledged batches before we stop */
+    /* a pipe into an exact actor (chan_out_home): every item goes to one
+       home instance, the same whoever sends it and however often */
+    unsigned home_n;      /* its instances; 0: load-balanced by credit */
+    char *home_actor;
+    uint64_t block;       /* items of one origin share a home per block */
+    int *home_slot;       /* per home instance: its slot, -1 until hello */
+    uint64_t unsent;      /* live batches not with any consumer */
     /* the batch being built */
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -89,6 +99,14 @@ chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
                          const char *topic, void *sock, uint32_t window,
                          uint64_t first_id);
 void chan_out_destroy(chan_out_t **self_p);
+/*  Makes a pipe homed: its consumers are the `n` instances of `actor`, and
+    item (origin, seq) goes to instance chan_home (origin, seq / block, n)
+    only. Sources make batches inside blocks of `block` indexes, and every
+    stage keeps an item's name, so a whole batch has one home, and an item
+    sent again, by anyone, goes where it went the first time. */
+int chan_out_home(chan_out_t *self, unsigned n, const char *actor, uint64_t block);
+/*  The home instance of block `block` of `origin` among n. */
+unsigned chan_home(uint32_t origin, uint64_t block, unsigned n);
 /*  Declares a broadcast subscriber before it says hello, so that no batch
     is made without it. */
 int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix);

@@ -500,9 +500,13 @@ static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
                 a->restart = RESTART_TRANSIENT;
             else if (!strcmp(v, "temporary"))
                 a->restart = RESTART_TEMPORARY;
+            else if (!strcmp(v, "permanent_lossy")) {
+                a->restart = RESTART_PERMANENT;
+                a->lossy = true;
+            }
             else
                 error_at(c, k, "actor '%s': restart: '%s' is not permanent, "
-                         "transient or temporary", name, v);
+                         "transient, temporary or permanent_lossy", name, v);
         }
         else if (!strcmp(key, "max_restarts")) {
             char what[128];
@@ -665,6 +669,8 @@ static void check_modules(cfg_t *c, plan_t *p, zconfig_t **module_nodes)
             a->ordered = (mod->flags & TROUPE_ORDERED) ? 1 : 0;
         a->source = mod->produce != NULL;
         a->flushes = mod->flush != NULL;
+        a->stateful = (mod->flags & TROUPE_STATEFUL) != 0;
+        a->checkpoints = module_snapshot(mod) && module_restore(mod);
         if (a->ordered && a->instances > 1 && a->ninputs)
             error_at(c, mnode, "actor '%s': ordered input needs instances = 1 "
                      "(or set ordered = false)", a->name);

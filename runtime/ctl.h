@@ -21,6 +21,11 @@ enum {
                       unacked, total]: also the heartbeat */
     CTL_FAIL,      /* [FAIL, item id, text]: an item failed */
     CTL_DONE,      /* [DONE, same counters as STATS]: all sent is acked */
+    CTL_CHECKPOINT, /* [CHECKPOINT, seq, {state, seen, order, out}, final]:
+                       an exact actor's state and the items it covers;
+                       the supervisor keeps the last one, commits `out`
+                       bytes of the instance's stdout file and answers
+                       CHECKPOINTED (not to a final one) */
     /* supervisor -> actor */
     CTL_CONFIG = 20, /* [CONFIG, map] */
     CTL_START,       /* [START]: every actor is bound; connect and run */
@@ -33,9 +38,11 @@ enum {
                         restarted; say hello again */
     CTL_PEER_GONE,   /* [PEER_GONE, "actor#i"]: that consumer died and will
                         not be back; stop waiting for it */
-    CTL_ABORT        /* [ABORT, text]: the run failed; to an actor the
+    CTL_ABORT,       /* [ABORT, text]: the run failed; to an actor the
                         calling program plays (embedding), which has no
                         process to kill */
+    CTL_CHECKPOINTED /* [CHECKPOINTED, seq]: checkpoint seq is kept; the
+                        items it covers may be acknowledged */
 };
 
 /*  CONFIG's "log": how a module's own lines (troupe_log, troupe_warn) go

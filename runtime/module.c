@@ -114,11 +114,11 @@ char *module_resolve(const char *name, const char *base_dir, char *err,
 static const troupe_module_t *module_check(const troupe_module_t *mod, const char *path,
                                            char *err, size_t errlen)
 {
-    if (mod->abi_version != TROUPE_ABI_VERSION) {
+    if (mod->abi_version < TROUPE_ABI_MIN || mod->abi_version > TROUPE_ABI_VERSION) {
         snprintf(err, errlen,
                  "module '%s' was built for troupe ABI %u, this troupe speaks "
-                 "ABI %u: rebuild it against this troupe.h",
-                 path, mod->abi_version, TROUPE_ABI_VERSION);
+                 "ABI %u to %u: rebuild it against this troupe.h",
+                 path, mod->abi_version, TROUPE_ABI_MIN, TROUPE_ABI_VERSION);
         return NULL;
     }
     if (!mod->message && !mod->produce) {
@@ -127,6 +127,18 @@ static const troupe_module_t *module_check(const troupe_module_t *mod, const cha
         return NULL;
     }
     return mod;
+}
+
+/*  A field past ABI 1's end exists only in a descriptor built for the ABI
+    that added it: an older module's descriptor ends before it. */
+troupe_snapshot_fn *module_snapshot(const troupe_module_t *mod)
+{
+    return mod->abi_version >= 2 ? mod->snapshot : NULL;
+}
+
+troupe_restore_fn *module_restore(const troupe_module_t *mod)
+{
+    return mod->abi_version >= 2 ? mod->restore : NULL;
 }
 
 const troupe_module_t *module_load(const char *path, void **handle_p, char *err,

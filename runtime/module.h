@@ -24,6 +24,11 @@ int module_lib_dir(char *buf, size_t len);
 const troupe_module_t *module_load(const char *path, void **handle_p, char *err,
                                    size_t errlen);
 
+/*  The checkpoint hooks (ABI 2), NULL when the module has none or was built
+    for ABI 1, whose descriptor has no such fields. */
+troupe_snapshot_fn *module_snapshot(const troupe_module_t *mod);
+troupe_restore_fn *module_restore(const troupe_module_t *mod);
+
 /*  Calls fn once for every module file found where built-in names are
     looked up (module_resolve's folders, in its order; a name found twice
     counts once), with the file's path and its name. Returns how many. */

@@ -77,6 +77,31 @@ int plan_find_chan(const plan_t *self, const char *name)
     return -1;
 }
 
+bool plan_actor_exact(const plan_actor_t *a)
+{
+    return !a->external && a->ninputs > 0 && (a->stateful || a->noutputs == 0);
+}
+
+bool plan_actor_checkpoints(const plan_actor_t *a)
+{
+    return plan_actor_exact(a) && !a->lossy && (a->checkpoints || !a->stateful);
+}
+
+int plan_chan_home(const plan_t *self, int chan)
+{
+    if (self->chans[chan].mode != CHAN_PIPE)
+        return -1;
+    int reader = -1;
+    for (int a = 0; a < self->nactors; a++)
+        for (int k = 0; k < self->actors[a].ninputs; k++)
+            if (self->actors[a].inputs[k] == chan) {
+                if (reader >= 0 && reader != a)
+                    return -1; /* several readers share it: load-balanced */
+                reader = a;
+            }
+    return reader >= 0 && plan_actor_exact(&self->actors[reader]) ? reader : -1;
+}
+
 /* ==== packing ================================================================ */
 
 /*  Fields go in a fixed order, as arrays: both ends are this file. */
@@ -144,7 +169,8 @@ void plan_pack(msgpack_packer *pk, const plan_t *p)
             pack_str(pk, a->args[j].key);
             pack_str(pk, a->args[j].value);
         }
-        msgpack_pack_int(pk, 0); /* reserved */
+        msgpack_pack_int(pk, (a->stateful ? 1 : 0) | (a->checkpoints ? 2 : 0)
+                                 | (a->lossy ? 4 : 0));
         a->external ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
         pack_str(pk, a->exe);
         msgpack_pack_int(pk, a->place);
@@ -316,7 +342,10 @@ plan_t *plan_unpack(const msgpack_object *o)
         }
         else
             c.ok = false;
-        rd_int(&c);
+        int64_t state = rd_int(&c);
+        a->stateful = state & 1;
+        a->checkpoints = state & 2;
+        a->lossy = state & 4;
         a->external = rd_bool(&c);
         a->exe = rd_str(&c);
         a->place = (plan_place_t)rd_int(&c);

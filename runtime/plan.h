@@ -46,6 +46,10 @@ typedef struct {
     int ordered;     /* -1: the module's choice */
     bool source;     /* its module produces */
     bool flushes;    /* its module emits at the end (a flush hook) */
+    bool stateful;   /* its module keeps state (TROUPE_STATEFUL) */
+    bool checkpoints; /* its module has snapshot and restore hooks */
+    bool lossy;      /* restart = permanent_lossy: a stateful instance that
+                        dies starts again empty, and takes no checkpoints */
     plan_on_error_t on_error;
     unsigned retries;        /* extra tries of a failing item */
     plan_restart_t restart;
@@ -86,6 +90,20 @@ void plan_actor_init(plan_actor_t *a, const char *name);
 void plan_destroy(plan_t **self_p);
 int plan_find_actor(const plan_t *self, const char *name);
 int plan_find_chan(const plan_t *self, const char *name);
+
+/*  An actor each of whose items must take effect exactly once across all
+    its instances: it keeps state, or it is a sink (its effect is what it
+    writes). Each item has one home instance among them (wiring.c), which
+    deduplicates it. */
+bool plan_actor_exact(const plan_actor_t *a);
+/*  An exact actor that checkpoints: it acknowledges items only once a
+    checkpoint covers them, and a restarted instance resumes from the last
+    one. A stateful module needs snapshot and restore hooks for that; a sink
+    without state needs none. */
+bool plan_actor_checkpoints(const plan_actor_t *a);
+/*  The one actor reading pipe `chan` when it is exact (its items go to
+    their home instance), else -1. */
+int plan_chan_home(const plan_t *self, int chan);
 
 /*  A plan as one msgpack value, for a supervisor in another process (the
     embedding API starts one), and back. plan_unpack returns a new plan or

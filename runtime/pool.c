@@ -675,7 +675,8 @@ troupe_pool_t *troupe_pool_new_module(const troupe_module_t *module, unsigned wo
         tr_error("troupe: pool: no module given");
         return NULL;
     }
-    if (module->abi_version != TROUPE_ABI_VERSION || (!module->message && !module->produce)) {
+    if (module->abi_version < TROUPE_ABI_MIN || module->abi_version > TROUPE_ABI_VERSION
+        || (!module->message && !module->produce)) {
         tr_error("troupe: pool: module '%s' has no message hook or was built for "
                  "another ABI (set .abi_version = TROUPE_ABI_VERSION)",
                  module->name ? module->name : "?");

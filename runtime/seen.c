@@ -95,3 +95,53 @@ void seen_clear(seen_t *self)
     self->o = NULL;
     self->n = 0;
 }
+
+void seen_pack(const seen_t *self, msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, (uint32_t)self->n);
+    for (size_t i = 0; i < self->n; i++) {
+        const seen_origin_t *o = &self->o[i];
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_uint32(pk, o->origin);
+        msgpack_pack_array(pk, (uint32_t)(o->n * 2));
+        for (size_t j = 0; j < o->n; j++) {
+            msgpack_pack_uint64(pk, o->r[j].lo);
+            msgpack_pack_uint64(pk, o->r[j].hi);
+        }
+    }
+}
+
+static bool is_uint(const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+}
+
+int seen_unpack(seen_t *self, const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *e = &o->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2
+            || !is_uint(&e->via.array.ptr[0]) || e->via.array.ptr[0].via.u64 > UINT32_MAX
+            || e->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY
+            || e->via.array.ptr[1].via.array.size % 2)
+            goto bad;
+        seen_origin_t *so = origin_of(self, (uint32_t)e->via.array.ptr[0].via.u64);
+        const msgpack_object_array *r = &e->via.array.ptr[1].via.array;
+        if (!so || so->n)
+            goto bad; /* out of memory, or an origin twice */
+        for (uint32_t j = 0; j < r->size; j += 2) {
+            if (!is_uint(&r->ptr[j]) || !is_uint(&r->ptr[j + 1])
+                || r->ptr[j].via.u64 >= r->ptr[j + 1].via.u64
+                || (so->n && r->ptr[j].via.u64 <= so->r[so->n - 1].hi)
+                || !insert_at(so, so->n, 0))
+                goto bad; /* ranges must be sorted and disjoint */
+            so->r[so->n - 1] = (seen_range_t){ r->ptr[j].via.u64, r->ptr[j + 1].via.u64 };
+        }
+    }
+    return 0;
+bad:
+    seen_clear(self);
+    return -1;
+}

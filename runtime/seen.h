@@ -32,5 +32,11 @@ bool seen_check(seen_t *self, uint32_t origin, uint64_t seq);
 /*  Ranges held for origin: for tests and memory bounds. */
 size_t seen_ranges(const seen_t *self, uint32_t origin);
 void seen_clear(seen_t *self);
+/*  The set as one msgpack value, [[origin, [lo, hi, lo, hi ...]] ...], for
+    a checkpoint; and back (into an empty set). seen_unpack returns 0, or
+    -1 when the value is not one (the set is left empty). */
+#include <msgpack.h>
+void seen_pack(const seen_t *self, msgpack_packer *pk);
+int seen_unpack(seen_t *self, const msgpack_object *o);
 
 #endif

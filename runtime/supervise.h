@@ -66,6 +66,12 @@ typedef struct {
     bool placed;     /* node says where (place() ran for it) */
     bool moving;     /* killed on purpose, to run on a node that joined late */
     int prefer;      /* the node it moves to, or -1 */
+    /* an exact actor that checkpoints (commit.c) */
+    char *ckpt;        /* its last checkpoint's map, packed: its successor's */
+    size_t ckpt_len;
+    uint64_t ckpts;    /* checkpoints kept, over all its incarnations */
+    int out_fd;        /* a sink on the head: its stdout file, read here; -1 */
+    uint64_t out_done; /* bytes of that file copied to the run's stdout */
 } inst_t;
 
 /*  A node that joined this head (troupe node, node.c). */
@@ -173,6 +179,18 @@ void instance_exited(sup_t *s, inst_t *in, int status);
 void on_frame(sup_t *s, inst_t *in, msgpack_zone *zone, const void *data, size_t size);
 inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len);
 void read_signals(sup_t *s);
+
+/* ---- commit.c: exact actors' checkpoints ------------------------------------ */
+/*  CONFIG's checkpoint part for `in`: its stdout file (made here for a sink
+    on the head) and the checkpoint to resume from. path holds the file's
+    name. Returns 0, or -1 when the file cannot be made. */
+int commit_config(sup_t *s, inst_t *in, wiring_ckpt_t *ck, char *path, size_t len);
+/*  [CHECKPOINT, seq, map, final]: keeps it, copies the output it commits
+    to the run's stdout, and answers (not a final one). */
+void commit_checkpoint(sup_t *s, inst_t *in, const msgpack_object *root);
+/*  `in` died: what it wrote since its last checkpoint is not the run's. */
+void commit_rewind(sup_t *s, inst_t *in);
+void commit_close(inst_t *in);
 
 /* ---- head.c ------------------------------------------------------------------ */
 /*  Chooses where `in` runs: the head or a live node. */

@@ -169,6 +169,11 @@ static void remove_rundir(sup_t *s)
                                a->outputs[o], path, sizeof path);
             unlink(path);
         }
+        if (s->insts[i].out_fd >= 0) { /* a sink's output file (commit.c) */
+            snprintf(path, sizeof path, "%s/out-%d-%u", s->rundir, s->insts[i].actor,
+                     s->insts[i].instance);
+            unlink(path);
+        }
     }
     if (!s->own_rundir) { /* the caller's: it removes it too, whoever is first */
         rmdir(s->rundir);
@@ -273,6 +278,8 @@ static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *titl
     return rc;
 }
 
+static void send_kind_text(sup_t *s, inst_t *in, int kind, const char *text);
+
 static void kill_all(sup_t *s, int sig)
 {
     for (int i = 0; i < s->ninsts; i++)
@@ -289,7 +296,18 @@ static void fail_run(sup_t *s, int code)
     if (!s->killing) {
         s->killing = true;
         s->kill_deadline = now_ms() + 2000;
-        kill_all(s, SIGTERM);
+        /* actors that listen are told to stop, so that sinks commit what
+           they wrote (a final checkpoint) and modules' stop hooks run;
+           the rest get SIGTERM; anything left at the deadline, SIGKILL */
+        for (int i = 0; i < s->ninsts; i++) {
+            inst_t *in = &s->insts[i];
+            if (!instance_alive(in) || s->plan->actors[in->actor].external)
+                continue; /* the calling program is told why: abort_external */
+            if (in->state == I_SPAWNED)
+                signal_instance(s, in, SIGTERM);
+            else
+                send_kind_text(s, in, CTL_STOP, NULL);
+        }
         for (int i = 0; i < s->ninsts; i++)
             if (s->insts[i].state == I_WAITING)
                 s->insts[i].state = I_EXITED; /* no successor now */
@@ -373,6 +391,18 @@ static void on_death(sup_t *s, inst_t *in, int status)
         fail_run(s, 1);
         return;
     }
+    if (a->stateful && !a->checkpoints && !a->lossy && !a->external
+        && a->restart != RESTART_TEMPORARY) {
+        /* its successor would start from nothing, and the run would end
+           with a wrong answer and exit 0: the worst a runtime can do */
+        say(s, "actor '%s' #%u (pid %d) %s: it keeps state (TROUPE_STATEFUL) and its "
+            "module '%s' has no snapshot and restore hooks, so the state is lost and the "
+            "result would be wrong: the run fails (restart = permanent_lossy restarts it "
+            "empty instead)", a->name, in->instance, (int)in->pid, why, a->module);
+        fail_run(s, 1);
+        return;
+    }
+    commit_rewind(s, in);
     char name[128];
     snprintf(name, sizeof name, "%s#%u", a->name, in->instance);
     for (int k = 0; k < 7; k++) {
@@ -598,11 +628,19 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_CONFIG);
+    wiring_ckpt_t ck;
+    char out_path[PATH_MAX + 64];
+    if (commit_config(s, in, &ck, out_path, sizeof out_path) < 0) {
+        msgpack_sbuffer_destroy(&sb);
+        fail_run(s, 1);
+        return;
+    }
     wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance, in->incarnation,
                        in->node >= 0 ? s->nodes[in->node].host : NULL,
                        s->has_curve ? &s->curve : NULL,
                        (s->opts->verbose < 0 ? CTL_LOG_QUIET : 0)
-                           | (progress_bar(s) ? CTL_LOG_BAR : 0));
+                           | (progress_bar(s) ? CTL_LOG_BAR : 0),
+                       &ck);
     inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
     in->state = I_CONFIGURED;
@@ -749,6 +787,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         fail_run(s, s->started ? 1 : 2);
         break;
     case CTL_STATS: take_stats(s, in, root); break;
+    case CTL_CHECKPOINT: commit_checkpoint(s, in, root); break;
     case CTL_FAIL: {
         uint64_t item = root->via.array.size > 1
                                 && root->via.array.ptr[1].type
@@ -1083,6 +1122,7 @@ static int setup(sup_t *s)
             s->insts[k].instance = i;
             s->insts[k].prefer = -1;
             s->insts[k].node = -1;
+            s->insts[k].out_fd = -1;
         }
     }
     if (make_rundir(s) < 0)
@@ -1278,6 +1318,7 @@ cleanup:
         for (int o = 0; s->insts[i].bound && o < a->noutputs; o++)
             free(s->insts[i].bound[o]);
         free(s->insts[i].bound);
+        commit_close(&s->insts[i]);
     }
     free(s->insts);
     free(s->first_inst);

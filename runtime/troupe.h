@@ -30,9 +30,14 @@ extern "C" {
 #define TROUPE_VERSION_MINOR 1
 #define TROUPE_VERSION_PATCH 0
 
-/*  Bumped whenever troupe_module_t or a hook's signature changes; the runtime
-    refuses a module built for another ABI. */
-#define TROUPE_ABI_VERSION 1
+/*  The module ABI a module is built for, in its descriptor. Fields are only
+    ever added at the end of troupe_module_t, each with the ABI that brought
+    it: the runtime reads a field only from a module built for that ABI or
+    later, so a module built against an older troupe.h still loads (ABI 1:
+    everything up to idle; ABI 2: snapshot and restore). A module built for
+    a newer ABI than the runtime's is refused. */
+#define TROUPE_ABI_VERSION 2
+#define TROUPE_ABI_MIN 1
 
 enum {
     TROUPE_OK = 0,
@@ -42,7 +47,10 @@ enum {
 };
 
 /* Module flags. */
-#define TROUPE_STATEFUL 0x1u /* keeps state across items: inputs are deduplicated */
+#define TROUPE_STATEFUL 0x1u /* keeps state across items: inputs are deduplicated,
+                                each item reaches the same instance, and without
+                                snapshot and restore hooks a death fails the run
+                                (docs/RELIABILITY.md) */
 #define TROUPE_ORDERED 0x2u  /* wants input in source order unless the config
                                 says `ordered = false` (sinks such as print) */
 
@@ -66,6 +74,20 @@ typedef void(troupe_stop_fn)(troupe_ctx_t *ctx);
     more. A sink that buffers its output writes it out here, so that a slow
     trickle of items is not held back. It may not emit. */
 typedef void(troupe_idle_fn)(troupe_ctx_t *ctx);
+/*  snapshot (ABI 2): a checkpoint is being taken. Pack the module's whole
+    state as exactly one msgpack value with `pk` (nil when there is none),
+    and make durable what the items so far have done: a sink that buffers
+    writes its buffer out here. The runtime keeps the value with the set of
+    items it covers, and acknowledges those items upstream only then.
+    Return TROUPE_OK, or TROUPE_ERROR (after troupe_fail) to skip this
+    checkpoint. It may not emit. */
+typedef int(troupe_snapshot_fn)(troupe_ctx_t *ctx, msgpack_packer *pk);
+/*  restore (ABI 2): in a restarted instance, after start and before any
+    item: take back the state that snapshot packed (borrowed: copy what
+    you keep). The items the checkpoint did not cover come again, so the
+    instance ends exactly where one that never died would. Return
+    TROUPE_OK, or TROUPE_ERROR (after troupe_fail), which fails the run. */
+typedef int(troupe_restore_fn)(troupe_ctx_t *ctx, const msgpack_object *state);
 
 typedef struct {
     uint32_t abi_version; /* TROUPE_ABI_VERSION */
@@ -79,6 +101,9 @@ typedef struct {
     troupe_flush_fn *flush;
     troupe_stop_fn *stop;
     troupe_idle_fn *idle;
+    /* ABI 2 */
+    troupe_snapshot_fn *snapshot;
+    troupe_restore_fn *restore;
 } troupe_module_t;
 
 /*  Declares the module's descriptor; use once per module, at file scope:

@@ -48,7 +48,16 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
             snprintf(ep, sizeof ep, "tcp://%s:*", host);
         else
             wiring_bind_endpoint(p, rundir, actor, instance, ch, ep, sizeof ep);
-        msgpack_pack_map(pk, 7);
+        /* a pipe into an exact actor: each item goes to its home instance */
+        int home = plan_chan_home(p, ch);
+        msgpack_pack_map(pk, home >= 0 ? 10 : 7);
+        if (home >= 0) {
+            ctl_pack_str(pk, "home");
+            msgpack_pack_unsigned_int(pk, p->actors[home].instances);
+            ctl_pack_kv_str(pk, "home_actor", p->actors[home].name);
+            ctl_pack_str(pk, "block");
+            msgpack_pack_unsigned_int(pk, p->batch);
+        }
         ctl_pack_str(pk, "chan");
         msgpack_pack_int(pk, ch);
         ctl_pack_kv_str(pk, "name", p->chans[ch].name);
@@ -146,12 +155,24 @@ static void pack_curve(msgpack_packer *pk, const wiring_curve_t *c)
 void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
                         int actor, unsigned instance, unsigned incarnation,
                         const char *host, const wiring_curve_t *curve,
-                        unsigned log)
+                        unsigned log, const wiring_ckpt_t *ck)
 {
     const plan_actor_t *a = &p->actors[actor];
-    msgpack_pack_map(pk, curve ? 17 : 16);
+    bool exact = plan_actor_exact(a), ckpt = plan_actor_checkpoints(a);
+    msgpack_pack_map(pk, 16 + (curve ? 1 : 0) + 2 + (ck && ck->stdout_path ? 1 : 0)
+                             + (ck && ck->restore ? 1 : 0));
     if (curve)
         pack_curve(pk, curve);
+    ctl_pack_str(pk, "exact");
+    exact ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    ctl_pack_str(pk, "checkpoint");
+    ckpt ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    if (ck && ck->stdout_path)
+        ctl_pack_kv_str(pk, "stdout", ck->stdout_path);
+    if (ck && ck->restore) { /* the last checkpoint's map, as it came */
+        ctl_pack_str(pk, "restore");
+        pk->callback(pk->data, ck->restore, ck->restore_len);
+    }
     ctl_pack_kv_str(pk, "pipeline", p->name);
     ctl_pack_kv_str(pk, "base_dir", p->dir);
     ctl_pack_str(pk, "incarnation");

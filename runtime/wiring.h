@@ -33,14 +33,24 @@ typedef struct {
                               the machine of the instance: what zauth reads */
 } wiring_curve_t;
 
+/*  What CONFIG tells an exact actor's instance about its checkpoints: the
+    file its stdout goes to, which the supervisor copies out as checkpoints
+    commit it (a sink on the head; NULL: its stdout is the run's), and the
+    last checkpoint to resume from, a packed msgpack map (NULL: none). */
+typedef struct {
+    const char *stdout_path;
+    const void *restore;
+    size_t restore_len;
+} wiring_ckpt_t;
+
 /*  Packs the CONFIG map for one instance of `actor`: who it is, its module,
     what its outputs bind (on tcp, on `host`: a node's address; NULL: the
-    plan's choice), with curve (NULL: none) its CURVE keys, and how its
-    module's lines go (CTL_LOG_*). */
+    plan's choice), with curve (NULL: none) its CURVE keys, how its module's
+    lines go (CTL_LOG_*), and with ck (NULL: none) its checkpoints. */
 void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
                         int actor, unsigned instance, unsigned incarnation,
                         const char *host, const wiring_curve_t *curve,
-                        unsigned log);
+                        unsigned log, const wiring_ckpt_t *ck);
 /*  The endpoint a producer instance's output is bound at (NULL: unknown). */
 typedef const char *(wiring_bound_fn)(void *arg, int actor, unsigned instance, int chan);
 /*  The public key (Z85) of a producer instance's CURVE server, or NULL

@@ -1,0 +1,81 @@
+/*  checkpoint.c: batches waiting for a checkpoint (checkpoint.h). */
+#include "checkpoint.h"
+
+#include <stdlib.h>
+
+static int push(ckpt_ack_t **v, size_t *n, size_t *cap, ckpt_ack_t a)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 32;
+        ckpt_ack_t *more = realloc(*v, ncap * sizeof *more);
+        if (!more)
+            return -1;
+        *v = more;
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = a;
+    return 0;
+}
+
+int ckpt_wait(ckpt_t *self, int input, uint64_t batch_id, uint64_t now_ns)
+{
+    if (!self->nwaiting)
+        self->oldest_ns = now_ns;
+    return push(&self->waiting, &self->nwaiting, &self->capwaiting,
+                (ckpt_ack_t){ input, batch_id });
+}
+
+bool ckpt_due(const ckpt_t *self, uint64_t now_ns, bool idle, size_t batches,
+              uint64_t max_wait_ns)
+{
+    if (!self->nwaiting || self->in_flight || now_ns < self->not_before_ns)
+        return false;
+    return idle || self->nwaiting >= batches || now_ns - self->oldest_ns >= max_wait_ns;
+}
+
+bool ckpt_pending(const ckpt_t *self)
+{
+    return self->nwaiting || self->in_flight;
+}
+
+uint64_t ckpt_begin(ckpt_t *self)
+{
+    /* swap the lists: the waiting become the covered, and the old covered
+       list (empty) takes the next waiting */
+    ckpt_ack_t *v = self->flight;
+    size_t cap = self->capflight;
+    self->flight = self->waiting;
+    self->nflight = self->nwaiting;
+    self->capflight = self->capwaiting;
+    self->waiting = v;
+    self->capwaiting = cap;
+    self->nwaiting = 0;
+    self->in_flight = true;
+    return ++self->seq;
+}
+
+void ckpt_cost(ckpt_t *self, uint64_t now_ns, uint64_t cost_ns)
+{
+    self->spent_ns += cost_ns;
+    self->not_before_ns = now_ns + 19 * cost_ns;
+}
+
+void ckpt_kept(ckpt_t *self, uint64_t seq, void (*ack)(void *arg, int input, uint64_t id),
+               void *arg)
+{
+    if (!self->in_flight || seq != self->seq)
+        return; /* not ours: a stale or forged answer */
+    for (size_t i = 0; i < self->nflight; i++)
+        ack(arg, self->flight[i].input, self->flight[i].batch_id);
+    self->nflight = 0;
+    self->in_flight = false;
+    self->taken++;
+}
+
+void ckpt_fini(ckpt_t *self)
+{
+    free(self->waiting);
+    free(self->flight);
+    self->waiting = self->flight = NULL;
+    self->nwaiting = self->nflight = 0;
+}

@@ -1,0 +1,59 @@
+/*  checkpoint.h: which input batches an exact actor (a stateful actor or a
+    sink, docs/RELIABILITY.md) has handled but may not acknowledge yet.
+
+    Such an actor acknowledges a batch only once a checkpoint covers it: a
+    snapshot of its state, with the set of items it has taken, kept by the
+    supervisor. So a batch is always held by someone who can give it back:
+    by its producer until acknowledged, and from then on by the checkpoint.
+    At most one checkpoint is in flight; the batches handled meanwhile wait
+    for the next.
+*/
+#ifndef TR_CHECKPOINT_H
+#define TR_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int input;
+    uint64_t batch_id;
+} ckpt_ack_t;
+
+typedef struct {
+    ckpt_ack_t *waiting;  /* handled, covered by no checkpoint yet */
+    size_t nwaiting, capwaiting;
+    ckpt_ack_t *flight;   /* covered by the checkpoint in flight */
+    size_t nflight, capflight;
+    bool in_flight;
+    uint64_t seq;         /* the last checkpoint's number */
+    uint64_t oldest_ns;   /* when the oldest waiting batch was handled */
+    uint64_t not_before_ns; /* the next one waits until then (its cost) */
+    uint64_t taken;       /* checkpoints kept */
+    uint64_t spent_ns;    /* taking them (snapshot and packing) */
+} ckpt_t;
+
+/*  A batch was handled: it waits for a checkpoint. Returns 0, or -1 when
+    it could not be recorded (out of memory): the caller acknowledges it at
+    once, and a death before the next checkpoint could count it twice. */
+int ckpt_wait(ckpt_t *self, int input, uint64_t batch_id, uint64_t now_ns);
+/*  Whether to take a checkpoint now: something waits, none is in flight,
+    the last one's cost allows it, and either `waiting` batches have piled
+    up, the oldest has waited `max_wait_ns`, or the actor has nothing else
+    to do (`idle`). */
+bool ckpt_due(const ckpt_t *self, uint64_t now_ns, bool idle, size_t batches,
+              uint64_t max_wait_ns);
+bool ckpt_pending(const ckpt_t *self);
+/*  The checkpoint being taken covers every waiting batch; returns its
+    number. */
+uint64_t ckpt_begin(ckpt_t *self);
+/*  It took `cost_ns` to take: the next waits 19 times as long, so that
+    checkpoints cost at most 5% of the actor's time. */
+void ckpt_cost(ckpt_t *self, uint64_t now_ns, uint64_t cost_ns);
+/*  The supervisor kept checkpoint `seq`: ack is called for each batch it
+    covers. */
+void ckpt_kept(ckpt_t *self, uint64_t seq, void (*ack)(void *arg, int input, uint64_t id),
+               void *arg);
+void ckpt_fini(ckpt_t *self);
+
+#endif
