@@ -14,12 +14,15 @@
 #include "envelope.h"
 #include "host.h"
 #include "module.h"
+#include "poison.h"
 #include "seen.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <errno.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +86,17 @@ typedef struct {
     bool ckpt_on;  /* acknowledges only what a checkpoint covers */
     ckpt_t ckpt;
     bool ckpt_closed; /* the checkpoint after the flush is taken */
+    /* poison items (poison.h): our slot in the supervisor's file, and the
+       items it found to kill their workers */
+    poison_slot_t *slot;
+    void *slots_map;
+    size_t slots_len;
+    struct poisoned {
+        uint32_t origin;
+        uint64_t item;
+        char *text;
+    } *poison;
+    int npoison;
     bool out_file; /* stdout is a file of the run's, which the supervisor
                       copies to the real one as checkpoints commit it */
     /* lifecycle */
@@ -476,6 +490,65 @@ static int take_stdout(host_t *h, const msgpack_object *cfg, char *err, size_t e
 static order_t *order_for(host_t *h, uint32_t origin);
 static int order_hold(order_t *o, zmq_msg_t *msg);
 
+/*  An item found to kill its worker: failed from now on, never handled. */
+static void add_poison(host_t *h, uint64_t origin, uint64_t item, const char *text,
+                       size_t len)
+{
+    for (int i = 0; i < h->npoison; i++)
+        if (h->poison[i].origin == origin && h->poison[i].item == item)
+            return;
+    struct poisoned *more = realloc(h->poison, (h->npoison + 1) * sizeof *more);
+    if (!more)
+        return; /* it kills its worker again, and is found again */
+    h->poison = more;
+    h->poison[h->npoison] = (struct poisoned){ (uint32_t)origin, item, strndup(text, len) };
+    if (h->poison[h->npoison].text)
+        h->npoison++;
+}
+
+static const char *poisoned(const host_t *h, uint32_t origin, uint64_t item)
+{
+    for (int i = 0; i < h->npoison; i++)
+        if (h->poison[i].origin == origin && h->poison[i].item == item)
+            return h->poison[i].text;
+    return NULL;
+}
+
+/*  [POISON, origin, item, text] as a control message or in CONFIG's list. */
+static void take_poison(host_t *h, const msgpack_object *e, uint32_t from)
+{
+    const msgpack_object *v = e->via.array.ptr;
+    if (e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size >= from + 3
+        && v[from].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        && v[from + 1].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        && v[from + 2].type == MSGPACK_OBJECT_STR)
+        add_poison(h, v[from].via.u64, v[from + 1].via.u64, v[from + 2].via.str.ptr,
+                   v[from + 2].via.str.size);
+}
+
+/*  "items" and "item_slot": where this instance says what it handles. */
+static void take_slot(host_t *h, const msgpack_object *cfg)
+{
+    char *path = ctl_map_str(cfg, "items");
+    const msgpack_object *at = ctl_map_get(cfg, "item_slot");
+    int fd = path ? open(path, O_RDWR | O_CLOEXEC) : -1;
+    free(path);
+    struct stat st;
+    if (fd < 0 || !at || at->type != MSGPACK_OBJECT_POSITIVE_INTEGER || fstat(fd, &st) < 0
+        || (uint64_t)st.st_size < (at->via.u64 + 1) * sizeof(poison_slot_t)) {
+        if (fd >= 0)
+            close(fd);
+        return; /* a node's instance, or an old supervisor: no slot */
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return;
+    h->slots_map = map;
+    h->slots_len = (size_t)st.st_size;
+    h->slot = (poison_slot_t *)map + at->via.u64;
+}
+
 /*  "restore": the last checkpoint of this instance's predecessor, as it
     packed it: the module's state, the items it had taken, how far an
     ordered actor had handed its input on. */
@@ -594,6 +667,11 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     if (!ctx->mod)
         return -1;
     h->ckpt_on = !h->embed && ctl_map_bool(cfg, "checkpoint", false);
+    take_slot(h, cfg);
+    const msgpack_object *poison = ctl_map_get(cfg, "poison");
+    for (uint32_t i = 0; poison && poison->type == MSGPACK_OBJECT_ARRAY
+                         && i < poison->via.array.size; i++)
+        take_poison(h, &poison->via.array.ptr[i], 0);
     if (take_stdout(h, cfg, err, errlen) < 0)
         return -1;
     if (ctx->mod->start) {
@@ -745,6 +823,19 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
             continue;
         }
         ctx->stats.items_in += grp->via.array.size;
+        const char *poison = h->npoison ? poisoned(h, b->origin, ctx->item) : NULL;
+        if (poison) { /* it kills whoever handles it: failed, not handled */
+            host_group_reset(ctx);
+            snprintf(ctx->error, sizeof ctx->error, "%s", poison);
+            ctx->failed = true;
+            group_end(h, TROUPE_ERROR);
+            continue;
+        }
+        if (h->slot) { /* what we die on, if we do */
+            h->slot->origin = b->origin;
+            h->slot->item = ctx->item;
+            __atomic_store_n(&h->slot->busy, 1, __ATOMIC_RELEASE);
+        }
         int rc = TROUPE_OK;
         for (unsigned attempt = 0; attempt <= h->retries; attempt++) {
             host_group_reset(ctx);
@@ -759,6 +850,8 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                 break;
         }
         ctx->in_hook = false;
+        if (h->slot)
+            __atomic_store_n(&h->slot->busy, 0, __ATOMIC_RELEASE);
         group_end(h, rc);
         if ((g & 63) == 63) {
             split_if_big(h, b->origin, ctx->item + 1, src);
@@ -1272,6 +1365,8 @@ static void handle_control(host_t *h)
             && root.via.array.ptr[2].type == MSGPACK_OBJECT_STR)
             snprintf(arg2, sizeof arg2, "%.*s", (int)root.via.array.ptr[2].via.str.size,
                      root.via.array.ptr[2].via.str.ptr);
+        if (kind == CTL_POISON) /* its text points into the frame */
+            take_poison(h, &root, 1);
         zmq_msg_close(&msg);
         switch (kind) {
         case CTL_INPUT_END: h->input_end = true; break;
@@ -1432,6 +1527,11 @@ static void host_free(host_t *h)
     free(h->orders);
     seen_clear(&h->seen);
     ckpt_fini(&h->ckpt);
+    if (h->slots_map)
+        munmap(h->slots_map, h->slots_len);
+    for (int i = 0; i < h->npoison; i++)
+        free(h->poison[i].text);
+    free(h->poison);
     while (h->made_recs) { /* stopped early, some may still be held */
         inrec_t *r = h->made_recs;
         h->made_recs = r->next_made;

@@ -41,8 +41,10 @@ enum {
     CTL_ABORT,       /* [ABORT, text]: the run failed; to an actor the
                         calling program plays (embedding), which has no
                         process to kill */
-    CTL_CHECKPOINTED /* [CHECKPOINTED, seq]: checkpoint seq is kept; the
+    CTL_CHECKPOINTED, /* [CHECKPOINTED, seq]: checkpoint seq is kept; the
                         items it covers may be acknowledged */
+    CTL_POISON       /* [POISON, origin, item, text]: that item kills its
+                        worker: fail it without calling the module */
 };
 
 /*  CONFIG's "log": how a module's own lines (troupe_log, troupe_warn) go

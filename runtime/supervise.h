@@ -72,6 +72,7 @@ typedef struct {
     uint64_t ckpts;    /* checkpoints kept, over all its incarnations */
     int out_fd;        /* a sink on the head: its stdout file, read here; -1 */
     uint64_t out_done; /* bytes of that file copied to the run's stdout */
+    bool hung;         /* killed here for sending no heartbeat */
 } inst_t;
 
 /*  A node that joined this head (troupe node, node.c). */
@@ -100,6 +101,16 @@ typedef struct {
     unsigned n;
     unsigned total;
 } restarts_t;
+
+/*  An item that an instance died handling (poison.c). */
+typedef struct {
+    int actor;
+    uint32_t origin;
+    uint64_t item;
+    unsigned deaths;
+    bool poison; /* killed its workers 2 + retries times: failed from now on */
+    char text[240];
+} strike_t;
 
 typedef struct {
     const plan_t *plan;
@@ -159,6 +170,13 @@ typedef struct {
     watcher_t watchers[MAX_WATCHERS];
     int nwatchers;
     struct progress *progress; /* progress.c's, NULL: the run shows none */
+    /* poison items (poison.c): what each instance on the head is handling */
+    struct poison_slot *slots;
+    size_t slots_len;
+    char items_path[PATH_MAX + 16];
+    strike_t *strikes;
+    int nstrikes;
+    uint64_t *skipped; /* per actor: failed items passed over (on_error = skip) */
 } sup_t;
 
 /* ---- supervisor.c ------------------------------------------------------------ */
@@ -191,6 +209,18 @@ void commit_checkpoint(sup_t *s, inst_t *in, const msgpack_object *root);
 /*  `in` died: what it wrote since its last checkpoint is not the run's. */
 void commit_rewind(sup_t *s, inst_t *in);
 void commit_close(inst_t *in);
+
+/* ---- poison.c: items that kill their workers --------------------------------- */
+/*  Makes the file of slots (RUNDIR/items). Returns 0, or -1 (said). */
+int poison_open(sup_t *s);
+/*  CONFIG's part: where `in` says what it handles, and the poison items of
+    its actor so far (packed into *sb, which the caller destroys). */
+void poison_config(sup_t *s, inst_t *in, wiring_ckpt_t *ck, msgpack_sbuffer *sb);
+/*  `in` died (status: waitpid's; why: that, said): the item it was
+    handling, if any and if it may be to blame, takes a strike, and one
+    that has killed enough workers is poison. */
+void poison_death(sup_t *s, inst_t *in, int status, const char *why);
+void poison_close(sup_t *s);
 
 /* ---- head.c ------------------------------------------------------------------ */
 /*  Chooses where `in` runs: the head or a live node. */

@@ -199,6 +199,7 @@ static void name_instance(sup_t *s, inst_t *in, char *title, size_t len)
 void spawned(inst_t *in, pid_t pid)
 {
     in->pid = pid;
+    in->hung = false;
     in->state = I_SPAWNED;
     in->last_seen = in->spawned_at = now_ms();
 }
@@ -391,6 +392,7 @@ static void on_death(sup_t *s, inst_t *in, int status)
         fail_run(s, 1);
         return;
     }
+    poison_death(s, in, status, why);
     if (a->stateful && !a->checkpoints && !a->lossy && !a->external
         && a->restart != RESTART_TEMPORARY) {
         /* its successor would start from nothing, and the run would end
@@ -635,6 +637,9 @@ static void send_config(sup_t *s, inst_t *in)
         fail_run(s, 1);
         return;
     }
+    msgpack_sbuffer poison;
+    msgpack_sbuffer_init(&poison);
+    poison_config(s, in, &ck, &poison);
     wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance, in->incarnation,
                        in->node >= 0 ? s->nodes[in->node].host : NULL,
                        s->has_curve ? &s->curve : NULL,
@@ -643,6 +648,7 @@ static void send_config(sup_t *s, inst_t *in)
                        &ck);
     inst_send(s, in, &sb);
     msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&poison);
     in->state = I_CONFIGURED;
 }
 
@@ -798,6 +804,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
                 sizeof text);
         s->failed_items++;
         if (a->on_error == ON_ERROR_SKIP) {
+            s->skipped[in->actor]++;
             if (s->opts->verbose > 0)
                 say_info(s, "actor '%s' #%u: item %llu failed (skipped): %s", a->name,
                     in->instance, (unsigned long long)item, text);
@@ -1045,6 +1052,7 @@ static void check_time(sup_t *s)
                 in->state == I_RUNNING ? "sent no heartbeat" : "did not start",
                 (double)(now - in->last_seen) / 1000.0);
             signal_instance(s, in, SIGKILL); /* reaped as a death: restarted or fatal */
+            in->hung = true;
             in->last_seen = now;
         }
     }
@@ -1107,8 +1115,9 @@ static int setup(sup_t *s)
     s->input_ended = calloc(p->nactors, sizeof *s->input_ended);
     s->restarts = calloc(p->nactors, sizeof *s->restarts);
     s->node_items = calloc((size_t)p->nactors * (MAX_NODES + 1), sizeof *s->node_items);
+    s->skipped = calloc(p->nactors, sizeof *s->skipped);
     if (!s->insts || !s->first_inst || !s->actor_done || !s->input_ended
-        || !s->restarts || !s->node_items)
+        || !s->restarts || !s->node_items || !s->skipped)
         return -1;
     for (int a = 0; a < p->nactors; a++)
         if (!(s->restarts[a].times = calloc(p->actors[a].max_restarts + 1,
@@ -1125,7 +1134,7 @@ static int setup(sup_t *s)
             s->insts[k].out_fd = -1;
         }
     }
-    if (make_rundir(s) < 0)
+    if (make_rundir(s) < 0 || poison_open(s) < 0)
         return -1;
     if (p->tcp_host && setup_curve(s) < 0)
         return -1;
@@ -1285,6 +1294,14 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         s->exit_code = all_done ? 0 : 1;
     }
     watch_close(s);
+    /* skipped items are not an error, but never silent either: one line
+       each actor, whatever -v says (only -q drops it) */
+    for (int a = 0; s->opts->verbose >= 0 && a < plan->nactors; a++)
+        if (s->skipped[a])
+            say_warn(s, "actor '%s': %llu item%s failed and %s skipped (on_error = skip)%s",
+                plan->actors[a].name, (unsigned long long)s->skipped[a],
+                s->skipped[a] == 1 ? "" : "s", s->skipped[a] == 1 ? "was" : "were",
+                s->opts->verbose > 0 ? "" : "; -v names each");
     summary(s);
 cleanup:
     if (s->insts && !all_exited(s)) { /* setup failed half way */
@@ -1307,6 +1324,7 @@ cleanup:
         zmq_close(s->ctl);
     if (s->zctx)
         zmq_ctx_term(s->zctx);
+    poison_close(s); /* its file is in the run directory */
     remove_rundir(s);
     auth_keys_clear(&s->keys);
     if (s->sigfd >= 0) {
@@ -1325,6 +1343,7 @@ cleanup:
     free(s->actor_done);
     free(s->input_ended);
     free(s->node_items);
+    free(s->skipped);
     for (int a = 0; s->restarts && a < plan->nactors; a++)
         free(s->restarts[a].times);
     free(s->restarts);

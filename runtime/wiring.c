@@ -160,7 +160,17 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
     const plan_actor_t *a = &p->actors[actor];
     bool exact = plan_actor_exact(a), ckpt = plan_actor_checkpoints(a);
     msgpack_pack_map(pk, 16 + (curve ? 1 : 0) + 2 + (ck && ck->stdout_path ? 1 : 0)
-                             + (ck && ck->restore ? 1 : 0));
+                             + (ck && ck->restore ? 1 : 0) + (ck && ck->items_path ? 2 : 0)
+                             + (ck && ck->poison ? 1 : 0));
+    if (ck && ck->items_path) {
+        ctl_pack_kv_str(pk, "items", ck->items_path);
+        ctl_pack_str(pk, "item_slot");
+        msgpack_pack_unsigned_int(pk, ck->item_slot);
+    }
+    if (ck && ck->poison) {
+        ctl_pack_str(pk, "poison");
+        pk->callback(pk->data, ck->poison, ck->poison_len);
+    }
     if (curve)
         pack_curve(pk, curve);
     ctl_pack_str(pk, "exact");

@@ -41,6 +41,13 @@ typedef struct {
     const char *stdout_path;
     const void *restore;
     size_t restore_len;
+    /* poison items (poison.h): the file and slot where the instance says
+       what it handles (NULL: none), and its actor's poison items so far,
+       a packed array (NULL: none) */
+    const char *items_path;
+    unsigned item_slot;
+    const void *poison;
+    size_t poison_len;
 } wiring_ckpt_t;
 
 /*  Packs the CONFIG map for one instance of `actor`: who it is, its module,
