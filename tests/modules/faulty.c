@@ -11,7 +11,8 @@
     own pid-seeded generator, so an item that killed one process is most
     likely handled by the next. With `at = ID` and `marker = PATH` instead,
     it misbehaves exactly once: at item ID, in the first process to get
-    there (the one that creates PATH).
+    there (the one that creates PATH); with `at = ID` and no marker, every
+    time any process gets to item ID (a poison item).
 */
 #include <troupe.h>
 
@@ -62,11 +63,15 @@ static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
 {
     faulty_t *f = troupe_state(ctx);
     bool now = f->chance > 0 && (double)rand_r(&f->seed) / RAND_MAX < f->chance;
-    if (f->at >= 0 && (uint64_t)f->at == troupe_item_id(ctx) && f->marker) {
-        int fd = open(f->marker, O_CREAT | O_EXCL | O_WRONLY, 0644);
-        if (fd >= 0) {
-            close(fd);
+    if (f->at >= 0 && (uint64_t)f->at == troupe_item_id(ctx)) {
+        if (!f->marker)
             now = true;
+        else {
+            int fd = open(f->marker, O_CREAT | O_EXCL | O_WRONLY, 0644);
+            if (fd >= 0) {
+                close(fd);
+                now = true;
+            }
         }
     }
     if (now && strcmp(f->mode, "unended") && strcmp(f->mode, "overrun")) {
