@@ -3,12 +3,13 @@
 #   make test   build and run the whole test suite
 #   make bench  release build, then the benchmarks against their peers
 #   make fuzz   the libFuzzer targets, FUZZ_SECONDS (300) each
+#   make soak   50M items under SIGKILLs every 50 ms, ipc then tcp (SOAK_ITEMS)
 
 SHELL := /bin/bash
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench fuzz soak clean
 
 all: build
 
@@ -43,6 +44,11 @@ bench: deps
 FUZZ_SECONDS ?= 300
 fuzz: build
 	bash tests/fuzz.sh $(BUILD) . $(FUZZ_SECONDS)
+
+# The long chaos soak (tests/soak.sh), not part of make test: SOAK_ITEMS
+# (50000000) items, a random instance of every stage killed every 50 ms.
+soak: build
+	bash tests/soak.sh $(BUILD) .
 
 clean:
 	rm -rf $(BUILD) build-release
