@@ -287,7 +287,7 @@ for on_error in fail skip; do
         expect_eq "$name: exit code" "$CODE" 0
         seq 0 9999 | grep -vx 4242 > "$SCRATCH/want"
         expect_same "$name: every item but 4242" "$SCRATCH/$name.out" "$SCRATCH/want"
-        skips=$(grep "warning" "$SCRATCH/$name.err" | grep -i "skip")
+        skips=$(grep "warning" "$SCRATCH/$name.err" | grep -i "skipped")
         if [ "$(grep -c . <<< "$skips")" -eq 1 ] && grep -qw 1 <<< "$skips"; then
             ok "$name: one warning of 1 skipped item"
         else
