@@ -356,6 +356,18 @@ static int home_slot_of(chan_out_t *self, int k)
     return -1;
 }
 
+/*  Sends an unsent batch to slot: send_to's answer, and on success the
+    batch is that slot's. */
+static int place_batch(chan_out_t *self, int slot, out_batch_t *b)
+{
+    int rc = send_to(self, slot, b);
+    if (rc == 0) {
+        b->slot = slot;
+        self->unsent--;
+    }
+    return rc;
+}
+
 static int pump_homed(chan_out_t *self)
 {
     for (uint64_t id = self->head; id < self->next_id && self->unsent; id++) {
@@ -365,13 +377,8 @@ static int pump_homed(chan_out_t *self)
         int slot = home_slot_of(self, b->home);
         if (slot < 0 || !self->slots[slot].connected || !self->slots[slot].credit)
             continue;
-        int rc = send_to(self, slot, b);
-        if (rc < 0)
+        if (place_batch(self, slot, b) < 0)
             return -1;
-        if (rc == 0) {
-            b->slot = slot;
-            self->unsent--;
-        }
     }
     self->send_cursor = self->next_id;
     return 0;
@@ -389,14 +396,10 @@ static int pump_pipe(chan_out_t *self)
         int slot = best_slot(self);
         if (slot < 0)
             return 0;
-        int rc = send_to(self, slot, b);
+        int rc = place_batch(self, slot, b);
         if (rc < 0)
             return -1;
-        if (rc == 0) {
-            b->slot = slot;
-            self->unsent--;
-        }
-        else
+        if (rc > 0)
             id--; /* try the same batch on another slot */
     }
     while (self->send_cursor < self->next_id) {
@@ -408,14 +411,11 @@ static int pump_pipe(chan_out_t *self)
         int slot = best_slot(self);
         if (slot < 0)
             return 0;
-        int rc = send_to(self, slot, b);
+        int rc = place_batch(self, slot, b);
         if (rc < 0)
             return -1;
-        if (rc == 0) {
-            b->slot = slot;
-            self->unsent--;
+        if (rc == 0)
             self->send_cursor++;
-        }
     }
     return 0;
 }

@@ -280,6 +280,7 @@ static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *titl
 }
 
 static void send_kind_text(sup_t *s, inst_t *in, int kind, const char *text);
+static void drain_run(sup_t *s, int code);
 
 static void kill_all(sup_t *s, int sig)
 {
@@ -812,7 +813,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         else if (!s->killing) {
             say(s, "actor '%s' #%u: item %llu failed: %s", a->name, in->instance,
                 (unsigned long long)item, text);
-            fail_run(s, 1);
+            drain_run(s, 1);
         }
         break;
     }
@@ -887,6 +888,28 @@ static void read_control(sup_t *s)
 
 /* ==== signals ======================================================================== */
 
+/*  Stops the sources and lets what is in flight reach the sinks, for at
+    most --grace seconds; then the run ends, with `code` unless a reason
+    came first. A failed item ends a run this way: what the items before
+    it made is still written out. */
+static void drain_run(sup_t *s, int code)
+{
+    if (s->exit_code < 0)
+        s->exit_code = code;
+    if (s->draining || s->killing)
+        return;
+    s->draining = true;
+    s->drain_deadline = now_ms() + (uint64_t)(s->opts->grace * 1000);
+    if (!s->started) {
+        fail_run(s, code);
+        return;
+    }
+    for (int i = 0; i < s->ninsts; i++)
+        if (s->plan->actors[s->insts[i].actor].ninputs == 0
+            && s->insts[i].state == I_RUNNING)
+            send_kind(s, &s->insts[i], CTL_DRAIN);
+}
+
 void read_signals(sup_t *s)
 {
     struct signalfd_siginfo si;
@@ -912,17 +935,8 @@ void read_signals(sup_t *s)
         }
         say_warn(s, "%s: stopping the sources and draining (again to kill now)",
             strsignal(sig));
-        s->draining = true;
         s->exit_code = code;
-        s->drain_deadline = now_ms() + (uint64_t)(s->opts->grace * 1000);
-        if (!s->started) {
-            fail_run(s, code);
-            continue;
-        }
-        for (int i = 0; i < s->ninsts; i++)
-            if (s->plan->actors[s->insts[i].actor].ninputs == 0
-                && s->insts[i].state == I_RUNNING)
-                send_kind(s, &s->insts[i], CTL_DRAIN);
+        drain_run(s, code);
     }
 }
 

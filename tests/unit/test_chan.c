@@ -140,6 +140,80 @@ static void test_pipe(void)
     chan_out_destroy(&out);
 }
 
+/*  Reads each waiting batch's first seq. */
+static int drain_seqs(chan_in_t *in, uint64_t *ids, uint64_t *seqs, int max)
+{
+    int n = 0;
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, in->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        msgpack_object root;
+        env_batch_t b;
+        msgpack_zone_clear(&zone);
+        CHECK(env_decode(zmq_msg_data(&m), zmq_msg_size(&m), &zone, &root) == ENV_OK);
+        CHECK(env_batch_view(&root, &b) == ENV_OK);
+        if (n < max) {
+            ids[n] = b.batch_id;
+            seqs[n] = b.first_seq;
+        }
+        n++;
+        zmq_msg_close(&m);
+    }
+    msgpack_zone_destroy(&zone);
+    return n;
+}
+
+/*  A homed pipe: each batch goes to the home of its block, only there;
+    a lost home's batches wait for its successor, never go to a sibling. */
+static void test_homed(void)
+{
+    acked_count = 0;
+    chan_out_t *out = producer("inproc://homed", false, 0);
+    CHECK(chan_out_home(out, 2, "h", 10) == 0);
+    chan_in_t *h0 = consumer("inproc://homed", "h.0.0", "h#0", 8);
+    chan_in_t *h1 = consumer("inproc://homed", "h.1.0", "h#1", 8);
+    settle(out);
+    int want0 = 0;
+    for (uint64_t k = 0; k < 6; k++) {
+        make_batch(out, k * 10 + 3); /* block k */
+        want0 += chan_home(1, k, 2) == 0;
+    }
+    CHECK(want0 > 0 && want0 < 6); /* both homes get some (these blocks) */
+    settle(out);
+    uint64_t ids0[8], s0[8], ids1[8], s1[8];
+    int n0 = drain_seqs(h0, ids0, s0, 8), n1 = drain_seqs(h1, ids1, s1, 8);
+    CHECK(n0 == want0 && n1 == 6 - want0);
+    for (int i = 0; i < n0 && i < 8; i++)
+        CHECK(chan_home(1, s0[i] / 10, 2) == 0);
+    for (int i = 0; i < n1 && i < 8; i++)
+        CHECK(chan_home(1, s1[i] / 10, 2) == 1);
+    ack_all(h1, ids1, n1);
+
+    /* h#0 dies: its batches stay for it, h#1 gets none of them */
+    chan_out_lost(out, "h#0");
+    chan_in_destroy(&h0);
+    settle(out);
+    CHECK(drain_seqs(h1, ids1, s1, 8) == 0);
+    CHECK(!chan_out_idle(out));
+    /* its successor (same name, a new routing id) gets them all */
+    chan_in_t *h0b = consumer("inproc://homed", "h.0.1", "h#0", 8);
+    settle(out);
+    int again = drain_seqs(h0b, ids0, s0, 8);
+    CHECK(again == want0);
+    ack_all(h0b, ids0, again);
+    settle(out);
+    CHECK(acked_count == 6 && chan_out_idle(out));
+    chan_in_destroy(&h0b);
+    chan_in_destroy(&h1);
+    chan_out_destroy(&out);
+}
+
 static void test_broadcast(void)
 {
     acked_count = 0;
@@ -178,6 +252,7 @@ int main(void)
 {
     ctx = zmq_ctx_new();
     test_pipe();
+    test_homed();
     test_broadcast();
     zmq_ctx_term(ctx);
     CHECK_DONE();

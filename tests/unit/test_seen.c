@@ -42,6 +42,47 @@ int main(void)
     CHECK(seen_ranges(&s, 3) == 1);
     CHECK(!seen_check(&s, 3, 20000) && seen_ranges(&s, 3) == 2);
     free(order);
+
+    /* a checkpoint's copy of the set answers as the set does */
+    CHECK(!seen_check(&s, 7, 100) && !seen_check(&s, 7, 300));
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    seen_pack(&s, &pk);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    msgpack_object o;
+    CHECK(msgpack_unpack(sb.data, sb.size, NULL, &zone, &o) == MSGPACK_UNPACK_SUCCESS);
+    seen_t back = { 0 };
+    CHECK(seen_unpack(&back, &o) == 0);
+    CHECK(seen_check(&back, 1, 999) && seen_check(&back, 3, 12345));
+    CHECK(seen_check(&back, 7, 100) && seen_check(&back, 7, 300));
+    CHECK(!seen_check(&back, 7, 200) && !seen_check(&back, 1, 1000));
+    CHECK(seen_ranges(&back, 3) == seen_ranges(&s, 3));
+    seen_clear(&back);
+    /* damaged: [[1, [5, 3]]] (an empty range), [[1, [1, 5, 4, 9]]]
+       (overlapping), [[1, [1, 2]], [1, [3, 4]]] (an origin twice), {} */
+    for (int i = 0; i < 4; i++) {
+        msgpack_sbuffer_clear(&sb);
+        if (i == 0) { msgpack_pack_array(&pk, 1); msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint32(&pk, 1); msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint64(&pk, 5); msgpack_pack_uint64(&pk, 3); }
+        if (i == 1) { msgpack_pack_array(&pk, 1); msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint32(&pk, 1); msgpack_pack_array(&pk, 4);
+            msgpack_pack_uint64(&pk, 1); msgpack_pack_uint64(&pk, 5);
+            msgpack_pack_uint64(&pk, 4); msgpack_pack_uint64(&pk, 9); }
+        if (i == 2) { msgpack_pack_array(&pk, 2);
+            for (int k = 0; k < 2; k++) { msgpack_pack_array(&pk, 2);
+                msgpack_pack_uint32(&pk, 1); msgpack_pack_array(&pk, 2);
+                msgpack_pack_uint64(&pk, 1 + 2 * k); msgpack_pack_uint64(&pk, 2 + 2 * k); } }
+        if (i == 3)
+            msgpack_pack_map(&pk, 0);
+        CHECK(msgpack_unpack(sb.data, sb.size, NULL, &zone, &o) == MSGPACK_UNPACK_SUCCESS);
+        CHECK(seen_unpack(&back, &o) == -1 && back.n == 0);
+    }
+    msgpack_zone_destroy(&zone);
+    msgpack_sbuffer_destroy(&sb);
     seen_clear(&s);
     CHECK_DONE();
 }
