@@ -27,6 +27,7 @@ typedef struct inrec {
     int input;
     uint64_t batch_id;
     int pending;
+    bool effect; /* the module handled a value of it: a checkpoint must cover it */
     struct inrec *next_free;
     struct inrec *next_made; /* every record the host made, for its end */
 } inrec_t;

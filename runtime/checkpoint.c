@@ -25,12 +25,11 @@ int ckpt_wait(ckpt_t *self, int input, uint64_t batch_id, uint64_t now_ns)
                 (ckpt_ack_t){ input, batch_id });
 }
 
-bool ckpt_due(const ckpt_t *self, uint64_t now_ns, bool idle, size_t batches,
-              uint64_t max_wait_ns)
+bool ckpt_due(const ckpt_t *self, uint64_t now_ns, size_t batches, uint64_t max_wait_ns)
 {
     if (!self->nwaiting || self->in_flight || now_ns < self->not_before_ns)
         return false;
-    return idle || self->nwaiting >= batches || now_ns - self->oldest_ns >= max_wait_ns;
+    return self->nwaiting >= batches || now_ns - self->oldest_ns >= max_wait_ns;
 }
 
 bool ckpt_pending(const ckpt_t *self)

@@ -38,11 +38,9 @@ typedef struct {
     once, and a death before the next checkpoint could count it twice. */
 int ckpt_wait(ckpt_t *self, int input, uint64_t batch_id, uint64_t now_ns);
 /*  Whether to take a checkpoint now: something waits, none is in flight,
-    the last one's cost allows it, and either `waiting` batches have piled
-    up, the oldest has waited `max_wait_ns`, or the actor has nothing else
-    to do (`idle`). */
-bool ckpt_due(const ckpt_t *self, uint64_t now_ns, bool idle, size_t batches,
-              uint64_t max_wait_ns);
+    the last one's cost allows it, and either `batches` have piled up or
+    the oldest has waited `max_wait_ns`. */
+bool ckpt_due(const ckpt_t *self, uint64_t now_ns, size_t batches, uint64_t max_wait_ns);
 bool ckpt_pending(const ckpt_t *self);
 /*  The checkpoint being taken covers every waiting batch; returns its
     number. */

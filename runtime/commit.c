@@ -56,6 +56,7 @@ int commit_config(sup_t *s, inst_t *in, wiring_ckpt_t *ck, char *path, size_t le
 }
 
 /*  Copies bytes [out_done, upto) of the instance's file to stdout. */
+static void commit_failed(sup_t *s);
 static void copy_out(sup_t *s, inst_t *in, uint64_t upto)
 {
     while (in->out_done < upto) {
@@ -75,20 +76,23 @@ static void copy_out(sup_t *s, inst_t *in, uint64_t upto)
                 continue;
             }
         }
-        if (n <= 0) {
-            if (!s->killing || s->exit_code != 1)
+        if (n <= 0) { /* stdout is gone (a closed pipe) or full: the run fails */
+            if (!s->killing)
                 say(s, "cannot write the output of actor '%s' #%u to stdout: %s",
                     actor_name(s, in), in->instance, n < 0 ? strerror(errno) : "end of file");
-            in->out_done = upto; /* dropped: the run fails */
-            s->exit_code = s->exit_code < 0 ? 1 : s->exit_code;
+            in->out_done = upto;
+            commit_failed(s);
             return;
         }
         in->out_done += (uint64_t)n;
     }
-    /* what is copied need not stay on disk */
-    if (in->out_done >= (1u << 20))
+    /* what is copied need not stay on disk: freed every 64 MiB (each
+       punch is a file system operation; a small output never needs one) */
+    if (in->out_done - in->out_freed >= (64u << 20)) {
+        in->out_freed = in->out_done & ~(uint64_t)4095;
         fallocate(in->out_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-                  (off_t)(in->out_done & ~(uint64_t)4095));
+                  (off_t)in->out_freed);
+    }
 }
 
 void commit_checkpoint(sup_t *s, inst_t *in, const msgpack_object *root)
@@ -140,4 +144,9 @@ void commit_close(inst_t *in)
     in->out_fd = -1;
     free(in->ckpt);
     in->ckpt = NULL;
+}
+
+static void commit_failed(sup_t *s)
+{
+    s->commit_broken = true; /* the supervisor's loop fails the run */
 }

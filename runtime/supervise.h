@@ -72,6 +72,7 @@ typedef struct {
     uint64_t ckpts;    /* checkpoints kept, over all its incarnations */
     int out_fd;        /* a sink on the head: its stdout file, read here; -1 */
     uint64_t out_done; /* bytes of that file copied to the run's stdout */
+    uint64_t out_freed; /* bytes of it given back to the file system */
     bool hung;         /* killed here for sending no heartbeat */
 } inst_t;
 
@@ -177,6 +178,7 @@ typedef struct {
     strike_t *strikes;
     int nstrikes;
     uint64_t *skipped; /* per actor: failed items passed over (on_error = skip) */
+    bool commit_broken; /* a sink's output could not reach stdout */
 } sup_t;
 
 /* ---- supervisor.c ------------------------------------------------------------ */

@@ -1294,6 +1294,8 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         if (s->nodesock && (items[2].revents & ZMQ_POLLIN))
             read_nodes(s);
         reap(s);
+        if (s->commit_broken && !s->killing)
+            fail_run(s, 1); /* stdout is gone: nothing more can be written */
         if (all_exited(s))
             break;
         check_time(s);
