@@ -66,6 +66,9 @@ typedef struct held {
     zmq_msg_t msg;
     msgpack_zone zone;
     env_batch_t b;
+    inrec_t *rec;      /* unacknowledged until handed on or held long
+                          (promote_held); NULL: a checkpoint carries it */
+    uint64_t since_ns;
     struct held *next;
 } held_t;
 
@@ -90,6 +93,12 @@ typedef struct {
     ckpt_t ckpt;
     bool ckpt_closed; /* the checkpoint after the flush is taken */
     bool touched;     /* the message hook ran for the batch being handled */
+    unsigned held_waiting; /* held batches not yet acknowledged (promote_held) */
+    int ckpt_fd;      /* checkpoints go to this file (checkpoint.h); -1: sent */
+    ckpt_head_t ckpt_head;
+    uint64_t commit_out; /* a sink's output committed by the last checkpoint */
+    uint64_t commit_said; /* ... and as much as COMMIT has told */
+    uint64_t commit_said_ns;
     /* poison items (poison.h): our slot in the supervisor's file, and the
        items it found to kill their workers */
     poison_slot_t *slot;
@@ -473,8 +482,12 @@ static int take_curve(host_t *h, const msgpack_object *curve, char *err, size_t 
 static int take_stdout(host_t *h, const msgpack_object *cfg, char *err, size_t errlen)
 {
     char *path = ctl_map_str(cfg, "stdout");
-    if (!path)
+    if (!path) {
+        /* or it writes the run's stdout itself, a regular file that the
+           supervisor cuts back to its last checkpoint when it dies */
+        h->out_file = ctl_map_bool(cfg, "stdout_direct", false);
         return 0;
+    }
     int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0 || (fd != STDOUT_FILENO && dup2(fd, STDOUT_FILENO) < 0)) {
         snprintf(err, errlen, "cannot open the run's output file %s: %s", path,
@@ -492,7 +505,7 @@ static int take_stdout(host_t *h, const msgpack_object *cfg, char *err, size_t e
 }
 
 static order_t *order_for(host_t *h, uint32_t origin);
-static int order_hold(order_t *o, zmq_msg_t *msg);
+static struct held *order_hold(order_t *o, zmq_msg_t *msg);
 
 /*  An item found to kill its worker: failed from now on, never handled. */
 static void add_poison(host_t *h, uint64_t origin, uint64_t item, const char *text,
@@ -597,9 +610,9 @@ static int take_restore(host_t *h, const msgpack_object *r, char *err, size_t er
             return -1;
         }
         memcpy(zmq_msg_data(&msg), f->via.bin.ptr, f->via.bin.size);
-        int rc = order_hold(o, &msg);
+        struct held *x = order_hold(o, &msg);
         zmq_msg_close(&msg);
-        if (rc < 0) {
+        if (!x) {
             snprintf(err, errlen, "out of memory for what the checkpoint holds");
             return -1;
         }
@@ -671,6 +684,14 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
     if (!ctx->mod)
         return -1;
     h->ckpt_on = !h->embed && ctl_map_bool(cfg, "checkpoint", false);
+    char *ckpt_path = h->ckpt_on ? ctl_map_str(cfg, "ckpt_file") : NULL;
+    if (ckpt_path) {
+        h->ckpt_fd = open(ckpt_path, O_RDWR | O_CLOEXEC);
+        /* its predecessor's last checkpoint stays until ours replaces it */
+        if (h->ckpt_fd >= 0 && ckpt_file_head(h->ckpt_fd, &h->ckpt_head) < 0)
+            h->ckpt_head = (ckpt_head_t){ 0 };
+        free(ckpt_path);
+    }
     take_slot(h, cfg);
     const msgpack_object *poison = ctl_map_get(cfg, "poison");
     for (uint32_t i = 0; poison && poison->type == MSGPACK_OBJECT_ARRAY
@@ -928,6 +949,11 @@ static void order_drain(host_t *h, order_t *o, bool all)
             handle_groups(h, &x->b, (uint32_t)from, x->b.groups.size, NULL);
             o->next_seq = end;
         }
+        if (x->rec) { /* handed on: the checkpoint's position covers it */
+            x->rec->effect = true;
+            rec_release(h, x->rec);
+            h->held_waiting--;
+        }
         held_free(x);
     }
 }
@@ -977,11 +1003,11 @@ static bool read_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
 
 /*  Holds a batch that came early, in first_seq order; the frame is moved
     into it. Returns 0, or -1 (the frame is dropped). */
-static int order_hold(order_t *o, zmq_msg_t *msg)
+static held_t *order_hold(order_t *o, zmq_msg_t *msg)
 {
     held_t *x = calloc(1, sizeof *x);
     if (!x)
-        return -1;
+        return NULL;
     zmq_msg_init(&x->msg);
     zmq_msg_move(&x->msg, msg);
     msgpack_zone_init(&x->zone, 4096);
@@ -991,14 +1017,38 @@ static int order_hold(order_t *o, zmq_msg_t *msg)
             != ENV_OK
         || env_batch_view(&root, &x->b) != ENV_OK) {
         held_free(x);
-        return -1;
+        return NULL;
     }
     held_t **pp = &o->list;
     while (*pp && (*pp)->b.first_seq < x->b.first_seq)
         pp = &(*pp)->next;
     x->next = *pp;
     *pp = x;
-    return 0;
+    return x;
+}
+
+/*  A batch held for later stays unacknowledged, as its producer's, while
+    it waits a moment for the one before it (two workers' batches cross
+    all the time). One held long, or too many held, would hold back its
+    producers for good: with several source instances a gap may stay open
+    until the input ends, which would then never come. Those are
+    acknowledged once a checkpoint carries them whole (take_checkpoint). */
+#define HOLD_ACK_NS 20000000ull
+#define HOLD_ACK_MAX 8
+static void promote_held(host_t *h)
+{
+    if (!h->held_waiting)
+        return;
+    uint64_t now = now_ns();
+    bool all = h->held_waiting >= HOLD_ACK_MAX;
+    for (int i = 0; i < h->norders; i++)
+        for (held_t *x = h->orders[i].list; x; x = x->next)
+            if (x->rec && (all || now - x->since_ns >= HOLD_ACK_NS)) {
+                x->rec->effect = true;
+                rec_release(h, x->rec);
+                x->rec = NULL;
+                h->held_waiting--;
+            }
 }
 
 /*  An ordered actor hands on at once a batch that continues the sequence
@@ -1007,9 +1057,9 @@ static int order_hold(order_t *o, zmq_msg_t *msg)
     source instances a gap may stay open until the input ends, which it
     would then never do. So one that does not checkpoint acknowledges on
     arrival, and the source's window bounds how far ahead anything can be;
-    one that does (an ordered sink) acknowledges once the next checkpoint
-    covers the batch, whether it was handed on by then or is held: the
-    checkpoint carries what it holds (take_checkpoint). */
+    one that does (an ordered sink) acknowledges a batch once a checkpoint
+    covers it: once handed on (the checkpoint's position), or, held for
+    long, carried whole in the checkpoint (promote_held). */
 static void order_batch(host_t *h, int input, zmq_msg_t *msg)
 {
     env_batch_t b;
@@ -1036,11 +1086,15 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
     /* a repeat of what has gone already is dropped; so is one that
        cannot be held (out of memory: lost, and without a checkpoint,
        acknowledged, sadly) */
-    if (o && end > o->next_seq && order_hold(o, msg) == 0) {
-        order_drain(h, o, false);
-        if (r)
-            r->effect = true; /* held, or handed on: the checkpoint keeps either */
+    held_t *x = o && end > o->next_seq ? order_hold(o, msg) : NULL;
+    if (x && r) {
+        x->rec = r; /* acknowledged once handed on, or held long */
+        x->since_ns = now_ns();
+        h->held_waiting++;
+        r = NULL;
     }
+    if (x)
+        order_drain(h, o, false);
     if (r)
         rec_release(h, r);
 }
@@ -1249,10 +1303,73 @@ static int snapshot_module(host_t *h, msgpack_sbuffer *sb, char *why, size_t why
     return 0;
 }
 
-/*  [CHECKPOINT, seq, {state, seen, order, out}, final]: what this instance
-    has taken and made, covering every batch that waits for a checkpoint.
-    A final one (the run is being stopped) is sent as the actor leaves, so
-    that what a sink wrote is committed; nobody answers it. */
+/*  [COMMIT, out]: tells the supervisor how much of a sink's output the
+    checkpoints in its file cover, so that it copies that to stdout. At most
+    every COMMIT_EVERY_NS while output flows: the rest is said when the
+    flow pauses (say_commit from the loop), when the sink finishes, or read
+    from the file when it dies. */
+#define COMMIT_EVERY_NS 2000000ull
+static void say_commit(host_t *h, bool now)
+{
+    uint64_t t = now_ns();
+    if (h->commit_out <= h->commit_said
+        || (!now && t - h->commit_said_ns < COMMIT_EVERY_NS))
+        return;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, CTL_COMMIT);
+    msgpack_pack_uint64(&pk, h->commit_out);
+    ctl_send(h->ctl, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    h->commit_said = h->commit_out;
+    h->commit_said_ns = t;
+}
+
+/*  A checkpoint into the instance's file: kept as soon as written, so the
+    batches it covers are acknowledged at once. */
+static void keep_checkpoint(host_t *h, uint64_t seq, const msgpack_sbuffer *map,
+                            uint64_t out, bool final)
+{
+    if (ckpt_file_write(h->ckpt_fd, &h->ckpt_head, map->data, map->size, out) < 0) {
+        /* the file is in the run directory: this means a full disk. The
+           batches stay unacknowledged until a checkpoint can be kept. */
+        fprintf(stderr, "troupe actor %s: cannot write a checkpoint: %s\n", h->ctx.id,
+                strerror(errno));
+        if (!final)
+            ckpt_abandon(&h->ckpt, now_ns());
+        return;
+    }
+    if (!final)
+        ckpt_kept(&h->ckpt, seq, ack_input, h);
+    h->commit_out = out;
+    say_commit(h, final);
+}
+
+/*  [CHECKPOINT, seq, {state, seen, order, out}, final], to the supervisor,
+    which keeps it and answers CHECKPOINTED: an instance on a node, whose
+    supervisor is on another machine. A final one (the run is being
+    stopped) is sent as the actor leaves, so that what a sink wrote is
+    committed; nobody answers it. */
+static void send_checkpoint(host_t *h, uint64_t seq, const msgpack_sbuffer *map, bool final)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, CTL_CHECKPOINT);
+    msgpack_pack_uint64(&pk, seq);
+    msgpack_sbuffer_write(&sb, map->data, map->size);
+    final ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    ctl_send(h->ctl, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/*  A checkpoint: {state, seen, order, held, out}, what this instance has
+    taken and made, covering every batch that waits for a checkpoint. */
 static void take_checkpoint(host_t *h, bool final)
 {
     uint64_t t0 = now_ns();
@@ -1272,19 +1389,23 @@ static void take_checkpoint(host_t *h, bool final)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 4);
-    msgpack_pack_int(&pk, CTL_CHECKPOINT);
-    msgpack_pack_uint64(&pk, seq);
-    size_t nheld = 0;
+    uint64_t out = 0;
+    if (h->out_file) { /* how much of the output file is ours to commit */
+        off_t end = lseek(STDOUT_FILENO, 0, SEEK_END);
+        out = end > 0 ? (uint64_t)end : 0;
+    }
+    size_t nheld = 0; /* the held batches acknowledged, or to be by this */
     for (int i = 0; i < h->norders; i++)
         for (held_t *x = h->orders[i].list; x; x = x->next)
-            nheld++;
+            nheld += !x->rec;
     msgpack_pack_map(&pk, (h->out_file ? 4 : 3) + (nheld ? 1 : 0));
     if (nheld) { /* what an ordered actor holds for later is covered too */
         ctl_pack_str(&pk, "held");
         msgpack_pack_array(&pk, (uint32_t)nheld);
         for (int i = 0; i < h->norders; i++)
             for (held_t *x = h->orders[i].list; x; x = x->next) {
+                if (x->rec)
+                    continue; /* its producer still holds it */
                 msgpack_pack_bin(&pk, zmq_msg_size(&x->msg));
                 msgpack_pack_bin_body(&pk, zmq_msg_data(&x->msg), zmq_msg_size(&x->msg));
             }
@@ -1300,25 +1421,27 @@ static void take_checkpoint(host_t *h, bool final)
         msgpack_pack_uint32(&pk, h->orders[i].origin);
         msgpack_pack_uint64(&pk, h->orders[i].next_seq);
     }
-    if (h->out_file) { /* how much of the output file is ours to commit */
-        off_t end = lseek(STDOUT_FILENO, 0, SEEK_END);
+    if (h->out_file) {
         ctl_pack_str(&pk, "out");
-        msgpack_pack_uint64(&pk, end > 0 ? (uint64_t)end : 0);
+        msgpack_pack_uint64(&pk, out);
     }
-    final ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    ctl_send(h->ctl, NULL, 0, &sb);
+    if (h->ckpt_fd >= 0)
+        keep_checkpoint(h, seq, &sb, out, final);
+    else
+        send_checkpoint(h, seq, &sb, final);
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&state);
     uint64_t t1 = now_ns();
     ckpt_cost(&h->ckpt, t1, t1 - t0);
 }
 
+/*  One in a file costs two writes: one after every batch (as its cost
+    allows). One sent costs a round trip: one every CKPT_BATCHES. */
 static void maybe_checkpoint(host_t *h)
 {
-    static long nb = -1, wait_us = -1;
-    if (nb < 0) { const char *e = getenv("XB"); nb = e ? atol(e) : CKPT_BATCHES;
-        e = getenv("XW"); wait_us = e ? atol(e) : (long)(CKPT_MAX_WAIT_NS / 1000); }
-    if (h->ckpt_on && ckpt_due(&h->ckpt, now_ns(), (size_t)nb, (uint64_t)wait_us * 1000))
+    promote_held(h);
+    if (h->ckpt_on
+        && ckpt_due(&h->ckpt, now_ns(), h->ckpt_fd >= 0 ? 1 : CKPT_BATCHES, CKPT_MAX_WAIT_NS))
         take_checkpoint(h, false);
 }
 
@@ -1423,16 +1546,15 @@ static bool finished(host_t *h)
         flush_module(h);
     if (!outs_idle(h))
         return false;
-    if (h->ckpt_on && (!h->ckpt_closed || ckpt_pending(&h->ckpt))) {
-        /* one last checkpoint, after the flush: it covers the last items
-           and what the flush wrote (a sink's buffered output) */
-        if (!h->ckpt.in_flight && !h->ckpt_closed) {
-            take_checkpoint(h, false);
-            h->ckpt_closed = true;
-        }
-        return false;
+    /* one last checkpoint, after the flush: it covers the last items and
+       what the flush wrote (a sink's buffered output); kept at once when it
+       goes to the file, answered later when sent */
+    if (h->ckpt_on && !h->ckpt_closed && !h->ckpt.in_flight) {
+        take_checkpoint(h, false);
+        h->ckpt_closed = true;
+        say_commit(h, true);
     }
-    return true;
+    return !h->ckpt_on || (h->ckpt_closed && !ckpt_pending(&h->ckpt));
 }
 
 static void run_loop(host_t *h)
@@ -1470,8 +1592,15 @@ static void run_loop(host_t *h)
         long ckpt_ms = checkpoint_wait_ms(h);
         if (ckpt_ms >= 0 && ckpt_ms < timeout)
             timeout = ckpt_ms;
-        if (zmq_poll(items, npoll, timeout) < 0 && errno != EINTR)
+        if (h->commit_out > h->commit_said && timeout > 1)
+            timeout = 1; /* a pause in the output: tell the supervisor soon */
+        if (h->held_waiting && timeout > (long)(HOLD_ACK_NS / 1000000))
+            timeout = (long)(HOLD_ACK_NS / 1000000);
+        int polled = zmq_poll(items, npoll, timeout);
+        if (polled < 0 && errno != EINTR)
             break;
+        if (polled == 0)
+            say_commit(h, true);
         if (npoll > n && items[n].fd == ctx->wait_fd
             && (items[n].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             ctx->wait_fd = -1; /* readable: produce again */
@@ -1550,6 +1679,8 @@ static void host_free(host_t *h)
     ckpt_fini(&h->ckpt);
     if (h->slots_map)
         munmap(h->slots_map, h->slots_len);
+    if (h->ckpt_fd >= 0)
+        close(h->ckpt_fd);
     for (int i = 0; i < h->npoison; i++)
         free(h->poison[i].text);
     free(h->poison);
@@ -1671,6 +1802,7 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
     h.zone_size = ZONE_FIRST;
     h.zone_first = h.zone.chunk_list.head;
     h.ctx.wait_fd = -1;
+    h.ckpt_fd = -1;
     h.rid = strdup(id);
     h.zctx = zmq_ctx_new();
     h.ctl = h.zctx ? zmq_socket(h.zctx, ZMQ_DEALER) : NULL;
@@ -1744,9 +1876,7 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
                what a sink wrote for the items it took is committed */
             if (h.ckpt_on && !h.done_sent)
                 take_checkpoint(&h, true);
-            if (getenv("XDEBUG") && h.ckpt_on)
-                fprintf(stderr, "XDEBUG %s: %llu checkpoints, %llu us spent\n", h.ctx.id,
-                        (unsigned long long)h.ckpt.taken, (unsigned long long)(h.ckpt.spent_ns / 1000));
+
         }
     }
 out:

@@ -52,6 +52,37 @@ void ckpt_cost(ckpt_t *self, uint64_t now_ns, uint64_t cost_ns);
     covers. */
 void ckpt_kept(ckpt_t *self, uint64_t seq, void (*ack)(void *arg, int input, uint64_t id),
                void *arg);
+/*  The checkpoint begun could not be kept: its batches wait again. */
+void ckpt_abandon(ckpt_t *self, uint64_t now_ns);
 void ckpt_fini(ckpt_t *self);
 
 #endif
+
+/* ---- the checkpoint file ---------------------------------------------------
+
+    An instance on the head keeps its checkpoints in a file of the run
+    directory (RUNDIR/ckpt-ACTOR-INSTANCE) rather than sending them: two
+    writes and no round trip, so an exact actor can afford one after every
+    batch and acknowledge at once. A write to a file survives the process
+    that made it (not the machine, which the run does not survive either),
+    and the kernel copies each pwrite whole before a signal can end the
+    process, so the file always holds one whole checkpoint: the map is
+    written where it overwrites nothing the header names, then the header
+    is written to name it. The supervisor reads the file when the instance
+    dies (its successor's restore) and when a sink says how far its output
+    is committed. Instances on nodes send their checkpoints instead. */
+#define CKPT_FILE_DATA 64 /* the map never starts before this */
+
+typedef struct {
+    uint64_t off, len; /* where the last checkpoint's map is */
+    uint64_t out;      /* how much of a sink's output file it covers */
+    uint64_t check;    /* off ^ len ^ out ^ CKPT_FILE_MAGIC: a header */
+} ckpt_head_t;
+
+/*  Writes the map (len bytes) as the file's checkpoint; *head names the
+    one there now (zeroes: none) and becomes the new one. Returns 0, or -1
+    with errno (the file still holds the old one). */
+int ckpt_file_write(int fd, ckpt_head_t *head, const void *map, size_t len, uint64_t out);
+/*  Reads the header: 1 when it names a checkpoint, 0 when there is none
+    yet, -1 on an error or a damaged header. */
+int ckpt_file_head(int fd, ckpt_head_t *head);

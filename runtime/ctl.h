@@ -26,6 +26,9 @@ enum {
                        the supervisor keeps the last one, commits `out`
                        bytes of the instance's stdout file and answers
                        CHECKPOINTED (not to a final one) */
+    CTL_COMMIT,     /* [COMMIT, out]: a sink whose checkpoints go to its
+                       file (checkpoint.h) has committed `out` bytes of
+                       its output file: copy them to stdout */
     /* supervisor -> actor */
     CTL_CONFIG = 20, /* [CONFIG, map] */
     CTL_START,       /* [START]: every actor is bound; connect and run */

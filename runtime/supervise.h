@@ -71,8 +71,10 @@ typedef struct {
     size_t ckpt_len;
     uint64_t ckpts;    /* checkpoints kept, over all its incarnations */
     int out_fd;        /* a sink on the head: its stdout file, read here; -1 */
+    int ckpt_fd;       /* on the head: the file its checkpoints go to; -1 */
     uint64_t out_done; /* bytes of that file copied to the run's stdout */
     uint64_t out_freed; /* bytes of it given back to the file system */
+    bool out_direct;   /* it writes the run's stdout itself (commit.c) */
     bool hung;         /* killed here for sending no heartbeat */
 } inst_t;
 
@@ -179,6 +181,7 @@ typedef struct {
     int nstrikes;
     uint64_t *skipped; /* per actor: failed items passed over (on_error = skip) */
     bool commit_broken; /* a sink's output could not reach stdout */
+    int direct_sink;    /* the one sink that may write stdout itself, or -1 */
 } sup_t;
 
 /* ---- supervisor.c ------------------------------------------------------------ */
@@ -201,15 +204,21 @@ inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len);
 void read_signals(sup_t *s);
 
 /* ---- commit.c: exact actors' checkpoints ------------------------------------ */
-/*  CONFIG's checkpoint part for `in`: its stdout file (made here for a sink
-    on the head) and the checkpoint to resume from. path holds the file's
-    name. Returns 0, or -1 when the file cannot be made. */
-int commit_config(sup_t *s, inst_t *in, wiring_ckpt_t *ck, char *path, size_t len);
+/*  CONFIG's checkpoint part for `in`: on the head, its checkpoint file
+    and for a sink its stdout file (made here, named in paths[0] and
+    paths[1], each `len` long), and the checkpoint to resume from. Returns
+    0, or -1 when a file cannot be made. */
+int commit_config(sup_t *s, inst_t *in, wiring_ckpt_t *ck, char paths[2][PATH_MAX + 64]);
+/*  [COMMIT, out]: a sink's checkpoints in its file cover `out` bytes of
+    its output: copy them to stdout. */
+void commit_output(sup_t *s, inst_t *in, const msgpack_object *root);
+/*  `in`'s process ended: what its last checkpoint commits goes to stdout,
+    the checkpoint is kept for its successor, and what it wrote after it
+    is cut off. */
+void commit_exited(sup_t *s, inst_t *in);
 /*  [CHECKPOINT, seq, map, final]: keeps it, copies the output it commits
     to the run's stdout, and answers (not a final one). */
 void commit_checkpoint(sup_t *s, inst_t *in, const msgpack_object *root);
-/*  `in` died: what it wrote since its last checkpoint is not the run's. */
-void commit_rewind(sup_t *s, inst_t *in);
 void commit_close(inst_t *in);
 
 /* ---- poison.c: items that kill their workers --------------------------------- */

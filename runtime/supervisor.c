@@ -174,6 +174,11 @@ static void remove_rundir(sup_t *s)
                      s->insts[i].instance);
             unlink(path);
         }
+        if (s->insts[i].ckpt_fd >= 0) { /* its checkpoints (commit.c) */
+            snprintf(path, sizeof path, "%s/ckpt-%d-%u", s->rundir, s->insts[i].actor,
+                     s->insts[i].instance);
+            unlink(path);
+        }
     }
     if (!s->own_rundir) { /* the caller's: it removes it too, whoever is first */
         rmdir(s->rundir);
@@ -405,7 +410,6 @@ static void on_death(sup_t *s, inst_t *in, int status)
         fail_run(s, 1);
         return;
     }
-    commit_rewind(s, in);
     char name[128];
     snprintf(name, sizeof name, "%s#%u", a->name, in->instance);
     for (int k = 0; k < 7; k++) {
@@ -467,6 +471,7 @@ void instance_exited(sup_t *s, inst_t *in, int status)
 {
     in->status = status;
     in->state = I_EXITED;
+    commit_exited(s, in);
     if (!(in->finished && WIFEXITED(status) && WEXITSTATUS(status) == 0))
         on_death(s, in, status);
 }
@@ -632,8 +637,8 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, CTL_CONFIG);
     wiring_ckpt_t ck;
-    char out_path[PATH_MAX + 64];
-    if (commit_config(s, in, &ck, out_path, sizeof out_path) < 0) {
+    char paths[2][PATH_MAX + 64];
+    if (commit_config(s, in, &ck, paths) < 0) {
         msgpack_sbuffer_destroy(&sb);
         fail_run(s, 1);
         return;
@@ -795,6 +800,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
         break;
     case CTL_STATS: take_stats(s, in, root); break;
     case CTL_CHECKPOINT: commit_checkpoint(s, in, root); break;
+    case CTL_COMMIT: commit_output(s, in, root); break;
     case CTL_FAIL: {
         uint64_t item = root->via.array.size > 1
                                 && root->via.array.ptr[1].type
@@ -1146,6 +1152,7 @@ static int setup(sup_t *s)
             s->insts[k].prefer = -1;
             s->insts[k].node = -1;
             s->insts[k].out_fd = -1;
+            s->insts[k].ckpt_fd = -1;
         }
     }
     if (make_rundir(s) < 0 || poison_open(s) < 0)
@@ -1257,6 +1264,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
     s->opts = opts;
     s->sigfd = -1;
     s->exit_code = -1;
+    s->direct_sink = -2; /* not decided yet (commit.c) */
     s->t_start = now_ms();
     signal(SIGPIPE, SIG_IGN);
     if (setup(s) < 0) {

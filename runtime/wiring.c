@@ -160,6 +160,7 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
     const plan_actor_t *a = &p->actors[actor];
     bool exact = plan_actor_exact(a), ckpt = plan_actor_checkpoints(a);
     msgpack_pack_map(pk, 16 + (curve ? 1 : 0) + 2 + (ck && ck->stdout_path ? 1 : 0)
+                             + (ck && ck->ckpt_path ? 1 : 0) + (ck && ck->stdout_direct ? 1 : 0)
                              + (ck && ck->restore ? 1 : 0) + (ck && ck->items_path ? 2 : 0)
                              + (ck && ck->poison ? 1 : 0));
     if (ck && ck->items_path) {
@@ -179,6 +180,12 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
     ckpt ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     if (ck && ck->stdout_path)
         ctl_pack_kv_str(pk, "stdout", ck->stdout_path);
+    if (ck && ck->ckpt_path)
+        ctl_pack_kv_str(pk, "ckpt_file", ck->ckpt_path);
+    if (ck && ck->stdout_direct) {
+        ctl_pack_str(pk, "stdout_direct");
+        msgpack_pack_true(pk);
+    }
     if (ck && ck->restore) { /* the last checkpoint's map, as it came */
         ctl_pack_str(pk, "restore");
         pk->callback(pk->data, ck->restore, ck->restore_len);

@@ -39,6 +39,9 @@ typedef struct {
     last checkpoint to resume from, a packed msgpack map (NULL: none). */
 typedef struct {
     const char *stdout_path;
+    bool stdout_direct; /* a sink writing the run's stdout itself, a
+                           regular file the supervisor cuts back */
+    const char *ckpt_path; /* the file its checkpoints go to (NULL: sent) */
     const void *restore;
     size_t restore_len;
     /* poison items (poison.h): the file and slot where the instance says

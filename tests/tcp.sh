@@ -49,8 +49,8 @@ expect_file_eq "squares over tcp: output exact" "$SCRATCH/out" "$SCRATCH/want"
 sup=$!
 for _ in $(seq 200); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
 files=$(ls "$XDG_RUNTIME_DIR"/troupe-*/ 2> /dev/null | tr '\n' ' ')
-expect_eq "tcp: the run directory holds only the control socket, the CURVE allowlist, what troupe top reads, the sink's output file and the item slots (no data socket)" \
-    "$files" "allow ctl info items out-3-0 stats "
+expect_eq "tcp: the run directory holds only the control socket, the CURVE allowlist, what troupe top reads, the sink's checkpoints and the item slots (no data socket; the sink writes the stdout file itself)" \
+    "$files" "allow ckpt-3-0 ctl info items stats "
 kills=0
 for victim in $(pgrep -f "^troupe: tcpwork/work#" | head -2) \
               $(pgrep -f "^troupe: tcpwork/again#" | head -1); do
