@@ -1440,8 +1440,8 @@ static void take_checkpoint(host_t *h, bool final)
 static void maybe_checkpoint(host_t *h)
 {
     promote_held(h);
-    if (h->ckpt_on
-        && ckpt_due(&h->ckpt, now_ns(), h->ckpt_fd >= 0 ? 1 : CKPT_BATCHES, CKPT_MAX_WAIT_NS))
+    size_t batches = h->ckpt_fd >= 0 ? 1 : CKPT_BATCHES;
+    if (h->ckpt_on && ckpt_due(&h->ckpt, now_ns(), batches, CKPT_MAX_WAIT_NS))
         take_checkpoint(h, false);
 }
 
@@ -1450,7 +1450,11 @@ static long checkpoint_wait_ms(const host_t *h)
 {
     if (!h->ckpt_on || !h->ckpt.nwaiting || h->ckpt.in_flight)
         return -1;
-    uint64_t now = now_ns(), at = h->ckpt.oldest_ns + CKPT_MAX_WAIT_NS;
+    /* due once enough batches wait (one, with a file) or the oldest has
+       waited long enough, and not before its cost allows */
+    size_t batches = h->ckpt_fd >= 0 ? 1 : CKPT_BATCHES;
+    uint64_t now = now_ns(),
+             at = h->ckpt.nwaiting >= batches ? 0 : h->ckpt.oldest_ns + CKPT_MAX_WAIT_NS;
     if (h->ckpt.not_before_ns > at)
         at = h->ckpt.not_before_ns;
     return at <= now ? 0 : (long)((at - now + 999999) / 1000000);

@@ -66,8 +66,9 @@ static void settle(chan_out_t *out)
     CHECK(bad == 0);
 }
 
-/*  Receives every batch waiting at a consumer; their ids in ids[]. */
-static int drain(chan_in_t *in, uint64_t *ids, int max)
+/*  Receives every batch waiting at a consumer; their ids in ids[] and,
+    when seqs is not NULL, their first seqs in seqs[]. */
+static int drain_seqs(chan_in_t *in, uint64_t *ids, uint64_t *seqs, int max)
 {
     int n = 0;
     msgpack_zone zone;
@@ -84,13 +85,21 @@ static int drain(chan_in_t *in, uint64_t *ids, int max)
         msgpack_zone_clear(&zone);
         CHECK(env_decode(zmq_msg_data(&m), zmq_msg_size(&m), &zone, &root) == ENV_OK);
         CHECK(env_batch_view(&root, &b) == ENV_OK);
-        if (n < max)
+        if (n < max) {
             ids[n] = b.batch_id;
+            if (seqs)
+                seqs[n] = b.first_seq;
+        }
         n++;
         zmq_msg_close(&m);
     }
     msgpack_zone_destroy(&zone);
     return n;
+}
+
+static int drain(chan_in_t *in, uint64_t *ids, int max)
+{
+    return drain_seqs(in, ids, NULL, max);
 }
 
 static void ack_all(chan_in_t *in, const uint64_t *ids, int n)
@@ -138,35 +147,6 @@ static void test_pipe(void)
     chan_in_destroy(&a);
     chan_in_destroy(&b);
     chan_out_destroy(&out);
-}
-
-/*  Reads each waiting batch's first seq. */
-static int drain_seqs(chan_in_t *in, uint64_t *ids, uint64_t *seqs, int max)
-{
-    int n = 0;
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 1024);
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, in->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        msgpack_object root;
-        env_batch_t b;
-        msgpack_zone_clear(&zone);
-        CHECK(env_decode(zmq_msg_data(&m), zmq_msg_size(&m), &zone, &root) == ENV_OK);
-        CHECK(env_batch_view(&root, &b) == ENV_OK);
-        if (n < max) {
-            ids[n] = b.batch_id;
-            seqs[n] = b.first_seq;
-        }
-        n++;
-        zmq_msg_close(&m);
-    }
-    msgpack_zone_destroy(&zone);
-    return n;
 }
 
 /*  A homed pipe: each batch goes to the home of its block, only there;
