@@ -4,6 +4,8 @@
 # handled on the head and on both nodes (--stats JSON); `place = head`
 # keeps an actor on the head (and a bad place is refused); a node SIGKILLed
 # mid-run: its instances come back elsewhere, output still exact, exit 0;
+# a node holding stateful instances (count x2) lost: each resumes from the
+# checkpoint it sent over the node link, the total exact;
 # a head SIGKILLed: its nodes notice, stop their actors and exit 1;
 # --listen off loopback without keys or --insecure refused, on loopback
 # allowed with a warning; a node without keys or --insecure refused. No actor, zygote or node
@@ -97,6 +99,56 @@ left=$(cd "$XDG_RUNTIME_DIR" && ls -d troupe-node-* 2> /dev/null | wc -l)
 expect_eq "a node killed mid-run: only its run directory stays" "$left" 1
 rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
 expect_nothing_left nodekill "a node killed mid-run"
+
+# --- a node holding stateful instances lost: their state comes back ------
+# count x2 is a worker (in and out), so it is placed on the node; when the
+# node dies each count resumes, on the head, from the last checkpoint it
+# sent over the node link, and the total is still exact
+cat > "$SCRATCH/nodestate.zpl" <<ZPL
+pipeline = nodestate
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 20000000
+actor = work
+    module = square
+    instances = 2
+    in = numbers
+    out = squares
+actor = cnt
+    module = count
+    instances = 2
+    in = squares
+    out = counts
+actor = total
+    module = sum
+    in = counts
+    out = total
+actor = show
+    module = print
+    in = total
+ZPL
+port=$(free_port)
+"$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --insecure --nodes 1 --wait 20 \
+    --stats "$SCRATCH/nodestate.json" "$SCRATCH/nodestate.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+head=$!
+"$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name n1 --cores 4 \
+    2> "$SCRATCH/n1.err" &
+n1=$!
+wait_started "$SCRATCH/err"
+sleep 0.5
+kill -KILL $n1
+wait_at_most $head 120
+expect_eq "a node holding counts lost: exit code" "$?" 0
+expect_eq "a node holding counts lost: the total is exact" "$(cat "$SCRATCH/out")" 20000000
+read -r _ cnt_on_n1 _ < <(items_on "$SCRATCH/nodestate.json" cnt)
+[ "${cnt_on_n1:-0}" -gt 0 ]
+expect_eq "a node holding counts lost: a count ran there ($cnt_on_n1 items)" "$?" 0
+expect_contains "a node holding counts lost: the head says so" "$SCRATCH/err" "node 'n1' lost"
+wait $n1 2> /dev/null
+rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
+expect_nothing_left nodestate "a node holding counts lost"
 
 # --- a node that joins after the start takes work from then on -----------
 map_pipeline nodelate 400000 4
