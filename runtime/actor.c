@@ -846,8 +846,15 @@ static void handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                 chan_out_group_failed(ctx->outs[i], msg);
             continue;
         }
-        if (grp->type == MSGPACK_OBJECT_NIL
-            || (h->dedup && seen_check(&h->seen, b->origin, ctx->item))) {
+        bool seen = grp->type != MSGPACK_OBJECT_NIL && h->dedup
+                    && seen_check(&h->seen, b->origin, ctx->item);
+        if (grp->type == MSGPACK_OBJECT_NIL || seen) {
+            /* a repeat we took ourselves may have been taken since our last
+               checkpoint: this batch, which is its only copy now if the
+               first one's producer died, waits for the next checkpoint as
+               the first one does (touched), or a death before it would
+               lose the item */
+            h->touched |= seen;
             for (int i = 0; i < ctx->nouts; i++)
                 chan_out_group_repeat(ctx->outs[i]);
             continue;
@@ -1077,8 +1084,11 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
                           b.groups.size, h->ctx.nouts ? r : NULL);
             o->next_seq = end;
         }
-        if (r) { /* the order's position is the checkpoint's too */
-            r->effect = moved;
+        if (r) {
+            /* the order's position is the checkpoint's too; and a repeat
+               (not moved) may repeat what we took since our last one, so
+               it waits for the next as the first copy does */
+            r->effect = true;
             rec_release(h, r);
         }
         return;
@@ -1095,8 +1105,10 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
     }
     if (x)
         order_drain(h, o, false);
-    if (r)
+    if (r) { /* a repeat, or not held (out of memory): as above */
+        r->effect = true;
         rec_release(h, r);
+    }
 }
 
 static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
