@@ -62,10 +62,13 @@
 #define CKPT_BATCHES 8
 #define CKPT_MAX_WAIT_NS 5000000ull
 
+/*  A batch an ordered actor holds for later: its frame only, decoded again
+    when its turn comes (a decoded batch of 4096 items takes about 200 KB;
+    the source's window may put a dozen in the list). */
 typedef struct held {
     zmq_msg_t msg;
-    msgpack_zone zone;
-    env_batch_t b;
+    uint64_t first_seq;
+    uint32_t ngroups;
     inrec_t *rec;      /* unacknowledged until handed on or held long
                           (promote_held); NULL: a checkpoint carries it */
     uint64_t since_ns;
@@ -505,7 +508,7 @@ static int take_stdout(host_t *h, const msgpack_object *cfg, char *err, size_t e
 }
 
 static order_t *order_for(host_t *h, uint32_t origin);
-static struct held *order_hold(order_t *o, zmq_msg_t *msg);
+static struct held *order_hold(order_t *o, zmq_msg_t *msg, const env_batch_t *b);
 
 /*  An item found to kill its worker: failed from now on, never handled. */
 static void add_poison(host_t *h, uint64_t origin, uint64_t item, const char *text,
@@ -610,7 +613,7 @@ static int take_restore(host_t *h, const msgpack_object *r, char *err, size_t er
             return -1;
         }
         memcpy(zmq_msg_data(&msg), f->via.bin.ptr, f->via.bin.size);
-        struct held *x = order_hold(o, &msg);
+        struct held *x = order_hold(o, &msg, &b);
         zmq_msg_close(&msg);
         if (!x) {
             snprintf(err, errlen, "out of memory for what the checkpoint holds");
@@ -937,23 +940,23 @@ static order_t *order_for(host_t *h, uint32_t origin)
 static void held_free(held_t *x)
 {
     zmq_msg_close(&x->msg);
-    msgpack_zone_destroy(&x->zone);
     free(x);
 }
+
+static bool decode_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b);
 
 /*  Hands on, in order, every held batch that continues the sequence; with
     `all`, everything held, gaps or not (the input has ended). */
 static void order_drain(host_t *h, order_t *o, bool all)
 {
-    while (o->list && (all || o->list->b.first_seq <= o->next_seq)) {
+    while (o->list && (all || o->list->first_seq <= o->next_seq)) {
         held_t *x = o->list;
         o->list = x->next;
-        uint64_t end = x->b.first_seq + x->b.groups.size;
-        if (end > o->next_seq) {
-            uint64_t from = o->next_seq > x->b.first_seq
-                                ? o->next_seq - x->b.first_seq
-                                : 0;
-            handle_groups(h, &x->b, (uint32_t)from, x->b.groups.size, NULL);
+        uint64_t end = x->first_seq + x->ngroups;
+        env_batch_t b;
+        if (end > o->next_seq && decode_batch(h, &x->msg, &b)) {
+            uint64_t from = o->next_seq > x->first_seq ? o->next_seq - x->first_seq : 0;
+            handle_groups(h, &b, (uint32_t)from, b.groups.size, NULL);
             o->next_seq = end;
         }
         if (x->rec) { /* handed on: the checkpoint's position covers it */
@@ -994,13 +997,18 @@ static void batch_zone_clear(host_t *h)
 
 /*  Decodes a batch frame into the batch zone; a frame that is not one is
     counted and dropped. */
-static bool read_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
+/*  Decodes a batch frame into the batch zone (which it clears first). */
+static bool decode_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
 {
     batch_zone_clear(h);
-    msgpack_zone *zone = &h->zone;
     msgpack_object root;
-    if (env_decode(zmq_msg_data(msg), zmq_msg_size(msg), zone, &root) != ENV_OK
-        || env_batch_view(&root, b) != ENV_OK) {
+    return env_decode(zmq_msg_data(msg), zmq_msg_size(msg), &h->zone, &root) == ENV_OK
+           && env_batch_view(&root, b) == ENV_OK;
+}
+
+static bool read_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
+{
+    if (!decode_batch(h, msg, b)) {
         h->ctx.stats.malformed++;
         return false;
     }
@@ -1010,24 +1018,17 @@ static bool read_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
 
 /*  Holds a batch that came early, in first_seq order; the frame is moved
     into it. Returns 0, or -1 (the frame is dropped). */
-static held_t *order_hold(order_t *o, zmq_msg_t *msg)
+static held_t *order_hold(order_t *o, zmq_msg_t *msg, const env_batch_t *b)
 {
     held_t *x = calloc(1, sizeof *x);
     if (!x)
         return NULL;
     zmq_msg_init(&x->msg);
-    zmq_msg_move(&x->msg, msg);
-    msgpack_zone_init(&x->zone, 4096);
-    /* the same frame, now ours: decode it again into a zone of its own */
-    msgpack_object root;
-    if (env_decode(zmq_msg_data(&x->msg), zmq_msg_size(&x->msg), &x->zone, &root)
-            != ENV_OK
-        || env_batch_view(&root, &x->b) != ENV_OK) {
-        held_free(x);
-        return NULL;
-    }
+    zmq_msg_move(&x->msg, msg); /* the frame, now ours; b was decoded from it */
+    x->first_seq = b->first_seq;
+    x->ngroups = b->groups.size;
     held_t **pp = &o->list;
-    while (*pp && (*pp)->b.first_seq < x->b.first_seq)
+    while (*pp && (*pp)->first_seq < x->first_seq)
         pp = &(*pp)->next;
     x->next = *pp;
     *pp = x;
@@ -1096,7 +1097,7 @@ static void order_batch(host_t *h, int input, zmq_msg_t *msg)
     /* a repeat of what has gone already is dropped; so is one that
        cannot be held (out of memory: lost, and without a checkpoint,
        acknowledged, sadly) */
-    held_t *x = o && end > o->next_seq ? order_hold(o, msg) : NULL;
+    held_t *x = o && end > o->next_seq ? order_hold(o, msg, &b) : NULL;
     if (x && r) {
         x->rec = r; /* acknowledged once handed on, or held long */
         x->since_ns = now_ns();
