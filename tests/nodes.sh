@@ -151,20 +151,32 @@ rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
 expect_nothing_left nodestate "a node holding counts lost"
 
 # --- a node that joins after the start takes work from then on -----------
+# The items come through a fifo: half of them, then, once n2 has joined,
+# the rest, so that the run is still going when n2 comes whatever the
+# machine's load (jsonl_in reads the run's stdin).
 map_pipeline nodelate 400000 4
+sed -i 's/^    module = seq$/    module = jsonl_in/; /^    args$/{N; /count = 400000/d}' "$SCRATCH/nodelate.zpl"
+mkfifo "$SCRATCH/late.fifo"
 port=$(free_port)
 "$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --insecure --nodes 1 --wait 20 \
-    --stats "$SCRATCH/stats.json" "$SCRATCH/nodelate.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+    --stats "$SCRATCH/stats.json" "$SCRATCH/nodelate.zpl" < "$SCRATCH/late.fifo" \
+    > "$SCRATCH/out" 2> "$SCRATCH/err" &
 head=$!
+{
+    seq 0 199999
+    for _ in $(seq 400); do grep -q "node 'n2' joined" "$SCRATCH/err" && break; sleep 0.05; done
+    seq 200000 399999
+} > "$SCRATCH/late.fifo" &
+feeder=$!
 "$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name n1 --cores 2 \
     2> "$SCRATCH/n1.err" &
 n1=$!
 wait_started "$SCRATCH/err"
-sleep 0.3
 "$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name n2 --cores 2 \
     2> "$SCRATCH/n2.err" &
 n2=$!
 wait $head
+wait $feeder
 expect_eq "a late node: exit code" "$?" 0
 squares 400000 > "$SCRATCH/want"
 expect_file_eq "a late node: output exact" "$SCRATCH/out" "$SCRATCH/want"
