@@ -427,7 +427,7 @@ static int wait_some(troupe_future_t *const *fs, size_t n, double timeout, bool 
     if (!fs && n)
         return tr_error("troupe: future_wait: no futures");
     uint64_t deadline = deadline_after(timeout);
-    troupe_pool_t *one = n ? fs[0]->job.pool : NULL;
+    troupe_pool_t *one = n && fs[0] ? fs[0]->job.pool : NULL; /* NULLs: below */
     for (size_t i = 0; i < n; i++) {
         if (!fs[i])
             return tr_error("troupe: future_wait: future %zu is NULL", i);

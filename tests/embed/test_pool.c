@@ -343,6 +343,15 @@ static void test_imap_unordered_hands_over_each_result_once(void)
     troupe_pool_destroy(&pool);
 }
 
+/*  An array of NULL futures is refused with a message, not a crash
+    (troupe_future_wait_all read the first one's pool before its check). */
+static void test_waiting_on_null_futures_is_an_error(void)
+{
+    troupe_future_t *none[2] = { NULL, NULL };
+    CHECK(troupe_future_wait_all(none, 2, 0) == -1 && strstr(troupe_error(), "NULL"));
+    CHECK(troupe_future_wait_any(none, 2, 0) == -1 && strstr(troupe_error(), "NULL"));
+}
+
 static void test_futures_complete_as_they_finish(void)
 {
     troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2, NULL);
@@ -612,6 +621,7 @@ int main(int argc, char **argv)
         T(test_values_through_a_module_of_this_program),
         T(test_failed_items_are_reported_where_they_belong),
         T(test_imap_unordered_hands_over_each_result_once),
+        T(test_waiting_on_null_futures_is_an_error),
         T(test_futures_complete_as_they_finish),
         T(test_a_killed_worker_loses_nothing),
         T(test_a_pool_that_gives_up_fails_its_futures),
