@@ -98,6 +98,8 @@ typedef struct {
     bool touched;     /* the message hook ran for the batch being handled */
     unsigned held_waiting; /* held batches not yet acknowledged (promote_held) */
     int ckpt_fd;      /* checkpoints go to this file (checkpoint.h); -1: sent */
+    msgpack_sbuffer ckpt_state, ckpt_map; /* kept between checkpoints */
+    msgpack_zone ckpt_zone; /* where a snapshot is checked */
     ckpt_head_t ckpt_head;
     uint64_t commit_out; /* a sink's output committed by the last checkpoint */
     uint64_t commit_said; /* ... and as much as COMMIT has told */
@@ -1301,13 +1303,11 @@ static int snapshot_module(host_t *h, msgpack_sbuffer *sb, char *why, size_t why
         return -1;
     }
     /* one whole value, or the checkpoint would be garbage */
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 1024);
+    msgpack_zone_clear(&h->ckpt_zone);
     msgpack_object obj;
     size_t off = 0;
-    int st = sb->size ? msgpack_unpack(sb->data, sb->size, &off, &zone, &obj)
+    int st = sb->size ? msgpack_unpack(sb->data, sb->size, &off, &h->ckpt_zone, &obj)
                       : MSGPACK_UNPACK_CONTINUE;
-    msgpack_zone_destroy(&zone);
     if (st != MSGPACK_UNPACK_SUCCESS) {
         snprintf(why, whylen, "the snapshot hook packed %s",
                  sb->size ? "more or less than one msgpack value" : "nothing");
@@ -1387,21 +1387,20 @@ static void take_checkpoint(host_t *h, bool final)
 {
     uint64_t t0 = now_ns();
     char why[512];
-    msgpack_sbuffer state;
-    msgpack_sbuffer_init(&state);
-    if (snapshot_module(h, &state, why, sizeof why) < 0) {
+    /* the buffers stay from one checkpoint to the next: one per batch */
+    msgpack_sbuffer *state = &h->ckpt_state, *map = &h->ckpt_map;
+    msgpack_sbuffer_clear(state);
+    msgpack_sbuffer_clear(map);
+    if (snapshot_module(h, state, why, sizeof why) < 0) {
         troupe_ctx_t *ctx = &h->ctx;
         fprintf(stderr, "troupe actor %s: snapshot failed: %s (no checkpoint taken; "
                 "its items stay unacknowledged)\n", ctx->id, why);
-        msgpack_sbuffer_destroy(&state);
         ckpt_cost(&h->ckpt, now_ns(), 100 * (now_ns() - t0) + 1000000);
         return;
     }
     uint64_t seq = final ? h->ckpt.seq + 1 : ckpt_begin(&h->ckpt);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, map, msgpack_sbuffer_write);
     uint64_t out = 0;
     if (h->out_file) { /* how much of the output file is ours to commit */
         off_t end = lseek(STDOUT_FILENO, 0, SEEK_END);
@@ -1424,7 +1423,7 @@ static void take_checkpoint(host_t *h, bool final)
             }
     }
     ctl_pack_str(&pk, "state");
-    msgpack_sbuffer_write(&sb, state.data, state.size);
+    msgpack_sbuffer_write(map, state->data, state->size);
     ctl_pack_str(&pk, "seen");
     seen_pack(&h->seen, &pk);
     ctl_pack_str(&pk, "order");
@@ -1439,22 +1438,25 @@ static void take_checkpoint(host_t *h, bool final)
         msgpack_pack_uint64(&pk, out);
     }
     if (h->ckpt_fd >= 0)
-        keep_checkpoint(h, seq, &sb, out, final);
+        keep_checkpoint(h, seq, map, out, final);
     else
-        send_checkpoint(h, seq, &sb, final);
-    msgpack_sbuffer_destroy(&sb);
-    msgpack_sbuffer_destroy(&state);
+        send_checkpoint(h, seq, map, final);
     uint64_t t1 = now_ns();
     ckpt_cost(&h->ckpt, t1, t1 - t0);
 }
 
-/*  One in a file costs two writes: one after every batch (as its cost
-    allows). One sent costs a round trip: one every CKPT_BATCHES. */
+/*  How many handled batches make a checkpoint due. One in a file costs
+    two writes: one after every batch (as its cost allows). One sent costs
+    a round trip: one every CKPT_BATCHES. */
+static size_t checkpoint_batches(const host_t *h)
+{
+    return h->ckpt_fd >= 0 ? 1 : CKPT_BATCHES;
+}
+
 static void maybe_checkpoint(host_t *h)
 {
     promote_held(h);
-    size_t batches = h->ckpt_fd >= 0 ? 1 : CKPT_BATCHES;
-    if (h->ckpt_on && ckpt_due(&h->ckpt, now_ns(), batches, CKPT_MAX_WAIT_NS))
+    if (h->ckpt_on && ckpt_due(&h->ckpt, now_ns(), checkpoint_batches(h), CKPT_MAX_WAIT_NS))
         take_checkpoint(h, false);
 }
 
@@ -1465,9 +1467,9 @@ static long checkpoint_wait_ms(const host_t *h)
         return -1;
     /* due once enough batches wait (one, with a file) or the oldest has
        waited long enough, and not before its cost allows */
-    size_t batches = h->ckpt_fd >= 0 ? 1 : CKPT_BATCHES;
-    uint64_t now = now_ns(),
-             at = h->ckpt.nwaiting >= batches ? 0 : h->ckpt.oldest_ns + CKPT_MAX_WAIT_NS;
+    uint64_t now = now_ns(), at = h->ckpt.nwaiting >= checkpoint_batches(h)
+                                      ? 0
+                                      : h->ckpt.oldest_ns + CKPT_MAX_WAIT_NS;
     if (h->ckpt.not_before_ns > at)
         at = h->ckpt.not_before_ns;
     return at <= now ? 0 : (long)((at - now + 999999) / 1000000);
@@ -1698,6 +1700,9 @@ static void host_free(host_t *h)
         munmap(h->slots_map, h->slots_len);
     if (h->ckpt_fd >= 0)
         close(h->ckpt_fd);
+    msgpack_sbuffer_destroy(&h->ckpt_state);
+    msgpack_sbuffer_destroy(&h->ckpt_map);
+    msgpack_zone_destroy(&h->ckpt_zone);
     for (int i = 0; i < h->npoison; i++)
         free(h->poison[i].text);
     free(h->poison);
@@ -1820,6 +1825,9 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
     h.zone_first = h.zone.chunk_list.head;
     h.ctx.wait_fd = -1;
     h.ckpt_fd = -1;
+    msgpack_sbuffer_init(&h.ckpt_state);
+    msgpack_sbuffer_init(&h.ckpt_map);
+    msgpack_zone_init(&h.ckpt_zone, 1024);
     h.rid = strdup(id);
     h.zctx = zmq_ctx_new();
     h.ctl = h.zctx ? zmq_socket(h.zctx, ZMQ_DEALER) : NULL;

@@ -55,7 +55,6 @@ uint64_t ckpt_begin(ckpt_t *self)
 
 void ckpt_cost(ckpt_t *self, uint64_t now_ns, uint64_t cost_ns)
 {
-    self->spent_ns += cost_ns;
     self->not_before_ns = now_ns + 19 * cost_ns;
 }
 
@@ -68,7 +67,6 @@ void ckpt_kept(ckpt_t *self, uint64_t seq, void (*ack)(void *arg, int input, uin
         ack(arg, self->flight[i].input, self->flight[i].batch_id);
     self->nflight = 0;
     self->in_flight = false;
-    self->taken++;
 }
 
 void ckpt_abandon(ckpt_t *self, uint64_t now_ns)

@@ -29,8 +29,6 @@ typedef struct {
     uint64_t seq;         /* the last checkpoint's number */
     uint64_t oldest_ns;   /* when the oldest waiting batch was handled */
     uint64_t not_before_ns; /* the next one waits until then (its cost) */
-    uint64_t taken;       /* checkpoints kept */
-    uint64_t spent_ns;    /* taking them (snapshot and packing) */
 } ckpt_t;
 
 /*  A batch was handled: it waits for a checkpoint. Returns 0, or -1 when

@@ -164,7 +164,6 @@ void commit_checkpoint(sup_t *s, inst_t *in, const msgpack_object *root)
     free(in->ckpt);
     in->ckpt_len = sb.size;
     in->ckpt = msgpack_sbuffer_release(&sb);
-    in->ckpts++;
     const msgpack_object *out = ctl_map_get(&m->ptr[2], "out");
     if (in->out_fd >= 0 && out && out->type == MSGPACK_OBJECT_POSITIVE_INTEGER
         && out->via.u64 > in->out_done) {
@@ -222,7 +221,6 @@ static void take_file_checkpoint(sup_t *s, inst_t *in, ckpt_head_t *head)
     free(in->ckpt);
     in->ckpt = map;
     in->ckpt_len = head->len;
-    in->ckpts++;
 }
 
 void commit_exited(sup_t *s, inst_t *in)

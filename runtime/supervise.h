@@ -69,7 +69,6 @@ typedef struct {
     /* an exact actor that checkpoints (commit.c) */
     char *ckpt;        /* its last checkpoint's map, packed: its successor's */
     size_t ckpt_len;
-    uint64_t ckpts;    /* checkpoints kept, over all its incarnations */
     int out_fd;        /* a sink on the head: its stdout file, read here; -1 */
     int ckpt_fd;       /* on the head: the file its checkpoints go to; -1 */
     uint64_t out_done; /* bytes of that file copied to the run's stdout */
