@@ -12,11 +12,11 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 deps=$(pkg-config --cflags --libs libczmq libzmq msgpack)
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_envelope" "$SRC/tests/fuzz/fuzz_envelope.c" \
-    "$SRC/runtime/envelope.c" $deps || { fail "building fuzz_envelope"; finish; }
+    "$SRC/runtime/wire/envelope.c" $deps || { fail "building fuzz_envelope"; finish; }
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_config" "$SRC/tests/fuzz/fuzz_config.c" \
-    "$SRC/runtime/config.c" "$SRC/runtime/module.c" "$SRC/runtime/plan.c" \
-    "$SRC/runtime/selfref.c" $deps -ldl -lm \
+    "$SRC/runtime/plan/config.c" "$SRC/runtime/base/module.c" "$SRC/runtime/plan/plan.c" \
+    "$SRC/runtime/base/selfref.c" $deps -ldl -lm \
     || { fail "building fuzz_config"; finish; }
 
 # seed corpora: real batches and acks for the decoder, every config we have

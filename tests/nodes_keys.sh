@@ -86,7 +86,7 @@ print(nodes.get("head", 0), nodes.get("n1", 0), nodes.get("n2", 0),
 expect_eq "keyed: work ran on each allowed host ($on_head $on_n1 $on_n2)" "$?" 0
 expect_eq "keyed: no refused node in the stats" "$refused" 0
 # the address is 10.77.3.2, or "an unknown address" when n3's connection
-# closed before the head asked for it (runtime/supervisor.c, read_monitor)
+# closed before the head asked for it (runtime/supervisor/supervisor.c, read_monitor)
 grep -Eq "refused a node from (10.77.3.2|an unknown address): its key is not in the allowlist" \
     "$SCRATCH/err"
 expect_eq "keyed: the head says it refused n3 (key not listed)" "$?" 0

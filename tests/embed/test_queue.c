@@ -8,7 +8,7 @@
     The processes are this program started again (/proc/self/exe) with
     `put ADDRESS N K` or `open ADDRESS`. */
 #include "../unit/check.h"
-#include "queue.h"
+#include "embed/queue.h"
 #include "troupe.h"
 
 #include <errno.h>

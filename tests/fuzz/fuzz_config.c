@@ -1,7 +1,7 @@
 /*  fuzz_config: libFuzzer target for the config loader: any text as a
     config file, with any overrides from its first line. It must give a
     plan or errors, never crash or leak. */
-#include "config.h"
+#include "plan/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

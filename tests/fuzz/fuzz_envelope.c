@@ -3,7 +3,7 @@
     out of bounds (built with ASan and UBSan). What env_decode takes must
     decode to what msgpack-c makes of it, since batches of integers are
     read without msgpack-c. */
-#include "envelope.h"
+#include "wire/envelope.h"
 
 #include <stdint.h>
 #include <stdlib.h>

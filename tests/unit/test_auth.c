@@ -4,7 +4,7 @@
     as a zcert public certificate, and is never half written; and a CURVE
     server guarded by auth_new's zauth answers a client whose key is in the
     folder and not one whose key is not (nor one in the clear). */
-#include "auth.h"
+#include "wire/auth.h"
 #include "check.h"
 
 #include <limits.h>

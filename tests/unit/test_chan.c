@@ -3,9 +3,9 @@
     to the other, a broadcast batch waits for every subscriber and stops
     waiting for one that is gone, a stale ack from a predecessor is ignored.
 */
-#include "chan.h"
+#include "wire/chan.h"
 #include "check.h"
-#include "envelope.h"
+#include "wire/envelope.h"
 
 #include <string.h>
 #include <zmq.h>

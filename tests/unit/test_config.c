@@ -2,7 +2,7 @@
     channels, defaults, overrides); a bad one is refused with errors that
     name the file and line. Modules resolve through TROUPE_MODULE_PATH. */
 #include "check.h"
-#include "config.h"
+#include "plan/config.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
     Batches of integers, which env_decode reads without msgpack-c, decode
     to exactly what msgpack-c makes of them. */
 #include "check.h"
-#include "envelope.h"
+#include "wire/envelope.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*  test_seen: every item is new exactly once, in any arrival order, and
     items arriving in order keep the set at one range. */
 #include "check.h"
-#include "seen.h"
+#include "wire/seen.h"
 
 #include <stdlib.h>
 

@@ -1,0 +1,748 @@
+/*  main.c: the `troupe` command. It parses arguments and decides exit codes;
+    everything else is in libtroupe.
+*/
+#include "wire/auth.h"
+#include "plan/config.h"
+#include "plan/graph.h"
+#include "cli/keygen.h"
+#include "base/module.h"
+#include "cluster/node.h"
+#include "supervisor/supervisor.h"
+#include "cli/top.h"
+#include "troupe.h"
+
+#include <czmq.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EXIT_USAGE 2
+
+static const char *usage_main =
+    "usage: troupe COMMAND [OPTIONS] ...\n"
+    "\n"
+    "troupe runs pipelines of actor processes that pass msgpack items over\n"
+    "ZeroMQ, from a config file.\n"
+    "\n"
+    "commands:\n"
+    "  run FILE      run the pipeline FILE describes (troupe run --help)\n"
+    "  node          join a head and run actors for it (troupe node --help)\n"
+    "  top [NAME]    a live view of a running pipeline (troupe top --help)\n"
+    "  check FILE    check FILE without running it; exit 0 when it is good\n"
+    "  graph FILE    the pipeline FILE describes as Graphviz DOT, on stdout\n"
+    "  modules       list the built-in modules and their arguments\n"
+    "  keygen NAME   make a CURVE key pair: files NAME and NAME_secret\n"
+    "  version       print the version\n"
+    "\n"
+    "Config files are ZPL; see docs/CONFIG.md. Exit codes: 0 success, 1 the\n"
+    "run failed, 2 a usage or config error, 128+N after signal N.\n";
+
+static const char *usage_run =
+    "usage: troupe run [OPTIONS] FILE\n"
+    "\n"
+    "Runs the pipeline FILE describes, until its sources are exhausted and\n"
+    "every item has gone through. Ctrl-C stops the sources and drains what is\n"
+    "in flight; a second Ctrl-C kills at once.\n"
+    "\n"
+    "options:\n"
+    "  -s, --set ACTOR.KEY=VALUE  override a config key before the run, e.g.\n"
+    "                             -s square.instances=4 -s numbers.args.count=10\n"
+    "                             (pipeline.KEY=VALUE for pipeline keys)\n"
+    "  -v, --verbose              news (info lines) and a summary per actor at\n"
+    "                             the end; twice: every lifecycle event\n"
+    "  -q, --quiet                errors only (no warnings, e.g. restarts, no\n"
+    "                             progress, no modules' own lines)\n"
+    "      --progress             show progress where stderr is not a terminal\n"
+    "                             too: a line a second (items out of the sources,\n"
+    "                             rate, percent and ETA once their total is known)\n"
+    "      --no-progress          no progress bar on a terminal. By default\n"
+    "                             stderr on a terminal has one, redrawn in place,\n"
+    "                             unless stdout goes to the same terminal\n"
+    "      --stats FILE           write the end-of-run summary as JSON to FILE\n"
+    "      --grace SECONDS        how long a Ctrl-C drain may take (default 5)\n"
+    "      --hang SECONDS         an actor silent this long is hung (default 10)\n"
+    "      --transport ipc|tcp    what data channels run on: ipc sockets in the\n"
+    "                             run directory (default), or tcp on 127.0.0.1,\n"
+    "                             encrypted with CURVE and open only to the\n"
+    "                             run's own actors (a key pair made per run)\n"
+    "      --data-ports LO-HI     with tcp: every data socket binds a port from\n"
+    "                             LO to HI, for a firewall (default: any the\n"
+    "                             system picks); one per output of each instance\n"
+    "  -h, --help                 this text\n"
+    "\n"
+    "running across nodes (troupe node; docs/ARCHITECTURE.md, \"Nodes\",\n"
+    "docs/SCALE-OUT.md):\n"
+    "      --listen tcp://HOST:PORT  be a head: nodes join here; data channels\n"
+    "                             run on tcp, the head's own on HOST. Worker\n"
+    "                             instances (actors with inputs and outputs) are\n"
+    "                             spread over the head and the nodes by cores;\n"
+    "                             `place = head` in an actor keeps it home\n"
+    "      --key FILE             the head's secret certificate (troupe keygen's\n"
+    "                             NAME_secret): the node link is CURVE\n"
+    "      --allow DIR            with --key: the folder of the public\n"
+    "                             certificates of the nodes that may join;\n"
+    "                             any other is refused, and the head says so\n"
+    "      --insecure             no keys on a non-loopback HOST: anyone who can\n"
+    "                             reach the port can join the run, and the run's\n"
+    "                             key crosses the network in the clear. Without\n"
+    "                             keys on a loopback HOST, anyone on this machine\n"
+    "                             can join (a warning says so)\n"
+    "      --nodes N              wait for N nodes before the start (default 1)\n"
+    "      --wait SECONDS         ... at most this long, then run with those\n"
+    "                             that came (default 10)\n";
+
+static const char *usage_node =
+    "usage: troupe node --head tcp://HOST:PORT --key FILE --head-key FILE [OPTIONS]\n"
+    "       troupe node --head tcp://HOST:PORT --insecure [OPTIONS]\n"
+    "\n"
+    "Joins the head (troupe run --listen) at HOST:PORT and runs the actor\n"
+    "instances it places here, until the head's run ends (exit 0), the head\n"
+    "is lost (no word for 4 s, or none at all for 30 s, as when the head\n"
+    "refuses this node: exit 1) or a signal N (exit 128+N). Its actors\n"
+    "are killed and its run directory removed in every case. Modules and\n"
+    "files are found at the paths the head has: the same installation must be\n"
+    "at the same place on every machine.\n"
+    "\n"
+    "options:\n"
+    "      --head ENDPOINT   the head's --listen endpoint\n"
+    "      --key FILE        this node's secret certificate (troupe keygen's\n"
+    "                        NAME_secret; the head's --allow folder must hold\n"
+    "                        its public one, NAME)\n"
+    "      --head-key FILE   the head's public certificate\n"
+    "      --insecure        no keys: the link is in the clear, for a head\n"
+    "                        without --key only\n"
+    "      --cores N         announced to the head for placement (default: the\n"
+    "                        CPUs online here)\n"
+    "      --name NAME       how the head calls this node (default: host name)\n"
+    "  -v, --verbose         say when it joins and leaves\n"
+    "  -h, --help            this text\n";
+
+static const char *usage_check =
+    "usage: troupe check [-s ACTOR.KEY=VALUE]... FILE\n"
+    "\n"
+    "Checks FILE: syntax, keys, numbers, channels (each needs a writer and a\n"
+    "reader), cycles, and that every module loads and takes its arguments.\n"
+    "Prints every problem as FILE:LINE: message and exits 2, or exits 0.\n";
+
+static const char *usage_graph =
+    "usage: troupe graph [-s ACTOR.KEY=VALUE]... FILE\n"
+    "\n"
+    "Writes the pipeline FILE describes as a Graphviz DOT digraph on stdout:\n"
+    "a box per actor (name, module, instances; sources bold, sinks grey), an\n"
+    "edge per pair of actors a channel joins, labelled with the channel,\n"
+    "dashed for a broadcast. Draw it with: troupe graph FILE | dot -Tpng > FILE.png\n"
+    "A config with errors is refused as troupe check refuses it (exit 2).\n";
+
+static const char *usage_keygen =
+    "usage: troupe keygen [OPTIONS] NAME\n"
+    "\n"
+    "Makes a CURVE key pair with czmq's zcert and writes two certificate\n"
+    "files, as zcert_save does:\n"
+    "\n"
+    "  NAME         the public certificate: the public key and the metadata.\n"
+    "               Safe to copy. Copied into a folder, it is an allowlist\n"
+    "               entry: czmq's zauth (CURVE with a folder) admits the\n"
+    "               holders of the public keys of the files in that folder.\n"
+    "  NAME_secret  the secret certificate: both keys, mode 0600. It stays on\n"
+    "               the machine that owns the pair; do not copy it elsewhere.\n"
+    "\n"
+    "Both are ZPL text that zcert_load reads. A head takes its NAME_secret\n"
+    "with `troupe run --listen ... --key` and a folder of its nodes' NAME\n"
+    "files with --allow; a node takes its own NAME_secret with `troupe node\n"
+    "--key` and the head's NAME with --head-key (docs/SCALE-OUT.md).\n"
+    "\n"
+    "The folder of NAME must exist. The metadata: name (the last part of\n"
+    "NAME, or --name), created-by (this troupe's version) and hostname.\n"
+    "\n"
+    "options:\n"
+    "  -f, --force      replace NAME and NAME_secret if they exist (a new\n"
+    "                   pair: copy the new NAME wherever the old one went)\n"
+    "  -n, --name TEXT  the certificate's name\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "Exit codes: 0 written, 1 writing failed, 2 a usage error, a missing\n"
+    "folder, or a file that exists (without --force).\n";
+
+typedef struct {
+    char **sets;
+    int nsets;
+    supervisor_opts_t sup;
+    const char *file;
+    bool tcp;
+    unsigned port_lo, port_hi; /* --data-ports */
+    bool insecure;
+    const char *key_file, *allow_dir;
+} cli_t;
+
+static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
+{
+    static const struct option longopts[] = {
+        { "set", required_argument, NULL, 's' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "stats", required_argument, NULL, 'S' },
+        { "progress", no_argument, NULL, 'P' },
+        { "no-progress", no_argument, NULL, 'O' },
+        { "grace", required_argument, NULL, 'g' },
+        { "hang", required_argument, NULL, 'H' },
+        { "transport", required_argument, NULL, 'T' },
+        { "data-ports", required_argument, NULL, 'D' },
+        { "listen", required_argument, NULL, 'L' },
+        { "insecure", no_argument, NULL, 'I' },
+        { "key", required_argument, NULL, 'K' },
+        { "allow", required_argument, NULL, 'A' },
+        { "nodes", required_argument, NULL, 'N' },
+        { "wait", required_argument, NULL, 'W' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    cli->sets = calloc(argc + 1, sizeof *cli->sets);
+    cli->sup.verbose = 0;
+    cli->sup.grace = 5.0;
+    cli->sup.hang = 10.0;
+    cli->sup.nodes = 1;
+    cli->sup.wait = 10.0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+s:vqh", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 's': cli->sets[cli->nsets++] = optarg; break;
+        case 'v': cli->sup.verbose++; break;
+        case 'q': cli->sup.verbose = -1; break;
+        case 'S': cli->sup.stats = optarg; break;
+        case 'P': cli->sup.progress = 1; break;
+        case 'O': cli->sup.progress = -1; break;
+        case 'L': cli->sup.listen = optarg; break;
+        case 'I': cli->insecure = true; break;
+        case 'K': cli->key_file = optarg; break;
+        case 'A': cli->allow_dir = optarg; break;
+        case 'N': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 32) {
+                fprintf(stderr, "troupe: --nodes: '%s' is not a number from 0 to 32\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            cli->sup.nodes = (unsigned)v;
+            break;
+        }
+        case 'W':
+        case 'g':
+        case 'H': {
+            double v = strtod(optarg, &end);
+            if (*end || end == optarg || v <= 0 || v > 86400) {
+                fprintf(stderr, "troupe: --%s: '%s' is not a number of seconds\n",
+                        c == 'g' ? "grace" : c == 'W' ? "wait" : "hang", optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 'g')
+                cli->sup.grace = v;
+            else if (c == 'W')
+                cli->sup.wait = v;
+            else
+                cli->sup.hang = v;
+            break;
+        }
+        case 'D': {
+            unsigned long lo = strtoul(optarg, &end, 10), hi = 0;
+            if (end != optarg && *end == '-')
+                hi = strtoul(end + 1, &end, 10);
+            if (*end || lo < 1024 || hi > 65535 || hi < lo) {
+                fprintf(stderr, "troupe: --data-ports: '%s' is not a range LO-HI of "
+                        "ports from 1024 to 65535\n", optarg);
+                return EXIT_USAGE;
+            }
+            cli->port_lo = (unsigned)lo;
+            cli->port_hi = (unsigned)hi;
+            break;
+        }
+        case 'T':
+            if (strcmp(optarg, "ipc") && strcmp(optarg, "tcp")) {
+                fprintf(stderr, "troupe: --transport: '%s' is not ipc or tcp\n", optarg);
+                return EXIT_USAGE;
+            }
+            cli->tcp = !strcmp(optarg, "tcp");
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "troupe: %s\n\n%s",
+                optind >= argc ? "which config file?" : "one config file at a time",
+                usage);
+        return EXIT_USAGE;
+    }
+    cli->file = argv[optind];
+    return -1; /* go on */
+}
+
+/*  The HOST of tcp://HOST:PORT, in buf; -1 when it is not such an endpoint
+    or HOST is a wildcard (the head's actors bind there and nodes connect to
+    it: it must be an address they can reach). */
+static int tcp_host_of(const char *ep, char *buf, size_t len)
+{
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return -1;
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    if (!colon || colon == host || !colon[1] || (size_t)(colon - host) >= len)
+        return -1;
+    snprintf(buf, len, "%.*s", (int)(colon - host), host);
+    return strcmp(buf, "*") && strcmp(buf, "0.0.0.0") && strcmp(buf, "[::]") ? 0 : -1;
+}
+
+/*  Whether HOST is this machine's loopback: only its own users reach it. */
+static bool loopback_host(const char *host)
+{
+    return !strncmp(host, "127.", 4) || !strcmp(host, "localhost")
+        || !strcmp(host, "::1") || !strcmp(host, "[::1]");
+}
+
+/*  The endpoint must be tcp://ADDRESS:PORT; keys, or the user's word
+    (--insecure) for a link in the clear. Returns an exit code, or -1 to go
+    on. */
+static int check_listen(const char *what, const char *ep, bool keyed, bool insecure,
+                        char *host, size_t len)
+{
+    if (tcp_host_of(ep, host, len) < 0) {
+        fprintf(stderr, "troupe: %s: '%s' is not tcp://ADDRESS:PORT (an address the "
+                "nodes can reach, not a wildcard)\n", what, ep);
+        return EXIT_USAGE;
+    }
+    if (keyed && insecure) {
+        fprintf(stderr, "troupe: %s: --insecure and keys contradict each other: "
+                "give one or the other\n", what);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/*  Loads a certificate for the command line: 0, or an exit code. */
+static int load_keys(const char *opt, const char *path, auth_keys_t *keys,
+                     bool need_secret)
+{
+    char err[1024];
+    if (auth_keys_load(path, keys, need_secret, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "troupe: %s: %s\n", opt, err);
+    return EXIT_USAGE;
+}
+
+/*  The keys of a link to a head (troupe node, troupe top --head): both
+    certificates, or --insecure, never both. Loads them into keys (ours,
+    with its secret) and head (its public key). Returns -1 to go on, with
+    *keyed saying whether there are keys, or an exit code. */
+static int link_keys(const char *cmd, const char *head_ep, const char *key_file,
+                     const char *head_key_file, bool insecure, auth_keys_t *keys,
+                     auth_keys_t *head, bool *keyed)
+{
+    char host[256], what[64];
+    *keyed = key_file || head_key_file;
+    snprintf(what, sizeof what, "%s --head", cmd);
+    int rc = check_listen(what, head_ep, *keyed, insecure, host, sizeof host);
+    if (rc >= 0)
+        return rc;
+    if (*keyed && !(key_file && head_key_file)) {
+        fprintf(stderr, "troupe: %s: --key and --head-key go together: this side's "
+                "secret certificate and the head's public one\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (!*keyed && !insecure) {
+        fprintf(stderr, "troupe: %s: no keys: give --key FILE --head-key FILE (see "
+                "troupe keygen), or say --insecure to reach a head without keys\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (!*keyed)
+        return -1;
+    snprintf(what, sizeof what, "%s --key", cmd);
+    if ((rc = load_keys(what, key_file, keys, true)) != 0)
+        return rc;
+    snprintf(what, sizeof what, "%s --head-key", cmd);
+    if ((rc = load_keys(what, head_key_file, head, false)) != 0) {
+        auth_keys_clear(keys);
+        return rc;
+    }
+    return -1;
+}
+
+static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
+{
+    cli_t cli;
+    memset(&cli, 0, sizeof cli);
+    int rc = parse_args(argc, argv, &cli,
+                        run ? usage_run : graph ? usage_graph : usage_check);
+    if (rc >= 0) {
+        free(cli.sets);
+        return rc;
+    }
+    /* the zygote's exec and linking overlap loading the config */
+    char host[256];
+    auth_keys_t head_keys;
+    memset(&head_keys, 0, sizeof head_keys);
+    if (run && !cli.sup.listen && (cli.key_file || cli.allow_dir || cli.insecure)) {
+        fprintf(stderr, "troupe: --key, --allow and --insecure are for a head: they "
+                "need --listen\n");
+        free(cli.sets);
+        return EXIT_USAGE;
+    }
+    if (run && cli.sup.listen) {
+        bool keyed = cli.key_file || cli.allow_dir;
+        if ((rc = check_listen("--listen", cli.sup.listen, keyed, cli.insecure, host,
+                               sizeof host)) < 0
+            && keyed && !(cli.key_file && cli.allow_dir)) {
+            fprintf(stderr, "troupe: --listen: --key and --allow go together: the "
+                    "head's secret certificate and the folder of the nodes allowed\n");
+            rc = EXIT_USAGE;
+        }
+        if (rc < 0 && keyed
+            && (rc = load_keys("--key", cli.key_file, &head_keys, true)) == 0) {
+            struct stat st;
+            if (stat(cli.allow_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "troupe: --allow: %s is not a folder\n", cli.allow_dir);
+                rc = EXIT_USAGE;
+            }
+            else {
+                cli.sup.listen_keys = &head_keys;
+                cli.sup.allow_dir = cli.allow_dir;
+                rc = -1;
+            }
+        }
+        if (rc < 0 && !keyed && !loopback_host(host) && !cli.insecure) {
+            fprintf(stderr, "troupe: --listen: %s is not a loopback address: give the "
+                    "head's keys (--key FILE --allow DIR), or say --insecure to run "
+                    "the node link in the clear\n", host);
+            rc = EXIT_USAGE;
+        }
+        if (rc >= 0) {
+            auth_keys_clear(&head_keys);
+            free(cli.sets);
+            return rc;
+        }
+        if (!keyed && cli.insecure)
+            fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
+                    "join this run as a node and read or change its data\n",
+                    cli.sup.listen);
+        else if (!keyed)
+            fprintf(stderr, "troupe: warning: no keys (--key, --allow): anyone on this "
+                    "machine can join this run as a node at %s\n", cli.sup.listen);
+        cli.tcp = true; /* nodes reach the head's actors on tcp */
+    }
+    zygote_t *zygote = run ? supervisor_prestart() : NULL;
+    char *errors = NULL;
+    plan_t *plan = config_load(cli.file, cli.sets, cli.nsets, &errors);
+    if (!plan) {
+        zygote_stop(&zygote);
+        fputs(errors, stderr);
+        free(errors);
+        free(cli.sets);
+        auth_keys_clear(&head_keys);
+        return EXIT_USAGE;
+    }
+    if (cli.port_lo && !cli.tcp) {
+        fprintf(stderr, "troupe: --data-ports: the data channels are on ipc: give "
+                "--transport tcp or --listen too\n");
+        rc = EXIT_USAGE;
+    }
+    else if (run && cli.tcp
+             && !(plan->tcp_host = strdup(cli.sup.listen ? host : "127.0.0.1")))
+        rc = 1;
+    else if (run) {
+        plan->port_lo = cli.port_lo;
+        plan->port_hi = cli.port_hi;
+        rc = supervisor_run(plan, &cli.sup, zygote);
+    }
+    else if (graph) {
+        graph_write(plan, stdout);
+        rc = fflush(stdout) == 0 ? 0 : 1;
+    }
+    else {
+        printf("%s: ok: pipeline '%s', %d actors\n", cli.file, plan->name,
+               plan->nactors);
+        rc = 0;
+    }
+    plan_destroy(&plan);
+    auth_keys_clear(&head_keys);
+    free(cli.sets);
+    return rc;
+}
+
+static int cmd_node(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "head", required_argument, NULL, 'H' },
+        { "insecure", no_argument, NULL, 'I' },
+        { "key", required_argument, NULL, 'K' },
+        { "head-key", required_argument, NULL, 'P' },
+        { "cores", required_argument, NULL, 'c' },
+        { "name", required_argument, NULL, 'n' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    node_opts_t opts = { 0 };
+    bool insecure = false;
+    const char *key_file = NULL, *head_key_file = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'H': opts.head = optarg; break;
+        case 'I': insecure = true; break;
+        case 'K': key_file = optarg; break;
+        case 'P': head_key_file = optarg; break;
+        case 'n': opts.name = optarg; break;
+        case 'v': opts.verbose++; break;
+        case 'c': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 4096) {
+                fprintf(stderr, "troupe: node: --cores: '%s' is not a number from 1 "
+                        "to 4096\n", optarg);
+                return EXIT_USAGE;
+            }
+            opts.cores = (unsigned)v;
+            break;
+        }
+        case 'h': fputs(usage_node, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage_node);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !opts.head) {
+        fprintf(stderr, "troupe: node: %s\n\n%s",
+                opts.head ? "no arguments besides the options" : "which head? --head",
+                usage_node);
+        return EXIT_USAGE;
+    }
+    auth_keys_t keys, head;
+    bool keyed;
+    int rc = link_keys("node", opts.head, key_file, head_key_file, insecure, &keys, &head,
+                       &keyed);
+    if (rc >= 0)
+        return rc;
+    if (keyed) {
+        opts.keys = &keys;
+        opts.head_public = head.public_txt;
+    }
+    rc = node_run(&opts);
+    if (keyed)
+        auth_keys_clear(&keys);
+    return rc;
+}
+
+static const char *usage_top =
+    "usage: troupe top [OPTIONS] [NAME | RUNDIR]\n"
+    "\n"
+    "A live view of a running pipeline: one row per actor instance with its\n"
+    "node, pid, state, items in and out, rate, input batches held, output\n"
+    "batches not yet acknowledged, failed items, restarts and CPU%. It reads\n"
+    "what the run's supervisor publishes anyway, so watching costs the run\n"
+    "nothing; q or Ctrl-C leaves, and the run goes on. When the run ends, its\n"
+    "last view is printed and troupe top exits.\n"
+    "\n"
+    "Without NAME, the one run going on; NAME picks a run by its pipeline's\n"
+    "name, RUNDIR by its run directory (troupe top --list shows both).\n"
+    "\n"
+    "options:\n"
+    "  --once                one view as text, then exit (also when stdout is\n"
+    "                        not a terminal)\n"
+    "  --list                the runs going on: pipeline, supervisor pid, run\n"
+    "                        directory\n"
+    "  --head tcp://HOST:PORT  watch the run of a head on another machine,\n"
+    "                        over its --listen endpoint\n"
+    "  --key FILE            with --head: this side's secret certificate, on\n"
+    "                        the head's --allow list (troupe keygen)\n"
+    "  --head-key FILE       with --head: the head's public certificate\n"
+    "  --insecure            with --head: a head listening without keys\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "Exit codes: 0, 1 no such run (or it went silent), 2 a usage error or a\n"
+    "NAME that several runs have.\n";
+
+static int cmd_top(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "once", no_argument, NULL, 'o' },
+        { "list", no_argument, NULL, 'l' },
+        { "head", required_argument, NULL, 'H' },
+        { "insecure", no_argument, NULL, 'I' },
+        { "key", required_argument, NULL, 'K' },
+        { "head-key", required_argument, NULL, 'P' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    top_opts_t opts = { 0 };
+    bool insecure = false;
+    const char *key_file = NULL, *head_key_file = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': opts.once = true; break;
+        case 'l': opts.list = true; break;
+        case 'H': opts.head = optarg; break;
+        case 'I': insecure = true; break;
+        case 'K': key_file = optarg; break;
+        case 'P': head_key_file = optarg; break;
+        case 'h': fputs(usage_top, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage_top);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind > 1 || (opts.head && optind < argc)) {
+        fprintf(stderr, "troupe: top: %s\n\n%s",
+                opts.head ? "--head watches the head's run: no NAME besides it"
+                          : "one NAME or RUNDIR at most",
+                usage_top);
+        return EXIT_USAGE;
+    }
+    opts.target = optind < argc ? argv[optind] : NULL;
+    if (!opts.head) {
+        if (key_file || head_key_file || insecure) {
+            fprintf(stderr, "troupe: top: --key, --head-key and --insecure go with "
+                    "--head\n");
+            return EXIT_USAGE;
+        }
+        return top_run(&opts);
+    }
+    auth_keys_t keys, head;
+    bool keyed;
+    int rc = link_keys("top", opts.head, key_file, head_key_file, insecure, &keys, &head,
+                       &keyed);
+    if (rc >= 0)
+        return rc;
+    if (keyed) {
+        opts.keys = &keys;
+        opts.head_public = head.public_txt;
+    }
+    rc = top_run(&opts);
+    if (keyed)
+        auth_keys_clear(&keys);
+    return rc;
+}
+
+static void print_module(const char *path, const char *name, void *arg)
+{
+    (void)arg;
+    void *handle;
+    char err[512];
+    const troupe_module_t *mod = module_load(path, &handle, err, sizeof err);
+    if (!mod) {
+        printf("%-10s (cannot load: %s)\n", name, err);
+        return;
+    }
+    printf("%-10s %s\n", name, mod->summary ? mod->summary : "");
+    if (mod->args && *mod->args) {
+        printf("%-10s args:", "");
+        for (const char *const *a = mod->args; *a; a++)
+            printf(" %s", *a);
+        printf("\n");
+    }
+    dlclose(handle);
+}
+
+static int cmd_modules(void)
+{
+    if (module_each(print_module, NULL) == 0) {
+        fprintf(stderr, "troupe: no modules found (set TROUPE_MODULE_PATH)\n");
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "force", no_argument, NULL, 'f' },
+        { "name", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    keygen_opts_t opts = { 0 };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+fn:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': opts.force = true; break;
+        case 'n': opts.name = optarg; break;
+        case 'h': fputs(usage_keygen, stdout); return 0;
+        default:
+            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                    argv[optind - 1], usage_keygen);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "troupe: keygen: %s\n\n%s",
+                optind >= argc ? "which NAME? e.g. troupe keygen keys/node1"
+                               : "one NAME at a time",
+                usage_keygen);
+        return EXIT_USAGE;
+    }
+    opts.path = argv[optind];
+    char public_txt[41], err[1024];
+    if (keygen_write(&opts, public_txt, err, sizeof err) < 0) {
+        /* what the user asked for cannot be done as asked: nothing was
+           tried; anything else is a failure to write */
+        bool usage = errno == EEXIST || errno == ENOENT || errno == ENOTDIR
+                  || errno == EISDIR || errno == EINVAL;
+        fprintf(stderr, "troupe: keygen: %s%s\n", err,
+                errno == EEXIST ? " (--force replaces the pair)" : "");
+        return usage ? EXIT_USAGE : 1;
+    }
+    printf("wrote %s (public) and %s_secret (secret, keep it private)\n"
+           "public key: %s\n", opts.path, opts.path, public_txt);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* czmq would install its own SIGINT/SIGTERM handlers on first use */
+    zsys_handler_set(NULL);
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run"))
+        return cmd_run_or_check(argc - 1, argv + 1, true, false);
+    if (!strcmp(cmd, "check"))
+        return cmd_run_or_check(argc - 1, argv + 1, false, false);
+    if (!strcmp(cmd, "graph"))
+        return cmd_run_or_check(argc - 1, argv + 1, false, true);
+    if (!strcmp(cmd, "node"))
+        return cmd_node(argc - 1, argv + 1);
+    if (!strcmp(cmd, "top"))
+        return cmd_top(argc - 1, argv + 1);
+    if (!strcmp(cmd, "modules"))
+        return cmd_modules();
+    if (!strcmp(cmd, "keygen"))
+        return cmd_keygen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("troupe %d.%d.%d (module ABI %d)\n", TROUPE_VERSION_MAJOR,
+               TROUPE_VERSION_MINOR, TROUPE_VERSION_PATCH, TROUPE_ABI_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    fprintf(stderr, "troupe: unknown command '%s'\n\n%s", cmd, usage_main);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,308 @@
+/*  api.c: the functions troupe.h promises modules (emit, fail, args, who).
+
+    Emitted values are packed into the context's group buffer; the host
+    copies the finished group into each output batch (actor.c).
+*/
+#include "base/clock.h"
+#include "host/host.h"
+
+#include "wire/ctl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+void host_group_reset(troupe_ctx_t *ctx)
+{
+    ctx->group_sb.size = 0;
+    ctx->group_n = 0;
+    ctx->failed = false;
+    ctx->emit_open = false;
+}
+
+static msgpack_packer *emit_packer(troupe_ctx_t *ctx)
+{
+    if (!ctx || !ctx->in_hook || ctx->emit_open)
+        return NULL;
+    ctx->group_n++;
+    return &ctx->group_pk;
+}
+
+int troupe_emit_int(troupe_ctx_t *ctx, int64_t value)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_pack_int64(pk, value) : -1;
+}
+
+int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_pack_uint64(pk, value) : -1;
+}
+
+int troupe_emit_double(troupe_ctx_t *ctx, double value)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_pack_double(pk, value) : -1;
+}
+
+int troupe_emit_bool(troupe_ctx_t *ctx, bool value)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    if (!pk)
+        return -1;
+    return value ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
+int troupe_emit_nil(troupe_ctx_t *ctx)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_pack_nil(pk) : -1;
+}
+
+int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_pack_str_with_body(pk, data, size) : -1;
+}
+
+int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_sbuffer_write(&ctx->group_sb, data, size) : -1;
+}
+
+int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
+{
+    return troupe_emit_str(ctx, string, strlen(string));
+}
+
+int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_pack_bin_with_body(pk, data, size) : -1;
+}
+
+int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    return pk ? msgpack_pack_object(pk, *value) : -1;
+}
+
+msgpack_packer *troupe_emit_begin(troupe_ctx_t *ctx)
+{
+    msgpack_packer *pk = emit_packer(ctx);
+    if (pk) {
+        ctx->emit_open = true;
+        ctx->emit_at = ctx->group_sb.size;
+    }
+    return pk;
+}
+
+int troupe_emit_end(troupe_ctx_t *ctx)
+{
+    if (!ctx || !ctx->emit_open)
+        return -1;
+    ctx->emit_open = false;
+    return 0;
+}
+
+int troupe_wait_readable(troupe_ctx_t *ctx, int fd)
+{
+    if (!ctx || fd < 0)
+        return TROUPE_ERROR;
+    ctx->wait_fd = fd;
+    return TROUPE_LATER;
+}
+
+void troupe_set_total(troupe_ctx_t *ctx, uint64_t items)
+{
+    if (ctx)
+        ctx->stats.total = items; /* goes out with the next STATS */
+}
+
+/*  produce_batch (actor.c) deals indexes out in blocks of `batch`: block
+    b goes to instance b % instances. Of the indexes below count, this
+    instance has its full blocks and, if the last block is partial and
+    its own, the rest. */
+uint64_t troupe_index_share(troupe_ctx_t *ctx, uint64_t count)
+{
+    if (!ctx || !ctx->batch || ctx->instances <= 1)
+        return count;
+    uint64_t b = ctx->batch, n = ctx->instances, i = ctx->instance;
+    uint64_t full = count / b, rest = count % b;
+    uint64_t mine = full / n + (i < full % n);
+    return mine * b + (full % n == i ? rest : 0);
+}
+
+void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
+{
+    if (!ctx)
+        return;
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(ctx->error, sizeof ctx->error, format, ap);
+    va_end(ap);
+    ctx->failed = true;
+}
+
+bool troupe_failed(troupe_ctx_t *ctx)
+{
+    return ctx && ctx->failed;
+}
+
+const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback)
+{
+    for (int i = 0; ctx && i < ctx->nargs; i++)
+        if (strcmp(ctx->args[i].key, name) == 0)
+            return ctx->args[i].value;
+    return fallback;
+}
+
+const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback)
+{
+    const char *text = troupe_arg(ctx, name, fallback);
+    if (!text || text[0] == '/' || !strcmp(text, "-") || !ctx->base_dir)
+        return text;
+    size_t len = strlen(ctx->base_dir) + strlen(text) + 2;
+    char *path = malloc(len);
+    char **more = realloc(ctx->paths, (ctx->npaths + 1) * sizeof *more);
+    if (!path || !more) {
+        free(path);
+        if (more)
+            ctx->paths = more;
+        return text;
+    }
+    snprintf(path, len, "%s/%s", ctx->base_dir, text);
+    ctx->paths = more;
+    ctx->paths[ctx->npaths++] = path;
+    return path;
+}
+
+int64_t troupe_arg_int(troupe_ctx_t *ctx, const char *name, int64_t fallback)
+{
+    const char *text = troupe_arg(ctx, name, NULL);
+    if (!text)
+        return fallback;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 0);
+    /* accept 1e6 style too: counts are often written that way */
+    if (end == text || *end || errno) {
+        double d = strtod(text, &end);
+        if (end != text && !*end && d == floor(d) && fabs(d) < 9.2e18)
+            return (int64_t)d;
+        troupe_fail(ctx, "argument '%s': '%s' is not an integer", name, text);
+        return fallback;
+    }
+    return v;
+}
+
+double troupe_arg_double(troupe_ctx_t *ctx, const char *name, double fallback)
+{
+    const char *text = troupe_arg(ctx, name, NULL);
+    if (!text)
+        return fallback;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end || errno) {
+        troupe_fail(ctx, "argument '%s': '%s' is not a number", name, text);
+        return fallback;
+    }
+    return v;
+}
+
+bool troupe_arg_bool(troupe_ctx_t *ctx, const char *name, bool fallback)
+{
+    const char *text = troupe_arg(ctx, name, NULL);
+    if (!text)
+        return fallback;
+    static const char *yes[] = { "1", "true", "yes", "on" };
+    static const char *no[] = { "0", "false", "no", "off" };
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0)
+            return true;
+        if (strcasecmp(text, no[i]) == 0)
+            return false;
+    }
+    troupe_fail(ctx, "argument '%s': '%s' is not a boolean (true/false)", name,
+                text);
+    return fallback;
+}
+
+const char *troupe_actor_name(troupe_ctx_t *ctx)
+{
+    return ctx->actor;
+}
+
+const char *troupe_pipeline_name(troupe_ctx_t *ctx)
+{
+    return ctx->pipeline;
+}
+
+unsigned troupe_instance(troupe_ctx_t *ctx)
+{
+    return ctx->instance;
+}
+
+unsigned troupe_instances(troupe_ctx_t *ctx)
+{
+    return ctx->instances;
+}
+
+uint64_t troupe_item_id(troupe_ctx_t *ctx)
+{
+    return ctx->item;
+}
+
+void troupe_set_state(troupe_ctx_t *ctx, void *state)
+{
+    ctx->state = state;
+}
+
+void *troupe_state(troupe_ctx_t *ctx)
+{
+    return ctx->state;
+}
+
+/*  A module's line, in the supervisor's format with the actor for the
+    pipeline's name. When the supervisor draws a progress bar on the same
+    terminal the line first erases it (\r, then clear to the end of the
+    line), since this process cannot ask the supervisor to; the bar comes
+    back at its next redraw, within a quarter of a second. (A node's
+    instance has a stderr of its own, hence the check that it is a
+    terminal too.) */
+static void log_line(troupe_ctx_t *ctx, const char *level, const char *format,
+                     va_list ap)
+{
+    if (!ctx || (ctx->log & CTL_LOG_QUIET))
+        return;
+    bool erase = (ctx->log & CTL_LOG_BAR) && isatty(STDERR_FILENO);
+    char line[1024];
+    vsnprintf(line, sizeof line, format, ap);
+    char stamp[24];
+    fprintf(stderr, "%s%s %s/%s#%u: %s: %s\n", erase ? "\r\033[K" : "", log_stamp(stamp),
+            ctx->pipeline, ctx->actor, ctx->instance, level, line);
+}
+
+void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    log_line(ctx, "info", format, ap);
+    va_end(ap);
+}
+
+void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    log_line(ctx, "warning", format, ap);
+    va_end(ap);
+}

@@ -1,0 +1,70 @@
+/*  host.h: the actor host's state, shared by the event loop (actor.c) and
+    the module-facing API (api.c). Modules see only the opaque troupe_ctx_t.
+*/
+#ifndef TR_HOST_H
+#define TR_HOST_H
+
+#include "wire/chan.h"
+#include "troupe.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    char *key;
+    char *value;
+} host_arg_t;
+
+typedef struct {
+    uint64_t items_in, items_out, batches_in; /* batches out: the outputs' */
+    uint64_t failed, malformed, busy_ns;
+    uint64_t held;  /* input batches received and not yet acknowledged */
+    uint64_t total; /* a source's announced item count (0: not known) */
+} host_stats_t;
+
+struct _troupe_ctx_t {
+    /* who */
+    char *pipeline;
+    char *actor;
+    char *id; /* "actor#instance", our name to producers */
+    unsigned instance, instances;
+    unsigned batch;  /* a source's block of indexes: instances take turns */
+    unsigned log;    /* how troupe_log's lines go: CONFIG's CTL_LOG_* */
+    uint32_t origin; /* our actor index: items we make start here */
+    const troupe_module_t *mod;
+    void *state;
+    host_arg_t *args;
+    int nargs;
+    char *base_dir;  /* the config file's folder */
+    char **paths;    /* what troupe_arg_path made */
+    int npaths;
+    /* the group being emitted */
+    bool in_hook;
+    bool failed;
+    char error[512];
+    uint64_t item;
+    msgpack_sbuffer group_sb;
+    msgpack_packer group_pk;
+    uint32_t group_n;
+    bool emit_open; /* between troupe_emit_begin and _end */
+    size_t emit_at; /* where the value troupe_emit_begin opened starts */
+    int wait_fd;    /* a source waits for this to be readable; -1: no */
+    /* channels */
+    chan_out_t **outs;
+    int nouts;
+    chan_in_t **ins;
+    int nins;
+    host_stats_t stats;
+};
+
+/*  This process's peak resident memory in kB (VmHWM). */
+long host_peak_rss_kb(void);
+
+/*  Clears the group buffer before a hook runs for one item. */
+void host_group_reset(troupe_ctx_t *ctx);
+
+/*  Emits one value already packed (exactly one msgpack value, checked by
+    the caller): the embedding API's items. */
+int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size);
+
+#endif

@@ -1,0 +1,852 @@
+/*  config.c: reads a pipeline config with czmq's zconfig and checks it into a
+    plan. Every error names the file and line: zconfig keeps no line
+    numbers, so we count the file's item lines ourselves and pair them, in
+    order, with zconfig's nodes (one node per item line, pre-order).
+*/
+#include "plan/config.h"
+
+#include "wire/chan.h"
+#include "base/module.h"
+
+#include <czmq.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INSTANCES 1024
+#define CHAN_MAX_READERS CHAN_MAX_SLOTS
+
+typedef struct {
+    const char *file;
+    char *dir;
+    FILE *err;
+    int nerr;
+    zconfig_t **nodes; /* node i stands on line lines[i] */
+    int *lines;
+    int nlocs;
+    zconfig_t **ov_nodes; /* nodes set from the command line */
+    const char **ov_text;
+    int nov;
+} cfg_t;
+
+/* ==== where things are ===================================================== */
+
+static int line_of(cfg_t *c, zconfig_t *node)
+{
+    for (int i = 0; i < c->nlocs; i++)
+        if (c->nodes[i] == node)
+            return c->lines[i];
+    return 0;
+}
+
+static const char *override_of(cfg_t *c, zconfig_t *node)
+{
+    for (int i = 0; i < c->nov; i++)
+        if (c->ov_nodes[i] == node)
+            return c->ov_text[i];
+    return NULL;
+}
+
+static void error_at(cfg_t *c, zconfig_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void error_at(cfg_t *c, zconfig_t *node, const char *fmt, ...)
+{
+    const char *ov = node ? override_of(c, node) : NULL;
+    int line = node ? line_of(c, node) : 0;
+    if (ov)
+        fprintf(c->err, "%s: --set %s: ", c->file, ov);
+    else if (line > 0)
+        fprintf(c->err, "%s:%d: ", c->file, line);
+    else
+        fprintf(c->err, "%s: ", c->file);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(c->err, fmt, ap);
+    va_end(ap);
+    fputc('\n', c->err);
+    c->nerr++;
+}
+
+/*  Item lines: not blank, not a comment. zconfig makes one node of each. */
+static int scan_lines(const char *text, int **lines_p)
+{
+    int n = 0, cap = 64, lineno = 0;
+    int *lines = malloc(cap * sizeof *lines);
+    const char *p = text;
+    while (lines && *p) {
+        lineno++;
+        const char *eol = strchr(p, '\n');
+        const char *q = p;
+        while (q < (eol ? eol : p + strlen(p)) && (*q == ' ' || *q == '\t'))
+            q++;
+        if (*q && *q != '\n' && *q != '\r' && *q != '#') {
+            if (n == cap) {
+                int *more = realloc(lines, (cap *= 2) * sizeof *lines);
+                if (!more) {
+                    free(lines);
+                    lines = NULL;
+                    break;
+                }
+                lines = more;
+            }
+            lines[n++] = lineno;
+        }
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    *lines_p = lines;
+    return lines ? n : 0;
+}
+
+static void count_nodes(zconfig_t *node, int *n)
+{
+    for (zconfig_t *ch = zconfig_child(node); ch; ch = zconfig_next(ch)) {
+        (*n)++;
+        count_nodes(ch, n);
+    }
+}
+
+static void pair_nodes(zconfig_t *node, zconfig_t **nodes, int *i)
+{
+    for (zconfig_t *ch = zconfig_child(node); ch; ch = zconfig_next(ch)) {
+        nodes[(*i)++] = ch;
+        pair_nodes(ch, nodes, i);
+    }
+}
+
+static void locate_nodes(cfg_t *c, zconfig_t *root, const char *text)
+{
+    int *lines = NULL;
+    int nlines = scan_lines(text, &lines);
+    int nnodes = 0;
+    count_nodes(root, &nnodes);
+    if (nlines != nnodes || nnodes == 0) {
+        free(lines); /* the pairing would lie: errors go without lines */
+        return;
+    }
+    c->nodes = malloc(nnodes * sizeof *c->nodes);
+    if (!c->nodes) {
+        free(lines);
+        return;
+    }
+    int i = 0;
+    pair_nodes(root, c->nodes, &i);
+    c->lines = lines;
+    c->nlocs = nnodes;
+}
+
+/* ==== reading the file ====================================================== */
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *more = realloc(buf, cap);
+            if (!more) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = more;
+        }
+        size_t n = fread(buf + len, 1, 4096, f);
+        len += n;
+        if (n < 4096)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        free(buf);
+        errno = EILSEQ;
+        return NULL;
+    }
+    return buf;
+}
+
+/*  zconfig reports syntax errors through czmq's log, on stdout, as
+    "(LINE) message"; we catch that text (fd 1 pointed at a temporary file
+    for the call) to give it back with the file name, like every other
+    error, and to keep stdout for pipeline output. */
+static zconfig_t *parse_text(cfg_t *c, const char *text)
+{
+    fflush(stdout);
+    int saved = dup(1);
+    FILE *tmp = tmpfile();
+    if (saved >= 0 && tmp)
+        dup2(fileno(tmp), 1);
+    zconfig_t *root = zconfig_str_load(text);
+    fflush(stdout);
+    if (saved >= 0 && tmp) {
+        dup2(saved, 1);
+        close(saved);
+    }
+    if (!root) {
+        char msg[512] = "";
+        if (tmp) {
+            rewind(tmp);
+            size_t n = fread(msg, 1, sizeof msg - 1, tmp);
+            msg[n] = '\0';
+        }
+        char *paren = strstr(msg, "(zconfig): (");
+        int line = 0;
+        char what[256] = "syntax error";
+        if (paren && sscanf(paren, "(zconfig): (%d) %255[^\n]", &line, what) >= 1
+            && line > 0) {
+            /* zconfig's terse words, said plainly */
+            static const char *const plain[][2] = {
+                { "indent 4 spaces at once",
+                  "bad indentation: a sub-key goes exactly 4 spaces deeper than its parent" },
+                { "indentation error",
+                  "bad indentation: a sub-key goes exactly 4 spaces deeper than its parent" },
+            };
+            for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+                if (!strcmp(what, plain[i][0]))
+                    snprintf(what, sizeof what, "%s", plain[i][1]);
+            fprintf(c->err, "%s:%d: %s\n", c->file, line, what);
+        }
+        else
+            fprintf(c->err, "%s: %s\n", c->file, what);
+        c->nerr++;
+    }
+    if (tmp)
+        fclose(tmp);
+    return root;
+}
+
+/* ==== values ================================================================== */
+
+static bool is_ident(const char *s)
+{
+    if (!*s || strlen(s) > 48)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+              || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
+static bool parse_uint(cfg_t *c, zconfig_t *node, const char *what,
+                       unsigned min, unsigned max, unsigned *out)
+{
+    const char *text = zconfig_value(node);
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (!*text || *end || errno || text[0] == '-' || v < min || v > max) {
+        error_at(c, node, "%s: '%s' is not a whole number from %u to %u", what,
+                 text, min, max);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
+static int parse_bool(const char *text)
+{
+    if (!strcasecmp(text, "true") || !strcasecmp(text, "yes") || !strcmp(text, "1")
+        || !strcasecmp(text, "on"))
+        return 1;
+    if (!strcasecmp(text, "false") || !strcasecmp(text, "no") || !strcmp(text, "0")
+        || !strcasecmp(text, "off"))
+        return 0;
+    return -1;
+}
+
+static void no_children(cfg_t *c, zconfig_t *node, const char *where)
+{
+    zconfig_t *ch = zconfig_child(node);
+    if (ch)
+        error_at(c, ch, "%s: '%s' takes a value, not sub-keys", where,
+                 zconfig_name(node));
+}
+
+/* ==== the plan ================================================================== */
+
+static int chan_get(plan_t *p, const char *name, int line)
+{
+    int i = plan_find_chan(p, name);
+    if (i >= 0)
+        return i;
+    plan_chan_t *more = realloc(p->chans, (p->nchans + 1) * sizeof *more);
+    if (!more)
+        return -1;
+    p->chans = more;
+    plan_chan_t *ch = &p->chans[p->nchans];
+    memset(ch, 0, sizeof *ch);
+    ch->name = strdup(name);
+    ch->line = line;
+    return p->nchans++;
+}
+
+/*  "a, b c" to channel indexes, each once. */
+static void parse_chan_list(cfg_t *c, plan_t *p, zconfig_t *node,
+                            const char *actor, int **list, int *n)
+{
+    char *text = strdup(zconfig_value(node));
+    if (!text)
+        return;
+    char *save = NULL;
+    for (char *tok = strtok_r(text, ", \t", &save); tok;
+         tok = strtok_r(NULL, ", \t", &save)) {
+        if (!is_ident(tok)) {
+            error_at(c, node, "actor '%s': %s: '%s' is not a channel name "
+                     "(letters, digits, '_' and '-')", actor, zconfig_name(node), tok);
+            continue;
+        }
+        int ch = chan_get(p, tok, line_of(c, node));
+        bool dup = false;
+        for (int i = 0; i < *n; i++)
+            dup |= (*list)[i] == ch;
+        if (ch < 0 || dup)
+            continue;
+        int *more = realloc(*list, (*n + 1) * sizeof *more);
+        if (!more)
+            continue;
+        *list = more;
+        (*list)[(*n)++] = ch;
+    }
+    if (*n == 0 && c->nerr == 0)
+        error_at(c, node, "actor '%s': %s names no channel", actor,
+                 zconfig_name(node));
+    free(text);
+}
+
+static void read_pipeline(cfg_t *c, plan_t *p, zconfig_t *node)
+{
+    if (*zconfig_value(node)) {
+        if (!is_ident(zconfig_value(node)))
+            error_at(c, node, "pipeline name '%s' must be letters, digits, '_' or '-'",
+                     zconfig_value(node));
+        else {
+            free(p->name);
+            p->name = strdup(zconfig_value(node));
+        }
+    }
+    for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
+        const char *key = zconfig_name(k);
+        no_children(c, k, "pipeline");
+        if (!strcmp(key, "batch"))
+            parse_uint(c, k, "pipeline: batch", 1, 1 << 20, &p->batch);
+        else if (!strcmp(key, "window"))
+            parse_uint(c, k, "pipeline: window", 1, 4096, &p->window);
+        else if (!strcmp(key, "credit"))
+            parse_uint(c, k, "pipeline: credit", 1, 1024, &p->credit);
+        else
+            error_at(c, k, "pipeline: unknown key '%s' (known: batch, window, credit)",
+                     key);
+    }
+}
+
+static void read_channel(cfg_t *c, plan_t *p, zconfig_t *node)
+{
+    const char *name = zconfig_value(node);
+    if (!is_ident(name)) {
+        error_at(c, node, "channel needs a name: channel = NAME");
+        return;
+    }
+    int ch = plan_find_chan(p, name);
+    if (ch >= 0) {
+        error_at(c, node, "channel '%s' is declared twice", name);
+        return;
+    }
+    ch = chan_get(p, name, line_of(c, node));
+    if (ch < 0)
+        return;
+    for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
+        no_children(c, k, name);
+        if (!strcmp(zconfig_name(k), "type")) {
+            const char *t = zconfig_value(k);
+            if (!strcmp(t, "pipe"))
+                p->chans[ch].mode = CHAN_PIPE;
+            else if (!strcmp(t, "broadcast"))
+                p->chans[ch].mode = CHAN_BROADCAST;
+            else
+                error_at(c, k, "channel '%s': type '%s' is not pipe or broadcast",
+                         name, t);
+        }
+        else
+            error_at(c, k, "channel '%s': unknown key '%s' (known: type)", name,
+                     zconfig_name(k));
+    }
+}
+
+static void read_args(cfg_t *c, plan_actor_t *a, zconfig_t *node)
+{
+    for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
+        no_children(c, k, a->name);
+        for (int i = 0; i < a->nargs; i++)
+            if (!strcmp(a->args[i].key, zconfig_name(k)))
+                error_at(c, k, "actor '%s': argument '%s' given twice", a->name,
+                         zconfig_name(k));
+        plan_arg_t *more = realloc(a->args, (a->nargs + 1) * sizeof *more);
+        if (!more)
+            return;
+        a->args = more;
+        a->args[a->nargs].key = strdup(zconfig_name(k));
+        a->args[a->nargs].value = strdup(zconfig_value(k));
+        a->args[a->nargs].line = line_of(c, k);
+        a->nargs++;
+    }
+}
+
+static const char *const actor_keys[] = { "module", "instances", "in", "out",
+                                          "topic", "subscribe", "ordered",
+                                          "on_error", "retries", "restart",
+                                          "max_restarts", "restart_period",
+                                          "place", "args", NULL };
+
+static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
+                       zconfig_t **module_nodes)
+{
+    const char *name = zconfig_value(node);
+    if (!is_ident(name)) {
+        error_at(c, node, "actor needs a name of letters, digits, '_' or '-': "
+                 "actor = NAME");
+        return;
+    }
+    if (plan_find_actor(p, name) >= 0) {
+        error_at(c, node, "actor '%s' is defined twice", name);
+        return;
+    }
+    plan_actor_t *more = realloc(p->actors, (p->nactors + 1) * sizeof *more);
+    if (!more)
+        return;
+    p->actors = more;
+    plan_actor_t *a = &p->actors[p->nactors];
+    plan_actor_init(a, name);
+    module_nodes[p->nactors] = NULL;
+    a->line = line_of(c, node);
+    p->nactors++;
+
+    for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
+        const char *key = zconfig_name(k);
+        for (zconfig_t *j = zconfig_child(node); j != k; j = zconfig_next(j))
+            if (!strcmp(zconfig_name(j), key)) {
+                error_at(c, k, "actor '%s': '%s' is given twice", name, key);
+                break;
+            }
+        if (strcmp(key, "args"))
+            no_children(c, k, name);
+        const char *v = zconfig_value(k);
+        if (!strcmp(key, "module")) {
+            free(a->module);
+            a->module = strdup(v);
+            a->module_line = line_of(c, k);
+            module_nodes[p->nactors - 1] = k;
+        }
+        else if (!strcmp(key, "instances")) {
+            char what[128];
+            snprintf(what, sizeof what, "actor '%s': instances", name);
+            parse_uint(c, k, what, 1, MAX_INSTANCES, &a->instances);
+        }
+        else if (!strcmp(key, "in"))
+            parse_chan_list(c, p, k, name, &a->inputs, &a->ninputs);
+        else if (!strcmp(key, "out"))
+            parse_chan_list(c, p, k, name, &a->outputs, &a->noutputs);
+        else if (!strcmp(key, "topic")) {
+            free(a->topic);
+            a->topic = strdup(v);
+        }
+        else if (!strcmp(key, "subscribe")) {
+            free(a->subscribe);
+            a->subscribe = strdup(v);
+        }
+        else if (!strcmp(key, "ordered")) {
+            a->ordered = parse_bool(v);
+            if (a->ordered < 0)
+                error_at(c, k, "actor '%s': ordered: '%s' is not true or false",
+                         name, v);
+        }
+        else if (!strcmp(key, "on_error")) {
+            if (!strcmp(v, "fail"))
+                a->on_error = ON_ERROR_FAIL;
+            else if (!strcmp(v, "skip"))
+                a->on_error = ON_ERROR_SKIP;
+            else
+                error_at(c, k, "actor '%s': on_error: '%s' is not fail or skip",
+                         name, v);
+        }
+        else if (!strcmp(key, "retries")) {
+            char what[128];
+            snprintf(what, sizeof what, "actor '%s': retries", name);
+            parse_uint(c, k, what, 0, 100, &a->retries);
+        }
+        else if (!strcmp(key, "restart")) {
+            if (!strcmp(v, "permanent"))
+                a->restart = RESTART_PERMANENT;
+            else if (!strcmp(v, "transient"))
+                a->restart = RESTART_TRANSIENT;
+            else if (!strcmp(v, "temporary"))
+                a->restart = RESTART_TEMPORARY;
+            else if (!strcmp(v, "permanent_lossy")) {
+                a->restart = RESTART_PERMANENT;
+                a->lossy = true;
+            }
+            else
+                error_at(c, k, "actor '%s': restart: '%s' is not permanent, "
+                         "transient, temporary or permanent_lossy", name, v);
+        }
+        else if (!strcmp(key, "max_restarts")) {
+            char what[128];
+            snprintf(what, sizeof what, "actor '%s': max_restarts", name);
+            parse_uint(c, k, what, 0, 1000000, &a->max_restarts);
+        }
+        else if (!strcmp(key, "restart_period")) {
+            char *end;
+            double d = strtod(v, &end);
+            if (!*v || *end || !(d > 0 && d <= 86400))
+                error_at(c, k, "actor '%s': restart_period: '%s' is not a number "
+                         "of seconds from 0 to 86400", name, v);
+            else
+                a->restart_period = d;
+        }
+        else if (!strcmp(key, "place")) {
+            if (!strcmp(v, "head"))
+                a->place = PLACE_HEAD;
+            else if (!strcmp(v, "any"))
+                a->place = PLACE_ANY;
+            else
+                error_at(c, k, "actor '%s': place: '%s' is not head or any", name, v);
+        }
+        else if (!strcmp(key, "args"))
+            read_args(c, a, k);
+        else {
+            char known[256] = "";
+            for (const char *const *kk = actor_keys; *kk; kk++) {
+                strcat(known, kk == actor_keys ? "" : ", ");
+                strcat(known, *kk);
+            }
+            error_at(c, k, "actor '%s': unknown key '%s' (known: %s; module "
+                     "arguments go under args)", name, key, known);
+        }
+    }
+    if (!a->module || !*a->module)
+        error_at(c, node, "actor '%s' has no module (module = NAME or PATH)", name);
+    if (!a->ninputs && !a->noutputs)
+        error_at(c, node, "actor '%s' has neither in nor out", name);
+}
+
+/* ==== whole-pipeline checks ===================================================== */
+
+static void check_channels(cfg_t *c, plan_t *p, zconfig_t *root)
+{
+    for (int i = 0; i < p->nactors; i++) {
+        plan_actor_t *a = &p->actors[i];
+        for (int j = 0; j < a->ninputs; j++)
+            p->chans[a->inputs[j]].nconsumers++;
+        for (int j = 0; j < a->noutputs; j++) {
+            p->chans[a->outputs[j]].nproducers++;
+            for (int k = 0; k < a->ninputs; k++)
+                if (a->inputs[k] == a->outputs[j])
+                    error_at(c, NULL, "line %d: actor '%s' reads and writes "
+                             "channel '%s'", a->line, a->name,
+                             p->chans[a->outputs[j]].name);
+        }
+    }
+    (void)root;
+    for (int i = 0; i < p->nchans; i++) {
+        unsigned readers = 0;
+        for (int a = 0; a < p->nactors; a++)
+            for (int j = 0; j < p->actors[a].ninputs; j++)
+                if (p->actors[a].inputs[j] == i)
+                    readers += p->actors[a].instances;
+        if (readers > CHAN_MAX_READERS) {
+            fprintf(c->err, "%s:%d: channel '%s' has %u reading instances; a "
+                    "channel takes at most %d\n", c->file, p->chans[i].line,
+                    p->chans[i].name, readers, CHAN_MAX_READERS);
+            c->nerr++;
+        }
+    }
+    for (int i = 0; i < p->nchans; i++) {
+        plan_chan_t *ch = &p->chans[i];
+        if (ch->nproducers == 0)
+            fprintf(c->err, "%s:%d: channel '%s' is read but no actor writes "
+                    "it (out = %s)\n", c->file, ch->line, ch->name, ch->name);
+        else if (ch->nconsumers == 0)
+            fprintf(c->err, "%s:%d: channel '%s' is written but no actor reads "
+                    "it (in = %s)\n", c->file, ch->line, ch->name, ch->name);
+        else
+            continue;
+        c->nerr++;
+    }
+}
+
+/*  A cycle would never complete: an actor ends only after all its
+    upstream actors have. */
+static bool cycle_from(const plan_t *p, int actor, char *state, int *path,
+                       int depth, cfg_t *c)
+{
+    state[actor] = 1;
+    path[depth] = actor;
+    const plan_actor_t *a = &p->actors[actor];
+    for (int o = 0; o < a->noutputs; o++)
+        for (int b = 0; b < p->nactors; b++)
+            for (int k = 0; k < p->actors[b].ninputs; k++) {
+                if (p->actors[b].inputs[k] != a->outputs[o])
+                    continue;
+                if (state[b] == 1) {
+                    fprintf(c->err, "%s:%d: the pipeline has a cycle: ", c->file,
+                            p->actors[b].line);
+                    int start = 0;
+                    while (path[start] != b)
+                        start++;
+                    for (int s = start; s <= depth; s++)
+                        fprintf(c->err, "%s -> ", p->actors[path[s]].name);
+                    fprintf(c->err, "%s\n", p->actors[b].name);
+                    c->nerr++;
+                    return true;
+                }
+                if (state[b] == 0 && cycle_from(p, b, state, path, depth + 1, c))
+                    return true;
+            }
+    state[actor] = 2;
+    return false;
+}
+
+static void check_cycles(cfg_t *c, plan_t *p)
+{
+    char *state = calloc(p->nactors, 1);
+    int *path = calloc(p->nactors + 1, sizeof *path);
+    for (int i = 0; state && path && i < p->nactors; i++)
+        if (state[i] == 0 && cycle_from(p, i, state, path, 0, c))
+            break;
+    free(state);
+    free(path);
+}
+
+static void check_modules(cfg_t *c, plan_t *p, zconfig_t **module_nodes)
+{
+    for (int i = 0; i < p->nactors; i++) {
+        plan_actor_t *a = &p->actors[i];
+        if (!a->module || !*a->module)
+            continue;
+        zconfig_t *mnode = module_nodes[i];
+        char err[512];
+        a->module_path = module_resolve(a->module, c->dir, err, sizeof err);
+        if (!a->module_path) {
+            error_at(c, mnode, "actor '%s': %s", a->name, err);
+            continue;
+        }
+        void *handle;
+        const troupe_module_t *mod = module_load(a->module_path, &handle, err,
+                                                 sizeof err);
+        if (!mod) {
+            error_at(c, mnode, "actor '%s': %s", a->name, err);
+            continue;
+        }
+        if (mod->produce && a->ninputs)
+            error_at(c, mnode, "actor '%s': module '%s' is a source: it takes no "
+                     "input (remove in =)", a->name, a->module);
+        if (!mod->produce && !a->ninputs)
+            error_at(c, mnode, "actor '%s': module '%s' needs input: add "
+                     "in = CHANNEL", a->name, a->module);
+        if (!mod->message && a->ninputs && !mod->produce)
+            error_at(c, mnode, "actor '%s': module '%s' cannot take input",
+                     a->name, a->module);
+        if (a->ordered < 0)
+            a->ordered = (mod->flags & TROUPE_ORDERED) ? 1 : 0;
+        a->source = mod->produce != NULL;
+        a->flushes = mod->flush != NULL;
+        a->stateful = (mod->flags & TROUPE_STATEFUL) != 0;
+        a->checkpoints = module_snapshot(mod) && module_restore(mod);
+        if (a->ordered && a->instances > 1 && a->ninputs)
+            error_at(c, mnode, "actor '%s': ordered input needs instances = 1 "
+                     "(or set ordered = false)", a->name);
+        for (int j = 0; j < a->nargs; j++)
+            if (!module_takes_arg(mod, a->args[j].key)) {
+                char known[512] = "";
+                for (const char *const *k = mod->args; *k; k++) {
+                    if (strlen(known) + strlen(*k) + 3 >= sizeof known)
+                        break;
+                    strcat(known, k == mod->args ? "" : ", ");
+                    strcat(known, *k);
+                }
+                if (a->args[j].line)
+                    fprintf(c->err, "%s:%d: ", c->file, a->args[j].line);
+                else
+                    fprintf(c->err, "%s: ", c->file);
+                fprintf(c->err, "actor '%s': module '%s' takes no argument '%s' "
+                        "(it takes: %s)\n", a->name, a->module, a->args[j].key,
+                        *known ? known : "none");
+                c->nerr++;
+            }
+        dlclose(handle);
+    }
+}
+
+/* ==== overrides ===================================================================== */
+
+static void apply_override(cfg_t *c, zconfig_t *root, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    const char *dot = strchr(text, '.');
+    if (!eq || !dot || dot > eq || dot == text || eq == dot + 1) {
+        fprintf(c->err, "--set %s: expected ACTOR.KEY=VALUE or pipeline.KEY=VALUE\n",
+                text);
+        c->nerr++;
+        return;
+    }
+    char owner[128], path[256];
+    snprintf(owner, sizeof owner, "%.*s", (int)(dot - text), text);
+    snprintf(path, sizeof path, "%.*s", (int)(eq - dot - 1), dot + 1);
+    for (char *p = path; *p; p++)
+        if (*p == '.')
+            *p = '/';
+    zconfig_t *target = NULL;
+    if (!strcmp(owner, "pipeline")) {
+        target = zconfig_locate(root, "pipeline");
+        if (!target)
+            target = zconfig_new("pipeline", root);
+    }
+    else
+        for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
+            if (!strcmp(zconfig_name(k), "actor") && !strcmp(zconfig_value(k), owner))
+                target = k;
+    if (!target) {
+        fprintf(c->err, "--set %s: no actor named '%s'\n", text, owner);
+        c->nerr++;
+        return;
+    }
+    zconfig_put(target, path, eq + 1);
+    zconfig_t *node = zconfig_locate(target, path);
+    zconfig_t **nn = realloc(c->ov_nodes, (c->nov + 1) * sizeof *nn);
+    const char **nt = realloc(c->ov_text, (c->nov + 1) * sizeof *nt);
+    if (nn)
+        c->ov_nodes = nn;
+    if (nt)
+        c->ov_text = nt;
+    if (nn && nt) {
+        c->ov_nodes[c->nov] = node;
+        c->ov_text[c->nov++] = text;
+    }
+}
+
+/* ==== entry point ===================================================================== */
+
+plan_t *config_load(const char *file, char *const *overrides, int noverrides,
+                    char **errors)
+{
+    cfg_t c = { .file = file };
+    size_t errlen = 0;
+    *errors = NULL;
+    c.err = open_memstream(errors, &errlen);
+    if (!c.err)
+        return NULL;
+    plan_t *p = NULL;
+    zconfig_t *root = NULL;
+    zconfig_t **module_nodes = NULL;
+    char *text = read_file(file);
+    if (!text) {
+        fprintf(c.err, "%s: cannot read: %s\n", file,
+                errno == EILSEQ ? "it holds a NUL byte, not text" : strerror(errno));
+        c.nerr++;
+        goto done;
+    }
+    root = parse_text(&c, text);
+    if (!root)
+        goto done;
+    locate_nodes(&c, root, text);
+    char *dircopy = strdup(file);
+    c.dir = dircopy ? strdup(dirname(dircopy)) : NULL;
+    free(dircopy);
+    for (int i = 0; i < noverrides; i++)
+        apply_override(&c, root, overrides[i]);
+
+    p = calloc(1, sizeof *p);
+    int nroot = 0;
+    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
+        nroot++;
+    module_nodes = calloc(nroot + 1, sizeof *module_nodes);
+    if (!p || !module_nodes)
+        goto done;
+    p->file = strdup(file);
+    {
+        char real[PATH_MAX];
+        p->dir = strdup(c.dir && realpath(c.dir, real) ? real : c.dir ? c.dir : ".");
+    }
+    plan_defaults(p);
+    {
+        char *base = strdup(file);
+        char *b = base ? basename(base) : NULL;
+        if (b) {
+            char *dot = strrchr(b, '.');
+            if (dot && dot != b)
+                *dot = '\0';
+        }
+        p->name = strdup(b && is_ident(b) ? b : "pipeline");
+        free(base);
+    }
+    bool seen_pipeline = false;
+    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k)) {
+        const char *key = zconfig_name(k);
+        if (!strcmp(key, "pipeline")) {
+            if (seen_pipeline)
+                error_at(&c, k, "'pipeline' is given twice");
+            seen_pipeline = true;
+            read_pipeline(&c, p, k);
+        }
+        else if (!strcmp(key, "channel"))
+            read_channel(&c, p, k);
+        else if (!strcmp(key, "actor"))
+            ; /* after the channels, so that their types are known */
+        else
+            error_at(&c, k, "unknown key '%s' at the top (known: pipeline, "
+                     "actor, channel)", key);
+    }
+    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
+        if (!strcmp(zconfig_name(k), "actor"))
+            read_actor(&c, p, k, module_nodes);
+    if (p->nactors == 0 && c.nerr == 0)
+        error_at(&c, NULL, "no actor defined (actor = NAME, with module, in, out)");
+    if (p->nactors) {
+        int before = c.nerr;
+        check_channels(&c, p, root);
+        if (c.nerr == before)
+            check_cycles(&c, p);
+        check_modules(&c, p, module_nodes);
+    }
+
+done:
+    free(module_nodes);
+    free(text);
+    free(c.dir);
+    free(c.nodes);
+    free(c.lines);
+    free(c.ov_nodes);
+    free(c.ov_text);
+    zconfig_destroy(&root);
+    fclose(c.err);
+    if (c.nerr || !p) {
+        plan_destroy(&p);
+        if (!*errors || !**errors) {
+            free(*errors);
+            *errors = strdup("out of memory\n");
+        }
+        return NULL;
+    }
+    free(*errors);
+    *errors = NULL;
+    return p;
+}

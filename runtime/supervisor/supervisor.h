@@ -1,0 +1,51 @@
+/*  supervisor.h: runs a plan: spawns the actor processes, wires them,
+    watches them, decides when the run is complete, and cleans up.
+*/
+#ifndef TR_SUPERVISOR_H
+#define TR_SUPERVISOR_H
+
+#include "wire/auth.h"
+#include "plan/plan.h"
+#include "host/zygote.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef struct {
+    int verbose;        /* 0: errors only; 1: summary; 2: lifecycle events */
+    double grace;       /* seconds a Ctrl-C drain may take before SIGKILL */
+    double hang;        /* seconds without a heartbeat before an actor is hung */
+    const char *stats;  /* path for the end-of-run summary as JSON, or NULL */
+    int progress;       /* 0: a bar when stderr is a terminal (progress.c says
+                           when not); 1: always (--progress: plain lines off a
+                           terminal); -1: never (--no-progress) */
+    bool embedded;      /* run for a program's pool (troupe-actor --supervise):
+                           quiet unless verbose, Ctrl-C left to the program,
+                           SIGTERM kills at once */
+    /* a head with nodes (docs/ARCHITECTURE.md, "Nodes"): */
+    const char *listen; /* tcp://HOST:PORT where nodes join, or NULL */
+    const auth_keys_t *listen_keys; /* the head's pair (--key): the listen
+                           socket is a CURVE server; NULL: in the clear */
+    const char *allow_dir; /* with listen_keys: the nodes' public
+                           certificates (--allow), read by zauth */
+    unsigned nodes;     /* how many to wait for before the start */
+    double wait;        /* seconds to wait for them at most */
+} supervisor_opts_t;
+
+/*  Starts the zygote that will fork the actors (zygote.h) before anything
+    else, so that its exec overlaps loading the config. NULL when it cannot
+    or TROUPE_NO_ZYGOTE is set; supervisor_run then starts one itself or
+    fork+execs each actor. */
+zygote_t *supervisor_prestart(void);
+
+/*  The troupe-actor to run: $TROUPE_ACTOR, beside the running executable
+    (a build tree), or in the libexec folder. 0, or -1 when there is none. */
+int supervisor_actor_exe(char *exe, size_t len);
+
+/*  Runs the plan to the end, taking over `zygote` (may be NULL). Returns the
+    exit code: 0 success, 1 the run failed (reason on stderr), 2 an actor
+    refused its config, 130/143 after SIGINT/SIGTERM. */
+int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
+                   zygote_t *zygote);
+
+#endif

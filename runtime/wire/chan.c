@@ -1,0 +1,726 @@
+/*  chan.c: both ends of a data channel: the producer's outbox (slots,
+    credit, unacknowledged batches) and the consumer's inputs (hello, acks).
+    chan.h has the protocol in brief; docs/PROTOCOL.md in full.
+*/
+#include "wire/chan.h"
+
+#include "wire/envelope.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== output: the outbox ================================================= */
+
+static out_batch_t *batch_at(chan_out_t *self, uint64_t id)
+{
+    return &self->ring[id & (self->cap - 1)];
+}
+
+chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
+                         const char *topic, void *sock, uint32_t window,
+                         uint64_t first_id)
+{
+    chan_out_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->chan = chan;
+    self->name = strdup(name);
+    self->topic = strdup(topic ? topic : "");
+    self->broadcast = broadcast;
+    self->sock = sock;
+    self->window = window ? window : 1;
+    self->head = self->next_id = self->send_cursor = first_id;
+    self->cap = 16;
+    while (self->cap < (uint64_t)self->window * 2)
+        self->cap <<= 1;
+    self->ring = calloc(self->cap, sizeof *self->ring);
+    msgpack_sbuffer_init(&self->sb);
+    msgpack_packer_init(&self->pk, &self->sb, msgpack_sbuffer_write);
+    if (!self->name || !self->topic || !self->ring) {
+        chan_out_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void chan_out_destroy(chan_out_t **self_p)
+{
+    chan_out_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->ring)
+        for (uint64_t id = self->head; id < self->next_id; id++) {
+            out_batch_t *b = batch_at(self, id);
+            if (b->live)
+                zmq_msg_close(&b->msg);
+        }
+    if (self->sock)
+        zmq_close(self->sock);
+    msgpack_sbuffer_destroy(&self->sb);
+    free(self->ring);
+    free(self->home_actor);
+    free(self->home_slot);
+    free(self->name);
+    free(self->topic);
+    free(self);
+    *self_p = NULL;
+}
+
+unsigned chan_home(uint32_t origin, uint64_t block, unsigned n)
+{
+    /* splitmix64's finaliser: neighbouring blocks land far apart */
+    uint64_t x = block * 0x9e3779b97f4a7c15ull + origin;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return n ? (unsigned)(x % n) : 0;
+}
+
+int chan_out_home(chan_out_t *self, unsigned n, const char *actor, uint64_t block)
+{
+    if (!n || !block || self->broadcast)
+        return 0;
+    self->home_actor = strdup(actor);
+    self->home_slot = malloc(n * sizeof *self->home_slot);
+    if (!self->home_actor || !self->home_slot)
+        return -1;
+    for (unsigned k = 0; k < n; k++)
+        self->home_slot[k] = -1;
+    self->home_n = n;
+    self->block = block;
+    return 0;
+}
+
+/*  A new slot that is a home instance takes its place in home_slot. */
+static void home_learn(chan_out_t *self, int slot)
+{
+    if (!self->home_n)
+        return;
+    const char *name = self->slots[slot].name;
+    size_t alen = strlen(self->home_actor);
+    if (strncmp(name, self->home_actor, alen) || name[alen] != '#')
+        return;
+    char *end;
+    unsigned long k = strtoul(name + alen + 1, &end, 10);
+    if (*end == '\0' && end != name + alen + 1 && k < self->home_n)
+        self->home_slot[k] = slot;
+}
+
+static int slot_find_name(chan_out_t *self, const char *name, size_t len)
+{
+    for (int i = 0; i < self->nslots; i++)
+        if (strlen(self->slots[i].name) == len
+            && memcmp(self->slots[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+static int slot_find_rid(chan_out_t *self, const char *rid, size_t len)
+{
+    for (int i = 0; i < self->nslots; i++) {
+        out_slot_t *s = &self->slots[i];
+        if (s->connected && s->rid_len == len && memcmp(s->rid, rid, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static int slot_add(chan_out_t *self, const char *name, size_t len, bool match)
+{
+    if (self->nslots == CHAN_MAX_SLOTS || len >= CHAN_NAME_MAX)
+        return -1;
+    out_slot_t *s = &self->slots[self->nslots];
+    memset(s, 0, sizeof *s);
+    memcpy(s->name, name, len);
+    s->match = match;
+    s->cursor = self->head;
+    home_learn(self, self->nslots);
+    return self->nslots++;
+}
+
+static bool topic_matches(const char *topic, const char *prefix, size_t plen)
+{
+    return strlen(topic) >= plen && memcmp(topic, prefix, plen) == 0;
+}
+
+int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix)
+{
+    bool match = topic_matches(self->topic, prefix, strlen(prefix));
+    return slot_add(self, consumer, strlen(consumer), match) < 0 ? -1 : 0;
+}
+
+void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
+                    inrec_t *src)
+{
+    static const char zeros[ENV_BATCH_HEADER];
+    self->sb.size = 0;
+    msgpack_sbuffer_write(&self->sb, zeros, sizeof zeros);
+    self->open = true;
+    self->ngroups = 0;
+    self->nonempty = 0;
+    self->origin = origin;
+    self->first_seq = first_seq;
+    self->src = src;
+}
+
+/*  While every group of a batch is empty nothing is written: such a batch
+    goes out as a count (env_batch_header). The first group that is not
+    empty writes out the empty ones before it. */
+static void materialize(chan_out_t *self)
+{
+    if (self->nonempty++)
+        return;
+    static const char empties[256] = { [0 ... 255] = (char)0x90 };
+    for (uint32_t left = self->ngroups; left;) {
+        uint32_t k = left < sizeof empties ? left : (uint32_t)sizeof empties;
+        msgpack_sbuffer_write(&self->sb, empties, k);
+        left -= k;
+    }
+}
+
+void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
+{
+    if (n) {
+        materialize(self);
+        msgpack_pack_array(&self->pk, n);
+        msgpack_sbuffer_write(&self->sb, data, size);
+    }
+    else if (self->nonempty)
+        msgpack_pack_array(&self->pk, 0);
+    self->ngroups++;
+}
+
+void chan_out_group_failed(chan_out_t *self, const char *message)
+{
+    materialize(self);
+    msgpack_pack_str_with_body(&self->pk, message, strlen(message));
+    self->ngroups++;
+}
+
+void chan_out_group_repeat(chan_out_t *self)
+{
+    materialize(self);
+    msgpack_pack_nil(&self->pk);
+    self->ngroups++;
+}
+
+size_t chan_out_size(const chan_out_t *self)
+{
+    return self->open ? self->sb.size : 0;
+}
+
+static void free_data(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+/*  Makes room for one more batch; the ring doubles when full. */
+static int ring_reserve(chan_out_t *self)
+{
+    if (self->next_id - self->head < self->cap)
+        return 0;
+    uint64_t ncap = self->cap * 2;
+    out_batch_t *nring = calloc(ncap, sizeof *nring);
+    if (!nring)
+        return -1;
+    for (uint64_t id = self->head; id < self->next_id; id++) {
+        out_batch_t *from = batch_at(self, id), *to = &nring[id & (ncap - 1)];
+        *to = *from;
+        zmq_msg_init(&to->msg);
+        if (from->live)
+            zmq_msg_move(&to->msg, &from->msg);
+    }
+    free(self->ring);
+    self->ring = nring;
+    self->cap = ncap;
+    return 0;
+}
+
+int chan_out_flush(chan_out_t *self)
+{
+    if (!self->open)
+        return 0;
+    self->open = false;
+    if (self->ngroups == 0)
+        return 0;
+    if (ring_reserve(self) < 0)
+        return -1;
+    uint64_t id = self->next_id++;
+    /* with no group that is not empty, nothing but the header was written:
+       the batch is a count */
+    env_batch_header(self->sb.data, id, self->origin, self->first_seq,
+                     self->ngroups, self->nonempty == 0);
+    size_t size = self->sb.size;
+    char *data = msgpack_sbuffer_release(&self->sb);
+    out_batch_t *b = batch_at(self, id);
+    memset(b, 0, sizeof *b);
+    b->id = id;
+    b->live = true;
+    b->slot = -1;
+    b->src = self->src;
+    b->home = self->home_n ? (int)chan_home(self->origin, self->first_seq / self->block,
+                                            self->home_n)
+                           : -1;
+    if (!self->broadcast)
+        self->unsent++;
+    if (self->src)
+        self->src->pending++;
+    if (zmq_msg_init_data(&b->msg, data, size, free_data, NULL) != 0) {
+        free(data);
+        b->live = false;
+        if (!self->broadcast)
+            self->unsent--;
+        return -1;
+    }
+    if (self->broadcast)
+        for (int i = 0; i < self->nslots; i++)
+            if (self->slots[i].match)
+                b->pending |= 1ull << i;
+    self->batches_out++;
+    if (self->broadcast && b->pending == 0) {
+        /* nobody subscribes to this topic: done as soon as made */
+        zmq_msg_close(&b->msg);
+        b->live = false;
+        if (self->on_acked)
+            self->on_acked(self->acked_arg, b->src);
+        while (self->head < self->next_id && !batch_at(self, self->head)->live)
+            self->head++;
+        return 0;
+    }
+    return chan_out_pump(self);
+}
+
+bool chan_out_ready(const chan_out_t *self)
+{
+    if (self->next_id - self->head >= self->window)
+        return false;
+    if (self->home_n) /* batches wait for their own home's credit */
+        return self->unsent < self->home_n;
+    if (!self->broadcast && self->send_cursor + 1 < self->next_id)
+        return false; /* a batch already waits for credit */
+    return true;
+}
+
+bool chan_out_idle(const chan_out_t *self)
+{
+    return !self->open && self->head == self->next_id;
+}
+
+static int send_to(chan_out_t *self, int slot, out_batch_t *b)
+{
+    out_slot_t *s = &self->slots[slot];
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, &b->msg);
+    if (zmq_send(self->sock, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_msg_send(&copy, self->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&copy);
+        if (errno == EHOSTUNREACH || errno == EAGAIN) {
+            /* gone, or its pipe is full (credit should prevent that): what
+               it holds goes out again, and it gets nothing more until it
+               says hello again */
+            chan_out_lost(self, s->name);
+            return 1;
+        }
+        return -1;
+    }
+    s->credit--;
+    b->pending |= 1ull << slot;
+    return 0;
+}
+
+static int best_slot(chan_out_t *self)
+{
+    int best = -1;
+    for (int i = 0; i < self->nslots; i++) {
+        out_slot_t *s = &self->slots[i];
+        if (s->connected && s->credit > 0
+            && (best < 0 || s->credit > self->slots[best].credit))
+            best = i;
+    }
+    return best;
+}
+
+/*  The slot of home instance k, or of the next one still there when k
+    is gone for good (restart = temporary: nobody else can take its share
+    exactly, but it must not stop the run); -1 until it has said hello. */
+static int home_slot_of(chan_out_t *self, int k)
+{
+    for (unsigned tries = 0; tries < self->home_n; tries++) {
+        int slot = self->home_slot[(k + tries) % self->home_n];
+        if (slot < 0 || !self->slots[slot].gone)
+            return slot;
+    }
+    return -1;
+}
+
+/*  Sends an unsent batch to slot: send_to's answer, and on success the
+    batch is that slot's. */
+static int place_batch(chan_out_t *self, int slot, out_batch_t *b)
+{
+    int rc = send_to(self, slot, b);
+    if (rc == 0) {
+        b->slot = slot;
+        self->unsent--;
+    }
+    return rc;
+}
+
+static int pump_homed(chan_out_t *self)
+{
+    for (uint64_t id = self->head; id < self->next_id && self->unsent; id++) {
+        out_batch_t *b = batch_at(self, id);
+        if (!b->live || b->slot >= 0)
+            continue;
+        int slot = home_slot_of(self, b->home);
+        if (slot < 0 || !self->slots[slot].connected || !self->slots[slot].credit)
+            continue;
+        if (place_batch(self, slot, b) < 0)
+            return -1;
+    }
+    self->send_cursor = self->next_id;
+    return 0;
+}
+
+static int pump_pipe(chan_out_t *self)
+{
+    if (self->home_n)
+        return pump_homed(self);
+    /* batches sent again after their consumer was lost come first */
+    for (uint64_t id = self->head; id < self->send_cursor; id++) {
+        out_batch_t *b = batch_at(self, id);
+        if (!b->live || b->slot >= 0)
+            continue;
+        int slot = best_slot(self);
+        if (slot < 0)
+            return 0;
+        int rc = place_batch(self, slot, b);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            id--; /* try the same batch on another slot */
+    }
+    while (self->send_cursor < self->next_id) {
+        out_batch_t *b = batch_at(self, self->send_cursor);
+        if (!b->live) {
+            self->send_cursor++;
+            continue;
+        }
+        int slot = best_slot(self);
+        if (slot < 0)
+            return 0;
+        int rc = place_batch(self, slot, b);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            self->send_cursor++;
+    }
+    return 0;
+}
+
+static int pump_broadcast(chan_out_t *self)
+{
+    for (int i = 0; i < self->nslots; i++) {
+        out_slot_t *s = &self->slots[i];
+        if (s->cursor < self->head)
+            s->cursor = self->head;
+        while (s->connected && s->match && s->credit > 0
+               && s->cursor < self->next_id) {
+            out_batch_t *b = batch_at(self, s->cursor);
+            if (b->live && (b->pending & (1ull << i))) {
+                int rc = send_to(self, i, b);
+                if (rc < 0)
+                    return -1;
+                if (rc > 0)
+                    break;
+            }
+            s->cursor++;
+        }
+    }
+    return 0;
+}
+
+int chan_out_pump(chan_out_t *self)
+{
+    return self->broadcast ? pump_broadcast(self) : pump_pipe(self);
+}
+
+static void batch_done(chan_out_t *self, out_batch_t *b)
+{
+    zmq_msg_close(&b->msg);
+    b->live = false;
+    if (self->on_acked)
+        self->on_acked(self->acked_arg, b->src);
+    while (self->head < self->next_id && !batch_at(self, self->head)->live)
+        self->head++;
+}
+
+uint64_t chan_out_cost(const chan_out_t *self)
+{
+    uint64_t cost = 0;
+    for (int i = 0; i < self->nslots; i++)
+        if (self->slots[i].connected && self->slots[i].cost_ns > cost)
+            cost = self->slots[i].cost_ns;
+    return cost;
+}
+
+void chan_out_lost(chan_out_t *self, const char *name)
+{
+    int slot = slot_find_name(self, name, strlen(name));
+    if (slot < 0)
+        return;
+    out_slot_t *s = &self->slots[slot];
+    s->connected = false;
+    s->credit = 0;
+    s->rid_len = 0;
+    if (self->broadcast) {
+        s->cursor = self->head; /* its replacement gets all it missed */
+        return;
+    }
+    for (uint64_t id = self->head; id < self->next_id; id++) {
+        out_batch_t *b = batch_at(self, id);
+        if (b->live && b->slot == slot) {
+            b->slot = -1;
+            b->pending = 0;
+            self->unsent++;
+        }
+    }
+}
+
+void chan_out_gone(chan_out_t *self, const char *name)
+{
+    int slot = slot_find_name(self, name, strlen(name));
+    if (slot < 0)
+        return;
+    chan_out_lost(self, name);
+    self->slots[slot].gone = true;
+    if (!self->broadcast)
+        return;
+    self->slots[slot].match = false; /* no batch waits for it any more */
+    uint64_t bit = 1ull << slot;
+    for (uint64_t id = self->head; id < self->next_id; id++) {
+        out_batch_t *b = batch_at(self, id);
+        if (b->live && (b->pending & bit)) {
+            b->pending &= ~bit;
+            if (b->pending == 0)
+                batch_done(self, b);
+        }
+    }
+}
+
+static void on_hello(chan_out_t *self, const char *rid, size_t rid_len,
+                     const env_hello_t *h)
+{
+    if (rid_len >= CHAN_NAME_MAX)
+        return;
+    int slot = slot_find_name(self, h->consumer, h->consumer_len);
+    if (slot >= 0) {
+        out_slot_t *s = &self->slots[slot];
+        if (s->connected && (s->rid_len != rid_len || memcmp(s->rid, rid, rid_len)))
+            chan_out_lost(self, s->name); /* a new incarnation took over */
+        else if (!s->connected && self->broadcast)
+            s->cursor = self->head;
+    }
+    else {
+        bool match = !self->broadcast
+                     || topic_matches(self->topic, h->topic, h->topic_len);
+        slot = slot_add(self, h->consumer, h->consumer_len, match);
+        if (slot < 0)
+            return;
+        self->slots[slot].cursor = self->next_id; /* a late subscriber */
+    }
+    out_slot_t *s = &self->slots[slot];
+    memcpy(s->rid, rid, rid_len);
+    s->rid_len = rid_len;
+    s->credit = h->credit;
+    s->connected = true;
+}
+
+static void on_ack(chan_out_t *self, int slot, uint32_t credit,
+                   const msgpack_object_array *ids, uint64_t cost_ns)
+{
+    out_slot_t *s = &self->slots[slot];
+    s->credit += credit;
+    if (cost_ns)
+        s->cost_ns = cost_ns;
+    uint64_t bit = 1ull << slot;
+    for (uint32_t i = 0; i < ids->size; i++) {
+        uint64_t id = ids->ptr[i].via.u64;
+        if (id < self->head || id >= self->next_id)
+            continue; /* late duplicate */
+        out_batch_t *b = batch_at(self, id);
+        if (!b->live || !(b->pending & bit))
+            continue;
+        if (!self->broadcast && b->slot != slot)
+            continue;
+        b->pending &= ~bit;
+        if (b->pending == 0)
+            batch_done(self, b);
+    }
+}
+
+int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    int n = 0;
+    for (; n < budget; n++) {
+        char rid[CHAN_NAME_MAX];
+        int rid_len = zmq_recv(self->sock, rid, sizeof rid, ZMQ_DONTWAIT);
+        if (rid_len < 0)
+            break;
+        zmq_msg_t body;
+        zmq_msg_init(&body);
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(self->sock, ZMQ_RCVMORE, &more, &ml);
+        if (!more || zmq_msg_recv(&body, self->sock, 0) < 0) {
+            (*malformed)++;
+            zmq_msg_close(&body);
+            continue;
+        }
+        bool extra = zmq_msg_more(&body);
+        while (zmq_msg_more(&body)) { /* drain frames we do not expect */
+            zmq_msg_close(&body);
+            zmq_msg_init(&body);
+            zmq_msg_recv(&body, self->sock, 0);
+        }
+        msgpack_object root;
+        env_status_t st;
+        msgpack_zone_clear(&zone);
+        if (extra || rid_len > (int)sizeof rid
+            || env_decode(zmq_msg_data(&body), zmq_msg_size(&body), &zone, &root)
+                   != ENV_OK) {
+            (*malformed)++;
+            zmq_msg_close(&body);
+            continue;
+        }
+        int kind = env_kind(&root, &st);
+        env_hello_t hello;
+        uint32_t credit;
+        msgpack_object_array ids;
+        uint64_t cost;
+        int slot;
+        if (kind == ENV_HELLO && env_hello_view(&root, &hello) == ENV_OK)
+            on_hello(self, rid, (size_t)rid_len, &hello);
+        else if (kind == ENV_ACK
+                 && env_ack_view(&root, &credit, &ids, &cost) == ENV_OK) {
+            /* an ack from no known consumer is stale: it was meant for
+               this producer's predecessor */
+            if ((slot = slot_find_rid(self, rid, (size_t)rid_len)) >= 0)
+                on_ack(self, slot, credit, &ids, cost);
+        }
+        else
+            (*malformed)++;
+        zmq_msg_close(&body);
+    }
+    msgpack_zone_destroy(&zone);
+    return n;
+}
+
+/* ==== input side ========================================================== */
+
+static int send_packed(void *sock, msgpack_sbuffer *sb)
+{
+    return zmq_send(sock, sb->data, sb->size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static int say_hello(chan_in_t *self)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    env_pack_hello(&pk, self->consumer, self->credit, self->topic);
+    /* the DEALER queues this until the connection is up */
+    int rc = zmq_send(self->sock, sb.data, sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+    return rc < 0 ? -1 : 0;
+}
+
+chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
+                       uint32_t credit, const char *topic)
+{
+    chan_in_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->sock = sock;
+    self->credit = credit;
+    self->endpoint = strdup(endpoint);
+    self->consumer = strdup(consumer);
+    self->topic = strdup(topic ? topic : "");
+    if (!self->endpoint || !self->consumer || !self->topic || say_hello(self) < 0) {
+        self->sock = NULL; /* the caller still owns it */
+        chan_in_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+int chan_in_rehello(chan_in_t *self, const char *endpoint)
+{
+    if (endpoint && *endpoint && strcmp(endpoint, self->endpoint)) {
+        char *moved = strdup(endpoint);
+        if (!moved)
+            return -1;
+        zmq_disconnect(self->sock, self->endpoint);
+        if (zmq_connect(self->sock, moved) != 0) {
+            free(moved);
+            return -1;
+        }
+        free(self->endpoint);
+        self->endpoint = moved;
+    }
+    self->nacks = 0;
+    self->credit_owed = 0;
+    return say_hello(self);
+}
+
+void chan_in_destroy(chan_in_t **self_p)
+{
+    chan_in_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->sock)
+        zmq_close(self->sock);
+    free(self->acks);
+    free(self->endpoint);
+    free(self->producer);
+    free(self->consumer);
+    free(self->topic);
+    free(self);
+    *self_p = NULL;
+}
+
+void chan_in_ack(chan_in_t *self, uint64_t batch_id)
+{
+    if (self->nacks == self->ackcap) {
+        size_t ncap = self->ackcap ? self->ackcap * 2 : 16;
+        uint64_t *n = realloc(self->acks, ncap * sizeof *n);
+        if (!n)
+            return; /* unacknowledged: the producer sends it again */
+        self->acks = n;
+        self->ackcap = ncap;
+    }
+    self->acks[self->nacks++] = batch_id;
+}
+
+int chan_in_flush(chan_in_t *self)
+{
+    if (self->nacks == 0 && self->credit_owed == 0)
+        return 0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    env_pack_ack(&pk, self->credit_owed, self->acks, self->nacks, self->cost_ns);
+    int rc = send_packed(self->sock, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0) {
+        self->nacks = 0;
+        self->credit_owed = 0;
+    }
+    return rc;
+}
