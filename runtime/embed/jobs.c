@@ -506,3 +506,16 @@ void troupe_future_destroy(troupe_future_t **f_p)
         pool_free(p);
 }
 
+/*  The last reference to the pool is gone (its caller's and every job's). */
+void pool_free(troupe_pool_t *p)
+{
+    msgpack_sbuffer_destroy(&p->plan);
+    if (p->work_fd >= 0)
+        close(p->work_fd);
+    if (p->wake_fd >= 0)
+        close(p->wake_fd);
+    free(p->jobs);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}

@@ -97,7 +97,8 @@ bool table_trim(troupe_pool_t *p);
 /*  Records why item `index` failed, keeping the lowest index's reason. */
 void job_fail(job_t *j, size_t index, const char *why);
 
-/* ---- pool.c ---------------------------------------------------------------- */
+/*  Frees the pool, once job_release or table_trim said it lost its last
+    reference (the caller's handle included). */
 void pool_free(troupe_pool_t *p);
 
 #endif

@@ -7,7 +7,8 @@
     trusts nothing it receives: a frame that is not exactly a request is
     dropped and counted, never answered, and no send of its ever blocks.
 */
-#include "embed/queue.h"
+#include "embed/queue_broker.h"
+#include "embed/queue_wire.h"
 #include "base/rundir.h"
 
 #include "base/clock.h"

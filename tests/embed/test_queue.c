@@ -9,6 +9,8 @@
     `put ADDRESS N K` or `open ADDRESS`. */
 #include "../unit/check.h"
 #include "embed/queue.h"
+#include "embed/queue_broker.h"
+#include "embed/queue_wire.h"
 #include "troupe.h"
 
 #include <errno.h>
