@@ -237,4 +237,21 @@ expect_eq "node --key without --head-key: refused" "$?" 2
     > /dev/null 2> "$SCRATCH/err"
 expect_eq "--listen on a wildcard: refused" "$?" 2
 expect_nothing_left nodemap "refusals"
+
+# --- setup failing after the zygote started (--listen on a port in use) --
+# exits 1 at once, naming the address, instead of waiting for ever on its
+# zygote (a bug: every child was waited for, the zygote included)
+exec 3< <(/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(120)')
+busy_pid=$!
+read -r busy <&3
+timeout 30 "$TROUPE" run --listen "tcp://127.0.0.1:$busy" --insecure "$SCRATCH/nodemap.zpl" \
+    > /dev/null 2> "$SCRATCH/err"
+expect_eq "--listen on a port in use: exit code (124: it hung)" "$?" 1
+expect_contains "--listen on a port in use: says so" "$SCRATCH/err" \
+    "cannot listen on tcp://127.0.0.1:$busy"
+kill "$busy_pid" 2> /dev/null
+exec 3<&-
+expect_nothing_left nodemap "a port in use"
 finish

@@ -4,6 +4,7 @@
 */
 #include "base/module.h"
 
+#include "base/paths.h"
 #include "base/selfref.h"
 
 #include <dirent.h>
@@ -13,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifndef TROUPE_MODULE_DIR
-#define TROUPE_MODULE_DIR "/usr/local/lib/troupe/actors"
-#endif
 
 static char *try_dir(const char *dir, size_t dirlen, const char *name)
 {
@@ -38,20 +35,16 @@ static bool valid_name(const char *name)
     return true;
 }
 
-int module_lib_dir(char *buf, size_t len)
+typedef struct {
+    const char *name;
+    char *found;
+} lookup_t;
+
+static bool lookup_in(const char *dir, void *arg)
 {
-    Dl_info info;
-    if (!dladdr((void *)module_lib_dir, &info) || !info.dli_fname)
-        return -1;
-    char real[PATH_MAX];
-    if (!realpath(info.dli_fname, real))
-        return -1;
-    char *slash = strrchr(real, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    int n = snprintf(buf, len, "%s", real);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
+    lookup_t *l = arg;
+    l->found = try_dir(dir, strlen(dir), l->name);
+    return l->found != NULL;
 }
 
 char *module_resolve(const char *name, const char *base_dir, char *err,
@@ -73,35 +66,9 @@ char *module_resolve(const char *name, const char *base_dir, char *err,
         snprintf(err, errlen, "'%s' is not a module name or a path", name);
         return NULL;
     }
-    char *found = NULL;
-    const char *env = getenv("TROUPE_MODULE_PATH");
-    while (env && *env && !found) {
-        size_t len = strcspn(env, ":");
-        if (len)
-            found = try_dir(env, len, name);
-        env += len + (env[len] == ':');
-    }
-    if (!found) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 16);
-        if (n > 0) {
-            exe[n] = '\0';
-            char *slash = strrchr(exe, '/');
-            if (slash) {
-                strcpy(slash, "/actors");
-                found = try_dir(exe, strlen(exe), name);
-            }
-        }
-    }
-    if (!found) { /* a program of the caller's: beside libtroupe in a build tree */
-        char dir[PATH_MAX];
-        if (module_lib_dir(dir, sizeof dir - 16) == 0) {
-            strcat(dir, "/../actors");
-            found = try_dir(dir, strlen(dir), name);
-        }
-    }
-    if (!found)
-        found = try_dir(TROUPE_MODULE_DIR, strlen(TROUPE_MODULE_DIR), name);
+    lookup_t l = { name, NULL };
+    paths_module_dirs(lookup_in, &l);
+    char *found = l.found;
     if (!found)
         snprintf(err, errlen,
                  "unknown module '%s' (not a built-in; a module of your own is "
@@ -209,6 +176,18 @@ static void scan_dir(const char *dir, size_t len, found_t **list, int *n)
     closedir(d);
 }
 
+typedef struct {
+    found_t **list;
+    int *n;
+} scan_t;
+
+static bool scan_in(const char *dir, void *arg)
+{
+    scan_t *sc = arg;
+    scan_dir(dir, strlen(dir), sc->list, sc->n);
+    return false;
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(((const found_t *)a)->name, ((const found_t *)b)->name);
@@ -218,24 +197,8 @@ int module_each(void (*fn)(const char *path, const char *name, void *arg), void 
 {
     found_t *list = NULL;
     int n = 0;
-    const char *env = getenv("TROUPE_MODULE_PATH");
-    while (env && *env) {
-        size_t len = strcspn(env, ":");
-        if (len)
-            scan_dir(env, len, &list, &n);
-        env += len + (env[len] == ':');
-    }
-    char exe[PATH_MAX];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 16);
-    if (l > 0) {
-        exe[l] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            strcpy(slash, "/actors");
-            scan_dir(exe, strlen(exe), &list, &n);
-        }
-    }
-    scan_dir(TROUPE_MODULE_DIR, strlen(TROUPE_MODULE_DIR), &list, &n);
+    scan_t sc = { &list, &n };
+    paths_module_dirs(scan_in, &sc);
     if (n)
         qsort(list, (size_t)n, sizeof *list, by_name);
     for (int i = 0; i < n; i++)

@@ -8,15 +8,10 @@
 
 /*  Finds the file for a module name as written in a config: a path (it has a
     '/'; relative to `base_dir` when not absolute) or a built-in name looked
-    up in $TROUPE_MODULE_PATH, the `actors` folder beside the running
-    executable, then the installed module folder. Returns a new string the
+    up in the module folders (base/paths.h says which, in which order). Returns a new string the
     caller frees, or NULL with the reason in err. */
 char *module_resolve(const char *name, const char *base_dir, char *err,
                      size_t errlen);
-
-/*  The folder libtroupe was loaded from (a build tree's runtime/, or the
-    installed libdir). Returns 0, or -1. */
-int module_lib_dir(char *buf, size_t len);
 
 /*  Loads a module file and checks its descriptor. Returns the descriptor
     (owned by the loaded object; keep *handle_p open while using it), or NULL

@@ -25,7 +25,7 @@
 /*  [plan, verbose, hang] from fd, then the run. */
 static int supervise(int fd)
 {
-    zygote_t *zygote = supervisor_prestart();
+    zygote_t *zygote = zygote_prestart();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     char buf[4096];

@@ -436,7 +436,7 @@ static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
                     "machine can join this run as a node at %s\n", cli.sup.listen);
         cli.tcp = true; /* nodes reach the head's actors on tcp */
     }
-    zygote_t *zygote = run ? supervisor_prestart() : NULL;
+    zygote_t *zygote = run ? zygote_prestart() : NULL;
     char *errors = NULL;
     plan_t *plan = config_load(cli.file, cli.sets, cli.nsets, &errors);
     if (!plan) {

@@ -1,194 +1,255 @@
-/*  head.c: a supervisor with nodes (troupe run --listen): who joins, where
-    each instance runs, and the node link that relays control messages to
-    the instances on nodes and brings back their deaths.
-    docs/ARCHITECTURE.md, "Nodes".
+/*  head.c: a head's side of its nodes (head.h says what, and how it
+    reports to the supervisor). docs/ARCHITECTURE.md, "Nodes".
+
+    With --listen the supervisor is a head: nodes (troupe node) join on a
+    ROUTER at the listen address and run some instances for it. A node's
+    instance is an ordinary instance whose control messages travel wrapped
+    in RELAY through its node, whose process the node starts (SPAWN),
+    signals (KILL) and reports dead (EXITED). A node silent for too long,
+    or gone from the socket, is the death of all its instances.
 */
-#include "supervisor/supervise.h"
+#include "cluster/head.h"
 
 #include "base/clock.h"
 #include "wire/ctl.h"
 #include "wire/nodelink.h"
-#include "supervisor/watch.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-/* ==== nodes ========================================================================
-   With --listen the supervisor is a head: nodes (troupe node) join on a
-   ROUTER at the listen address and run some instances for it. A node's
-   instance is an ordinary instance whose control messages travel wrapped
-   in RELAY through its node, whose process the node starts (SPAWN),
-   signals (KILL) and reports dead (EXITED). A node silent for --hang
-   seconds, or gone from the socket, is the death of all its instances. */
+struct head {
+    head_opts_t opts;
+    head_events_t ev;
+    void *sock;
+    auth_t *auth;  /* keyed (--key, --allow): zauth for sock */
+    void *mon;     /* sock's monitor: refused nodes */
+    struct {
+        int fd;
+        char addr[64];
+    } accepted[16]; /* recent connections to sock, by fd */
+    int refusing;   /* a handshake failed: the reason, until its close */
+    char refused[16][64]; /* addresses already said, one line each */
+    int nrefused;
+    head_node_t nodes[HEAD_MAX_NODES];
+    int nnodes;
+    uint64_t next_beat;
+    msgpack_zone zone;
+};
 
-static bool node_worker(const plan_actor_t *a)
+static void head_say(head_t *h, log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void head_say(head_t *h, log_level_t level, const char *fmt, ...)
 {
-    if (a->place != PLACE_DEFAULT)
-        return a->place == PLACE_ANY;
-    return a->ninputs > 0 && a->noutputs > 0; /* sources and sinks stay home */
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    h->ev.say(h->ev.arg, level, text);
 }
 
-/*  Chooses where `in` runs: the head or a live node, whichever has the
-    fewest worker instances per announced core once it has this one
-    (the head first on a tie). */
-static void count_load(sup_t *s, unsigned *load);
+/* ==== the socket ================================================================== */
 
-void place(sup_t *s, inst_t *in)
+/*  CURVE with the head's key; zauth, by the allowlist folder, says which
+    nodes get in: the socket lives in its context (wire/auth.c says why).
+    A monitor reports the nodes refused. */
+static int open_keyed(head_t *h, char *why, size_t whylen)
 {
-    const plan_actor_t *a = &s->plan->actors[in->actor];
-    int prefer = in->prefer;
-    in->prefer = -1;
-    in->node = -1;
-    in->placed = false; /* not counted while it is being placed */
-    if (s->nodesock && !a->external && !a->exe && node_worker(a)) {
-        if (prefer >= 0 && prefer < s->nnodes && s->nodes[prefer].alive)
-            in->node = prefer; /* moves to a node that joined late */
-        else {
-            unsigned load[MAX_NODES + 1];
-            count_load(s, load);
-            double best = (double)(load[0] + 1) / s->head_cores;
-            for (int k = 0; k < s->nnodes; k++) {
-                double score = (double)(load[k + 1] + 1) / s->nodes[k].cores;
-                if (s->nodes[k].alive && score < best) {
-                    best = score;
-                    in->node = k;
-                }
-            }
+    if (!(h->auth = auth_new(h->opts.allow_dir, why, whylen)))
+        return -1;
+    h->sock = zmq_socket(auth_zctx(h->auth), ZMQ_ROUTER);
+    if (!h->sock || auth_set_server(h->sock, h->opts.keys->secret_txt) != 0) {
+        snprintf(why, whylen, "cannot make the listen socket a CURVE server: %s",
+                 zmq_strerror(errno));
+        return -1;
+    }
+    char mon[64];
+    snprintf(mon, sizeof mon, "inproc://troupe-nodes-%d", (int)getpid());
+    int zero = 0;
+    if (zmq_socket_monitor(h->sock, mon,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            == 0
+        && (h->mon = zmq_socket(auth_zctx(h->auth), ZMQ_PAIR))) {
+        zmq_setsockopt(h->mon, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect(h->mon, mon) != 0) {
+            zmq_close(h->mon);
+            h->mon = NULL;
         }
     }
-    in->placed = true;
-}
-
-static void node_lost(sup_t *s, int k, const char *why);
-
-/*  Worker instances a place runs, for placement: [0] the head, [1+k] node k. */
-static void count_load(sup_t *s, unsigned *load)
-{
-    memset(load, 0, (MAX_NODES + 1) * sizeof *load);
-    for (int i = 0; i < s->ninsts; i++) {
-        const inst_t *o = &s->insts[i];
-        if (o->placed && instance_alive(o) && !o->moving
-            && node_worker(&s->plan->actors[o->actor]))
-            load[o->node + 1]++;
-    }
-}
-
-/*  A node that joined after the start takes its share from then on: the
-    busiest places (by instances per core) each give up a running worker
-    instance, killed on purpose and started again on the new node, until
-    it would not lighten them. What the instance held is sent again, as
-    after any death, so the output stays exact. Actors that keep state
-    (they flush at the end) or restore an order are left where they are:
-    moving them would lose their state. */
-
-static void move_to(sup_t *s, int k)
-{
-    unsigned load[MAX_NODES + 1];
-    count_load(s, load);
-    for (;;) {
-        double mine = (double)(load[k + 1] + 1) / s->nodes[k].cores;
-        inst_t *victim = NULL;
-        double worst = mine;
-        for (int i = 0; i < s->ninsts; i++) {
-            inst_t *o = &s->insts[i];
-            const plan_actor_t *a = &s->plan->actors[o->actor];
-            if (!o->placed || o->state != I_RUNNING || o->moving || o->node == k
-                || !node_worker(a) || a->flushes || a->ordered > 0 || a->exe
-                || a->restart == RESTART_TEMPORARY)
-                continue;
-            unsigned cores = o->node < 0 ? s->head_cores : s->nodes[o->node].cores;
-            double there = (double)load[o->node + 1] / cores;
-            if (there > worst) {
-                worst = there;
-                victim = o;
-            }
-        }
-        if (!victim)
-            return;
-        load[victim->node + 1]--;
-        load[k + 1]++;
-        victim->moving = true;
-        victim->prefer = k;
-        signal_instance(s, victim, SIGKILL);
-    }
-}
-
-int spawn_on_node(sup_t *s, inst_t *in, const char *title)
-{
-    node_t *nd = &s->nodes[in->node];
-    spawned(in, 0); /* its pid comes with its HELLO */
-    if (s->opts->verbose > 1)
-        say_info(s, "actor '%s' #%u on node '%s'", actor_name(s, in), in->instance, nd->name);
-    if (nodelink_send_strs(s->nodesock, nd->id, nd->idlen, NODE_SPAWN, in->rid, title) < 0
-        && errno == EHOSTUNREACH)
-        node_lost(s, in->node, "it disconnected");
+    if (!h->mon)
+        head_say(h, LOG_WARNING,
+                 "cannot watch the listen socket: refused nodes will not be reported");
+    if (h->opts.verbose > 1)
+        head_say(h, LOG_INFO, "CURVE on the node link: head key %s, allowlist %s",
+                 h->opts.keys->public_txt, h->opts.allow_dir);
     return 0;
 }
 
-void signal_instance(sup_t *s, inst_t *in, int sig)
+head_t *head_open(const head_opts_t *opts, const head_events_t *ev, char *why,
+                  size_t whylen)
 {
-    if (in->node < 0) {
-        if (in->pid > 0)
-            kill(in->pid, sig);
-        return;
+    head_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
     }
-    node_t *nd = &s->nodes[in->node];
-    if (nd->alive)
-        nodelink_send_str_int(s->nodesock, nd->id, nd->idlen, NODE_KILL, in->rid, sig);
+    h->opts = *opts;
+    h->ev = *ev;
+    msgpack_zone_init(&h->zone, 2048);
+    if (opts->keys ? open_keyed(h, why, whylen) < 0
+                   : !(h->sock = zmq_socket(opts->zctx, ZMQ_ROUTER))) {
+        if (!opts->keys)
+            snprintf(why, whylen, "cannot make the listen socket: %s", zmq_strerror(errno));
+        head_close(&h);
+        return NULL;
+    }
+    int one = 1, linger = 500, hwm = 100000;
+    /* so that a send to a node that has left fails (EHOSTUNREACH) */
+    zmq_setsockopt(h->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(h->sock, ZMQ_LINGER, &linger, sizeof linger); /* BYE */
+    zmq_setsockopt(h->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(h->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_bind(h->sock, opts->listen) != 0) {
+        snprintf(why, whylen, "cannot listen on %s: %s", opts->listen, zmq_strerror(errno));
+        head_close(&h);
+        return NULL;
+    }
+    return h;
 }
 
-/*  Every control message to an instance goes through here: straight to
-    it, or wrapped to its node. */
-int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb)
+void head_close(head_t **self_p)
 {
-    if (in->node < 0)
-        return ctl_send(s->ctl, in->rid, strlen(in->rid), sb);
-    node_t *nd = &s->nodes[in->node];
+    head_t *h = *self_p;
+    if (!h)
+        return;
+    *self_p = NULL;
+    for (int k = 0; h->sock && k < h->nnodes; k++)
+        if (h->nodes[k].alive)
+            nodelink_send_kind(h->sock, h->nodes[k].id, h->nodes[k].idlen, NODE_BYE);
+    if (h->mon) {
+        zmq_socket_monitor(h->sock, NULL, 0);
+        zmq_close(h->mon);
+    }
+    if (h->sock)
+        zmq_close(h->sock);
+    auth_destroy(&h->auth); /* after every socket in its context */
+    msgpack_zone_destroy(&h->zone);
+    free(h);
+}
+
+int head_nnodes(const head_t *self)
+{
+    return self ? self->nnodes : 0;
+}
+
+const head_node_t *head_node(const head_t *self, int k)
+{
+    return self && k >= 0 && k < self->nnodes ? &self->nodes[k] : NULL;
+}
+
+int head_alive(const head_t *self)
+{
+    int n = 0;
+    for (int k = 0; self && k < self->nnodes; k++)
+        n += self->nodes[k].alive;
+    return n;
+}
+
+/* ==== to nodes ==================================================================== */
+
+static void node_lost(head_t *h, int k, const char *why)
+{
+    if (!h->nodes[k].alive)
+        return;
+    h->nodes[k].alive = false;
+    h->ev.lost(h->ev.arg, k, why);
+}
+
+int head_spawn(head_t *h, int k, const char *rid, const char *title)
+{
+    head_node_t *nd = &h->nodes[k];
     if (!nd->alive)
         return -1;
-    return nodelink_send_relay(s->nodesock, nd->id, nd->idlen, in->rid, strlen(in->rid),
-                               sb->data, sb->size);
+    if (nodelink_send_strs(h->sock, nd->id, nd->idlen, NODE_SPAWN, rid, title) < 0
+        && errno == EHOSTUNREACH) {
+        node_lost(h, k, "it disconnected");
+        return -1;
+    }
+    return 0;
 }
 
-/*  A node is gone: each of its live instances died with it (restarted
-    elsewhere, within its restart intensity). */
-static void node_lost(sup_t *s, int k, const char *why)
+void head_signal(head_t *h, int k, const char *rid, int sig)
 {
-    node_t *nd = &s->nodes[k];
+    head_node_t *nd = &h->nodes[k];
+    if (nd->alive)
+        nodelink_send_str_int(h->sock, nd->id, nd->idlen, NODE_KILL, rid, sig);
+}
+
+int head_relay(head_t *h, int k, const char *rid, const msgpack_sbuffer *sb)
+{
+    head_node_t *nd = &h->nodes[k];
     if (!nd->alive)
+        return -1;
+    return nodelink_send_relay(h->sock, nd->id, nd->idlen, rid, strlen(rid), sb->data,
+                               sb->size);
+}
+
+int head_send_bin(head_t *h, const void *id, size_t idlen, int kind, const void *data,
+                  size_t len)
+{
+    return nodelink_send_bin(h->sock, id, idlen, kind, data, len);
+}
+
+/*  Beats to every live node; a node that left the socket or went silent
+    is lost. */
+void head_tick(head_t *h)
+{
+    if (!h)
         return;
-    nd->alive = false;
-    int n = 0;
-    for (int i = 0; i < s->ninsts; i++)
-        n += s->insts[i].node == k && instance_alive(&s->insts[i]);
-    if (s->opts->verbose >= 0 || n)
-        say_warn(s, "node '%s' lost: %s; %d instance(s) ran there", nd->name, why, n);
-    for (int i = 0; i < s->ninsts; i++) {
-        inst_t *in = &s->insts[i];
-        if (in->node == k && instance_alive(in))
-            instance_exited(s, in, SIGKILL); /* as a waitpid status: killed */
+    uint64_t now = now_ms();
+    bool beat = now >= h->next_beat;
+    if (beat)
+        h->next_beat = now + NODE_BEAT_MS;
+    for (int k = 0; k < h->nnodes; k++) {
+        head_node_t *nd = &h->nodes[k];
+        if (!nd->alive)
+            continue;
+        if (beat && nodelink_send_kind(h->sock, nd->id, nd->idlen, NODE_BEAT) < 0
+            && errno == EHOSTUNREACH)
+            node_lost(h, k, "it disconnected");
+        else if (now - nd->last_seen > h->opts.silent_ms) {
+            char why[64];
+            snprintf(why, sizeof why, "silent for %.1f s",
+                     (double)(now - nd->last_seen) / 1000.0);
+            node_lost(h, k, why);
+        }
     }
 }
 
-static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_t *msg,
+/* ==== from nodes ================================================================== */
+
+static void node_hello(head_t *h, const unsigned char *id, size_t idlen, zmq_msg_t *msg,
                        const msgpack_object *v, uint32_t nv)
 {
     if (nv < 4 || v[1].type != MSGPACK_OBJECT_STR
         || v[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER
         || v[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return;
-    if (s->nnodes == MAX_NODES) {
-        say_warn(s, "a node wants to join, but %d is the most a head takes", MAX_NODES);
+    if (h->nnodes == HEAD_MAX_NODES) {
+        head_say(h, LOG_WARNING, "a node wants to join, but %d is the most a head takes", HEAD_MAX_NODES);
         return;
     }
-    node_t *nd = &s->nodes[s->nnodes];
+    head_node_t *nd = &h->nodes[h->nnodes];
     memset(nd, 0, sizeof *nd);
     memcpy(nd->id, id, idlen);
     nd->idlen = idlen;
@@ -204,8 +265,8 @@ static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_
     }
     name[len] = '\0';
     snprintf(nd->name, sizeof nd->name, "%s", len ? name : "node");
-    for (int k = 0, dup = 2; k < s->nnodes; k++)
-        if (!strcmp(s->nodes[k].name, nd->name) || !strcmp(nd->name, "head")) {
+    for (int k = 0, dup = 2; k < h->nnodes; k++)
+        if (!strcmp(h->nodes[k].name, nd->name) || !strcmp(nd->name, "head")) {
             snprintf(nd->name, sizeof nd->name, "%s-%d", len ? name : "node", dup++);
             k = -1;
         }
@@ -217,13 +278,12 @@ static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_
     snprintf(nd->host, sizeof nd->host, strchr(peer, ':') ? "[%s]" : "%s", peer);
     nd->alive = true;
     nd->last_seen = now_ms();
-    s->nnodes++;
-    if (s->opts->verbose > 0)
-        say_info(s, "node '%s' joined (%u cores, pid %d at %s)", nd->name, nd->cores, nd->pid,
+    h->nnodes++;
+    if (h->opts.verbose > 0)
+        head_say(h, LOG_INFO, "node '%s' joined (%u cores, pid %d at %s)", nd->name, nd->cores, nd->pid,
             nd->host);
-    nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT); /* welcome */
-    if (s->started)
-        move_to(s, s->nnodes - 1);
+    nodelink_send_kind(h->sock, nd->id, nd->idlen, NODE_BEAT); /* welcome */
+    h->ev.joined(h->ev.arg, h->nnodes - 1);
 }
 
 /*  The listen socket's monitor. libzmq 4.3 names only the listen address
@@ -233,18 +293,18 @@ static void node_hello(sup_t *s, const unsigned char *id, size_t idlen, zmq_msg_
     is followed by the close of its connection: that close says which
     address it was. Each address is said once (a refused node retries its
     handshake every 100 ms). */
-void read_monitor(sup_t *s)
+static void read_monitor(head_t *h)
 {
     for (int n = 0; n < 1000; n++) {
         zmq_msg_t ev, addr;
         zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, s->nodemon, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&ev, h->mon, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&ev);
             return;
         }
         zmq_msg_init(&addr);
         if (zmq_msg_more(&ev))
-            zmq_msg_recv(&addr, s->nodemon, 0);
+            zmq_msg_recv(&addr, h->mon, 0);
         uint16_t event = 0;
         uint32_t value = 0;
         if (zmq_msg_size(&ev) >= 6) {
@@ -255,7 +315,7 @@ void read_monitor(sup_t *s)
         zmq_msg_close(&addr);
         if (event == ZMQ_EVENT_ACCEPTED) {
             int slot = (int)(value % 16);
-            s->accepted[slot].fd = (int)value;
+            h->accepted[slot].fd = (int)value;
             struct sockaddr_storage sa;
             socklen_t salen = sizeof sa;
             char host[INET6_ADDRSTRLEN] = "";
@@ -267,168 +327,107 @@ void read_monitor(sup_t *s)
                     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host,
                               sizeof host);
             }
-            snprintf(s->accepted[slot].addr, sizeof s->accepted[slot].addr, "%s",
+            snprintf(h->accepted[slot].addr, sizeof h->accepted[slot].addr, "%s",
                      host[0] ? host : "an unknown address");
         }
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-            s->refusing = 1;
+            h->refusing = 1;
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                  || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-            s->refusing = 2;
-        else if (event == ZMQ_EVENT_DISCONNECTED && s->refusing) {
+            h->refusing = 2;
+        else if (event == ZMQ_EVENT_DISCONNECTED && h->refusing) {
             int slot = (int)(value % 16);
-            const char *from = s->accepted[slot].fd == (int)value && s->accepted[slot].addr[0]
-                                   ? s->accepted[slot].addr
+            const char *from = h->accepted[slot].fd == (int)value && h->accepted[slot].addr[0]
+                                   ? h->accepted[slot].addr
                                    : "an unknown address";
-            const char *why = s->refusing == 1
+            const char *why = h->refusing == 1
                                   ? "its key is not in the allowlist folder (--allow)"
                                   : "no CURVE handshake with the head's key (a node "
                                     "without --key, or with the wrong --head-key?)";
             char said_key[64];
-            snprintf(said_key, sizeof said_key, "%d %s", s->refusing, from);
+            snprintf(said_key, sizeof said_key, "%d %s", h->refusing, from);
             bool said = false;
-            for (int i = 0; i < s->nrefused; i++)
-                said |= !strcmp(s->refused[i], said_key);
+            for (int i = 0; i < h->nrefused; i++)
+                said |= !strcmp(h->refused[i], said_key);
             if (!said) {
-                if (s->nrefused < 16)
-                    snprintf(s->refused[s->nrefused++], sizeof s->refused[0], "%s",
+                if (h->nrefused < 16)
+                    snprintf(h->refused[h->nrefused++], sizeof h->refused[0], "%s",
                              said_key);
-                say_warn(s, "refused a node from %s: %s", from, why);
+                head_say(h, LOG_WARNING, "refused a node from %s: %s", from, why);
             }
-            s->refusing = 0;
+            h->refusing = 0;
         }
     }
 }
 
-void read_nodes(sup_t *s)
+/*  One message from a node (or from a peer not yet a node: HELLO, WATCH). */
+static void on_node_message(head_t *h, const unsigned char *id, size_t idlen, zmq_msg_t *msg)
 {
-    msgpack_zone zone, inner;
-    msgpack_zone_init(&zone, 2048);
-    msgpack_zone_init(&inner, 2048);
+    int k = -1;
+    for (int i = 0; i < h->nnodes; i++)
+        if (h->nodes[i].idlen == idlen && !memcmp(h->nodes[i].id, id, idlen))
+            k = i;
+    msgpack_object root;
+    msgpack_zone_clear(&h->zone);
+    if (msgpack_unpack(zmq_msg_data(msg), zmq_msg_size(msg), &(size_t){ 0 }, &h->zone, &root)
+            != MSGPACK_UNPACK_SUCCESS
+        || root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size < 1
+        || root.via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return;
+    const msgpack_object *v = root.via.array.ptr;
+    uint32_t nv = root.via.array.size;
+    int kind = (int)v[0].via.u64;
+    if (k < 0 && kind == NODE_HELLO)
+        node_hello(h, id, idlen, msg, v, nv);
+    else if (k < 0 && kind == NODE_WATCH)
+        h->ev.watcher(h->ev.arg, id, idlen);
+    if (k < 0 || !h->nodes[k].alive) /* a lost node stays lost */
+        return;
+    h->nodes[k].last_seen = now_ms();
+    if (nv < 3 || v[1].type != MSGPACK_OBJECT_STR)
+        return;
+    const char *rid = v[1].via.str.ptr;
+    size_t ridlen = v[1].via.str.size;
+    if (kind == NODE_RELAY && v[2].type == MSGPACK_OBJECT_BIN)
+        h->ev.relayed(h->ev.arg, k, rid, ridlen, v[2].via.bin.ptr, v[2].via.bin.size);
+    else if (kind == NODE_EXITED && nv == 4 && v[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        h->ev.exited(h->ev.arg, k, rid, ridlen,
+                     v[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (pid_t)v[2].via.u64 : 0,
+                     (int)v[3].via.u64);
+}
+
+static void read_nodes(head_t *h)
+{
     for (int n = 0; n < 1000; n++) {
         unsigned char id[256];
         zmq_msg_t msg;
         zmq_msg_init(&msg);
-        int idlen = ctl_recv_routed(s->nodesock, id, sizeof id, &msg);
-        if (idlen < 0) {
-            zmq_msg_close(&msg);
-            if (idlen == -1)
-                break;
-            continue;
-        }
-        int k = -1;
-        for (int i = 0; i < s->nnodes; i++)
-            if (s->nodes[i].idlen == (size_t)idlen && !memcmp(s->nodes[i].id, id, (size_t)idlen))
-                k = i;
-        msgpack_object root;
-        msgpack_zone_clear(&zone);
-        if (msgpack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &(size_t){ 0 }, &zone,
-                              &root)
-                   == MSGPACK_UNPACK_SUCCESS
-            && root.type == MSGPACK_OBJECT_ARRAY && root.via.array.size >= 1
-            && root.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            const msgpack_object *v = root.via.array.ptr;
-            uint32_t nv = root.via.array.size;
-            int kind = (int)v[0].via.u64;
-            if (k < 0 && kind == NODE_HELLO)
-                node_hello(s, id, (size_t)idlen, &msg, v, nv);
-            else if (k < 0 && kind == NODE_WATCH)
-                watch_watcher(s, id, (size_t)idlen);
-            else if (k >= 0 && s->nodes[k].alive) { /* a lost node stays lost */
-                s->nodes[k].last_seen = now_ms();
-                inst_t *in = nv >= 3 && v[1].type == MSGPACK_OBJECT_STR
-                                 ? inst_by_rid(s, v[1].via.str.ptr, v[1].via.str.size)
-                                 : NULL;
-                if (in && in->node != k)
-                    in = NULL; /* not this node's to speak for */
-                if (in && kind == NODE_RELAY && v[2].type == MSGPACK_OBJECT_BIN)
-                    on_frame(s, in, &inner, v[2].via.bin.ptr, v[2].via.bin.size);
-                else if (in && kind == NODE_EXITED && nv == 4
-                         && v[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER
-                         && instance_alive(in)) {
-                    if (v[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER && in->pid <= 0)
-                        in->pid = (pid_t)v[2].via.u64;
-                    instance_exited(s, in, (int)v[3].via.u64);
-                }
-            }
-        }
+        int idlen = ctl_recv_routed(h->sock, id, sizeof id, &msg);
+        if (idlen >= 0)
+            on_node_message(h, id, (size_t)idlen, &msg);
         zmq_msg_close(&msg);
-    }
-    msgpack_zone_destroy(&inner);
-    msgpack_zone_destroy(&zone);
-}
-
-/*  Beats to every live node; a node that left the socket or went silent
-    is lost. */
-void check_nodes(sup_t *s)
-{
-    if (!s->nodesock)
-        return;
-    uint64_t now = now_ms();
-    bool beat = now >= s->next_beat;
-    if (beat)
-        s->next_beat = now + NODE_BEAT_MS;
-    for (int k = 0; k < s->nnodes; k++) {
-        node_t *nd = &s->nodes[k];
-        if (!nd->alive)
-            continue;
-        if (beat && nodelink_send_kind(s->nodesock, nd->id, nd->idlen, NODE_BEAT) < 0
-            && errno == EHOSTUNREACH)
-            node_lost(s, k, "it disconnected");
-        else if (now - nd->last_seen > (uint64_t)(s->opts->hang * 1000)) {
-            char why[64];
-            snprintf(why, sizeof why, "silent for %.1f s",
-                     (double)(now - nd->last_seen) / 1000.0);
-            node_lost(s, k, why);
-        }
-    }
-}
-
-int nodes_alive(sup_t *s)
-{
-    int n = 0;
-    for (int k = 0; k < s->nnodes; k++)
-        n += s->nodes[k].alive;
-    return n;
-}
-
-
-/*  Before the start: until opts->nodes nodes have joined, or opts->wait
-    seconds. Nodes that come later are used for restarts. */
-void wait_for_nodes(sup_t *s)
-{
-    uint64_t deadline = now_ms() + (uint64_t)(s->opts->wait * 1000);
-    while (nodes_alive(s) < (int)s->opts->nodes && now_ms() < deadline && !s->killing) {
-        zmq_pollitem_t items[3] = {
-            { .socket = s->nodesock, .events = ZMQ_POLLIN },
-            { .fd = s->sigfd, .events = ZMQ_POLLIN },
-            { .socket = s->nodemon, .events = ZMQ_POLLIN },
-        };
-        if (zmq_poll(items, s->nodemon ? 3 : 2, 100) < 0 && errno != EINTR)
+        if (idlen == -1)
             break;
-        if (items[0].revents & ZMQ_POLLIN)
-            read_nodes(s);
-        if (items[1].revents & ZMQ_POLLIN)
-            read_signals(s);
-        if (s->nodemon && (items[2].revents & ZMQ_POLLIN))
-            read_monitor(s);
-        check_nodes(s);
     }
-    if (s->killing)
-        return;
-    int n = nodes_alive(s);
-    if (n < (int)s->opts->nodes)
-        say_warn(s, "%d of %u node(s) joined within %.0f s: running with %s", n,
-            s->opts->nodes, s->opts->wait, n ? "those" : "the head alone");
-    else if (s->opts->verbose > 0)
-        say_info(s, "%d node(s) joined: starting", n);
 }
 
-/*  The run is over: nodes stop their side and exit. */
-void bye_nodes(sup_t *s)
+int head_poll_items(head_t *h, zmq_pollitem_t *items)
 {
-    for (int k = 0; s->nodesock && k < s->nnodes; k++)
-        if (s->nodes[k].alive)
-            nodelink_send_kind(s->nodesock, s->nodes[k].id, s->nodes[k].idlen, NODE_BYE);
+    if (!h)
+        return 0;
+    items[0] = (zmq_pollitem_t){ .socket = h->sock, .events = ZMQ_POLLIN };
+    if (!h->mon)
+        return 1;
+    items[1] = (zmq_pollitem_t){ .socket = h->mon, .events = ZMQ_POLLIN };
+    return 2;
 }
 
+void head_read(head_t *h, const zmq_pollitem_t *items, int n)
+{
+    if (!h)
+        return;
+    if (n > 1 && (items[1].revents & ZMQ_POLLIN))
+        read_monitor(h);
+    if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+        read_nodes(h);
+}

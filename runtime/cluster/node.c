@@ -8,12 +8,14 @@
     250 ms; without a word for NODE_HEAD_LOST_MS it stops.
 */
 #include "cluster/node.h"
+#include "base/log.h"
+#include "base/paths.h"
 #include "base/rundir.h"
+#include "base/spawn.h"
 
 #include "base/clock.h"
 #include "wire/ctl.h"
 #include "wire/nodelink.h"
-#include "supervisor/supervisor.h"
 #include "host/zygote.h"
 
 #include <errno.h>
@@ -54,15 +56,16 @@ typedef struct {
     uint64_t next_beat;
 } node_t;
 
-static void node_say(node_t *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void node_say(node_t *n, const char *fmt, ...)
+static void node_say(node_t *n, log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void node_say(node_t *n, log_level_t level, const char *fmt, ...)
 {
-    char text[600];
+    char who[128], text[600];
+    snprintf(who, sizeof who, "troupe node %s", n->name);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    log_vwrite(NULL, who, level, text, sizeof text, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "troupe node %s: %s\n", n->name, text);
 }
 
 /* ==== children ================================================================ */
@@ -107,21 +110,15 @@ static void spawn_actor(node_t *n, const char *rid, const char *title)
         if (pid <= 0)
             zygote_stop(&n->zygote); /* from now on: fork+exec */
     }
+    char why[PATH_MAX + 128] = "";
     if (pid <= 0) {
-        pid_t parent = getpid();
-        pid = fork();
-        if (pid == 0) {
-            sigprocmask(SIG_SETMASK, &n->oldmask, NULL);
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent)
-                _exit(127);
-            char *argv[] = { "troupe-actor", n->control, (char *)rid, (char *)title, NULL };
-            execv(n->exe, argv);
-            _exit(127);
-        }
+        char *argv[] = { "troupe-actor", n->control, (char *)rid, (char *)title, NULL };
+        spawn_t sp = { .path = n->exe, .argv = argv, .mask = &n->oldmask,
+                       .pdeathsig = SIGKILL, .keep_fd = -1 };
+        pid = spawn_exec(&sp, why, sizeof why);
     }
     if (pid < 0) {
-        node_say(n, "cannot start an actor: %s", strerror(errno));
+        node_say(n, LOG_ERROR, "cannot start an actor: %s", why[0] ? why : strerror(errno));
         send_exited(n, rid, 0, 127 << 8); /* as an exec that failed */
         return;
     }
@@ -204,7 +201,7 @@ static int from_head(node_t *n)
             break;
         }
         if (!n->heard && n->opts->verbose > 0)
-            node_say(n, "joined the head at %s", n->opts->head);
+            node_say(n, LOG_INFO, "joined the head at %s", n->opts->head);
         n->heard = true;
         n->last_head = now_ms();
         msgpack_object root;
@@ -264,7 +261,7 @@ static bool head_refused(node_t *n)
         zmq_msg_recv(&ev, n->headmon, 0);
     }
     zmq_msg_close(&ev);
-    node_say(n, "the head at %s refused this node: %s", n->opts->head,
+    node_say(n, LOG_ERROR, "the head at %s refused this node: %s", n->opts->head,
              event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                  ? "its key is not in the head's allowlist folder (--allow)"
              : n->opts->keys ? "no CURVE handshake (a head without keys, or "
@@ -277,12 +274,13 @@ static bool head_refused(node_t *n)
 
 static int setup(node_t *n)
 {
-    if (supervisor_actor_exe(n->exe, sizeof n->exe) < 0) {
-        node_say(n, "cannot find troupe-actor beside troupe (set TROUPE_ACTOR)");
+    char why[PATH_MAX * 3];
+    if (paths_actor_exe(n->exe, sizeof n->exe, why, sizeof why) < 0) {
+        node_say(n, LOG_ERROR, "cannot find troupe-actor: %s", why);
         return -1;
     }
     if (rundir_make("troupe-node", n->rundir, sizeof n->rundir) < 0) {
-        node_say(n, "cannot make a run directory in %s: %s", n->rundir, strerror(errno));
+        node_say(n, LOG_ERROR, "cannot make a run directory in %s: %s", n->rundir, strerror(errno));
         n->rundir[0] = '\0';
         return -1;
     }
@@ -290,7 +288,7 @@ static int setup(node_t *n)
     /* the zygote first, while no zmq context exists and no signal is
        blocked: the actors it forks get the mask it has */
     if (!getenv("TROUPE_NO_ZYGOTE"))
-        n->zygote = supervisor_prestart();
+        n->zygote = zygote_prestart();
     n->zctx = zmq_ctx_new();
     n->ctl = n->zctx ? zmq_socket(n->zctx, ZMQ_ROUTER) : NULL;
     n->head = n->zctx ? zmq_socket(n->zctx, ZMQ_DEALER) : NULL;
@@ -302,13 +300,13 @@ static int setup(node_t *n)
     zmq_setsockopt(n->head, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(n->head, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     if (zmq_bind(n->ctl, n->control) != 0) {
-        node_say(n, "cannot bind %s: %s", n->control, zmq_strerror(errno));
+        node_say(n, LOG_ERROR, "cannot bind %s: %s", n->control, zmq_strerror(errno));
         return -1;
     }
     if (n->opts->keys
         && auth_set_client(n->head, n->opts->keys->public_txt, n->opts->keys->secret_txt,
                            n->opts->head_public) != 0) {
-        node_say(n, "cannot make the link to the head a CURVE client: %s",
+        node_say(n, LOG_ERROR, "cannot make the link to the head a CURVE client: %s",
                  zmq_strerror(errno));
         return -1;
     }
@@ -329,7 +327,7 @@ static int setup(node_t *n)
         }
     }
     if (zmq_connect(n->head, n->opts->head) != 0) {
-        node_say(n, "cannot connect to %s: %s", n->opts->head, zmq_strerror(errno));
+        node_say(n, LOG_ERROR, "cannot connect to %s: %s", n->opts->head, zmq_strerror(errno));
         return -1;
     }
     sigset_t mask;
@@ -341,7 +339,7 @@ static int setup(node_t *n)
     sigprocmask(SIG_BLOCK, &mask, &n->oldmask);
     n->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (n->sigfd < 0) {
-        node_say(n, "cannot watch signals: %s", strerror(errno));
+        node_say(n, LOG_ERROR, "cannot watch signals: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -366,7 +364,7 @@ static void cleanup(node_t *n)
         snprintf(path, sizeof path, "%s/ctl", n->rundir);
         unlink(path);
         if (rmdir(n->rundir) != 0)
-            node_say(n, "could not remove run directory %s: %s", n->rundir,
+            node_say(n, LOG_ERROR, "could not remove run directory %s: %s", n->rundir,
                      strerror(errno));
     }
     if (n->sigfd >= 0) {
@@ -423,7 +421,7 @@ int node_run(const node_opts_t *opts)
             from_actors(n);
         if ((items[1].revents & ZMQ_POLLIN) && from_head(n)) {
             if (opts->verbose > 0)
-                node_say(n, "the head's run is over");
+                node_say(n, LOG_INFO, "the head's run is over");
             rc = 0;
             break;
         }
@@ -434,7 +432,7 @@ int node_run(const node_opts_t *opts)
                 sig = (int)si.ssi_signo;
         reap(n);
         if (sig) {
-            node_say(n, "%s: stopping %d actor process(es)", strsignal(sig), n->nkids);
+            node_say(n, LOG_WARNING, "%s: stopping %d actor process(es)", strsignal(sig), n->nkids);
             rc = 128 + sig;
             break;
         }
@@ -446,7 +444,7 @@ int node_run(const node_opts_t *opts)
         /* before the head's first word, it may not be up yet: wait longer */
         uint64_t limit = n->heard ? NODE_HEAD_LOST_MS : 30000;
         if (now - n->last_head > limit) {
-            node_say(n, "lost the head at %s (no word for %.1f s): stopping %d actor "
+            node_say(n, LOG_WARNING, "lost the head at %s (no word for %.1f s): stopping %d actor "
                      "process(es) and exiting", opts->head,
                      (double)(now - n->last_head) / 1000.0, n->nkids);
             rc = 1;

@@ -33,7 +33,9 @@
 #include "base/module.h"
 #include "plan/plan.h"
 #include "embed/pool.h"
+#include "base/paths.h"
 #include "base/selfref.h"
+#include "base/spawn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -324,36 +326,28 @@ static const troupe_module_t caller_module = {
 
 /* ==== the pool's thread ============================================================ */
 
-/*  Forks and execs `troupe-actor --supervise FD`, FD a memfd holding the
-    packed plan. Only async-signal-safe calls between fork and exec: the
-    caller may have threads of its own. */
-static pid_t start_supervisor(troupe_pool_t *p)
+/*  Starts `troupe-actor --supervise FD`, FD a memfd holding the packed
+    plan; -1 with the reason in why. */
+static pid_t start_supervisor(troupe_pool_t *p, char *why, size_t whylen)
 {
     int fd = memfd_create("troupe-plan", MFD_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot make the plan's memfd: %s", strerror(errno));
         return -1;
+    }
     if (write(fd, p->plan.data, p->plan.size) != (ssize_t)p->plan.size
         || lseek(fd, 0, SEEK_SET) != 0) {
+        snprintf(why, whylen, "cannot write the plan's memfd: %s", strerror(errno));
         close(fd);
         return -1;
     }
     char fdarg[16];
     snprintf(fdarg, sizeof fdarg, "%d", fd);
     char *argv[] = { p->actor_exe, "--supervise", fdarg, NULL };
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        /* SIGTERM, not SIGKILL: if the program dies (Ctrl-C), the
-           supervisor still kills its workers and removes the run dir */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent || fcntl(fd, F_SETFD, 0) != 0)
-            _exit(127);
-        execv(p->actor_exe, argv);
-        _exit(127);
-    }
+    /* SIGTERM, not SIGKILL: if the program dies (Ctrl-C), the supervisor
+       still kills its workers and removes the run dir */
+    spawn_t sp = { .path = p->actor_exe, .argv = argv, .pdeathsig = SIGTERM, .keep_fd = fd };
+    pid_t pid = spawn_exec(&sp, why, whylen);
     close(fd);
     return pid;
 }
@@ -380,12 +374,11 @@ static bool reap_supervisor(troupe_pool_t *p, int ms, int *status)
 static void *pool_thread(void *arg)
 {
     troupe_pool_t *p = arg;
-    p->sup = start_supervisor(p);
+    char failed[PATH_MAX + 128];
+    p->sup = start_supervisor(p, failed, sizeof failed);
     if (p->sup < 0) {
-        char why[PATH_MAX + 64];
-        snprintf(why, sizeof why, "cannot start %s: %s", p->actor_exe, strerror(errno));
         p->sup = 0;
-        pool_end_locked(p, why);
+        pool_end_locked(p, failed);
         return NULL;
     }
     char control[PATH_MAX + 16];
@@ -457,23 +450,10 @@ static void remove_rundir(troupe_pool_t *p)
 
 static int find_actor_exe(troupe_pool_t *p)
 {
-    const char *env = getenv("TROUPE_ACTOR");
-    if (env && access(env, X_OK) == 0) {
-        snprintf(p->actor_exe, sizeof p->actor_exe, "%s", env);
+    char why[PATH_MAX * 3];
+    if (paths_actor_exe(p->actor_exe, sizeof p->actor_exe, why, sizeof why) == 0)
         return 0;
-    }
-    char dir[PATH_MAX - 32];
-    if (module_lib_dir(dir, sizeof dir) == 0) { /* a build tree: build/runtime/ */
-        snprintf(p->actor_exe, sizeof p->actor_exe, "%s/../troupe-actor", dir);
-        if (access(p->actor_exe, X_OK) == 0)
-            return 0;
-    }
-    snprintf(p->actor_exe, sizeof p->actor_exe, "%s/troupe-actor", TROUPE_LIBEXEC_DIR);
-    if (access(p->actor_exe, X_OK) == 0)
-        return 0;
-    return tr_error("troupe: pool: cannot find troupe-actor beside libtroupe or in %s "
-                    "(set TROUPE_ACTOR)",
-                    TROUPE_LIBEXEC_DIR);
+    return tr_error("troupe: pool: cannot find troupe-actor: %s", why);
 }
 
 static int *one_int(int v)
@@ -556,19 +536,6 @@ static plan_t *pool_plan(troupe_pool_t *p, const char *module, const char *path,
     if (!ok)
         plan_destroy(&plan);
     return plan;
-}
-
-void pool_free(troupe_pool_t *p)
-{
-    msgpack_sbuffer_destroy(&p->plan);
-    if (p->work_fd >= 0)
-        close(p->work_fd);
-    if (p->wake_fd >= 0)
-        close(p->wake_fd);
-    free(p->jobs);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
 }
 
 static troupe_pool_t *pool_start(const char *module, const char *path, const char *exe,

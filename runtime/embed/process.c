@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/selfref.h"
+#include "base/spawn.h"
 #include "troupe.h"
 
 #include <errno.h>
@@ -42,21 +43,6 @@ struct troupe_process {
     bool lost;  /* someone else reaped it (SIGCHLD ignored, waitpid (-1)) */
 };
 
-/*  What the child writes on its status pipe when it cannot exec; the parent
-    reads end-of-file when the exec went through. */
-typedef struct {
-    int stage; /* CHILD_* */
-    int err;   /* errno */
-} child_report_t;
-
-enum { CHILD_PDEATHSIG, CHILD_ORPHAN, CHILD_ARGS_FD, CHILD_EXEC };
-
-static const char *const child_stages[] = {
-    [CHILD_PDEATHSIG] = "cannot ask to die with its parent",
-    [CHILD_ORPHAN] = "its parent exited",
-    [CHILD_ARGS_FD] = "cannot keep its arguments' descriptor",
-    [CHILD_EXEC] = "cannot execute",
-};
 
 /* ==== the parent: starting ===================================================== */
 
@@ -144,91 +130,6 @@ static void free_env(char **envp)
     free(envp);
 }
 
-typedef struct {
-    const char *path;
-    char *const *argv;
-    char *const *envp;
-    pid_t parent;
-    int args_fd;
-    int report_fd; /* the status pipe's write end (close-on-exec) */
-    const sigset_t *mask;
-} child_plan_t;
-
-/*  Between fork and execve: async-signal-safe calls only, since the parent
-    may have other threads (one of them could have held malloc's lock at the
-    fork). Never returns. */
-static void child_exec(const child_plan_t *c) __attribute__((noreturn));
-static void child_exec(const child_plan_t *c)
-{
-    child_report_t r = { CHILD_EXEC, 0 };
-    /*  Dies with the thread that started it: PR_SET_PDEATHSIG fires when
-        the parent *thread* ends, not the parent process (troupe.h says
-        so). The getppid check covers a parent gone before the prctl. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
-        r = (child_report_t){ CHILD_PDEATHSIG, errno };
-        goto fail;
-    }
-    if (getppid() != c->parent) {
-        r = (child_report_t){ CHILD_ORPHAN, ESRCH };
-        goto fail;
-    }
-    if (fcntl(c->args_fd, F_SETFD, 0) != 0) {
-        r = (child_report_t){ CHILD_ARGS_FD, errno };
-        goto fail;
-    }
-    /*  The parent blocked every signal around fork, so that no handler of
-        the caller's ran in this copy of it; caught signals go back to their
-        default before they are unblocked (exec would reset them anyway, but
-        one could arrive before it). Ignored signals stay ignored, as exec
-        keeps them: a child of a program that ignores SIGPIPE ignores it
-        too, as with Python's spawn and posix_spawn. */
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction sa;
-        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
-            continue;
-        if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
-            continue;
-        sa.sa_handler = SIG_DFL;
-        sa.sa_flags = 0;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sig, &sa, NULL);
-    }
-    sigprocmask(SIG_SETMASK, c->mask, NULL);
-    execve(c->path, c->argv, c->envp);
-    r.err = errno;
-fail:
-    while (write(c->report_fd, &r, sizeof r) < 0 && errno == EINTR)
-        ;
-    _exit(127);
-}
-
-/*  The child's report: 0 when it reached exec, else -1 with the message. */
-static int read_report(int fd, const char *path)
-{
-    child_report_t r;
-    size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = read(fd, (char *)&r + got, sizeof r - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return tr_error("troupe_process_start: reading its status: %s",
-                            strerror(errno));
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    if (got == 0)
-        return 0; /* end of file: the exec closed the pipe */
-    if (got < sizeof r || r.stage < 0 || r.stage > CHILD_EXEC)
-        return tr_error("troupe_process_start: the new process failed before exec");
-    if (r.stage == CHILD_EXEC)
-        return tr_error("troupe_process_start: %s %s: %s", child_stages[r.stage], path,
-                        strerror(r.err));
-    return tr_error("troupe_process_start: %s: %s", child_stages[r.stage],
-                    strerror(r.err));
-}
-
 static int open_pidfd(pid_t pid)
 {
     if (getenv("TROUPE_NO_PIDFD"))
@@ -286,46 +187,28 @@ troupe_process_t *troupe_process_start(troupe_process_fn *fn, const troupe_value
     }
     p->pidfd = -1;
     char **envp = child_env(ref, args_fd);
-    char *argv[] = { path, NULL };
-    int report[2] = { -1, -1 };
-    if (!envp || pipe2(report, O_CLOEXEC) != 0) {
-        tr_error("troupe_process_start: %s", envp ? strerror(errno) : "out of memory");
-        free_env(envp);
+    if (!envp) {
+        tr_error("troupe_process_start: out of memory");
         close(args_fd);
         free(p);
         return NULL;
     }
-    sigset_t all, old, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    child_plan_t plan = { .path = path, .argv = argv, .envp = envp, .parent = getpid(),
-                          .args_fd = args_fd, .report_fd = report[1], .mask = &none };
-
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = fork();
-    if (pid == 0)
-        child_exec(&plan);
-    int fork_err = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-    close(report[1]);
+    /*  Dies with the thread that started it: PR_SET_PDEATHSIG fires when
+        the parent *thread* ends, not the parent process (troupe.h says
+        so). Waiting for the exec (spawn_exec does) costs little and buys
+        two things: a program that cannot be executed is an error here
+        rather than an exit status 127 later, and the child has its
+        PDEATHSIG before this returns. */
+    char *argv[] = { path, NULL };
+    spawn_t sp = { .path = path, .argv = argv, .envp = envp, .pdeathsig = SIGKILL,
+                   .keep_fd = args_fd };
+    char why[PATH_MAX + 128];
+    pid_t pid = spawn_exec(&sp, why, sizeof why);
     close(args_fd); /* the child has its own copy */
     free_env(envp);
     if (pid < 0) {
-        close(report[0]);
         free(p);
-        tr_error("troupe_process_start: fork: %s", strerror(fork_err));
-        return NULL;
-    }
-    /*  Waiting for the exec costs little and buys two things: a program that
-        cannot be executed is an error here rather than an exit status 127
-        later, and the child has its PDEATHSIG before this returns. */
-    int rc = read_report(report[0], path);
-    close(report[0]);
-    if (rc != 0) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        free(p);
+        tr_error("troupe_process_start: %s", why);
         return NULL;
     }
     p->pid = pid;

@@ -5,6 +5,7 @@
     stop. Nothing here blocks except zmq_poll.
 */
 #include "host/actor.h"
+#include "base/log.h"
 #include "base/rundir.h"
 
 #include "wire/auth.h"
@@ -1349,8 +1350,7 @@ static void keep_checkpoint(host_t *h, uint64_t seq, const msgpack_sbuffer *map,
     if (ckpt_file_write(h->ckpt_fd, &h->ckpt_head, map->data, map->size, out) < 0) {
         /* the file is in the run directory: this means a full disk. The
            batches stay unacknowledged until a checkpoint can be kept. */
-        fprintf(stderr, "troupe actor %s: cannot write a checkpoint: %s\n", h->ctx.id,
-                strerror(errno));
+        troupe_warn(&h->ctx, "cannot write a checkpoint: %s", strerror(errno));
         if (!final)
             ckpt_abandon(&h->ckpt, now_ns());
         return;
@@ -1392,9 +1392,8 @@ static void take_checkpoint(host_t *h, bool final)
     msgpack_sbuffer_clear(state);
     msgpack_sbuffer_clear(map);
     if (snapshot_module(h, state, why, sizeof why) < 0) {
-        troupe_ctx_t *ctx = &h->ctx;
-        fprintf(stderr, "troupe actor %s: snapshot failed: %s (no checkpoint taken; "
-                "its items stay unacknowledged)\n", ctx->id, why);
+        troupe_warn(&h->ctx, "snapshot failed: %s (no checkpoint taken; its items "
+                    "stay unacknowledged)", why);
         ckpt_cost(&h->ckpt, now_ns(), 100 * (now_ns() - t0) + 1000000);
         return;
     }
@@ -1809,8 +1808,11 @@ static void host_say(host_t *h, const char *fmt, ...)
     va_end(ap);
     if (h->embed && h->embed->aborted)
         h->embed->aborted(h->embed->arg, text);
-    else if (!h->embed)
-        fprintf(stderr, "troupe actor %s: %s\n", h->rid ? h->rid : "?", text);
+    else if (!h->embed) {
+        char who[64];
+        snprintf(who, sizeof who, "troupe actor %s", h->rid ? h->rid : "?");
+        log_write(who, LOG_ERROR, "%s", text);
+    }
 }
 
 static int host_main(const char *control, const char *id, const actor_embed_t *embed)

@@ -4,6 +4,7 @@
     copies the finished group into each output batch (actor.c).
 */
 #include "base/clock.h"
+#include "base/log.h"
 #include "host/host.h"
 
 #include "wire/ctl.h"
@@ -278,24 +279,22 @@ void *troupe_state(troupe_ctx_t *ctx)
     back at its next redraw, within a quarter of a second. (A node's
     instance has a stderr of its own, hence the check that it is a
     terminal too.) */
-static void log_line(troupe_ctx_t *ctx, const char *level, const char *format,
+static void log_line(troupe_ctx_t *ctx, log_level_t level, const char *format,
                      va_list ap)
 {
     if (!ctx || (ctx->log & CTL_LOG_QUIET))
         return;
     bool erase = (ctx->log & CTL_LOG_BAR) && isatty(STDERR_FILENO);
-    char line[1024];
-    vsnprintf(line, sizeof line, format, ap);
-    char stamp[24];
-    fprintf(stderr, "%s%s %s/%s#%u: %s: %s\n", erase ? "\r\033[K" : "", log_stamp(stamp),
-            ctx->pipeline, ctx->actor, ctx->instance, level, line);
+    char who[256], text[1024];
+    snprintf(who, sizeof who, "%s/%s#%u", ctx->pipeline, ctx->actor, ctx->instance);
+    log_vwrite(erase ? "\r\033[K" : NULL, who, level, text, sizeof text, format, ap);
 }
 
 void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);
-    log_line(ctx, "info", format, ap);
+    log_line(ctx, LOG_INFO, format, ap);
     va_end(ap);
 }
 
@@ -303,6 +302,6 @@ void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);
-    log_line(ctx, "warning", format, ap);
+    log_line(ctx, LOG_WARNING, format, ap);
     va_end(ap);
 }

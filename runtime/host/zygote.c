@@ -2,10 +2,13 @@
 #define _GNU_SOURCE
 #include "host/zygote.h"
 
+#include "base/paths.h"
+#include "base/spawn.h"
 #include "host/actor.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,18 +66,11 @@ zygote_t *zygote_start(const char *exe, const sigset_t *mask)
     pad[sizeof pad - 1] = '\0';
     memcpy(pad, "troupe: (zygote)", 16);
     char *argv[] = { "troupe-actor", "--zygote", fdarg, pad, NULL };
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigprocmask(SIG_SETMASK, mask, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        /* the zygote's end survives exec */
-        if (fcntl(sv[1], F_SETFD, 0) == 0)
-            execv(exe, argv);
-        _exit(127);
-    }
+    /* the zygote's end survives exec */
+    spawn_t sp = { .path = exe, .argv = argv, .mask = mask, .pdeathsig = SIGKILL,
+                   .keep_fd = sv[1] };
+    char why[PATH_MAX + 128];
+    pid_t pid = spawn_exec(&sp, why, sizeof why);
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
@@ -84,6 +80,18 @@ zygote_t *zygote_start(const char *exe, const sigset_t *mask)
     self->pid = pid;
     self->fd = sv[0];
     return self;
+}
+
+zygote_t *zygote_prestart(void)
+{
+    if (getenv("TROUPE_NO_ZYGOTE"))
+        return NULL;
+    char exe[PATH_MAX];
+    sigset_t mask;
+    if (paths_actor_exe(exe, sizeof exe, NULL, 0) < 0
+        || sigprocmask(SIG_SETMASK, NULL, &mask) != 0)
+        return NULL;
+    return zygote_start(exe, &mask);
 }
 
 pid_t zygote_pid(const zygote_t *self)

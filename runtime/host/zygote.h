@@ -21,6 +21,12 @@ typedef struct zygote zygote_t;
     is "troupe: PIPELINE/(zygote)" once it has the first request. NULL when
     it cannot. */
 zygote_t *zygote_start(const char *exe, const sigset_t *mask);
+/*  Starts the zygote before anything else, so that its exec overlaps
+    loading the config: the troupe-actor found where base/paths.h says,
+    the calling thread's signal mask. NULL when it cannot or
+    TROUPE_NO_ZYGOTE is set; supervisor_run then starts one itself or
+    starts each actor with base/spawn.h. */
+zygote_t *zygote_prestart(void);
 /*  Has the zygote start an actor; returns its pid, or -1 (then the caller
     should fork+exec itself; the zygote is stopped). */
 pid_t zygote_spawn(zygote_t *self, const char *control, const char *rid,

@@ -6,6 +6,7 @@
 #ifndef TR_SUPERVISE_H
 #define TR_SUPERVISE_H
 
+#include "cluster/head.h"
 #include "wire/auth.h"
 #include "plan/plan.h"
 #include "supervisor/supervisor.h"
@@ -77,18 +78,7 @@ typedef struct {
     bool hung;         /* killed here for sending no heartbeat */
 } inst_t;
 
-/*  A node that joined this head (troupe node, node.c). */
-#define MAX_NODES 32
-typedef struct {
-    unsigned char id[256]; /* its routing id on the listen ROUTER */
-    size_t idlen;
-    char name[64];
-    char host[64];  /* its address as the head sees it: its actors bind there */
-    unsigned cores;
-    int pid;
-    bool alive;     /* false once lost: it never comes back */
-    uint64_t last_seen;
-} node_t;
+#define MAX_NODES HEAD_MAX_NODES
 
 /*  A `troupe top --head` watching over the node link (watch.c). */
 #define MAX_WATCHERS 8
@@ -150,20 +140,9 @@ typedef struct {
     wiring_curve_t curve;
     char last_said[600]; /* what an external actor is told when the run fails */
     /* a head with nodes (opts->listen) */
-    void *nodesock;
-    auth_t *nodeauth;    /* keyed (--key, --allow): zauth for nodesock */
-    void *nodemon;       /* nodesock's monitor: refused nodes */
-    struct {
-        int fd;
-        char addr[64];
-    } accepted[16];      /* recent connections to nodesock, by fd */
-    int refusing;        /* a handshake failed: the reason, until its close */
-    char refused[16][64]; /* addresses already said, one line each */
-    int nrefused;
-    node_t nodes[MAX_NODES];
-    int nnodes;
+    head_t *head;
     unsigned head_cores;
-    uint64_t next_beat;
+    msgpack_zone relay_zone; /* for the control messages nodes relay */
     uint64_t *node_items; /* per actor, per place: [0] the head, [1+k] node k */
     /* what troupe top reads (watch.c) */
     void *statsock;      /* PUB at ipc://RUNDIR/stats */
@@ -232,19 +211,17 @@ void poison_config(sup_t *s, inst_t *in, wiring_ckpt_t *ck, msgpack_sbuffer *sb)
 void poison_death(sup_t *s, inst_t *in, int status, const char *why);
 void poison_close(sup_t *s);
 
-/* ---- head.c ------------------------------------------------------------------ */
-/*  Chooses where `in` runs: the head or a live node. */
+/* ---- placement.c: where instances run --------------------------------------- */
+/*  Chooses where `in` runs: the head or a live node (in->node). */
 void place(sup_t *s, inst_t *in);
-int spawn_on_node(sup_t *s, inst_t *in, const char *title);
+/*  Node k joined late: the running instances to move to it (killed, then
+    started again there), at most max. Returns how many. */
+int place_moves(sup_t *s, int k, inst_t **victims, int max);
+
+/* ---- inst.c: messages and signals to an instance ----------------------------- */
 /*  Signals an instance, here or through its node. */
 void signal_instance(sup_t *s, inst_t *in, int sig);
 /*  Every control message to an instance goes through here. */
 int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb);
-void read_monitor(sup_t *s);
-void read_nodes(sup_t *s);
-void check_nodes(sup_t *s);
-int nodes_alive(sup_t *s);
-void wait_for_nodes(sup_t *s);
-void bye_nodes(sup_t *s);
 
 #endif

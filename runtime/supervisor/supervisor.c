@@ -15,7 +15,10 @@
     (setup_curve, auth.c).
 */
 #include "supervisor/supervise.h"
+#include "base/log.h"
+#include "base/paths.h"
 #include "base/rundir.h"
+#include "base/spawn.h"
 
 #include "host/actor.h"
 #include "wire/auth.h"
@@ -44,59 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
-
-#ifndef TROUPE_LIBEXEC_DIR
-#define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
-#endif
-
-/*  One line per event on stderr: time, level, the pipeline, the message
-    (which names the actor and instance it is about). The last error is
-    kept: it is what an external actor is told when the run fails. */
-static void vsay(sup_t *s, const char *level, const char *fmt, va_list ap)
-{
-    char text[sizeof s->last_said];
-    vsnprintf(text, sizeof text, fmt, ap);
-    if (!strcmp(level, "error"))
-        memcpy(s->last_said, text, sizeof text);
-    if ((s->opts->embedded && s->opts->verbose <= 0)
-        || (!strcmp(level, "warning") && s->opts->verbose < 0)  /* -q */
-        || (!strcmp(level, "info") && s->opts->verbose <= 0))   /* without -v */
-        return;
-    char stamp[24];
-    progress_clear(s); /* the line goes where the bar was, the bar below it */
-    fprintf(stderr, "%s troupe: %s: %s: %s\n", log_stamp(stamp), s->plan->name, level,
-            text);
-    progress_restore(s);
-}
-
-void say(sup_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsay(s, "error", fmt, ap);
-    va_end(ap);
-}
-
-void say_warn(sup_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsay(s, "warning", fmt, ap);
-    va_end(ap);
-}
-
-void say_info(sup_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsay(s, "info", fmt, ap);
-    va_end(ap);
-}
-
-const char *actor_name(sup_t *s, inst_t *in)
-{
-    return s->plan->actors[in->actor].name;
-}
 
 /* ==== run directory ============================================================ */
 
@@ -201,38 +151,33 @@ static void name_instance(sup_t *s, inst_t *in, char *title, size_t len)
              in->instance);
 }
 
-void spawned(inst_t *in, pid_t pid)
-{
-    in->pid = pid;
-    in->hung = false;
-    in->state = I_SPAWNED;
-    in->last_seen = in->spawned_at = now_ms();
-}
-
 static int spawn_program(sup_t *s, inst_t *in, const char *exe, const char *title);
 static void abort_external(sup_t *s);
 
-/*  Forks and execs one actor process. The supervisor has no threads, but
-    the child still makes only async-signal-safe calls until exec. */
+/*  Starts one actor process (base/spawn.h: how). */
 static int fork_exec(sup_t *s, inst_t *in, const char *exe, char **argv, char **envp)
 {
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    char why[PATH_MAX + 128];
+    spawn_t sp = { .path = exe, .argv = argv, .envp = envp, .mask = &s->oldmask,
+                   .pdeathsig = SIGKILL, .keep_fd = -1 };
+    pid_t pid = spawn_exec(&sp, why, sizeof why);
     if (pid < 0) {
-        say(s, "cannot fork for actor '%s': %s", actor_name(s, in), strerror(errno));
+        say(s, "cannot start actor '%s': %s", actor_name(s, in), why);
         return -1;
     }
-    if (pid == 0) {
-        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        execve(exe, argv, envp);
-        _exit(127);
-    }
     spawned(in, pid);
+    return 0;
+}
+
+/*  Its pid comes with its HELLO. A node found gone on the way is lost
+    (head_lost below): the instance died with it. */
+static int spawn_on_node(sup_t *s, inst_t *in, const char *title)
+{
+    spawned(in, 0);
+    if (s->opts->verbose > 1)
+        say_info(s, "actor '%s' #%u on node '%s'", actor_name(s, in), in->instance,
+                 head_node(s->head, in->node)->name);
+    head_spawn(s->head, in->node, in->rid, title);
     return 0;
 }
 
@@ -260,8 +205,7 @@ static int spawn(sup_t *s, inst_t *in)
     }
     /* troupe-actor writes the title over its whole argv area */
     char *argv[] = { "troupe-actor", s->control, in->rid, title, NULL };
-    extern char **environ;
-    return fork_exec(s, in, s->exe, argv, environ);
+    return fork_exec(s, in, s->exe, argv, NULL);
 }
 
 
@@ -367,9 +311,91 @@ static long backoff(inst_t *in)
     return delay > 1000 ? 1000 : delay;
 }
 
-bool instance_alive(const inst_t *in)
+/*  Before the start: a worker that is the caller's own program, gone
+    before it said hello, most likely did not hand its main() over first. */
+static void died_before_start(sup_t *s, inst_t *in, const char *why)
 {
-    return in->state != I_EXITED && in->state != I_GONE && in->state != I_WAITING;
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    const char *hint = a->exe && in->last_seen == in->spawned_at
+                           ? " before it connected: does the program's main() call "
+                             "troupe_init() first?"
+                           : "";
+    say(s, "actor '%s' #%u (pid %d) %s%s", a->name, in->instance, (int)in->pid, why, hint);
+    fail_run(s, 1);
+}
+
+/*  A stateful actor without checkpoints: its successor would start from
+    nothing, and the run would end with a wrong answer and exit 0, the
+    worst a runtime can do. True when that is the case (the run fails). */
+static bool death_loses_state(sup_t *s, inst_t *in, const char *why)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    if (!a->stateful || a->checkpoints || a->lossy || a->external
+        || a->restart == RESTART_TEMPORARY)
+        return false;
+    say(s, "actor '%s' #%u (pid %d) %s: it keeps state (TROUPE_STATEFUL) and its "
+        "module '%s' has no snapshot and restore hooks, so the state is lost and the "
+        "result would be wrong: the run fails (restart = permanent_lossy restarts it "
+        "empty instead)", a->name, in->instance, (int)in->pid, why, a->module);
+    fail_run(s, 1);
+    return true;
+}
+
+/*  Its counters join those of its earlier incarnations. */
+static void fold_stats(inst_t *in)
+{
+    for (int k = 0; k < 7; k++) {
+        in->past[k] += in->stats[k];
+        in->stats[k] = 0;
+    }
+    in->cpu_past += in->cpu_ns;
+    in->cpu_ns = in->held = in->unacked = 0;
+}
+
+/*  restart = temporary: gone for good; the run fails when no instance of
+    the actor is left to do its work. */
+static void gone_for_good(sup_t *s, inst_t *in, const char *name, const char *why)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    in->state = I_GONE;
+    if (s->opts->verbose >= 0)
+        say_warn(s, "actor '%s' #%u (pid %d) %s (temporary: not restarted)", a->name,
+                 in->instance, (int)in->pid, why);
+    send_text_all(s, CTL_PEER_GONE, name);
+    bool any = false;
+    for (unsigned i = 0; i < a->instances; i++) {
+        const inst_t *o = &s->insts[s->first_inst[in->actor] + i];
+        any |= instance_alive(o) || o->finished;
+    }
+    if (!any) {
+        say(s, "actor '%s': no instance left (restart = temporary)", a->name);
+        fail_run(s, 1);
+    }
+}
+
+/*  A successor after the backoff, unless the actor is beyond help (its
+    restart intensity). Its producers send what it held to the others now,
+    not when its successor says hello. */
+static void restart_later(sup_t *s, inst_t *in, const char *name, const char *why)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    long delay = restart_delay(s, in->actor);
+    if (delay >= 0)
+        delay = backoff(in);
+    if (delay < 0) {
+        say(s, "actor '%s' #%u (pid %d) %s; it was restarted %u times within "
+            "%.1f s (max_restarts): giving up", a->name, in->instance, (int)in->pid,
+            why, a->max_restarts, a->restart_period);
+        fail_run(s, 1);
+        return;
+    }
+    if (s->opts->verbose >= 0) /* a crash is worth a line, unless -q */
+        say_warn(s, "actor '%s' #%u (pid %d) %s: restarting", a->name, in->instance,
+            (int)in->pid, why);
+    in->restarts++;
+    in->state = I_WAITING;
+    in->respawn_at = now_ms() + (uint64_t)delay;
+    send_text_all(s, CTL_PEER_LOST, name);
 }
 
 /*  An instance died before finishing. Restart it, or end the run. */
@@ -387,86 +413,29 @@ static void on_death(sup_t *s, inst_t *in, int status)
         return;
     }
     if (!s->started) {
-        /* a worker that is the caller's own program, gone before it said
-           hello: most likely main() did not hand it over first */
-        const char *hint = a->exe && in->last_seen == in->spawned_at
-                               ? " before it connected: does the program's main() call "
-                                 "troupe_init() first?"
-                               : "";
-        say(s, "actor '%s' #%u (pid %d) %s%s", a->name, in->instance, (int)in->pid, why,
-            hint);
-        fail_run(s, 1);
+        died_before_start(s, in, why);
         return;
     }
     poison_death(s, in, status, why);
-    if (a->stateful && !a->checkpoints && !a->lossy && !a->external
-        && a->restart != RESTART_TEMPORARY) {
-        /* its successor would start from nothing, and the run would end
-           with a wrong answer and exit 0: the worst a runtime can do */
-        say(s, "actor '%s' #%u (pid %d) %s: it keeps state (TROUPE_STATEFUL) and its "
-            "module '%s' has no snapshot and restore hooks, so the state is lost and the "
-            "result would be wrong: the run fails (restart = permanent_lossy restarts it "
-            "empty instead)", a->name, in->instance, (int)in->pid, why, a->module);
-        fail_run(s, 1);
+    if (death_loses_state(s, in, why))
         return;
-    }
     char name[128];
     snprintf(name, sizeof name, "%s#%u", a->name, in->instance);
-    for (int k = 0; k < 7; k++) {
-        in->past[k] += in->stats[k];
-        in->stats[k] = 0;
-    }
-    in->cpu_past += in->cpu_ns;
-    in->cpu_ns = in->held = in->unacked = 0;
-    if (a->restart == RESTART_TEMPORARY) {
-        in->state = I_GONE;
-        if (s->opts->verbose >= 0)
-            say_warn(s, "actor '%s' #%u (pid %d) %s (temporary: not restarted)", a->name,
-                in->instance, (int)in->pid, why);
-        send_text_all(s, CTL_PEER_GONE, name);
-        bool any = false;
-        for (unsigned i = 0; i < a->instances; i++) {
-            const inst_t *o = &s->insts[s->first_inst[in->actor] + i];
-            any |= instance_alive(o) || o->finished;
-        }
-        if (!any) {
-            say(s, "actor '%s': no instance left (restart = temporary)", a->name);
-            fail_run(s, 1);
-        }
-        return;
-    }
-    if (in->moving) { /* no crash: no restart counted, no backoff */
+    fold_stats(in);
+    if (a->restart == RESTART_TEMPORARY)
+        gone_for_good(s, in, name, why);
+    else if (in->moving) { /* no crash: no restart counted, no backoff */
         in->moving = false;
         if (s->opts->verbose > 0)
             say_info(s, "actor '%s' #%u moves to a node that joined", a->name, in->instance);
         in->state = I_WAITING;
         in->respawn_at = now_ms();
         send_text_all(s, CTL_PEER_LOST, name);
-        return;
     }
-    long delay = restart_delay(s, in->actor);
-    if (delay >= 0)
-        delay = backoff(in);
-    if (delay < 0) {
-        say(s, "actor '%s' #%u (pid %d) %s; it was restarted %u times within "
-            "%.1f s (max_restarts): giving up", a->name, in->instance, (int)in->pid,
-            why, a->max_restarts, a->restart_period);
-        fail_run(s, 1);
-        return;
-    }
-    if (s->opts->verbose >= 0) /* a crash is worth a line, unless -q */
-        say_warn(s, "actor '%s' #%u (pid %d) %s: restarting", a->name, in->instance,
-            (int)in->pid, why);
-    in->restarts++;
-    in->state = I_WAITING;
-    in->respawn_at = now_ms() + (uint64_t)delay;
-    /* its producers send what it held to the others now, not when its
-       successor says hello */
-    send_text_all(s, CTL_PEER_LOST, name);
+    else
+        restart_later(s, in, name, why);
 }
 
-/*  An instance's process ended with `status` (waitpid's, here or on its
-    node). */
 void instance_exited(sup_t *s, inst_t *in, int status)
 {
     in->status = status;
@@ -647,7 +616,7 @@ static void send_config(sup_t *s, inst_t *in)
     msgpack_sbuffer_init(&poison);
     poison_config(s, in, &ck, &poison);
     wiring_pack_config(&pk, s->plan, s->rundir, in->actor, in->instance, in->incarnation,
-                       in->node >= 0 ? s->nodes[in->node].host : NULL,
+                       in->node >= 0 ? head_node(s->head, in->node)->host : NULL,
                        s->has_curve ? &s->curve : NULL,
                        (s->opts->verbose < 0 ? CTL_LOG_QUIET : 0)
                            | (progress_bar(s) ? CTL_LOG_BAR : 0),
@@ -752,46 +721,105 @@ static void text_of(const msgpack_object *o, char *buf, size_t len)
         snprintf(buf, len, "(no message)");
 }
 
+/*  [HELLO, pid?]: a new process; a node's instance says its pid there. */
+static void on_hello(sup_t *s, inst_t *in, const msgpack_object *root)
+{
+    if (in->node >= 0 && root->via.array.size > 1
+        && root->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        in->pid = (pid_t)root->via.array.ptr[1].via.u64;
+    if (in->state == I_SPAWNED && !s->killing)
+        send_config(s, in);
+}
+
+/*  [READY, bound...]: configured. A restarted instance joins the running
+    pipeline; the last one of the first start starts them all. */
+static void on_ready(sup_t *s, inst_t *in, const msgpack_object *root)
+{
+    if (in->state != I_CONFIGURED)
+        return;
+    take_bound(s, in, root);
+    in->state = I_READY;
+    if (s->started) {
+        in->state = I_RUNNING;
+        send_start(s, in);
+        if (s->input_ended[in->actor])
+            send_kind(s, in, CTL_INPUT_END);
+        announce_back(s, in);
+        return;
+    }
+    if (++s->nready < s->ninsts)
+        return;
+    s->started = true;
+    s->t_run = now_ms();
+    if (s->opts->verbose > 1)
+        say_info(s, "all %d actor processes ready in %llu ms; starting", s->ninsts,
+                 (unsigned long long)(s->t_run - s->t_start));
+    for (int i = 0; i < s->ninsts; i++) {
+        s->insts[i].state = I_RUNNING;
+        send_start(s, &s->insts[i]);
+    }
+}
+
+/*  [FAIL, item, why]: an item failed; the actor's on_error decides. */
+static void on_fail(sup_t *s, inst_t *in, const msgpack_object *root)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    const msgpack_object *v = root->via.array.ptr;
+    uint64_t item = root->via.array.size > 1 && v[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                        ? v[1].via.u64
+                        : 0;
+    char text[600];
+    text_of(root->via.array.size > 2 ? &v[2] : root, text, sizeof text);
+    s->failed_items++;
+    if (a->on_error == ON_ERROR_SKIP) {
+        s->skipped[in->actor]++;
+        if (s->opts->verbose > 0)
+            say_info(s, "actor '%s' #%u: item %llu failed (skipped): %s", a->name,
+                     in->instance, (unsigned long long)item, text);
+    }
+    else if (!s->killing) {
+        say(s, "actor '%s' #%u: item %llu failed: %s", a->name, in->instance,
+            (unsigned long long)item, text);
+        drain_run(s, 1);
+    }
+}
+
+/*  [DONE, stats]: the instance finished; once every instance of its actor
+    has, the actor is done and its readers may hear the end of input. */
+static void on_done(sup_t *s, inst_t *in, const msgpack_object *root)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    take_stats(s, in, root);
+    if (in->state != I_RUNNING)
+        return;
+    in->state = I_DONE;
+    in->finished = true;
+    send_kind(s, in, CTL_STOP);
+    if (a->external)
+        in->state = I_EXITED; /* no process to reap */
+    bool all = true;
+    for (unsigned i = 0; i < a->instances; i++) {
+        const inst_t *o = &s->insts[s->first_inst[in->actor] + i];
+        all &= o->finished || o->state == I_GONE;
+    }
+    if (!all || s->actor_done[in->actor])
+        return;
+    s->actor_done[in->actor] = true;
+    s->t_end = now_ms();
+    if (s->opts->verbose > 1)
+        say_info(s, "actor '%s' done at %llu ms", a->name,
+                 (unsigned long long)(now_ms() - s->t_start));
+    cascade(s);
+}
+
 static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
 {
-    const plan_t *p = s->plan;
-    const plan_actor_t *a = &p->actors[in->actor];
-    int kind = (int)root->via.array.ptr[0].via.u64;
+    const plan_actor_t *a = &s->plan->actors[in->actor];
     in->last_seen = now_ms();
     char text[600];
-    switch (kind) {
-    case CTL_HELLO:
-        if (in->node >= 0 && root->via.array.size > 1 /* its pid there */
-            && root->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-            in->pid = (pid_t)root->via.array.ptr[1].via.u64;
-        if (in->state == I_SPAWNED && !s->killing)
-            send_config(s, in);
-        break;
-    case CTL_READY:
-        if (in->state != I_CONFIGURED)
-            break;
-        take_bound(s, in, root);
-        in->state = I_READY;
-        if (s->started) { /* a restarted instance joins the running pipeline */
-            in->state = I_RUNNING;
-            send_start(s, in);
-            if (s->input_ended[in->actor])
-                send_kind(s, in, CTL_INPUT_END);
-            announce_back(s, in);
-            break;
-        }
-        if (++s->nready == s->ninsts && !s->started) {
-            s->started = true;
-            s->t_run = now_ms();
-            if (s->opts->verbose > 1)
-                say_info(s, "all %d actor processes ready in %llu ms; starting", s->ninsts,
-                    (unsigned long long)(s->t_run - s->t_start));
-            for (int i = 0; i < s->ninsts; i++) {
-                s->insts[i].state = I_RUNNING;
-                send_start(s, &s->insts[i]);
-            }
-        }
-        break;
+    switch ((int)root->via.array.ptr[0].via.u64) {
+    case CTL_HELLO: on_hello(s, in, root); break;
+    case CTL_READY: on_ready(s, in, root); break;
     case CTL_ERROR:
         text_of(root->via.array.size > 1 ? &root->via.array.ptr[1] : root, text,
                 sizeof text);
@@ -801,67 +829,14 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
     case CTL_STATS: take_stats(s, in, root); break;
     case CTL_CHECKPOINT: commit_checkpoint(s, in, root); break;
     case CTL_COMMIT: commit_output(s, in, root); break;
-    case CTL_FAIL: {
-        uint64_t item = root->via.array.size > 1
-                                && root->via.array.ptr[1].type
-                                       == MSGPACK_OBJECT_POSITIVE_INTEGER
-                            ? root->via.array.ptr[1].via.u64
-                            : 0;
-        text_of(root->via.array.size > 2 ? &root->via.array.ptr[2] : root, text,
-                sizeof text);
-        s->failed_items++;
-        if (a->on_error == ON_ERROR_SKIP) {
-            s->skipped[in->actor]++;
-            if (s->opts->verbose > 0)
-                say_info(s, "actor '%s' #%u: item %llu failed (skipped): %s", a->name,
-                    in->instance, (unsigned long long)item, text);
-        }
-        else if (!s->killing) {
-            say(s, "actor '%s' #%u: item %llu failed: %s", a->name, in->instance,
-                (unsigned long long)item, text);
-            drain_run(s, 1);
-        }
-        break;
-    }
-    case CTL_DONE: {
-        take_stats(s, in, root);
-        if (in->state != I_RUNNING)
-            break;
-        in->state = I_DONE;
-        in->finished = true;
-        send_kind(s, in, CTL_STOP);
-        if (a->external)
-            in->state = I_EXITED; /* no process to reap */
-        bool all = true;
-        for (unsigned i = 0; i < a->instances; i++) {
-            const inst_t *o = &s->insts[s->first_inst[in->actor] + i];
-            all &= o->finished || o->state == I_GONE;
-        }
-        if (all && !s->actor_done[in->actor]) {
-            s->actor_done[in->actor] = true;
-            s->t_end = now_ms();
-            if (s->opts->verbose > 1)
-                say_info(s, "actor '%s' done at %llu ms", a->name,
-                    (unsigned long long)(now_ms() - s->t_start));
-            cascade(s);
-        }
-        break;
-    }
+    case CTL_FAIL: on_fail(s, in, root); break;
+    case CTL_DONE: on_done(s, in, root); break;
     default: break;
     }
 }
 
-inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len)
-{
-    for (int i = 0; i < s->ninsts; i++)
-        if (strlen(s->insts[i].rid) == len && memcmp(s->insts[i].rid, rid, len) == 0)
-            return &s->insts[i];
-    return NULL;
-}
-
 /*  One control message from an instance, wherever it runs. */
-void on_frame(sup_t *s, inst_t *in, msgpack_zone *zone, const void *data,
-                     size_t len)
+void on_frame(sup_t *s, inst_t *in, msgpack_zone *zone, const void *data, size_t len)
 {
     msgpack_object root;
     msgpack_zone_clear(zone);
@@ -985,11 +960,11 @@ static void summary(sup_t *s)
                     (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
                     (double)tot[6] / 1e9, rate);
         const uint64_t *on = &s->node_items[a * (MAX_NODES + 1)];
-        if (s->opts->verbose > 0 && s->nodesock) { /* where its items went */
+        if (s->opts->verbose > 0 && s->head) { /* where its items went */
             fprintf(stderr, "%-16s   items on head %llu", "",
                     (unsigned long long)on[0]);
-            for (int k = 0; k < s->nnodes; k++)
-                fprintf(stderr, ", %s %llu", s->nodes[k].name,
+            for (int k = 0; k < head_nnodes(s->head); k++)
+                fprintf(stderr, ", %s %llu", head_node(s->head, k)->name,
                         (unsigned long long)on[k + 1]);
             fprintf(stderr, "\n");
         }
@@ -1003,10 +978,10 @@ static void summary(sup_t *s)
                     (unsigned long long)tot[2], (unsigned long long)tot[3],
                     (unsigned long long)tot[4], (unsigned long long)tot[5], restarts,
                     (double)tot[6] / 1e9, maxrss);
-        if (js && s->nodesock) {
+        if (js && s->head) {
             fprintf(js, ", \"nodes\": {\"head\": %llu", (unsigned long long)on[0]);
-            for (int k = 0; k < s->nnodes; k++)
-                fprintf(js, ", \"%s\": %llu", s->nodes[k].name,
+            for (int k = 0; k < head_nnodes(s->head); k++)
+                fprintf(js, ", \"%s\": %llu", head_node(s->head, k)->name,
                         (unsigned long long)on[k + 1]);
             fprintf(js, "}");
         }
@@ -1043,7 +1018,7 @@ static void check_time(sup_t *s)
         say_warn(s, "drain took longer than %.1f s: killing", s->opts->grace);
         fail_run(s, s->exit_code);
     }
-    check_nodes(s);
+    head_tick(s->head);
     if (s->killing)
         return;
     for (int i = 0; i < s->ninsts; i++) {
@@ -1078,55 +1053,135 @@ static void check_time(sup_t *s)
     }
 }
 
-/*  troupe-actor sits beside the running executable in a build tree, and in
-    the libexec folder once installed. */
-static int find_actor_exe(char *exe, size_t len)
+/* ==== the head's nodes (cluster/head.h) ========================================== */
+
+static void head_say(void *arg, log_level_t level, const char *text)
 {
-    const char *env = getenv("TROUPE_ACTOR");
-    if (env && access(env, X_OK) == 0) {
-        snprintf(exe, len, "%s", env);
-        return 0;
+    sup_t *s = arg;
+    if (level == LOG_ERROR)
+        say(s, "%s", text);
+    else if (level == LOG_WARNING)
+        say_warn(s, "%s", text);
+    else
+        say_info(s, "%s", text);
+}
+
+/*  A node that joined after the start takes its share from then on
+    (placement.c chooses which instances move). */
+static void head_joined(void *arg, int k)
+{
+    sup_t *s = arg;
+    inst_t *victims[64];
+    int n = s->started ? place_moves(s, k, victims, 64) : 0;
+    for (int i = 0; i < n; i++)
+        signal_instance(s, victims[i], SIGKILL);
+}
+
+/*  Each of its live instances died with it (restarted elsewhere, within
+    its restart intensity). */
+static void head_lost(void *arg, int k, const char *why)
+{
+    sup_t *s = arg;
+    int n = 0;
+    for (int i = 0; i < s->ninsts; i++)
+        n += s->insts[i].node == k && instance_alive(&s->insts[i]);
+    if (s->opts->verbose >= 0 || n)
+        say_warn(s, "node '%s' lost: %s; %d instance(s) ran there",
+                 head_node(s->head, k)->name, why, n);
+    for (int i = 0; i < s->ninsts; i++) {
+        inst_t *in = &s->insts[i];
+        if (in->node == k && instance_alive(in))
+            instance_exited(s, in, SIGKILL); /* as a waitpid status: killed */
     }
-    char self[PATH_MAX - 32];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(exe, len, "%s/troupe-actor", self);
-            if (access(exe, X_OK) == 0)
-                return 0;
-        }
-    }
-    snprintf(exe, len, "%s/troupe-actor", TROUPE_LIBEXEC_DIR);
-    return access(exe, X_OK) == 0 ? 0 : -1;
 }
 
-int supervisor_actor_exe(char *exe, size_t len)
+/*  An instance of node k's, or NULL: a node speaks only for its own. */
+static inst_t *node_inst(sup_t *s, int k, const char *rid, size_t ridlen)
 {
-    return find_actor_exe(exe, len);
+    inst_t *in = inst_by_rid(s, rid, ridlen);
+    return in && in->node == k ? in : NULL;
 }
 
-zygote_t *supervisor_prestart(void)
+static void head_relayed(void *arg, int k, const char *rid, size_t ridlen, const void *frame,
+                         size_t len)
 {
-    if (getenv("TROUPE_NO_ZYGOTE"))
-        return NULL;
-    char exe[PATH_MAX];
-    sigset_t mask;
-    if (find_actor_exe(exe, sizeof exe) < 0 || sigprocmask(SIG_SETMASK, NULL, &mask) != 0)
-        return NULL;
-    return zygote_start(exe, &mask);
+    sup_t *s = arg;
+    inst_t *in = node_inst(s, k, rid, ridlen);
+    if (in)
+        on_frame(s, in, &s->relay_zone, frame, len);
 }
 
-static int setup(sup_t *s)
+static void head_exited(void *arg, int k, const char *rid, size_t ridlen, pid_t pid,
+                        int status)
 {
-    const plan_t *p = s->plan;
-    if (find_actor_exe(s->exe, sizeof s->exe) < 0) {
-        say(s, "cannot find troupe-actor beside troupe or in %s (set TROUPE_ACTOR)",
-            TROUPE_LIBEXEC_DIR);
+    sup_t *s = arg;
+    inst_t *in = node_inst(s, k, rid, ridlen);
+    if (!in || !instance_alive(in))
+        return;
+    if (pid > 0 && in->pid <= 0)
+        in->pid = pid;
+    instance_exited(s, in, status);
+}
+
+static void head_watcher(void *arg, const void *id, size_t idlen)
+{
+    watch_watcher(arg, id, idlen);
+}
+
+static int open_head(sup_t *s)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->head_cores = cores > 0 ? (unsigned)cores : 1;
+    head_opts_t o = { .listen = s->opts->listen,
+                      .keys = s->opts->listen_keys,
+                      .allow_dir = s->opts->allow_dir,
+                      .zctx = s->zctx,
+                      .silent_ms = (uint64_t)(s->opts->hang * 1000),
+                      .verbose = s->opts->verbose };
+    head_events_t ev = { .arg = s,
+                         .say = head_say,
+                         .joined = head_joined,
+                         .lost = head_lost,
+                         .relayed = head_relayed,
+                         .exited = head_exited,
+                         .watcher = head_watcher };
+    char why[600];
+    if (!(s->head = head_open(&o, &ev, why, sizeof why))) {
+        say(s, "%s", why);
         return -1;
     }
+    return 0;
+}
+
+/*  Before the start: until opts->nodes nodes have joined, or opts->wait
+    seconds. Nodes that come later are used for restarts. */
+static void wait_for_nodes(sup_t *s)
+{
+    uint64_t deadline = now_ms() + (uint64_t)(s->opts->wait * 1000);
+    while (head_alive(s->head) < (int)s->opts->nodes && now_ms() < deadline && !s->killing) {
+        zmq_pollitem_t items[3] = { { .fd = s->sigfd, .events = ZMQ_POLLIN } };
+        int nhead = head_poll_items(s->head, items + 1);
+        if (zmq_poll(items, 1 + nhead, 100) < 0 && errno != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            read_signals(s);
+        head_read(s->head, items + 1, nhead);
+        head_tick(s->head);
+    }
+    if (s->killing)
+        return;
+    int n = head_alive(s->head);
+    if (n < (int)s->opts->nodes)
+        say_warn(s, "%d of %u node(s) joined within %.0f s: running with %s", n,
+                 s->opts->nodes, s->opts->wait, n ? "those" : "the head alone");
+    else if (s->opts->verbose > 0)
+        say_info(s, "%d node(s) joined: starting", n);
+}
+
+/*  The per-actor and per-instance tables, every instance not started yet. */
+static int alloc_state(sup_t *s)
+{
+    const plan_t *p = s->plan;
     for (int a = 0; a < p->nactors; a++)
         s->ninsts += (int)p->actors[a].instances;
     s->insts = calloc(s->ninsts, sizeof *s->insts);
@@ -1155,10 +1210,13 @@ static int setup(sup_t *s)
             s->insts[k].ckpt_fd = -1;
         }
     }
-    if (make_rundir(s) < 0 || poison_open(s) < 0)
-        return -1;
-    if (p->tcp_host && setup_curve(s) < 0)
-        return -1;
+    return 0;
+}
+
+/*  The control ROUTER in the run directory, where every instance says
+    hello. */
+static int open_control(sup_t *s)
+{
     s->zctx = zmq_ctx_new();
     s->ctl = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
     if (!s->ctl)
@@ -1170,62 +1228,12 @@ static int setup(sup_t *s)
         say(s, "cannot bind %s: %s", s->control, zmq_strerror(errno));
         return -1;
     }
-    if (s->opts->listen) { /* a head: nodes join here */
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        s->head_cores = cores > 0 ? (unsigned)cores : 1;
-        int linger = 500, hwm = 100000;
-        if (s->opts->listen_keys) {
-            /* CURVE with the head's key; zauth, by the allowlist folder,
-               says which nodes get in: the socket lives in its context
-               (auth.c says why) */
-            char err[512];
-            if (!(s->nodeauth = auth_new(s->opts->allow_dir, err, sizeof err))) {
-                say(s, "%s", err);
-                return -1;
-            }
-            s->nodesock = zmq_socket(auth_zctx(s->nodeauth), ZMQ_ROUTER);
-            if (!s->nodesock
-                || auth_set_server(s->nodesock, s->opts->listen_keys->secret_txt) != 0) {
-                say(s, "cannot make the listen socket a CURVE server: %s",
-                    zmq_strerror(errno));
-                return -1;
-            }
-            char mon[64];
-            snprintf(mon, sizeof mon, "inproc://troupe-nodes-%d", (int)getpid());
-            if (zmq_socket_monitor(s->nodesock, mon,
-                                   ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED
-                                       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                                       | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                       | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-                    == 0
-                && (s->nodemon = zmq_socket(auth_zctx(s->nodeauth), ZMQ_PAIR))) {
-                zmq_setsockopt(s->nodemon, ZMQ_LINGER, &zero, sizeof zero);
-                if (zmq_connect(s->nodemon, mon) != 0) {
-                    zmq_close(s->nodemon);
-                    s->nodemon = NULL;
-                }
-            }
-            if (!s->nodemon)
-                say_warn(s, "cannot watch the listen socket: refused nodes will "
-                    "not be reported");
-            if (s->opts->verbose > 1)
-                say_info(s, "CURVE on the node link: head key %s, allowlist %s",
-                    s->opts->listen_keys->public_txt, s->opts->allow_dir);
-        }
-        else
-            s->nodesock = zmq_socket(s->zctx, ZMQ_ROUTER);
-        if (!s->nodesock)
-            return -1;
-        /* so that a send to a node that has left fails (EHOSTUNREACH) */
-        zmq_setsockopt(s->nodesock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-        zmq_setsockopt(s->nodesock, ZMQ_LINGER, &linger, sizeof linger); /* BYE */
-        zmq_setsockopt(s->nodesock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(s->nodesock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-        if (zmq_bind(s->nodesock, s->opts->listen) != 0) {
-            say(s, "cannot listen on %s: %s", s->opts->listen, zmq_strerror(errno));
-            return -1;
-        }
-    }
+    return 0;
+}
+
+/*  Signals come on a signalfd, read in the loop. */
+static int watch_signals(sup_t *s)
+{
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -1247,32 +1255,30 @@ static int setup(sup_t *s)
         say(s, "cannot watch signals: %s", strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+static int setup(sup_t *s)
+{
+    char why[PATH_MAX * 3];
+    if (paths_actor_exe(s->exe, sizeof s->exe, why, sizeof why) < 0) {
+        say(s, "cannot find troupe-actor: %s", why);
+        return -1;
+    }
+    if (alloc_state(s) < 0 || make_rundir(s) < 0 || poison_open(s) < 0
+        || (s->plan->tcp_host && setup_curve(s) < 0) || open_control(s) < 0
+        || (s->opts->listen && open_head(s) < 0) || watch_signals(s) < 0)
+        return -1;
     if (!s->zygote && !getenv("TROUPE_NO_ZYGOTE"))
         s->zygote = zygote_start(s->exe, &s->oldmask);
     watch_open(s);
     return 0;
 }
 
-int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
-                   zygote_t *zygote)
+/*  Every instance, once the nodes asked for have joined. */
+static void start_all(sup_t *s)
 {
-    sup_t sup;
-    memset(&sup, 0, sizeof sup);
-    sup_t *s = &sup;
-    s->zygote = zygote;
-    s->plan = plan;
-    s->opts = opts;
-    s->sigfd = -1;
-    s->exit_code = -1;
-    s->direct_sink = -2; /* not decided yet (commit.c) */
-    s->t_start = now_ms();
-    signal(SIGPIPE, SIG_IGN);
-    if (setup(s) < 0) {
-        s->exit_code = 1;
-        goto cleanup;
-    }
-    progress_start(s);
-    if (s->nodesock)
+    if (s->head)
         wait_for_nodes(s);
     for (int i = 0; s->killing && i < s->ninsts; i++)
         s->insts[i].state = I_EXITED; /* stopped while waiting for nodes */
@@ -1283,24 +1289,25 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
                 s->insts[j].state = I_EXITED;
             break;
         }
+}
+
+/*  Until every instance has exited: control messages, signals, nodes,
+    deaths, timers. */
+static void loop(sup_t *s)
+{
     for (;;) {
         zmq_pollitem_t items[4] = {
             { .socket = s->ctl, .events = ZMQ_POLLIN },
             { .fd = s->sigfd, .events = ZMQ_POLLIN },
-            { .socket = s->nodesock, .events = ZMQ_POLLIN },
-            { .socket = s->nodemon, .events = ZMQ_POLLIN },
         };
-        if (zmq_poll(items, s->nodemon ? 4 : s->nodesock ? 3 : 2, 100) < 0
-            && errno != EINTR)
+        int nhead = head_poll_items(s->head, items + 2);
+        if (zmq_poll(items, 2 + nhead, 100) < 0 && errno != EINTR)
             break;
-        if (s->nodemon && (items[3].revents & ZMQ_POLLIN))
-            read_monitor(s);
         if (items[0].revents & ZMQ_POLLIN)
             read_control(s);
         if (items[1].revents & ZMQ_POLLIN)
             read_signals(s);
-        if (s->nodesock && (items[2].revents & ZMQ_POLLIN))
-            read_nodes(s);
+        head_read(s->head, items + 2, nhead);
         reap(s);
         if (s->commit_broken && !s->killing)
             fail_run(s, 1); /* stdout is gone: nothing more can be written */
@@ -1310,6 +1317,13 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         watch_tick(s);
         progress_tick(s);
     }
+}
+
+/*  The exit code, unless decided already, and what the run says at its
+    end. */
+static void conclude(sup_t *s)
+{
+    const plan_t *plan = s->plan;
     progress_end(s);
     if (s->exit_code < 0) {
         bool all_done = true;
@@ -1327,23 +1341,25 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
                 s->skipped[a] == 1 ? "" : "s", s->skipped[a] == 1 ? "was" : "were",
                 s->opts->verbose > 0 ? "" : "; -v names each");
     summary(s);
-cleanup:
+}
+
+/*  Whatever setup made, however far it got. */
+static void teardown(sup_t *s)
+{
+    /* the zygote first: it is a child that exits only once told to, so a
+       wait for every child would wait for ever with it alive */
+    zygote_stop(&s->zygote);
     if (s->insts && !all_exited(s)) { /* setup failed half way */
         kill_all(s, SIGKILL);
-        while (waitpid(-1, NULL, 0) > 0)
-            ;
+        for (int i = 0; i < s->ninsts; i++)
+            if (s->insts[i].pid > 0 && s->insts[i].node < 0)
+                while (waitpid(s->insts[i].pid, NULL, 0) < 0 && errno == EINTR)
+                    ;
     }
     if (s->statsock) /* setup failed after watch_open */
         watch_close(s);
-    zygote_stop(&s->zygote);
-    bye_nodes(s);
-    if (s->nodemon) {
-        zmq_socket_monitor(s->nodesock, NULL, 0);
-        zmq_close(s->nodemon);
-    }
-    if (s->nodesock)
-        zmq_close(s->nodesock);
-    auth_destroy(&s->nodeauth); /* after every socket in its context */
+    head_close(&s->head); /* BYE to its nodes */
+    msgpack_zone_destroy(&s->relay_zone);
     if (s->ctl)
         zmq_close(s->ctl);
     if (s->zctx)
@@ -1356,7 +1372,7 @@ cleanup:
         sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
     }
     for (int i = 0; s->insts && i < s->ninsts; i++) {
-        const plan_actor_t *a = &plan->actors[s->insts[i].actor];
+        const plan_actor_t *a = &s->plan->actors[s->insts[i].actor];
         for (int o = 0; s->insts[i].bound && o < a->noutputs; o++)
             free(s->insts[i].bound[o]);
         free(s->insts[i].bound);
@@ -1368,8 +1384,34 @@ cleanup:
     free(s->input_ended);
     free(s->node_items);
     free(s->skipped);
-    for (int a = 0; s->restarts && a < plan->nactors; a++)
+    for (int a = 0; s->restarts && a < s->plan->nactors; a++)
         free(s->restarts[a].times);
     free(s->restarts);
+}
+
+int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
+                   zygote_t *zygote)
+{
+    sup_t sup;
+    memset(&sup, 0, sizeof sup);
+    sup_t *s = &sup;
+    s->zygote = zygote;
+    s->plan = plan;
+    s->opts = opts;
+    s->sigfd = -1;
+    s->exit_code = -1;
+    s->direct_sink = -2; /* not decided yet (commit.c) */
+    msgpack_zone_init(&s->relay_zone, 2048);
+    s->t_start = now_ms();
+    signal(SIGPIPE, SIG_IGN);
+    if (setup(s) < 0)
+        s->exit_code = 1;
+    else {
+        progress_start(s);
+        start_all(s);
+        loop(s);
+        conclude(s);
+    }
+    teardown(s);
     return s->exit_code < 0 ? 1 : s->exit_code;
 }

@@ -32,16 +32,6 @@ typedef struct {
     double wait;        /* seconds to wait for them at most */
 } supervisor_opts_t;
 
-/*  Starts the zygote that will fork the actors (zygote.h) before anything
-    else, so that its exec overlaps loading the config. NULL when it cannot
-    or TROUPE_NO_ZYGOTE is set; supervisor_run then starts one itself or
-    fork+execs each actor. */
-zygote_t *supervisor_prestart(void);
-
-/*  The troupe-actor to run: $TROUPE_ACTOR, beside the running executable
-    (a build tree), or in the libexec folder. 0, or -1 when there is none. */
-int supervisor_actor_exe(char *exe, size_t len);
-
 /*  Runs the plan to the end, taking over `zygote` (may be NULL). Returns the
     exit code: 0 success, 1 the run failed (reason on stderr), 2 an actor
     refused its config, 130/143 after SIGINT/SIGTERM. */

@@ -137,7 +137,7 @@ void watch_pack(sup_t *s, msgpack_sbuffer *sb, bool final)
         msgpack_pack_map(&pk, 13);
         pack_key_uint(&pk, "actor", (uint64_t)in->actor);
         pack_key_uint(&pk, "instance", in->instance);
-        pack_key_str(&pk, "node", in->node >= 0 ? s->nodes[in->node].name : s->hostname);
+        pack_key_str(&pk, "node", in->node >= 0 ? head_node(s->head, in->node)->name : s->hostname);
         /* an external actor is played by the program whose pool this is,
            which started this supervisor */
         pid_t pid = s->plan->actors[in->actor].external ? getppid() : in->pid;
@@ -201,12 +201,12 @@ static void publish(sup_t *s, bool final)
     watch_pack(s, &sb, final);
     if (s->statsock)
         zmq_send(s->statsock, sb.data, sb.size, ZMQ_DONTWAIT);
-    if (s->nodesock && s->nwatchers) {
+    if (s->head && s->nwatchers) {
         uint64_t now = now_ms();
         for (int w = 0; w < s->nwatchers; w++) {
             watcher_t *x = &s->watchers[w];
             if (now - x->last_seen > WATCHER_LEASE_MS
-                || nodelink_send_bin(s->nodesock, x->id, x->idlen, NODE_SNAPSHOT, sb.data,
+                || head_send_bin(s->head, x->id, x->idlen, NODE_SNAPSHOT, sb.data,
                                      sb.size)
                        < 0) {
                 s->watchers[w--] = s->watchers[--s->nwatchers]; /* gone */

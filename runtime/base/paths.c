@@ -1,0 +1,128 @@
+/*  paths.c: where troupe's own files are (paths.h says in which order). */
+#define _GNU_SOURCE
+#include "base/paths.h"
+
+#include "base/selfref.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef TROUPE_MODULE_DIR
+#define TROUPE_MODULE_DIR "/usr/local/lib/troupe/actors"
+#endif
+#ifndef TROUPE_LIBEXEC_DIR
+#define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
+#endif
+
+int paths_lib_dir(char *buf, size_t len)
+{
+    Dl_info info;
+    if (!dladdr((void *)paths_lib_dir, &info) || !info.dli_fname)
+        return -1;
+    char real[PATH_MAX];
+    if (!realpath(info.dli_fname, real))
+        return -1;
+    char *slash = strrchr(real, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    int n = snprintf(buf, len, "%s", real);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*  The running program's folder. The program's file rather than
+    /proc/self/exe itself: under valgrind that is valgrind. */
+static int program_dir(char *buf, size_t len)
+{
+    if (selfref_program(buf, len) != 0)
+        return -1;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    return 0;
+}
+
+/*  Calls fn on the three folders of steps 2 to 4, each followed by `sub`. */
+static void each_dir(const char *sub, const char *installed,
+                     bool (*fn)(const char *dir, void *arg), void *arg)
+{
+    char base[PATH_MAX - 64], dir[PATH_MAX];
+    if (program_dir(base, sizeof base) == 0) {
+        snprintf(dir, sizeof dir, "%s%s", base, sub);
+        if (fn(dir, arg))
+            return;
+    }
+    if (paths_lib_dir(base, sizeof base) == 0) {
+        snprintf(dir, sizeof dir, "%s/..%s", base, sub);
+        if (fn(dir, arg))
+            return;
+    }
+    fn(installed, arg);
+}
+
+void paths_module_dirs(bool (*fn)(const char *dir, void *arg), void *arg)
+{
+    const char *env = getenv("TROUPE_MODULE_PATH");
+    while (env && *env) {
+        size_t len = strcspn(env, ":");
+        if (len && len < PATH_MAX) {
+            char dir[PATH_MAX];
+            memcpy(dir, env, len);
+            dir[len] = '\0';
+            if (fn(dir, arg))
+                return;
+        }
+        env += len + (env[len] == ':');
+    }
+    each_dir("/actors", TROUPE_MODULE_DIR, fn, arg);
+}
+
+typedef struct {
+    char *exe;
+    size_t len;
+    char *why;
+    size_t whylen, used;
+} actor_search_t;
+
+static bool try_actor_dir(const char *dir, void *arg)
+{
+    actor_search_t *a = arg;
+    int n = snprintf(a->exe, a->len, "%s/troupe-actor", dir);
+    if (n > 0 && (size_t)n < a->len && access(a->exe, X_OK) == 0)
+        return true;
+    if (a->why && a->used < a->whylen) {
+        int w = snprintf(a->why + a->used, a->whylen - a->used, "%s%s",
+                         a->used ? ", " : "looked in ", dir);
+        if (w > 0)
+            a->used += (size_t)w;
+    }
+    a->exe[0] = '\0';
+    return false;
+}
+
+int paths_actor_exe(char *exe, size_t len, char *why, size_t whylen)
+{
+    if (why && whylen)
+        why[0] = '\0';
+    const char *env = getenv("TROUPE_ACTOR");
+    if (env && *env) {
+        if (access(env, X_OK) == 0 && snprintf(exe, len, "%s", env) < (int)len)
+            return 0;
+        if (why)
+            snprintf(why, whylen, "TROUPE_ACTOR=%s is not an executable file", env);
+        return -1;
+    }
+    actor_search_t a = { exe, len, why, whylen, 0 };
+    exe[0] = '\0';
+    each_dir("", TROUPE_LIBEXEC_DIR, try_actor_dir, &a);
+    if (exe[0])
+        return 0;
+    if (why && a.used < whylen)
+        snprintf(why + a.used, whylen - a.used, " (set TROUPE_ACTOR)");
+    return -1;
+}
