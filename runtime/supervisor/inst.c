@@ -48,3 +48,28 @@ int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb)
         return ctl_send(s->ctl, in->rid, strlen(in->rid), sb);
     return head_relay(s->head, in->node, in->rid, sb);
 }
+
+void send_kind_text(sup_t *s, inst_t *in, int kind, const char *text)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ctl_pack_kind_text(&sb, kind, text);
+    inst_send(s, in, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+void send_kind(sup_t *s, inst_t *in, int kind)
+{
+    send_kind_text(s, in, kind, NULL);
+}
+
+void send_text(sup_t *s, inst_t *in, int kind, const char *text)
+{
+    send_kind_text(s, in, kind, text);
+}
+
+void send_text_all(sup_t *s, int kind, const char *text)
+{
+    for (int i = 0; i < s->ninsts; i++)
+        if (s->insts[i].state == I_RUNNING)
+            send_text(s, &s->insts[i], kind, text);
+}

@@ -162,23 +162,53 @@ typedef struct {
     int direct_sink;    /* the one sink that may write stdout itself, or -1 */
 } sup_t;
 
-/* ---- supervisor.c ------------------------------------------------------------ */
+/* ---- say.c ------------------------------------------------------------------ */
 /*  An event on stderr (time, level, pipeline, message): say is an error,
     say_warn a warning, say_info news for -v. */
 void say(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void say_warn(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void say_info(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *actor_name(sup_t *s, inst_t *in);
+
+/* ---- inst.c: an instance, as the rest of the supervisor sees it -------------- */
 /*  An instance's process started (pid: here, or on its node). */
 void spawned(inst_t *in, pid_t pid);
 bool instance_alive(const inst_t *in);
+inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len);
+/*  Signals an instance, here or through its node. */
+void signal_instance(sup_t *s, inst_t *in, int sig);
+/*  Every control message to an instance goes through here. */
+int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb);
+/*  [kind] or [kind, text] to one instance, or to every live one. */
+void send_kind(sup_t *s, inst_t *in, int kind);
+void send_text(sup_t *s, inst_t *in, int kind, const char *text);
+void send_kind_text(sup_t *s, inst_t *in, int kind, const char *text);
+void send_text_all(sup_t *s, int kind, const char *text);
+
+/* ---- lifecycle.c: processes from start to end, and the run's end ------------- */
+/*  Starts an instance's process, where placement says. 0, or -1 (said). */
+int spawn(sup_t *s, inst_t *in);
 /*  An instance's process ended with `status` (waitpid's, here or on its
     node): a death, unless it had finished. */
 void instance_exited(sup_t *s, inst_t *in, int status);
+/*  Reaps the instances here that exited. */
+void reap(sup_t *s);
+void kill_all(sup_t *s, int sig);
+/*  Ends the run with `code` (the first reason wins): every actor is told
+    to stop, and killed after a grace period. */
+void fail_run(sup_t *s, int code);
+/*  Stops the sources and lets what is in flight reach the sinks first. */
+void drain_run(sup_t *s, int code);
+bool all_exited(sup_t *s);
+
+/* ---- control.c: the control plane -------------------------------------------- */
 /*  A control message (one msgpack frame) from an instance, local or
     relayed by its node; zone is cleared and reused. */
 void on_frame(sup_t *s, inst_t *in, msgpack_zone *zone, const void *data, size_t size);
-inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len);
+/*  What the control socket holds. */
+void read_control(sup_t *s);
+
+/* ---- supervisor.c ------------------------------------------------------------ */
 void read_signals(sup_t *s);
 
 /* ---- commit.c: exact actors' checkpoints ------------------------------------ */
@@ -217,11 +247,5 @@ void place(sup_t *s, inst_t *in);
 /*  Node k joined late: the running instances to move to it (killed, then
     started again there), at most max. Returns how many. */
 int place_moves(sup_t *s, int k, inst_t **victims, int max);
-
-/* ---- inst.c: messages and signals to an instance ----------------------------- */
-/*  Signals an instance, here or through its node. */
-void signal_instance(sup_t *s, inst_t *in, int sig);
-/*  Every control message to an instance goes through here. */
-int inst_send(sup_t *s, inst_t *in, const msgpack_sbuffer *sb);
 
 #endif
