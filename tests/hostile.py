@@ -60,11 +60,13 @@ with tempfile.TemporaryDirectory() as tmp:
 
     rid, msg = recv_ctl()
     check("actor says hello", msg[0] == CTL_HELLO and rid == b"1.0.0", repr(msg))
+    # the plan's parts go by name (runtime/plan/codec.c); the rest keep
+    # their defaults
     send_ctl(rid, CTL_CONFIG, {
-        "pipeline": "hostile", "actor": "print", "index": 1, "instance": 0,
-        "instances": 1, "module": f"{build}/actors/print.so", "batch": 1024,
-        "window": 32, "credit": 64, "ordered": False, "args": {}, "outputs": [],
-        "incarnation": 0, "retries": 0,
+        "pipeline": {"name": "hostile", "batch": 1024, "window": 32, "credit": 64},
+        "actor": {"name": "print", "instances": 1,
+                  "module_path": f"{build}/actors/print.so", "args": {}},
+        "index": 1, "instance": 0, "outputs": [], "incarnation": 0,
     })
     rid, msg = recv_ctl()
     check("actor is ready", msg[0] == CTL_READY and msg[1] == [], repr(msg))

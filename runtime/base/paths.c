@@ -85,8 +85,8 @@ void paths_module_dirs(bool (*fn)(const char *dir, void *arg), void *arg)
 typedef struct {
     char *exe;
     size_t len;
-    char *why;
-    size_t whylen, used;
+    char *err;
+    size_t errlen, used;
 } actor_search_t;
 
 static bool try_actor_dir(const char *dir, void *arg)
@@ -95,8 +95,8 @@ static bool try_actor_dir(const char *dir, void *arg)
     int n = snprintf(a->exe, a->len, "%s/troupe-actor", dir);
     if (n > 0 && (size_t)n < a->len && access(a->exe, X_OK) == 0)
         return true;
-    if (a->why && a->used < a->whylen) {
-        int w = snprintf(a->why + a->used, a->whylen - a->used, "%s%s",
+    if (a->err && a->used < a->errlen) {
+        int w = snprintf(a->err + a->used, a->errlen - a->used, "%s%s",
                          a->used ? ", " : "looked in ", dir);
         if (w > 0)
             a->used += (size_t)w;
@@ -105,24 +105,24 @@ static bool try_actor_dir(const char *dir, void *arg)
     return false;
 }
 
-int paths_actor_exe(char *exe, size_t len, char *why, size_t whylen)
+int paths_actor_exe(char *exe, size_t len, char *err, size_t errlen)
 {
-    if (why && whylen)
-        why[0] = '\0';
+    if (err && errlen)
+        err[0] = '\0';
     const char *env = getenv("TROUPE_ACTOR");
     if (env && *env) {
         if (access(env, X_OK) == 0 && snprintf(exe, len, "%s", env) < (int)len)
             return 0;
-        if (why)
-            snprintf(why, whylen, "TROUPE_ACTOR=%s is not an executable file", env);
+        if (err)
+            snprintf(err, errlen, "TROUPE_ACTOR=%s is not an executable file", env);
         return -1;
     }
-    actor_search_t a = { exe, len, why, whylen, 0 };
+    actor_search_t a = { exe, len, err, errlen, 0 };
     exe[0] = '\0';
     each_dir("", TROUPE_LIBEXEC_DIR, try_actor_dir, &a);
     if (exe[0])
         return 0;
-    if (why && a.used < whylen)
-        snprintf(why + a.used, whylen - a.used, " (set TROUPE_ACTOR)");
+    if (err && a.used < errlen)
+        snprintf(err + a.used, errlen - a.used, " (set TROUPE_ACTOR)");
     return -1;
 }

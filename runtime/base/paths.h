@@ -23,8 +23,8 @@
 void paths_module_dirs(bool (*fn)(const char *dir, void *arg), void *arg);
 
 /*  The troupe-actor program's path into exe. Returns 0, or -1 with the
-    places looked at in `why` (when why is not NULL). */
-int paths_actor_exe(char *exe, size_t len, char *why, size_t whylen);
+    places looked at in `err` (when err is not NULL). */
+int paths_actor_exe(char *exe, size_t len, char *err, size_t errlen);
 
 /*  The folder of the loaded libtroupe (a build tree's runtime/, or the
     installed libdir). Returns 0, or -1. */

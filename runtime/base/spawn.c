@@ -72,7 +72,7 @@ fail:
 }
 
 /*  The child's report: 0 when it reached exec (the pipe closed empty). */
-static int read_report(int fd, const char *path, char *why, size_t whylen)
+static int read_report(int fd, const char *path, char *err, size_t errlen)
 {
     report_t r;
     size_t got = 0;
@@ -87,24 +87,24 @@ static int read_report(int fd, const char *path, char *why, size_t whylen)
     if (got == 0)
         return 0;
     if (got < sizeof r || r.stage < 0 || r.stage > STAGE_EXEC) {
-        snprintf(why, whylen, "%s failed before exec", path);
+        snprintf(err, errlen, "%s failed before exec", path);
         errno = ECHILD;
         return -1;
     }
     if (r.stage == STAGE_EXEC)
-        snprintf(why, whylen, "%s %s: %s", stages[r.stage], path, strerror(r.err));
+        snprintf(err, errlen, "%s %s: %s", stages[r.stage], path, strerror(r.err));
     else
-        snprintf(why, whylen, "starting %s: %s: %s", path, stages[r.stage],
+        snprintf(err, errlen, "starting %s: %s: %s", path, stages[r.stage],
                  strerror(r.err));
     errno = r.err ? r.err : ECHILD;
     return -1;
 }
 
-pid_t spawn_exec(const spawn_t *sp, char *why, size_t whylen)
+pid_t spawn_exec(const spawn_t *sp, char *err, size_t errlen)
 {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
-        snprintf(why, whylen, "cannot start %s: %s", sp->path, strerror(errno));
+        snprintf(err, errlen, "cannot start %s: %s", sp->path, strerror(errno));
         return -1;
     }
     fflush(stdout); /* not written twice by the child's copy of the buffer */
@@ -123,17 +123,17 @@ pid_t spawn_exec(const spawn_t *sp, char *why, size_t whylen)
     close(report[1]);
     if (pid < 0) {
         close(report[0]);
-        snprintf(why, whylen, "cannot fork for %s: %s", sp->path, strerror(fork_err));
+        snprintf(err, errlen, "cannot fork for %s: %s", sp->path, strerror(fork_err));
         errno = fork_err;
         return -1;
     }
-    int rc = read_report(report[0], sp->path, why, whylen);
+    int rc = read_report(report[0], sp->path, err, errlen);
     close(report[0]);
     if (rc != 0) {
-        int err = errno;
+        int saved = errno;
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        errno = err;
+        errno = saved;
         return -1;
     }
     return pid;

@@ -30,7 +30,7 @@ typedef struct {
 } spawn_t;
 
 /*  Starts the program. Returns its pid once it has reached exec, or -1 with
-    errno set and the reason in `why` ("cannot execute PATH: ..."). */
-pid_t spawn_exec(const spawn_t *sp, char *why, size_t whylen);
+    errno set and the reason in `err` ("cannot execute PATH: ..."). */
+pid_t spawn_exec(const spawn_t *sp, char *err, size_t errlen);
 
 #endif

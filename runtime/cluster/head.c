@@ -60,13 +60,13 @@ static void head_say(head_t *h, log_level_t level, const char *fmt, ...)
 /*  CURVE with the head's key; zauth, by the allowlist folder, says which
     nodes get in: the socket lives in its context (wire/auth.c says why).
     A monitor reports the nodes refused. */
-static int open_keyed(head_t *h, char *why, size_t whylen)
+static int open_keyed(head_t *h, char *err, size_t errlen)
 {
-    if (!(h->auth = auth_new(h->opts.allow_dir, why, whylen)))
+    if (!(h->auth = auth_new(h->opts.allow_dir, err, errlen)))
         return -1;
     h->sock = zmq_socket(auth_zctx(h->auth), ZMQ_ROUTER);
     if (!h->sock || auth_set_server(h->sock, h->opts.keys->secret_txt) != 0) {
-        snprintf(why, whylen, "cannot make the listen socket a CURVE server: %s",
+        snprintf(err, errlen, "cannot make the listen socket a CURVE server: %s",
                  zmq_strerror(errno));
         return -1;
     }
@@ -95,21 +95,21 @@ static int open_keyed(head_t *h, char *why, size_t whylen)
     return 0;
 }
 
-head_t *head_open(const head_opts_t *opts, const head_events_t *ev, char *why,
-                  size_t whylen)
+head_t *head_open(const head_opts_t *opts, const head_events_t *ev, char *err,
+                  size_t errlen)
 {
     head_t *h = calloc(1, sizeof *h);
     if (!h) {
-        snprintf(why, whylen, "out of memory");
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     h->opts = *opts;
     h->ev = *ev;
     msgpack_zone_init(&h->zone, 2048);
-    if (opts->keys ? open_keyed(h, why, whylen) < 0
+    if (opts->keys ? open_keyed(h, err, errlen) < 0
                    : !(h->sock = zmq_socket(opts->zctx, ZMQ_ROUTER))) {
         if (!opts->keys)
-            snprintf(why, whylen, "cannot make the listen socket: %s", zmq_strerror(errno));
+            snprintf(err, errlen, "cannot make the listen socket: %s", zmq_strerror(errno));
         head_close(&h);
         return NULL;
     }
@@ -120,7 +120,7 @@ head_t *head_open(const head_opts_t *opts, const head_events_t *ev, char *why,
     zmq_setsockopt(h->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(h->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (zmq_bind(h->sock, opts->listen) != 0) {
-        snprintf(why, whylen, "cannot listen on %s: %s", opts->listen, zmq_strerror(errno));
+        snprintf(err, errlen, "cannot listen on %s: %s", opts->listen, zmq_strerror(errno));
         head_close(&h);
         return NULL;
     }

@@ -63,9 +63,9 @@ typedef struct {
 
 typedef struct head head_t;
 
-/*  Binds the listen socket. NULL, with the reason in why, when it cannot. */
-head_t *head_open(const head_opts_t *opts, const head_events_t *ev, char *why,
-                  size_t whylen);
+/*  Binds the listen socket. NULL, with the reason in err, when it cannot. */
+head_t *head_open(const head_opts_t *opts, const head_events_t *ev, char *err,
+                  size_t errlen);
 /*  Tells every live node the run is over (BYE), then closes. */
 void head_close(head_t **self_p);
 

@@ -16,6 +16,7 @@
 #include "host/host.h"
 #include "base/module.h"
 #include "host/poison.h"
+#include "plan/plan.h"
 #include "wire/seen.h"
 
 #include <dlfcn.h>
@@ -572,6 +573,45 @@ static void take_slot(host_t *h, const msgpack_object *cfg)
     h->slot = (poison_slot_t *)map + at->via.u64;
 }
 
+/*  CONFIG's parts of the plan (plan/plan.h's codec): the pipeline's fields
+    and the actor's. The module's path goes to *path (the caller's). */
+static int take_plan(host_t *h, const msgpack_object *cfg, char **path)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    plan_t pipe;
+    memset(&pipe, 0, sizeof pipe);
+    plan_defaults(&pipe);
+    plan_actor_t a;
+    plan_actor_init(&a, NULL);
+    bool ok = plan_unpack_pipeline(ctl_map_get(cfg, "pipeline"), &pipe)
+              && plan_unpack_actor(ctl_map_get(cfg, "actor"), &a, INT32_MAX) && a.module_path;
+    if (ok) {
+        ctx->pipeline = pipe.name;
+        ctx->base_dir = pipe.dir;
+        ctx->actor = a.name;
+        *path = a.module_path;
+        pipe.name = pipe.dir = a.name = a.module_path = NULL;
+        ctx->instances = a.instances;
+        h->batch = ctx->batch = pipe.batch; /* ctx's: for troupe_index_share */
+        h->window = pipe.window;
+        h->credit = pipe.credit;
+        h->ordered = a.ordered > 0;
+        h->retries = a.retries;
+        ok = (ctx->args = calloc((size_t)a.nargs + 1, sizeof *ctx->args)) != NULL;
+        for (int i = 0; ok && i < a.nargs; i++) {
+            ctx->args[ctx->nargs++] = (host_arg_t){ a.args[i].key, a.args[i].value };
+            a.args[i].key = a.args[i].value = NULL;
+        }
+    }
+    free(pipe.name);
+    free(pipe.file);
+    free(pipe.dir);
+    free(pipe.rundir);
+    free(pipe.tcp_host);
+    plan_actor_clear(&a);
+    return ok ? 0 : -1;
+}
+
 /*  "restore": the last checkpoint of this instance's predecessor, as it
     packed it: the module's state, the items it had taken, how far an
     ordered actor had handed its input on. */
@@ -641,45 +681,24 @@ static int take_config(host_t *h, const msgpack_object *cfg, char *err,
                        size_t errlen)
 {
     troupe_ctx_t *ctx = &h->ctx;
-    ctx->pipeline = ctl_map_str(cfg, "pipeline");
-    ctx->actor = ctl_map_str(cfg, "actor");
+    char *path = NULL;
+    if (take_plan(h, cfg, &path) < 0) {
+        snprintf(err, errlen, "incomplete config from the supervisor");
+        free(path);
+        return -1;
+    }
     ctx->origin = (uint32_t)ctl_map_u64(cfg, "index", 0);
     ctx->instance = (unsigned)ctl_map_u64(cfg, "instance", 0);
-    ctx->instances = (unsigned)ctl_map_u64(cfg, "instances", 1);
-    h->batch = (unsigned)ctl_map_u64(cfg, "batch", 1024);
-    ctx->batch = h->batch; /* for troupe_index_share */
     ctx->log = (unsigned)ctl_map_u64(cfg, "log", 0);
-    h->window = (unsigned)ctl_map_u64(cfg, "window", 32);
-    h->credit = (unsigned)ctl_map_u64(cfg, "credit", 4);
-    h->ordered = ctl_map_bool(cfg, "ordered", false);
     h->incarnation = (unsigned)ctl_map_u64(cfg, "incarnation", 0);
-    ctx->base_dir = ctl_map_str(cfg, "base_dir");
-    h->retries = (unsigned)ctl_map_u64(cfg, "retries", 0);
     const msgpack_object *curve = ctl_map_get(cfg, "curve");
-    if (curve && take_curve(h, curve, err, errlen) < 0)
-        return -1;
-    char *path = ctl_map_str(cfg, "module");
-    if (!ctx->pipeline || !ctx->actor || !path || !h->batch) {
-        snprintf(err, errlen, "incomplete config from the supervisor");
+    if (curve && take_curve(h, curve, err, errlen) < 0) {
         free(path);
         return -1;
     }
     char id[256];
     snprintf(id, sizeof id, "%s#%u", ctx->actor, ctx->instance);
     ctx->id = strdup(id);
-    const msgpack_object *args = ctl_map_get(cfg, "args");
-    if (args && args->type == MSGPACK_OBJECT_MAP) {
-        ctx->args = calloc(args->via.map.size + 1, sizeof *ctx->args);
-        for (uint32_t i = 0; ctx->args && i < args->via.map.size; i++) {
-            const msgpack_object *k = &args->via.map.ptr[i].key;
-            const msgpack_object *v = &args->via.map.ptr[i].val;
-            if (k->type != MSGPACK_OBJECT_STR || v->type != MSGPACK_OBJECT_STR)
-                continue;
-            ctx->args[ctx->nargs].key = strndup(k->via.str.ptr, k->via.str.size);
-            ctx->args[ctx->nargs].value = strndup(v->via.str.ptr, v->via.str.size);
-            ctx->nargs++;
-        }
-    }
     if (h->embed) {
         ctx->mod = h->embed->module;
         ctx->state = h->embed->arg;

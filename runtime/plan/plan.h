@@ -105,11 +105,25 @@ bool plan_actor_checkpoints(const plan_actor_t *a);
     their home instance), else -1. */
 int plan_chan_home(const plan_t *self, int chan);
 
-/*  A plan as one msgpack value, for a supervisor in another process (the
-    embedding API starts one), and back. plan_unpack returns a new plan or
-    NULL when the value is not one. */
+/*  The plan codec (codec.c): a plan as msgpack, and back, one way for
+    every place a plan travels: whole, to a pool's supervisor in another
+    process (`troupe-actor --supervise`); as parts, in each instance's
+    CONFIG (its pipeline's fields and its actor's). Each struct is a map
+    keyed by field names: readers skip names they do not know and keep the
+    defaults of those not written. The unpackers return NULL or false when
+    a value is not what it should be (a wrong type, a value out of range,
+    a channel index with no channel). */
 #include <msgpack.h>
 void plan_pack(msgpack_packer *pk, const plan_t *self);
 plan_t *plan_unpack(const msgpack_object *o);
+/*  The pipeline-wide fields alone (no actors, no channels). */
+void plan_pack_pipeline(msgpack_packer *pk, const plan_t *self);
+bool plan_unpack_pipeline(const msgpack_object *o, plan_t *p);
+/*  One actor; unpacked into `a` (plan_actor_init'ed by the caller), whose
+    channel indexes must be below nchans. */
+void plan_pack_actor(msgpack_packer *pk, const plan_actor_t *a);
+bool plan_unpack_actor(const msgpack_object *o, plan_actor_t *a, int nchans);
+/*  Frees what an actor holds (not the actor itself). */
+void plan_actor_clear(plan_actor_t *a);
 
 #endif

@@ -159,7 +159,9 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
 {
     const plan_actor_t *a = &p->actors[actor];
     bool exact = plan_actor_exact(a), ckpt = plan_actor_checkpoints(a);
-    msgpack_pack_map(pk, 16 + (curve ? 1 : 0) + 2 + (ck && ck->stdout_path ? 1 : 0)
+    /* always: exact, checkpoint, pipeline, actor, incarnation, index,
+       instance, log, outputs */
+    msgpack_pack_map(pk, 9 + (curve ? 1 : 0) + (ck && ck->stdout_path ? 1 : 0)
                              + (ck && ck->ckpt_path ? 1 : 0) + (ck && ck->stdout_direct ? 1 : 0)
                              + (ck && ck->restore ? 1 : 0) + (ck && ck->items_path ? 2 : 0)
                              + (ck && ck->poison ? 1 : 0));
@@ -190,34 +192,19 @@ void wiring_pack_config(msgpack_packer *pk, const plan_t *p, const char *rundir,
         ctl_pack_str(pk, "restore");
         pk->callback(pk->data, ck->restore, ck->restore_len);
     }
-    ctl_pack_kv_str(pk, "pipeline", p->name);
-    ctl_pack_kv_str(pk, "base_dir", p->dir);
+    /* the pipeline's and the actor's parts of the plan, by the plan codec */
+    ctl_pack_str(pk, "pipeline");
+    plan_pack_pipeline(pk, p);
+    ctl_pack_str(pk, "actor");
+    plan_pack_actor(pk, a);
     ctl_pack_str(pk, "incarnation");
     msgpack_pack_unsigned_int(pk, incarnation);
-    ctl_pack_str(pk, "retries");
-    msgpack_pack_unsigned_int(pk, a->retries);
-    ctl_pack_kv_str(pk, "actor", a->name);
     ctl_pack_str(pk, "index");
     msgpack_pack_int(pk, actor);
     ctl_pack_str(pk, "instance");
     msgpack_pack_unsigned_int(pk, instance);
-    ctl_pack_str(pk, "instances");
-    msgpack_pack_unsigned_int(pk, a->instances);
-    ctl_pack_kv_str(pk, "module", a->module_path);
-    ctl_pack_str(pk, "batch");
-    msgpack_pack_unsigned_int(pk, p->batch);
-    ctl_pack_str(pk, "window");
-    msgpack_pack_unsigned_int(pk, p->window);
-    ctl_pack_str(pk, "credit");
-    msgpack_pack_unsigned_int(pk, p->credit);
-    ctl_pack_str(pk, "ordered");
-    a->ordered > 0 ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     ctl_pack_str(pk, "log");
     msgpack_pack_unsigned_int(pk, log);
-    ctl_pack_str(pk, "args");
-    msgpack_pack_map(pk, a->nargs);
-    for (int i = 0; i < a->nargs; i++)
-        ctl_pack_kv_str(pk, a->args[i].key, a->args[i].value);
     ctl_pack_str(pk, "outputs");
     pack_outputs(pk, p, rundir, actor, instance, host);
 }
