@@ -178,6 +178,96 @@ typedef struct {
     const char *key_file, *allow_dir;
 } cli_t;
 
+/*  N of --nodes into *out: 0, or an exit code having said why not. */
+static int parse_nodes(const char *arg, unsigned *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || end == arg || v < 0 || v > 32) {
+        fprintf(stderr, "troupe: --nodes: '%s' is not a number from 0 to 32\n", arg);
+        return EXIT_USAGE;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/*  SECONDS of --grace, --wait or --hang (opt) into *out: 0, or an exit code
+    having said why not. */
+static int parse_seconds(const char *opt, const char *arg, double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (*end || end == arg || v <= 0 || v > 86400) {
+        fprintf(stderr, "troupe: --%s: '%s' is not a number of seconds\n", opt, arg);
+        return EXIT_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+/*  LO-HI of --data-ports into cli: 0, or an exit code having said why not. */
+static int parse_ports(const char *arg, cli_t *cli)
+{
+    char *end;
+    unsigned long lo = strtoul(arg, &end, 10), hi = 0;
+    if (end != arg && *end == '-')
+        hi = strtoul(end + 1, &end, 10);
+    if (*end || lo < 1024 || hi > 65535 || hi < lo) {
+        fprintf(stderr, "troupe: --data-ports: '%s' is not a range LO-HI of "
+                "ports from 1024 to 65535\n", arg);
+        return EXIT_USAGE;
+    }
+    cli->port_lo = (unsigned)lo;
+    cli->port_hi = (unsigned)hi;
+    return 0;
+}
+
+/*  ipc or tcp of --transport into cli: 0, or an exit code having said why
+    not. */
+static int parse_transport(const char *arg, cli_t *cli)
+{
+    if (strcmp(arg, "ipc") && strcmp(arg, "tcp")) {
+        fprintf(stderr, "troupe: --transport: '%s' is not ipc or tcp\n", arg);
+        return EXIT_USAGE;
+    }
+    cli->tcp = !strcmp(arg, "tcp");
+    return 0;
+}
+
+/*  Takes option c (getopt_long's answer, its argument in optarg) into cli.
+    Returns -1 to go on, or an exit code: 0 after --help, EXIT_USAGE having
+    said what is wrong. */
+static int take_option(int c, char **argv, cli_t *cli, const char *usage)
+{
+    int rc = 0;
+    switch (c) {
+    case 's': cli->sets[cli->nsets++] = optarg; break;
+    case 'v': cli->sup.verbose++; break;
+    case 'q': cli->sup.verbose = -1; break;
+    case 'S': cli->sup.stats = optarg; break;
+    case 'P': cli->sup.progress = 1; break;
+    case 'O': cli->sup.progress = -1; break;
+    case 'L': cli->sup.listen = optarg; break;
+    case 'I': cli->insecure = true; break;
+    case 'K': cli->key_file = optarg; break;
+    case 'A': cli->allow_dir = optarg; break;
+    case 'N': rc = parse_nodes(optarg, &cli->sup.nodes); break;
+    case 'g': rc = parse_seconds("grace", optarg, &cli->sup.grace); break;
+    case 'W': rc = parse_seconds("wait", optarg, &cli->sup.wait); break;
+    case 'H': rc = parse_seconds("hang", optarg, &cli->sup.hang); break;
+    case 'D': rc = parse_ports(optarg, cli); break;
+    case 'T': rc = parse_transport(optarg, cli); break;
+    case 'h': fputs(usage, stdout); return 0;
+    default:
+        fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                argv[optind - 1], usage);
+        return EXIT_USAGE;
+    }
+    return rc ? rc : -1;
+}
+
+/*  The options and FILE of troupe run, check and graph into cli. Returns
+    -1 to go on, or an exit code (0 after --help). */
 static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
 {
     static const struct option longopts[] = {
@@ -208,74 +298,11 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
     cli->sup.wait = 10.0;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+s:vqh", longopts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 's': cli->sets[cli->nsets++] = optarg; break;
-        case 'v': cli->sup.verbose++; break;
-        case 'q': cli->sup.verbose = -1; break;
-        case 'S': cli->sup.stats = optarg; break;
-        case 'P': cli->sup.progress = 1; break;
-        case 'O': cli->sup.progress = -1; break;
-        case 'L': cli->sup.listen = optarg; break;
-        case 'I': cli->insecure = true; break;
-        case 'K': cli->key_file = optarg; break;
-        case 'A': cli->allow_dir = optarg; break;
-        case 'N': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 0 || v > 32) {
-                fprintf(stderr, "troupe: --nodes: '%s' is not a number from 0 to 32\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            cli->sup.nodes = (unsigned)v;
-            break;
-        }
-        case 'W':
-        case 'g':
-        case 'H': {
-            double v = strtod(optarg, &end);
-            if (*end || end == optarg || v <= 0 || v > 86400) {
-                fprintf(stderr, "troupe: --%s: '%s' is not a number of seconds\n",
-                        c == 'g' ? "grace" : c == 'W' ? "wait" : "hang", optarg);
-                return EXIT_USAGE;
-            }
-            if (c == 'g')
-                cli->sup.grace = v;
-            else if (c == 'W')
-                cli->sup.wait = v;
-            else
-                cli->sup.hang = v;
-            break;
-        }
-        case 'D': {
-            unsigned long lo = strtoul(optarg, &end, 10), hi = 0;
-            if (end != optarg && *end == '-')
-                hi = strtoul(end + 1, &end, 10);
-            if (*end || lo < 1024 || hi > 65535 || hi < lo) {
-                fprintf(stderr, "troupe: --data-ports: '%s' is not a range LO-HI of "
-                        "ports from 1024 to 65535\n", optarg);
-                return EXIT_USAGE;
-            }
-            cli->port_lo = (unsigned)lo;
-            cli->port_hi = (unsigned)hi;
-            break;
-        }
-        case 'T':
-            if (strcmp(optarg, "ipc") && strcmp(optarg, "tcp")) {
-                fprintf(stderr, "troupe: --transport: '%s' is not ipc or tcp\n", optarg);
-                return EXIT_USAGE;
-            }
-            cli->tcp = !strcmp(optarg, "tcp");
-            break;
-        case 'h': fputs(usage, stdout); return 0;
-        default:
-            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
-                    argv[optind - 1], usage);
-            return EXIT_USAGE;
-        }
-    }
+    int c, rc = -1;
+    while (rc < 0 && (c = getopt_long(argc, argv, "+s:vqh", longopts, NULL)) != -1)
+        rc = take_option(c, argv, cli, usage);
+    if (rc >= 0)
+        return rc;
     if (optind != argc - 1) {
         fprintf(stderr, "troupe: %s\n\n%s",
                 optind >= argc ? "which config file?" : "one config file at a time",
