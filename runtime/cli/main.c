@@ -401,100 +401,119 @@ static int link_keys(const char *cmd, const char *head_ep, const char *key_file,
     return -1;
 }
 
+/*  A head's keys (--key and --allow, given together): loads the secret
+    certificate into head_keys and hands both to the supervisor's options.
+    Returns -1 to go on, or an exit code having said why not. */
+static int head_keys_load(cli_t *cli, auth_keys_t *head_keys)
+{
+    if (!(cli->key_file && cli->allow_dir)) {
+        fprintf(stderr, "troupe: --listen: --key and --allow go together: the "
+                "head's secret certificate and the folder of the nodes allowed\n");
+        return EXIT_USAGE;
+    }
+    int rc = load_keys("--key", cli->key_file, head_keys, true);
+    if (rc != 0)
+        return rc;
+    struct stat st;
+    if (stat(cli->allow_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "troupe: --allow: %s is not a folder\n", cli->allow_dir);
+        return EXIT_USAGE;
+    }
+    cli->sup.listen_keys = head_keys;
+    cli->sup.allow_dir = cli->allow_dir;
+    return -1;
+}
+
+/*  troupe run's head options. --key, --allow and --insecure need --listen;
+    with --listen, checks its endpoint (its HOST into host), loads the
+    head's keys into head_keys or warns of a node link without keys, and
+    puts the data channels on tcp. Returns -1 to go on, or an exit code. */
+static int head_setup(cli_t *cli, auth_keys_t *head_keys, char *host, size_t len)
+{
+    if (!cli->sup.listen) {
+        if (!cli->key_file && !cli->allow_dir && !cli->insecure)
+            return -1;
+        fprintf(stderr, "troupe: --key, --allow and --insecure are for a head: they "
+                "need --listen\n");
+        return EXIT_USAGE;
+    }
+    bool keyed = cli->key_file || cli->allow_dir;
+    int rc = check_listen("--listen", cli->sup.listen, keyed, cli->insecure, host, len);
+    if (rc < 0 && keyed)
+        rc = head_keys_load(cli, head_keys);
+    if (rc < 0 && !keyed && !loopback_host(host) && !cli->insecure) {
+        fprintf(stderr, "troupe: --listen: %s is not a loopback address: give the "
+                "head's keys (--key FILE --allow DIR), or say --insecure to run "
+                "the node link in the clear\n", host);
+        rc = EXIT_USAGE;
+    }
+    if (rc >= 0)
+        return rc;
+    if (!keyed && cli->insecure)
+        fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
+                "join this run as a node and read or change its data\n",
+                cli->sup.listen);
+    else if (!keyed)
+        fprintf(stderr, "troupe: warning: no keys (--key, --allow): anyone on this "
+                "machine can join this run as a node at %s\n", cli->sup.listen);
+    cli->tcp = true; /* nodes reach the head's actors on tcp */
+    return -1;
+}
+
+/*  What run, check and graph each do with the plan they loaded; host is
+    --listen's HOST. Returns the exit code. */
+static int use_plan(cli_t *cli, plan_t *plan, bool run, bool graph, const char *host,
+                    zygote_t *zygote)
+{
+    if (cli->port_lo && !cli->tcp) {
+        fprintf(stderr, "troupe: --data-ports: the data channels are on ipc: give "
+                "--transport tcp or --listen too\n");
+        return EXIT_USAGE;
+    }
+    if (run && cli->tcp
+        && !(plan->tcp_host = strdup(cli->sup.listen ? host : "127.0.0.1")))
+        return 1;
+    if (run) {
+        plan->port_lo = cli->port_lo;
+        plan->port_hi = cli->port_hi;
+        return supervisor_run(plan, &cli->sup, zygote);
+    }
+    if (graph) {
+        graph_write(plan, stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    printf("%s: ok: pipeline '%s', %d actors\n", cli->file, plan->name, plan->nactors);
+    return 0;
+}
+
+/*  troupe run, check (neither run nor graph) and graph. */
 static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
 {
     cli_t cli;
     memset(&cli, 0, sizeof cli);
+    char host[256];
+    auth_keys_t head_keys;
+    memset(&head_keys, 0, sizeof head_keys);
     int rc = parse_args(argc, argv, &cli,
                         run ? usage_run : graph ? usage_graph : usage_check);
+    if (rc < 0 && run)
+        rc = head_setup(&cli, &head_keys, host, sizeof host);
     if (rc >= 0) {
+        auth_keys_clear(&head_keys);
         free(cli.sets);
         return rc;
     }
     /* the zygote's exec and linking overlap loading the config */
-    char host[256];
-    auth_keys_t head_keys;
-    memset(&head_keys, 0, sizeof head_keys);
-    if (run && !cli.sup.listen && (cli.key_file || cli.allow_dir || cli.insecure)) {
-        fprintf(stderr, "troupe: --key, --allow and --insecure are for a head: they "
-                "need --listen\n");
-        free(cli.sets);
-        return EXIT_USAGE;
-    }
-    if (run && cli.sup.listen) {
-        bool keyed = cli.key_file || cli.allow_dir;
-        if ((rc = check_listen("--listen", cli.sup.listen, keyed, cli.insecure, host,
-                               sizeof host)) < 0
-            && keyed && !(cli.key_file && cli.allow_dir)) {
-            fprintf(stderr, "troupe: --listen: --key and --allow go together: the "
-                    "head's secret certificate and the folder of the nodes allowed\n");
-            rc = EXIT_USAGE;
-        }
-        if (rc < 0 && keyed
-            && (rc = load_keys("--key", cli.key_file, &head_keys, true)) == 0) {
-            struct stat st;
-            if (stat(cli.allow_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                fprintf(stderr, "troupe: --allow: %s is not a folder\n", cli.allow_dir);
-                rc = EXIT_USAGE;
-            }
-            else {
-                cli.sup.listen_keys = &head_keys;
-                cli.sup.allow_dir = cli.allow_dir;
-                rc = -1;
-            }
-        }
-        if (rc < 0 && !keyed && !loopback_host(host) && !cli.insecure) {
-            fprintf(stderr, "troupe: --listen: %s is not a loopback address: give the "
-                    "head's keys (--key FILE --allow DIR), or say --insecure to run "
-                    "the node link in the clear\n", host);
-            rc = EXIT_USAGE;
-        }
-        if (rc >= 0) {
-            auth_keys_clear(&head_keys);
-            free(cli.sets);
-            return rc;
-        }
-        if (!keyed && cli.insecure)
-            fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
-                    "join this run as a node and read or change its data\n",
-                    cli.sup.listen);
-        else if (!keyed)
-            fprintf(stderr, "troupe: warning: no keys (--key, --allow): anyone on this "
-                    "machine can join this run as a node at %s\n", cli.sup.listen);
-        cli.tcp = true; /* nodes reach the head's actors on tcp */
-    }
     zygote_t *zygote = run ? supervisor_prestart() : NULL;
     char *errors = NULL;
     plan_t *plan = config_load(cli.file, cli.sets, cli.nsets, &errors);
-    if (!plan) {
+    if (plan)
+        rc = use_plan(&cli, plan, run, graph, host, zygote);
+    else {
         zygote_stop(&zygote);
         fputs(errors, stderr);
         free(errors);
-        free(cli.sets);
-        auth_keys_clear(&head_keys);
-        return EXIT_USAGE;
-    }
-    if (cli.port_lo && !cli.tcp) {
-        fprintf(stderr, "troupe: --data-ports: the data channels are on ipc: give "
-                "--transport tcp or --listen too\n");
         rc = EXIT_USAGE;
-    }
-    else if (run && cli.tcp
-             && !(plan->tcp_host = strdup(cli.sup.listen ? host : "127.0.0.1")))
-        rc = 1;
-    else if (run) {
-        plan->port_lo = cli.port_lo;
-        plan->port_hi = cli.port_hi;
-        rc = supervisor_run(plan, &cli.sup, zygote);
-    }
-    else if (graph) {
-        graph_write(plan, stdout);
-        rc = fflush(stdout) == 0 ? 0 : 1;
-    }
-    else {
-        printf("%s: ok: pipeline '%s', %d actors\n", cli.file, plan->name,
-               plan->nactors);
-        rc = 0;
     }
     plan_destroy(&plan);
     auth_keys_clear(&head_keys);
