@@ -266,6 +266,94 @@ static int *rd_ints(rd_t *r, int *n)
     return v;
 }
 
+/*  The channels, each [name, mode, line, nproducers, nconsumers], into
+    p->chans (room made by the caller). false when one is not that. */
+static bool unpack_chans(plan_t *p, const msgpack_object *chans)
+{
+    for (uint32_t i = 0; i < chans->via.array.size; i++) {
+        rd_t c;
+        plan_chan_t *ch = &p->chans[p->nchans++];
+        if (!rd_open(&c, &chans->via.array.ptr[i], 5))
+            return false;
+        ch->name = rd_str(&c);
+        ch->mode = (plan_chan_mode_t)rd_int(&c);
+        ch->line = (int)rd_int(&c);
+        ch->nproducers = (int)rd_int(&c);
+        ch->nconsumers = (int)rd_int(&c);
+        if (!(c.ok && ch->name))
+            return false;
+    }
+    return true;
+}
+
+/*  An actor's arguments, the next field of c: [KEY, VALUE, ...]. */
+static void unpack_args(rd_t *c, plan_actor_t *a)
+{
+    const msgpack_object *args = next(c);
+    if (!args || args->type != MSGPACK_OBJECT_ARRAY || args->via.array.size % 2 != 0) {
+        c->ok = false;
+        return;
+    }
+    rd_t ar;
+    rd_open(&ar, args, args->via.array.size);
+    a->args = calloc(args->via.array.size / 2 + 1, sizeof *a->args);
+    for (uint32_t j = 0; a->args && j < args->via.array.size / 2; j++) {
+        a->args[j].key = rd_str(&ar);
+        a->args[j].value = rd_str(&ar);
+        a->nargs++;
+    }
+    c->ok &= ar.ok && a->args;
+}
+
+/*  Whether every channel index of the actor names one of p's channels. */
+static bool chans_known(const plan_t *p, const plan_actor_t *a)
+{
+    for (int k = 0; k < a->ninputs; k++)
+        if (a->inputs[k] < 0 || a->inputs[k] >= p->nchans)
+            return false;
+    for (int k = 0; k < a->noutputs; k++)
+        if (a->outputs[k] < 0 || a->outputs[k] >= p->nchans)
+            return false;
+    return true;
+}
+
+/*  One actor, the 23 fields plan_pack writes, into a. false when o is not
+    one. */
+static bool unpack_actor(const plan_t *p, plan_actor_t *a, const msgpack_object *o)
+{
+    rd_t c;
+    if (!rd_open(&c, o, 23))
+        return false;
+    a->name = rd_str(&c);
+    a->module = rd_str(&c);
+    a->module_path = rd_str(&c);
+    a->line = (int)rd_int(&c);
+    a->module_line = (int)rd_int(&c);
+    a->instances = (unsigned)rd_int(&c);
+    a->inputs = rd_ints(&c, &a->ninputs);
+    a->outputs = rd_ints(&c, &a->noutputs);
+    a->topic = rd_str(&c);
+    a->subscribe = rd_str(&c);
+    a->ordered = (int)rd_int(&c);
+    a->source = rd_bool(&c);
+    a->flushes = rd_bool(&c);
+    a->on_error = (plan_on_error_t)rd_int(&c);
+    a->retries = (unsigned)rd_int(&c);
+    a->restart = (plan_restart_t)rd_int(&c);
+    a->max_restarts = (unsigned)rd_int(&c);
+    a->restart_period = rd_double(&c);
+    unpack_args(&c, a);
+    int64_t state = rd_int(&c);
+    a->stateful = state & 1;
+    a->checkpoints = state & 2;
+    a->lossy = state & 4;
+    a->external = rd_bool(&c);
+    a->exe = rd_str(&c);
+    a->place = (plan_place_t)rd_int(&c);
+    return c.ok && chans_known(p, a) && a->name && a->topic && a->subscribe
+           && a->instances >= 1 && a->instances <= 1024;
+}
+
 plan_t *plan_unpack(const msgpack_object *o)
 {
     rd_t r;
@@ -285,78 +373,12 @@ plan_t *plan_unpack(const msgpack_object *o)
     if (r.ok && chans->type == MSGPACK_OBJECT_ARRAY && actors->type == MSGPACK_OBJECT_ARRAY) {
         p->chans = calloc(chans->via.array.size + 1, sizeof *p->chans);
         p->actors = calloc(actors->via.array.size + 1, sizeof *p->actors);
-        r.ok = p->chans && p->actors;
+        r.ok = p->chans && p->actors && unpack_chans(p, chans);
     }
     else
         r.ok = false;
-    for (uint32_t i = 0; r.ok && i < chans->via.array.size; i++) {
-        rd_t c;
-        plan_chan_t *ch = &p->chans[p->nchans++];
-        if (!rd_open(&c, &chans->via.array.ptr[i], 5)) {
-            r.ok = false;
-            break;
-        }
-        ch->name = rd_str(&c);
-        ch->mode = (plan_chan_mode_t)rd_int(&c);
-        ch->line = (int)rd_int(&c);
-        ch->nproducers = (int)rd_int(&c);
-        ch->nconsumers = (int)rd_int(&c);
-        r.ok = c.ok && ch->name;
-    }
-    for (uint32_t i = 0; r.ok && i < actors->via.array.size; i++) {
-        rd_t c;
-        plan_actor_t *a = &p->actors[p->nactors++];
-        if (!rd_open(&c, &actors->via.array.ptr[i], 23)) {
-            r.ok = false;
-            break;
-        }
-        a->name = rd_str(&c);
-        a->module = rd_str(&c);
-        a->module_path = rd_str(&c);
-        a->line = (int)rd_int(&c);
-        a->module_line = (int)rd_int(&c);
-        a->instances = (unsigned)rd_int(&c);
-        a->inputs = rd_ints(&c, &a->ninputs);
-        a->outputs = rd_ints(&c, &a->noutputs);
-        a->topic = rd_str(&c);
-        a->subscribe = rd_str(&c);
-        a->ordered = (int)rd_int(&c);
-        a->source = rd_bool(&c);
-        a->flushes = rd_bool(&c);
-        a->on_error = (plan_on_error_t)rd_int(&c);
-        a->retries = (unsigned)rd_int(&c);
-        a->restart = (plan_restart_t)rd_int(&c);
-        a->max_restarts = (unsigned)rd_int(&c);
-        a->restart_period = rd_double(&c);
-        const msgpack_object *args = next(&c);
-        if (args && args->type == MSGPACK_OBJECT_ARRAY && args->via.array.size % 2 == 0) {
-            rd_t ar;
-            rd_open(&ar, args, args->via.array.size);
-            a->args = calloc(args->via.array.size / 2 + 1, sizeof *a->args);
-            for (uint32_t j = 0; a->args && j < args->via.array.size / 2; j++) {
-                a->args[j].key = rd_str(&ar);
-                a->args[j].value = rd_str(&ar);
-                a->nargs++;
-            }
-            c.ok &= ar.ok && a->args;
-        }
-        else
-            c.ok = false;
-        int64_t state = rd_int(&c);
-        a->stateful = state & 1;
-        a->checkpoints = state & 2;
-        a->lossy = state & 4;
-        a->external = rd_bool(&c);
-        a->exe = rd_str(&c);
-        a->place = (plan_place_t)rd_int(&c);
-        /* every channel index must name a channel */
-        for (int k = 0; c.ok && k < a->ninputs; k++)
-            c.ok = a->inputs[k] >= 0 && a->inputs[k] < p->nchans;
-        for (int k = 0; c.ok && k < a->noutputs; k++)
-            c.ok = a->outputs[k] >= 0 && a->outputs[k] < p->nchans;
-        r.ok = c.ok && a->name && a->topic && a->subscribe && a->instances >= 1
-               && a->instances <= 1024;
-    }
+    for (uint32_t i = 0; r.ok && i < actors->via.array.size; i++)
+        r.ok = unpack_actor(p, &p->actors[p->nactors++], &actors->via.array.ptr[i]);
     if (r.ok)
         p->tcp_host = rd_str(&r);
     if (!r.ok || !p->name || !p->dir || !p->batch || !p->nactors) {
