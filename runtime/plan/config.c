@@ -415,6 +415,7 @@ static void read_args(cfg_t *c, plan_actor_t *a, zconfig_t *node)
 /*  Each reader of an actor key takes the actor, its name as the file has it
     (for messages) and the key's node. */
 
+/*  module = NAME or PATH, checked once every key is read (check_modules). */
 static void actor_module(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                          zconfig_t *k)
 {
@@ -434,6 +435,7 @@ static void actor_uint(cfg_t *c, const char *name, zconfig_t *k, unsigned min,
     parse_uint(c, k, what, min, max, out);
 }
 
+/*  instances = N, from 1 to MAX_INSTANCES. */
 static void actor_instances(cfg_t *c, plan_t *p, plan_actor_t *a,
                             const char *name, zconfig_t *k)
 {
@@ -441,18 +443,21 @@ static void actor_instances(cfg_t *c, plan_t *p, plan_actor_t *a,
     actor_uint(c, name, k, 1, MAX_INSTANCES, &a->instances);
 }
 
+/*  in = CHANNEL[, CHANNEL ...]: what the actor reads. */
 static void actor_in(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                      zconfig_t *k)
 {
     parse_chan_list(c, p, k, name, &a->inputs, &a->ninputs);
 }
 
+/*  out = CHANNEL[, CHANNEL ...]: what the actor writes. */
 static void actor_out(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                       zconfig_t *k)
 {
     parse_chan_list(c, p, k, name, &a->outputs, &a->noutputs);
 }
 
+/*  topic = TEXT: what it publishes on broadcast outputs. */
 static void actor_topic(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                         zconfig_t *k)
 {
@@ -461,6 +466,7 @@ static void actor_topic(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
     a->topic = strdup(zconfig_value(k));
 }
 
+/*  subscribe = PREFIX: what it takes from broadcast inputs. */
 static void actor_subscribe(cfg_t *c, plan_t *p, plan_actor_t *a,
                             const char *name, zconfig_t *k)
 {
@@ -469,6 +475,7 @@ static void actor_subscribe(cfg_t *c, plan_t *p, plan_actor_t *a,
     a->subscribe = strdup(zconfig_value(k));
 }
 
+/*  ordered = true or false. */
 static void actor_ordered(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                           zconfig_t *k)
 {
@@ -479,6 +486,7 @@ static void actor_ordered(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name
         error_at(c, k, "actor '%s': ordered: '%s' is not true or false", name, v);
 }
 
+/*  on_error = fail or skip. */
 static void actor_on_error(cfg_t *c, plan_t *p, plan_actor_t *a,
                            const char *name, zconfig_t *k)
 {
@@ -492,6 +500,7 @@ static void actor_on_error(cfg_t *c, plan_t *p, plan_actor_t *a,
         error_at(c, k, "actor '%s': on_error: '%s' is not fail or skip", name, v);
 }
 
+/*  retries = N, from 0 to 100. */
 static void actor_retries(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                           zconfig_t *k)
 {
@@ -499,6 +508,7 @@ static void actor_retries(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name
     actor_uint(c, name, k, 0, 100, &a->retries);
 }
 
+/*  restart = permanent, transient, temporary or permanent_lossy. */
 static void actor_restart(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                           zconfig_t *k)
 {
@@ -519,6 +529,7 @@ static void actor_restart(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name
                  "transient, temporary or permanent_lossy", name, v);
 }
 
+/*  max_restarts = N, from 0 to 1000000. */
 static void actor_max_restarts(cfg_t *c, plan_t *p, plan_actor_t *a,
                                const char *name, zconfig_t *k)
 {
@@ -526,6 +537,7 @@ static void actor_max_restarts(cfg_t *c, plan_t *p, plan_actor_t *a,
     actor_uint(c, name, k, 0, 1000000, &a->max_restarts);
 }
 
+/*  restart_period = SECONDS, more than 0 and at most 86400. */
 static void actor_restart_period(cfg_t *c, plan_t *p, plan_actor_t *a,
                                  const char *name, zconfig_t *k)
 {
@@ -540,6 +552,7 @@ static void actor_restart_period(cfg_t *c, plan_t *p, plan_actor_t *a,
         a->restart_period = d;
 }
 
+/*  place = head or any. */
 static void actor_place(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                         zconfig_t *k)
 {
@@ -553,6 +566,7 @@ static void actor_place(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
         error_at(c, k, "actor '%s': place: '%s' is not head or any", name, v);
 }
 
+/*  args, with the module's arguments as sub-keys. */
 static void actor_args(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                        zconfig_t *k)
 {
