@@ -178,6 +178,96 @@ typedef struct {
     const char *key_file, *allow_dir;
 } cli_t;
 
+/*  N of --nodes into *out: 0, or an exit code having said why not. */
+static int parse_nodes(const char *arg, unsigned *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || end == arg || v < 0 || v > 32) {
+        fprintf(stderr, "troupe: --nodes: '%s' is not a number from 0 to 32\n", arg);
+        return EXIT_USAGE;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/*  SECONDS of --grace, --wait or --hang (opt) into *out: 0, or an exit code
+    having said why not. */
+static int parse_seconds(const char *opt, const char *arg, double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (*end || end == arg || v <= 0 || v > 86400) {
+        fprintf(stderr, "troupe: --%s: '%s' is not a number of seconds\n", opt, arg);
+        return EXIT_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+/*  LO-HI of --data-ports into cli: 0, or an exit code having said why not. */
+static int parse_ports(const char *arg, cli_t *cli)
+{
+    char *end;
+    unsigned long lo = strtoul(arg, &end, 10), hi = 0;
+    if (end != arg && *end == '-')
+        hi = strtoul(end + 1, &end, 10);
+    if (*end || lo < 1024 || hi > 65535 || hi < lo) {
+        fprintf(stderr, "troupe: --data-ports: '%s' is not a range LO-HI of "
+                "ports from 1024 to 65535\n", arg);
+        return EXIT_USAGE;
+    }
+    cli->port_lo = (unsigned)lo;
+    cli->port_hi = (unsigned)hi;
+    return 0;
+}
+
+/*  ipc or tcp of --transport into cli: 0, or an exit code having said why
+    not. */
+static int parse_transport(const char *arg, cli_t *cli)
+{
+    if (strcmp(arg, "ipc") && strcmp(arg, "tcp")) {
+        fprintf(stderr, "troupe: --transport: '%s' is not ipc or tcp\n", arg);
+        return EXIT_USAGE;
+    }
+    cli->tcp = !strcmp(arg, "tcp");
+    return 0;
+}
+
+/*  Takes option c (getopt_long's answer, its argument in optarg) into cli.
+    Returns -1 to go on, or an exit code: 0 after --help, EXIT_USAGE having
+    said what is wrong. */
+static int take_option(int c, char **argv, cli_t *cli, const char *usage)
+{
+    int rc = 0;
+    switch (c) {
+    case 's': cli->sets[cli->nsets++] = optarg; break;
+    case 'v': cli->sup.verbose++; break;
+    case 'q': cli->sup.verbose = -1; break;
+    case 'S': cli->sup.stats = optarg; break;
+    case 'P': cli->sup.progress = 1; break;
+    case 'O': cli->sup.progress = -1; break;
+    case 'L': cli->sup.listen = optarg; break;
+    case 'I': cli->insecure = true; break;
+    case 'K': cli->key_file = optarg; break;
+    case 'A': cli->allow_dir = optarg; break;
+    case 'N': rc = parse_nodes(optarg, &cli->sup.nodes); break;
+    case 'g': rc = parse_seconds("grace", optarg, &cli->sup.grace); break;
+    case 'W': rc = parse_seconds("wait", optarg, &cli->sup.wait); break;
+    case 'H': rc = parse_seconds("hang", optarg, &cli->sup.hang); break;
+    case 'D': rc = parse_ports(optarg, cli); break;
+    case 'T': rc = parse_transport(optarg, cli); break;
+    case 'h': fputs(usage, stdout); return 0;
+    default:
+        fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
+                argv[optind - 1], usage);
+        return EXIT_USAGE;
+    }
+    return rc ? rc : -1;
+}
+
+/*  The options and FILE of troupe run, check and graph into cli. Returns
+    -1 to go on, or an exit code (0 after --help). */
 static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
 {
     static const struct option longopts[] = {
@@ -208,74 +298,11 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
     cli->sup.wait = 10.0;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+s:vqh", longopts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 's': cli->sets[cli->nsets++] = optarg; break;
-        case 'v': cli->sup.verbose++; break;
-        case 'q': cli->sup.verbose = -1; break;
-        case 'S': cli->sup.stats = optarg; break;
-        case 'P': cli->sup.progress = 1; break;
-        case 'O': cli->sup.progress = -1; break;
-        case 'L': cli->sup.listen = optarg; break;
-        case 'I': cli->insecure = true; break;
-        case 'K': cli->key_file = optarg; break;
-        case 'A': cli->allow_dir = optarg; break;
-        case 'N': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 0 || v > 32) {
-                fprintf(stderr, "troupe: --nodes: '%s' is not a number from 0 to 32\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            cli->sup.nodes = (unsigned)v;
-            break;
-        }
-        case 'W':
-        case 'g':
-        case 'H': {
-            double v = strtod(optarg, &end);
-            if (*end || end == optarg || v <= 0 || v > 86400) {
-                fprintf(stderr, "troupe: --%s: '%s' is not a number of seconds\n",
-                        c == 'g' ? "grace" : c == 'W' ? "wait" : "hang", optarg);
-                return EXIT_USAGE;
-            }
-            if (c == 'g')
-                cli->sup.grace = v;
-            else if (c == 'W')
-                cli->sup.wait = v;
-            else
-                cli->sup.hang = v;
-            break;
-        }
-        case 'D': {
-            unsigned long lo = strtoul(optarg, &end, 10), hi = 0;
-            if (end != optarg && *end == '-')
-                hi = strtoul(end + 1, &end, 10);
-            if (*end || lo < 1024 || hi > 65535 || hi < lo) {
-                fprintf(stderr, "troupe: --data-ports: '%s' is not a range LO-HI of "
-                        "ports from 1024 to 65535\n", optarg);
-                return EXIT_USAGE;
-            }
-            cli->port_lo = (unsigned)lo;
-            cli->port_hi = (unsigned)hi;
-            break;
-        }
-        case 'T':
-            if (strcmp(optarg, "ipc") && strcmp(optarg, "tcp")) {
-                fprintf(stderr, "troupe: --transport: '%s' is not ipc or tcp\n", optarg);
-                return EXIT_USAGE;
-            }
-            cli->tcp = !strcmp(optarg, "tcp");
-            break;
-        case 'h': fputs(usage, stdout); return 0;
-        default:
-            fprintf(stderr, "troupe: unknown or incomplete option '%s'\n\n%s",
-                    argv[optind - 1], usage);
-            return EXIT_USAGE;
-        }
-    }
+    int c, rc = -1;
+    while (rc < 0 && (c = getopt_long(argc, argv, "+s:vqh", longopts, NULL)) != -1)
+        rc = take_option(c, argv, cli, usage);
+    if (rc >= 0)
+        return rc;
     if (optind != argc - 1) {
         fprintf(stderr, "troupe: %s\n\n%s",
                 optind >= argc ? "which config file?" : "one config file at a time",
@@ -374,100 +401,119 @@ static int link_keys(const char *cmd, const char *head_ep, const char *key_file,
     return -1;
 }
 
+/*  A head's keys (--key and --allow, given together): loads the secret
+    certificate into head_keys and hands both to the supervisor's options.
+    Returns -1 to go on, or an exit code having said why not. */
+static int head_keys_load(cli_t *cli, auth_keys_t *head_keys)
+{
+    if (!(cli->key_file && cli->allow_dir)) {
+        fprintf(stderr, "troupe: --listen: --key and --allow go together: the "
+                "head's secret certificate and the folder of the nodes allowed\n");
+        return EXIT_USAGE;
+    }
+    int rc = load_keys("--key", cli->key_file, head_keys, true);
+    if (rc != 0)
+        return rc;
+    struct stat st;
+    if (stat(cli->allow_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "troupe: --allow: %s is not a folder\n", cli->allow_dir);
+        return EXIT_USAGE;
+    }
+    cli->sup.listen_keys = head_keys;
+    cli->sup.allow_dir = cli->allow_dir;
+    return -1;
+}
+
+/*  troupe run's head options. --key, --allow and --insecure need --listen;
+    with --listen, checks its endpoint (its HOST into host), loads the
+    head's keys into head_keys or warns of a node link without keys, and
+    puts the data channels on tcp. Returns -1 to go on, or an exit code. */
+static int head_setup(cli_t *cli, auth_keys_t *head_keys, char *host, size_t len)
+{
+    if (!cli->sup.listen) {
+        if (!cli->key_file && !cli->allow_dir && !cli->insecure)
+            return -1;
+        fprintf(stderr, "troupe: --key, --allow and --insecure are for a head: they "
+                "need --listen\n");
+        return EXIT_USAGE;
+    }
+    bool keyed = cli->key_file || cli->allow_dir;
+    int rc = check_listen("--listen", cli->sup.listen, keyed, cli->insecure, host, len);
+    if (rc < 0 && keyed)
+        rc = head_keys_load(cli, head_keys);
+    if (rc < 0 && !keyed && !loopback_host(host) && !cli->insecure) {
+        fprintf(stderr, "troupe: --listen: %s is not a loopback address: give the "
+                "head's keys (--key FILE --allow DIR), or say --insecure to run "
+                "the node link in the clear\n", host);
+        rc = EXIT_USAGE;
+    }
+    if (rc >= 0)
+        return rc;
+    if (!keyed && cli->insecure)
+        fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
+                "join this run as a node and read or change its data\n",
+                cli->sup.listen);
+    else if (!keyed)
+        fprintf(stderr, "troupe: warning: no keys (--key, --allow): anyone on this "
+                "machine can join this run as a node at %s\n", cli->sup.listen);
+    cli->tcp = true; /* nodes reach the head's actors on tcp */
+    return -1;
+}
+
+/*  What run, check and graph each do with the plan they loaded; host is
+    --listen's HOST. Returns the exit code. */
+static int use_plan(cli_t *cli, plan_t *plan, bool run, bool graph, const char *host,
+                    zygote_t *zygote)
+{
+    if (cli->port_lo && !cli->tcp) {
+        fprintf(stderr, "troupe: --data-ports: the data channels are on ipc: give "
+                "--transport tcp or --listen too\n");
+        return EXIT_USAGE;
+    }
+    if (run && cli->tcp
+        && !(plan->tcp_host = strdup(cli->sup.listen ? host : "127.0.0.1")))
+        return 1;
+    if (run) {
+        plan->port_lo = cli->port_lo;
+        plan->port_hi = cli->port_hi;
+        return supervisor_run(plan, &cli->sup, zygote);
+    }
+    if (graph) {
+        graph_write(plan, stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    printf("%s: ok: pipeline '%s', %d actors\n", cli->file, plan->name, plan->nactors);
+    return 0;
+}
+
+/*  troupe run, check (neither run nor graph) and graph. */
 static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
 {
     cli_t cli;
     memset(&cli, 0, sizeof cli);
+    char host[256];
+    auth_keys_t head_keys;
+    memset(&head_keys, 0, sizeof head_keys);
     int rc = parse_args(argc, argv, &cli,
                         run ? usage_run : graph ? usage_graph : usage_check);
+    if (rc < 0 && run)
+        rc = head_setup(&cli, &head_keys, host, sizeof host);
     if (rc >= 0) {
+        auth_keys_clear(&head_keys);
         free(cli.sets);
         return rc;
     }
     /* the zygote's exec and linking overlap loading the config */
-    char host[256];
-    auth_keys_t head_keys;
-    memset(&head_keys, 0, sizeof head_keys);
-    if (run && !cli.sup.listen && (cli.key_file || cli.allow_dir || cli.insecure)) {
-        fprintf(stderr, "troupe: --key, --allow and --insecure are for a head: they "
-                "need --listen\n");
-        free(cli.sets);
-        return EXIT_USAGE;
-    }
-    if (run && cli.sup.listen) {
-        bool keyed = cli.key_file || cli.allow_dir;
-        if ((rc = check_listen("--listen", cli.sup.listen, keyed, cli.insecure, host,
-                               sizeof host)) < 0
-            && keyed && !(cli.key_file && cli.allow_dir)) {
-            fprintf(stderr, "troupe: --listen: --key and --allow go together: the "
-                    "head's secret certificate and the folder of the nodes allowed\n");
-            rc = EXIT_USAGE;
-        }
-        if (rc < 0 && keyed
-            && (rc = load_keys("--key", cli.key_file, &head_keys, true)) == 0) {
-            struct stat st;
-            if (stat(cli.allow_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                fprintf(stderr, "troupe: --allow: %s is not a folder\n", cli.allow_dir);
-                rc = EXIT_USAGE;
-            }
-            else {
-                cli.sup.listen_keys = &head_keys;
-                cli.sup.allow_dir = cli.allow_dir;
-                rc = -1;
-            }
-        }
-        if (rc < 0 && !keyed && !loopback_host(host) && !cli.insecure) {
-            fprintf(stderr, "troupe: --listen: %s is not a loopback address: give the "
-                    "head's keys (--key FILE --allow DIR), or say --insecure to run "
-                    "the node link in the clear\n", host);
-            rc = EXIT_USAGE;
-        }
-        if (rc >= 0) {
-            auth_keys_clear(&head_keys);
-            free(cli.sets);
-            return rc;
-        }
-        if (!keyed && cli.insecure)
-            fprintf(stderr, "troupe: warning: --insecure: anyone who can reach %s can "
-                    "join this run as a node and read or change its data\n",
-                    cli.sup.listen);
-        else if (!keyed)
-            fprintf(stderr, "troupe: warning: no keys (--key, --allow): anyone on this "
-                    "machine can join this run as a node at %s\n", cli.sup.listen);
-        cli.tcp = true; /* nodes reach the head's actors on tcp */
-    }
     zygote_t *zygote = run ? zygote_prestart() : NULL;
     char *errors = NULL;
     plan_t *plan = config_load(cli.file, cli.sets, cli.nsets, &errors);
-    if (!plan) {
+    if (plan)
+        rc = use_plan(&cli, plan, run, graph, host, zygote);
+    else {
         zygote_stop(&zygote);
         fputs(errors, stderr);
         free(errors);
-        free(cli.sets);
-        auth_keys_clear(&head_keys);
-        return EXIT_USAGE;
-    }
-    if (cli.port_lo && !cli.tcp) {
-        fprintf(stderr, "troupe: --data-ports: the data channels are on ipc: give "
-                "--transport tcp or --listen too\n");
         rc = EXIT_USAGE;
-    }
-    else if (run && cli.tcp
-             && !(plan->tcp_host = strdup(cli.sup.listen ? host : "127.0.0.1")))
-        rc = 1;
-    else if (run) {
-        plan->port_lo = cli.port_lo;
-        plan->port_hi = cli.port_hi;
-        rc = supervisor_run(plan, &cli.sup, zygote);
-    }
-    else if (graph) {
-        graph_write(plan, stdout);
-        rc = fflush(stdout) == 0 ? 0 : 1;
-    }
-    else {
-        printf("%s: ok: pipeline '%s', %d actors\n", cli.file, plan->name,
-               plan->nactors);
-        rc = 0;
     }
     plan_destroy(&plan);
     auth_keys_clear(&head_keys);

@@ -416,19 +416,133 @@ static void feed_close(feed_t *f)
         zmq_ctx_term(f->ctx);
 }
 
+/*  --list: the runs going on, or a word that there are none. Returns the
+    exit code. */
+static int list_runs(void)
+{
+    run_t *runs;
+    int n = find_runs(&runs);
+    if (n)
+        print_runs(stdout, runs, n);
+    else
+        fprintf(stderr, "troupe: top: no troupe run is going on\n");
+    free(runs);
+    return n ? 0 : 1;
+}
+
+/*  SIGINT, SIGTERM and SIGHUP end the watch; SIGWINCH redraws. */
+static void catch_signals(void)
+{
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+/*  What the watch has seen so far. */
+typedef struct {
+    screen_t sc;        /* the last snapshot, as text */
+    char state[32];     /* its run's state; "lost" once the run went silent */
+    bool seen;          /* a snapshot has come */
+    bool entered;       /* the full-screen view is up */
+    uint64_t began;     /* when the watch began */
+    uint64_t last;      /* when the last snapshot came */
+} view_t;
+
+/*  Whether the key waiting on stdin is one that quits: q, Q or Ctrl-C. */
+static bool quit_key(void)
+{
+    char c;
+    return read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q' || c == 3);
+}
+
+/*  A snapshot came at now: renders it into the view and, on a terminal,
+    draws it. Returns true when the watch ends: the run is over (shown
+    afterwards, on the ordinary screen), or without a terminal that one
+    view was all (--once). */
+static bool show(view_t *v, term_t *term, const void *data, size_t size,
+                 uint64_t now)
+{
+    v->sc.len = 0;
+    if (render(data, size, &v->sc, v->state, sizeof v->state, "") < 0)
+        return false;
+    v->seen = true;
+    v->last = now;
+    if (!strcmp(v->state, "done") || !strcmp(v->state, "failed"))
+        return true;
+    if (!term->tty)
+        return true;
+    if (!v->entered) {
+        term_enter(term);
+        v->entered = true;
+    }
+    draw(&v->sc);
+    return false;
+}
+
+/*  No snapshot this time round. Returns 1 having said so when none ever
+    came (the run is gone or sends none), 0 with the state "lost" when they
+    stopped coming, or -1 to go on waiting. */
+static int silence(const top_opts_t *o, const run_t *run, view_t *v, uint64_t now,
+                   const char *what)
+{
+    bool gone = !o->head && kill(run->pid, 0) != 0 && errno == ESRCH;
+    if (!v->seen && (gone || now - v->began > SILENT_MS)) {
+        fprintf(stderr, "troupe: top: %s sends no stats%s\n", what,
+                gone ? " (its supervisor has ended)" : " (is it a troupe run?)");
+        return 1;
+    }
+    if (v->seen && (gone || now - v->last > (o->head ? LOST_MS : SILENT_MS))) {
+        snprintf(v->state, sizeof v->state, "lost");
+        return 0;
+    }
+    return -1;
+}
+
+/*  Shows each snapshot the feed brings until q, a signal, the run's end,
+    --once's one view or silence. Returns 0, or 1 when no snapshot came. */
+static int watch(const top_opts_t *o, const run_t *run, feed_t *f, term_t *term,
+                 view_t *v, const char *what)
+{
+    int rc = 0;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (!stop_signal) {
+        const void *data;
+        size_t size;
+        int got = feed_next(f, &msg, &data, &size, 250, v->entered);
+        if (got < 0 && v->entered) { /* a key */
+            if (quit_key())
+                break;
+            continue;
+        }
+        uint64_t now = now_ms();
+        if (got == 1) {
+            if (show(v, term, data, size, now))
+                break;
+            continue;
+        }
+        if (resized && v->entered) {
+            resized = 0;
+            fputs("\033[2J", stdout);
+            draw(&v->sc);
+        }
+        int end = silence(o, run, v, now, what);
+        if (end >= 0) {
+            rc = end;
+            break;
+        }
+    }
+    zmq_msg_close(&msg);
+    return rc;
+}
+
 int top_run(const top_opts_t *o)
 {
     run_t run = { 0 };
-    if (o->list) {
-        run_t *runs;
-        int n = find_runs(&runs);
-        if (n)
-            print_runs(stdout, runs, n);
-        else
-            fprintf(stderr, "troupe: top: no troupe run is going on\n");
-        free(runs);
-        return n ? 0 : 1;
-    }
+    if (o->list)
+        return list_runs();
     if (!o->head) {
         int rc = choose(o, &run);
         if (rc)
@@ -442,73 +556,19 @@ int top_run(const top_opts_t *o)
         return 1;
     }
     term_t term = { .tty = !o->once && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) };
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-    screen_t sc = { 0 };
-    char state[32] = "";
-    uint64_t last = now_ms(), began = last;
-    bool seen = false, entered = false;
-    int rc = 0;
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    while (!stop_signal) {
-        const void *data;
-        size_t size;
-        int got = feed_next(&f, &msg, &data, &size, 250, entered);
-        if (got < 0 && entered) { /* a key */
-            char c;
-            if (read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q' || c == 3))
-                break;
-            continue;
-        }
-        uint64_t now = now_ms();
-        if (got == 1) {
-            sc.len = 0;
-            if (render(data, size, &sc, state, sizeof state, "") < 0)
-                continue;
-            seen = true;
-            last = now;
-            if (!strcmp(state, "done") || !strcmp(state, "failed"))
-                break; /* shown below, on the ordinary screen */
-            if (!term.tty)
-                break; /* --once: that was it */
-            if (!entered) {
-                term_enter(&term);
-                entered = true;
-            }
-            draw(&sc);
-            continue;
-        }
-        if (resized && entered) {
-            resized = 0;
-            fputs("\033[2J", stdout);
-            draw(&sc);
-        }
-        bool gone = !o->head && kill(run.pid, 0) != 0 && errno == ESRCH;
-        if (!seen && (gone || now - began > SILENT_MS)) {
-            fprintf(stderr, "troupe: top: %s sends no stats%s\n", what,
-                    gone ? " (its supervisor has ended)" : " (is it a troupe run?)");
-            rc = 1;
-            break;
-        }
-        if (seen && (gone || now - last > (o->head ? LOST_MS : SILENT_MS))) {
-            snprintf(state, sizeof state, "lost");
-            break;
-        }
-    }
-    zmq_msg_close(&msg);
+    catch_signals();
+    view_t v = { .began = now_ms() };
+    v.last = v.began;
+    int rc = watch(o, &run, &f, &term, &v, what);
     term_leave(&term);
-    if (seen && sc.len) /* the last view stays on the screen */
-        fwrite(sc.buf, 1, sc.len, stdout);
-    if (!strcmp(state, "lost")) {
+    if (v.seen && v.sc.len) /* the last view stays on the screen */
+        fwrite(v.sc.buf, 1, v.sc.len, stdout);
+    if (!strcmp(v.state, "lost")) {
         fprintf(stderr, "troupe: top: %s went silent; its run may have ended\n", what);
         rc = 1;
     }
     fflush(stdout);
-    free(sc.buf);
+    free(v.sc.buf);
     feed_close(&f);
     return rc;
 }

@@ -32,6 +32,7 @@ typedef struct {
     zconfig_t **ov_nodes; /* nodes set from the command line */
     const char **ov_text;
     int nov;
+    zconfig_t **module_nodes; /* actor i's `module =` node, or NULL */
 } cfg_t;
 
 /* ==== where things are ===================================================== */
@@ -411,136 +412,261 @@ static void read_args(cfg_t *c, plan_actor_t *a, zconfig_t *node)
     }
 }
 
-static const char *const actor_keys[] = { "module", "instances", "in", "out",
-                                          "topic", "subscribe", "ordered",
-                                          "on_error", "retries", "restart",
-                                          "max_restarts", "restart_period",
-                                          "place", "args", NULL };
+/*  Each reader of an actor key takes the actor, its name as the file has it
+    (for messages) and the key's node. */
 
-static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node,
-                       zconfig_t **module_nodes)
+/*  module = NAME or PATH, checked once every key is read (check_modules). */
+static void actor_module(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                         zconfig_t *k)
+{
+    (void)name;
+    free(a->module);
+    a->module = strdup(zconfig_value(k));
+    a->module_line = line_of(c, k);
+    c->module_nodes[a - p->actors] = k;
+}
+
+/*  A whole number key of the actor, from min to max, into *out. */
+static void actor_uint(cfg_t *c, const char *name, zconfig_t *k, unsigned min,
+                       unsigned max, unsigned *out)
+{
+    char what[128];
+    snprintf(what, sizeof what, "actor '%s': %s", name, zconfig_name(k));
+    parse_uint(c, k, what, min, max, out);
+}
+
+/*  instances = N, from 1 to MAX_INSTANCES. */
+static void actor_instances(cfg_t *c, plan_t *p, plan_actor_t *a,
+                            const char *name, zconfig_t *k)
+{
+    (void)p;
+    actor_uint(c, name, k, 1, MAX_INSTANCES, &a->instances);
+}
+
+/*  in = CHANNEL[, CHANNEL ...]: what the actor reads. */
+static void actor_in(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                     zconfig_t *k)
+{
+    parse_chan_list(c, p, k, name, &a->inputs, &a->ninputs);
+}
+
+/*  out = CHANNEL[, CHANNEL ...]: what the actor writes. */
+static void actor_out(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                      zconfig_t *k)
+{
+    parse_chan_list(c, p, k, name, &a->outputs, &a->noutputs);
+}
+
+/*  topic = TEXT: what it publishes on broadcast outputs. */
+static void actor_topic(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                        zconfig_t *k)
+{
+    (void)c, (void)p, (void)name;
+    free(a->topic);
+    a->topic = strdup(zconfig_value(k));
+}
+
+/*  subscribe = PREFIX: what it takes from broadcast inputs. */
+static void actor_subscribe(cfg_t *c, plan_t *p, plan_actor_t *a,
+                            const char *name, zconfig_t *k)
+{
+    (void)c, (void)p, (void)name;
+    free(a->subscribe);
+    a->subscribe = strdup(zconfig_value(k));
+}
+
+/*  ordered = true or false. */
+static void actor_ordered(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                          zconfig_t *k)
+{
+    (void)p;
+    const char *v = zconfig_value(k);
+    a->ordered = parse_bool(v);
+    if (a->ordered < 0)
+        error_at(c, k, "actor '%s': ordered: '%s' is not true or false", name, v);
+}
+
+/*  on_error = fail or skip. */
+static void actor_on_error(cfg_t *c, plan_t *p, plan_actor_t *a,
+                           const char *name, zconfig_t *k)
+{
+    (void)p;
+    const char *v = zconfig_value(k);
+    if (!strcmp(v, "fail"))
+        a->on_error = ON_ERROR_FAIL;
+    else if (!strcmp(v, "skip"))
+        a->on_error = ON_ERROR_SKIP;
+    else
+        error_at(c, k, "actor '%s': on_error: '%s' is not fail or skip", name, v);
+}
+
+/*  retries = N, from 0 to 100. */
+static void actor_retries(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                          zconfig_t *k)
+{
+    (void)p;
+    actor_uint(c, name, k, 0, 100, &a->retries);
+}
+
+/*  restart = permanent, transient, temporary or permanent_lossy. */
+static void actor_restart(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                          zconfig_t *k)
+{
+    (void)p;
+    const char *v = zconfig_value(k);
+    if (!strcmp(v, "permanent"))
+        a->restart = RESTART_PERMANENT;
+    else if (!strcmp(v, "transient"))
+        a->restart = RESTART_TRANSIENT;
+    else if (!strcmp(v, "temporary"))
+        a->restart = RESTART_TEMPORARY;
+    else if (!strcmp(v, "permanent_lossy")) {
+        a->restart = RESTART_PERMANENT;
+        a->lossy = true;
+    }
+    else
+        error_at(c, k, "actor '%s': restart: '%s' is not permanent, "
+                 "transient, temporary or permanent_lossy", name, v);
+}
+
+/*  max_restarts = N, from 0 to 1000000. */
+static void actor_max_restarts(cfg_t *c, plan_t *p, plan_actor_t *a,
+                               const char *name, zconfig_t *k)
+{
+    (void)p;
+    actor_uint(c, name, k, 0, 1000000, &a->max_restarts);
+}
+
+/*  restart_period = SECONDS, more than 0 and at most 86400. */
+static void actor_restart_period(cfg_t *c, plan_t *p, plan_actor_t *a,
+                                 const char *name, zconfig_t *k)
+{
+    (void)p;
+    const char *v = zconfig_value(k);
+    char *end;
+    double d = strtod(v, &end);
+    if (!*v || *end || !(d > 0 && d <= 86400))
+        error_at(c, k, "actor '%s': restart_period: '%s' is not a number "
+                 "of seconds from 0 to 86400", name, v);
+    else
+        a->restart_period = d;
+}
+
+/*  place = head or any. */
+static void actor_place(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                        zconfig_t *k)
+{
+    (void)p;
+    const char *v = zconfig_value(k);
+    if (!strcmp(v, "head"))
+        a->place = PLACE_HEAD;
+    else if (!strcmp(v, "any"))
+        a->place = PLACE_ANY;
+    else
+        error_at(c, k, "actor '%s': place: '%s' is not head or any", name, v);
+}
+
+/*  args, with the module's arguments as sub-keys. */
+static void actor_args(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                       zconfig_t *k)
+{
+    (void)p, (void)name;
+    read_args(c, a, k);
+}
+
+/*  The keys an actor takes, in the order the unknown-key message lists them. */
+static const struct {
+    const char *key;
+    void (*read)(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                 zconfig_t *k);
+} actor_keys[] = {
+    { "module", actor_module },
+    { "instances", actor_instances },
+    { "in", actor_in },
+    { "out", actor_out },
+    { "topic", actor_topic },
+    { "subscribe", actor_subscribe },
+    { "ordered", actor_ordered },
+    { "on_error", actor_on_error },
+    { "retries", actor_retries },
+    { "restart", actor_restart },
+    { "max_restarts", actor_max_restarts },
+    { "restart_period", actor_restart_period },
+    { "place", actor_place },
+    { "args", actor_args },
+};
+
+#define NACTOR_KEYS (sizeof actor_keys / sizeof actor_keys[0])
+
+/*  Reads one key of an actor by its reader, or says it is unknown. */
+static void read_actor_key(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
+                           zconfig_t *k)
+{
+    const char *key = zconfig_name(k);
+    for (size_t i = 0; i < NACTOR_KEYS; i++)
+        if (!strcmp(key, actor_keys[i].key)) {
+            actor_keys[i].read(c, p, a, name, k);
+            return;
+        }
+    char known[256] = "";
+    for (size_t i = 0; i < NACTOR_KEYS; i++) {
+        strcat(known, i == 0 ? "" : ", ");
+        strcat(known, actor_keys[i].key);
+    }
+    error_at(c, k, "actor '%s': unknown key '%s' (known: %s; module "
+             "arguments go under args)", name, key, known);
+}
+
+/*  A new actor in the plan for `actor = NAME`, with every default; NULL
+    when the name is bad or taken (having said so) or memory runs out. */
+static plan_actor_t *actor_add(cfg_t *c, plan_t *p, zconfig_t *node)
 {
     const char *name = zconfig_value(node);
     if (!is_ident(name)) {
         error_at(c, node, "actor needs a name of letters, digits, '_' or '-': "
                  "actor = NAME");
-        return;
+        return NULL;
     }
     if (plan_find_actor(p, name) >= 0) {
         error_at(c, node, "actor '%s' is defined twice", name);
-        return;
+        return NULL;
     }
     plan_actor_t *more = realloc(p->actors, (p->nactors + 1) * sizeof *more);
     if (!more)
-        return;
+        return NULL;
     p->actors = more;
     plan_actor_t *a = &p->actors[p->nactors];
     plan_actor_init(a, name);
-    module_nodes[p->nactors] = NULL;
+    c->module_nodes[p->nactors] = NULL;
     a->line = line_of(c, node);
     p->nactors++;
+    return a;
+}
 
+/*  Says so when key k of the actor at node comes after one of the same name. */
+static void check_given_twice(cfg_t *c, zconfig_t *node, zconfig_t *k,
+                              const char *name)
+{
+    const char *key = zconfig_name(k);
+    for (zconfig_t *j = zconfig_child(node); j != k; j = zconfig_next(j))
+        if (!strcmp(zconfig_name(j), key)) {
+            error_at(c, k, "actor '%s': '%s' is given twice", name, key);
+            return;
+        }
+}
+
+/*  An actor = NAME and its keys. */
+static void read_actor(cfg_t *c, plan_t *p, zconfig_t *node)
+{
+    const char *name = zconfig_value(node);
+    plan_actor_t *a = actor_add(c, p, node);
+    if (!a)
+        return;
     for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
-        const char *key = zconfig_name(k);
-        for (zconfig_t *j = zconfig_child(node); j != k; j = zconfig_next(j))
-            if (!strcmp(zconfig_name(j), key)) {
-                error_at(c, k, "actor '%s': '%s' is given twice", name, key);
-                break;
-            }
-        if (strcmp(key, "args"))
+        check_given_twice(c, node, k, name);
+        if (strcmp(zconfig_name(k), "args"))
             no_children(c, k, name);
-        const char *v = zconfig_value(k);
-        if (!strcmp(key, "module")) {
-            free(a->module);
-            a->module = strdup(v);
-            a->module_line = line_of(c, k);
-            module_nodes[p->nactors - 1] = k;
-        }
-        else if (!strcmp(key, "instances")) {
-            char what[128];
-            snprintf(what, sizeof what, "actor '%s': instances", name);
-            parse_uint(c, k, what, 1, MAX_INSTANCES, &a->instances);
-        }
-        else if (!strcmp(key, "in"))
-            parse_chan_list(c, p, k, name, &a->inputs, &a->ninputs);
-        else if (!strcmp(key, "out"))
-            parse_chan_list(c, p, k, name, &a->outputs, &a->noutputs);
-        else if (!strcmp(key, "topic")) {
-            free(a->topic);
-            a->topic = strdup(v);
-        }
-        else if (!strcmp(key, "subscribe")) {
-            free(a->subscribe);
-            a->subscribe = strdup(v);
-        }
-        else if (!strcmp(key, "ordered")) {
-            a->ordered = parse_bool(v);
-            if (a->ordered < 0)
-                error_at(c, k, "actor '%s': ordered: '%s' is not true or false",
-                         name, v);
-        }
-        else if (!strcmp(key, "on_error")) {
-            if (!strcmp(v, "fail"))
-                a->on_error = ON_ERROR_FAIL;
-            else if (!strcmp(v, "skip"))
-                a->on_error = ON_ERROR_SKIP;
-            else
-                error_at(c, k, "actor '%s': on_error: '%s' is not fail or skip",
-                         name, v);
-        }
-        else if (!strcmp(key, "retries")) {
-            char what[128];
-            snprintf(what, sizeof what, "actor '%s': retries", name);
-            parse_uint(c, k, what, 0, 100, &a->retries);
-        }
-        else if (!strcmp(key, "restart")) {
-            if (!strcmp(v, "permanent"))
-                a->restart = RESTART_PERMANENT;
-            else if (!strcmp(v, "transient"))
-                a->restart = RESTART_TRANSIENT;
-            else if (!strcmp(v, "temporary"))
-                a->restart = RESTART_TEMPORARY;
-            else if (!strcmp(v, "permanent_lossy")) {
-                a->restart = RESTART_PERMANENT;
-                a->lossy = true;
-            }
-            else
-                error_at(c, k, "actor '%s': restart: '%s' is not permanent, "
-                         "transient, temporary or permanent_lossy", name, v);
-        }
-        else if (!strcmp(key, "max_restarts")) {
-            char what[128];
-            snprintf(what, sizeof what, "actor '%s': max_restarts", name);
-            parse_uint(c, k, what, 0, 1000000, &a->max_restarts);
-        }
-        else if (!strcmp(key, "restart_period")) {
-            char *end;
-            double d = strtod(v, &end);
-            if (!*v || *end || !(d > 0 && d <= 86400))
-                error_at(c, k, "actor '%s': restart_period: '%s' is not a number "
-                         "of seconds from 0 to 86400", name, v);
-            else
-                a->restart_period = d;
-        }
-        else if (!strcmp(key, "place")) {
-            if (!strcmp(v, "head"))
-                a->place = PLACE_HEAD;
-            else if (!strcmp(v, "any"))
-                a->place = PLACE_ANY;
-            else
-                error_at(c, k, "actor '%s': place: '%s' is not head or any", name, v);
-        }
-        else if (!strcmp(key, "args"))
-            read_args(c, a, k);
-        else {
-            char known[256] = "";
-            for (const char *const *kk = actor_keys; *kk; kk++) {
-                strcat(known, kk == actor_keys ? "" : ", ");
-                strcat(known, *kk);
-            }
-            error_at(c, k, "actor '%s': unknown key '%s' (known: %s; module "
-                     "arguments go under args)", name, key, known);
-        }
+        read_actor_key(c, p, a, name, k);
     }
     if (!a->module || !*a->module)
         error_at(c, node, "actor '%s' has no module (module = NAME or PATH)", name);
@@ -636,13 +762,13 @@ static void check_cycles(cfg_t *c, plan_t *p)
     free(path);
 }
 
-static void check_modules(cfg_t *c, plan_t *p, zconfig_t **module_nodes)
+static void check_modules(cfg_t *c, plan_t *p)
 {
     for (int i = 0; i < p->nactors; i++) {
         plan_actor_t *a = &p->actors[i];
         if (!a->module || !*a->module)
             continue;
-        zconfig_t *mnode = module_nodes[i];
+        zconfig_t *mnode = c->module_nodes[i];
         char err[512];
         a->module_path = module_resolve(a->module, c->dir, err, sizeof err);
         if (!a->module_path) {
@@ -745,6 +871,116 @@ static void apply_override(cfg_t *c, zconfig_t *root, const char *text)
 
 /* ==== entry point ===================================================================== */
 
+/*  The file's text, or NULL having said why it cannot be read. */
+static char *load_text(cfg_t *c, const char *file)
+{
+    char *text = read_file(file);
+    if (!text) {
+        fprintf(c->err, "%s: cannot read: %s\n", file,
+                errno == EILSEQ ? "it holds a NUL byte, not text" : strerror(errno));
+        c->nerr++;
+    }
+    return text;
+}
+
+/*  The pipeline's name when the config gives none: the file's name without
+    its extension, or "pipeline" when that is no identifier. */
+static char *name_of_file(const char *file)
+{
+    char *base = strdup(file);
+    char *b = base ? basename(base) : NULL;
+    if (b) {
+        char *dot = strrchr(b, '.');
+        if (dot && dot != b)
+            *dot = '\0';
+    }
+    char *name = strdup(b && is_ident(b) ? b : "pipeline");
+    free(base);
+    return name;
+}
+
+/*  The keys at the top: pipeline and channels first, then the actors, so
+    that the channels' types are known when actors name them. */
+static void read_top(cfg_t *c, plan_t *p, zconfig_t *root)
+{
+    bool seen_pipeline = false;
+    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k)) {
+        const char *key = zconfig_name(k);
+        if (!strcmp(key, "pipeline")) {
+            if (seen_pipeline)
+                error_at(c, k, "'pipeline' is given twice");
+            seen_pipeline = true;
+            read_pipeline(c, p, k);
+        }
+        else if (!strcmp(key, "channel"))
+            read_channel(c, p, k);
+        else if (!strcmp(key, "actor"))
+            ; /* after the channels, so that their types are known */
+        else
+            error_at(c, k, "unknown key '%s' at the top (known: pipeline, "
+                     "actor, channel)", key);
+    }
+    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
+        if (!strcmp(zconfig_name(k), "actor"))
+            read_actor(c, p, k);
+}
+
+/*  The checks of the whole pipeline, once every key is read. */
+static void check_plan(cfg_t *c, plan_t *p, zconfig_t *root)
+{
+    if (p->nactors == 0 && c->nerr == 0)
+        error_at(c, NULL, "no actor defined (actor = NAME, with module, in, out)");
+    if (p->nactors) {
+        int before = c->nerr;
+        check_channels(c, p, root);
+        if (c->nerr == before)
+            check_cycles(c, p);
+        check_modules(c, p);
+    }
+}
+
+/*  The plan from the parsed file (text, its source): the overrides applied,
+    every key read and the whole checked. Errors go to c; NULL when memory
+    runs out first. */
+static plan_t *plan_read(cfg_t *c, zconfig_t *root, const char *text,
+                         char *const *overrides, int noverrides)
+{
+    locate_nodes(c, root, text);
+    char *dircopy = strdup(c->file);
+    c->dir = dircopy ? strdup(dirname(dircopy)) : NULL;
+    free(dircopy);
+    for (int i = 0; i < noverrides; i++)
+        apply_override(c, root, overrides[i]);
+
+    plan_t *p = calloc(1, sizeof *p);
+    int nroot = 0;
+    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
+        nroot++;
+    c->module_nodes = calloc(nroot + 1, sizeof *c->module_nodes);
+    if (!p || !c->module_nodes)
+        return p;
+    p->file = strdup(c->file);
+    char real[PATH_MAX];
+    p->dir = strdup(c->dir && realpath(c->dir, real) ? real : c->dir ? c->dir : ".");
+    plan_defaults(p);
+    p->name = name_of_file(c->file);
+    read_top(c, p, root);
+    check_plan(c, p, root);
+    return p;
+}
+
+/*  Frees what reading kept and closes the error stream. */
+static void cfg_fini(cfg_t *c)
+{
+    free(c->module_nodes);
+    free(c->dir);
+    free(c->nodes);
+    free(c->lines);
+    free(c->ov_nodes);
+    free(c->ov_text);
+    fclose(c->err);
+}
+
 plan_t *config_load(const char *file, char *const *overrides, int noverrides,
                     char **errors)
 {
@@ -756,88 +992,14 @@ plan_t *config_load(const char *file, char *const *overrides, int noverrides,
         return NULL;
     plan_t *p = NULL;
     zconfig_t *root = NULL;
-    zconfig_t **module_nodes = NULL;
-    char *text = read_file(file);
-    if (!text) {
-        fprintf(c.err, "%s: cannot read: %s\n", file,
-                errno == EILSEQ ? "it holds a NUL byte, not text" : strerror(errno));
-        c.nerr++;
-        goto done;
-    }
-    root = parse_text(&c, text);
-    if (!root)
-        goto done;
-    locate_nodes(&c, root, text);
-    char *dircopy = strdup(file);
-    c.dir = dircopy ? strdup(dirname(dircopy)) : NULL;
-    free(dircopy);
-    for (int i = 0; i < noverrides; i++)
-        apply_override(&c, root, overrides[i]);
-
-    p = calloc(1, sizeof *p);
-    int nroot = 0;
-    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
-        nroot++;
-    module_nodes = calloc(nroot + 1, sizeof *module_nodes);
-    if (!p || !module_nodes)
-        goto done;
-    p->file = strdup(file);
-    {
-        char real[PATH_MAX];
-        p->dir = strdup(c.dir && realpath(c.dir, real) ? real : c.dir ? c.dir : ".");
-    }
-    plan_defaults(p);
-    {
-        char *base = strdup(file);
-        char *b = base ? basename(base) : NULL;
-        if (b) {
-            char *dot = strrchr(b, '.');
-            if (dot && dot != b)
-                *dot = '\0';
-        }
-        p->name = strdup(b && is_ident(b) ? b : "pipeline");
-        free(base);
-    }
-    bool seen_pipeline = false;
-    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k)) {
-        const char *key = zconfig_name(k);
-        if (!strcmp(key, "pipeline")) {
-            if (seen_pipeline)
-                error_at(&c, k, "'pipeline' is given twice");
-            seen_pipeline = true;
-            read_pipeline(&c, p, k);
-        }
-        else if (!strcmp(key, "channel"))
-            read_channel(&c, p, k);
-        else if (!strcmp(key, "actor"))
-            ; /* after the channels, so that their types are known */
-        else
-            error_at(&c, k, "unknown key '%s' at the top (known: pipeline, "
-                     "actor, channel)", key);
-    }
-    for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
-        if (!strcmp(zconfig_name(k), "actor"))
-            read_actor(&c, p, k, module_nodes);
-    if (p->nactors == 0 && c.nerr == 0)
-        error_at(&c, NULL, "no actor defined (actor = NAME, with module, in, out)");
-    if (p->nactors) {
-        int before = c.nerr;
-        check_channels(&c, p, root);
-        if (c.nerr == before)
-            check_cycles(&c, p);
-        check_modules(&c, p, module_nodes);
-    }
-
-done:
-    free(module_nodes);
+    char *text = load_text(&c, file);
+    if (text)
+        root = parse_text(&c, text);
+    if (root)
+        p = plan_read(&c, root, text, overrides, noverrides);
     free(text);
-    free(c.dir);
-    free(c.nodes);
-    free(c.lines);
-    free(c.ov_nodes);
-    free(c.ov_text);
     zconfig_destroy(&root);
-    fclose(c.err);
+    cfg_fini(&c);
     if (c.nerr || !p) {
         plan_destroy(&p);
         if (!*errors || !**errors) {
