@@ -76,5 +76,58 @@ expect_eq "broadcast + two outputs: exit code" "$?" 0
 expect_eq "broadcast: each of 3 instances counted all 1000" "$(cat "$SCRATCH/out")" 3000
 seq 0 999 > "$SCRATCH/want"
 expect_file_eq "second output: every value, in order" "$SCRATCH/copy.txt" "$SCRATCH/want"
-for p in m2m fan; do expect_nothing_left "$p" "$p"; done
+# ---- counter: any number of names; sorted: everything, in order, at the end ----
+/usr/bin/python3 -c 'import random
+r = random.Random(5)
+names = ["w%05d" % i for i in range(3000)]
+for _ in range(20000): print(r.choice(names))' > "$SCRATCH/names"
+cat > "$SCRATCH/names.zpl" <<ZPL
+pipeline = names
+actor = text
+    module = lines
+    out = lines
+    args
+        file = $SCRATCH/names
+actor = count
+    module = counter
+    in = lines
+    out = pairs
+    args
+        emit = pairs
+actor = show
+    module = sorted
+    in = pairs
+    args
+        as = uniq-c
+ZPL
+"$TROUPE" run "$SCRATCH/names.zpl" > "$SCRATCH/names.out" 2> "$SCRATCH/names.err"
+expect_eq "counter of 3000 names (the old limit: 256): exit code" "$?" 0
+LC_ALL=C sort "$SCRATCH/names" | uniq -c > "$SCRATCH/names.want"
+expect_file_eq "counter + sorted: the same bytes as sort | uniq -c" "$SCRATCH/names.out" \
+    "$SCRATCH/names.want"
+"$TROUPE" run -s count.args.emit=list "$SCRATCH/names.zpl" > /dev/null 2> "$SCRATCH/emit.err"
+expect_eq "counter: emit = list refused" "$?" 2
+expect_contains "counter: emit = list: says why" "$SCRATCH/emit.err" \
+    "argument 'emit': 'list' is not map or pairs"
+
+# ---- topic and subscribe only where there is a broadcast ------------------------
+cat > "$SCRATCH/topic.zpl" <<ZPL
+pipeline = topic
+actor = src
+    module = seq
+    out = nums
+    topic = x
+actor = sink
+    module = print
+    in = nums
+    subscribe = x
+ZPL
+"$TROUPE" check "$SCRATCH/topic.zpl" 2> "$SCRATCH/topic.err"
+expect_eq "topic and subscribe on a pipe: refused" "$?" 2
+expect_contains "topic on a pipe: says why" "$SCRATCH/topic.err" \
+    "topic.zpl:2: actor 'src': topic is for broadcast outputs"
+expect_contains "subscribe on a pipe: says why" "$SCRATCH/topic.err" \
+    "actor 'sink': subscribe is for broadcast inputs"
+
+for p in m2m fan names; do expect_nothing_left "$p" "$p"; done
 finish

@@ -22,7 +22,7 @@ expect_exit 0 "version" "$TROUPE" version
 expect_exit 0 "modules" "$TROUPE" modules
 expect_contains "modules: seq and its arguments" "$SCRATCH/out" "args: count start step each"
 expect_eq "modules: every built-in, sorted" "$(awk '/^[a-z]/ {print $1}' "$SCRATCH/out" | paste -sd' ')" \
-    "collect count counter hello jsonl_in jsonl_out lines print seq spin square sum"
+    "collect count counter hello jsonl_in jsonl_out lines print seq sorted spin square sum"
 expect_exit 2 "run without a file" "$TROUPE" run
 expect_contains "run without a file: says so" "$SCRATCH/err" "which config file?"
 expect_exit 2 "run with a bad option" "$TROUPE" run --bogus x.zpl

@@ -719,6 +719,35 @@ static void check_channels(cfg_t *c, plan_t *p, zconfig_t *root)
     }
 }
 
+/*  topic and subscribe mean something on broadcast channels only: given
+    for an actor that has none on that side, they would be ignored. */
+static bool any_mode(const plan_t *p, const int *chans, int n, plan_chan_mode_t mode)
+{
+    for (int i = 0; i < n; i++)
+        if (p->chans[chans[i]].mode == mode)
+            return true;
+    return false;
+}
+
+static void check_topics(cfg_t *c, const plan_t *p)
+{
+    for (int i = 0; i < p->nactors; i++) {
+        const plan_actor_t *a = &p->actors[i];
+        if (a->topic && *a->topic && !any_mode(p, a->outputs, a->noutputs, CHAN_BROADCAST)) {
+            fprintf(c->err, "%s:%d: actor '%s': topic is for broadcast outputs, and none "
+                    "of its outputs is a broadcast (channel = NAME, type = broadcast)\n",
+                    c->file, a->line, a->name);
+            c->nerr++;
+        }
+        if (a->subscribe && *a->subscribe
+            && !any_mode(p, a->inputs, a->ninputs, CHAN_BROADCAST)) {
+            fprintf(c->err, "%s:%d: actor '%s': subscribe is for broadcast inputs, and "
+                    "none of its inputs is a broadcast\n", c->file, a->line, a->name);
+            c->nerr++;
+        }
+    }
+}
+
 /*  A cycle would never complete: an actor ends only after all its
     upstream actors have. */
 static bool cycle_from(const plan_t *p, int actor, char *state, int *path,
@@ -933,6 +962,7 @@ static void check_plan(cfg_t *c, plan_t *p, zconfig_t *root)
     if (p->nactors) {
         int before = c->nerr;
         check_channels(c, p, root);
+        check_topics(c, p);
         if (c->nerr == before)
             check_cycles(c, p);
         check_modules(c, p);
