@@ -49,4 +49,12 @@ for f in "$SRC"/tests/configs/*.zpl; do
     expect_contains "check $name: error" "$SCRATCH/err" "$f$want"
     expect_exit 2 "run $name" "$TROUPE" run "$f"
 done
+# an override of a pipeline key in a file without a pipeline section (it
+# crashed: the section made for it had no value)
+printf 'actor = a\n    module = seq\n    out = x\nactor = b\n    module = print\n    in = x\n' \
+    > "$SCRATCH/nopipe.zpl"
+"$TROUPE" check -s pipeline.window=7 "$SCRATCH/nopipe.zpl" > "$SCRATCH/nopipe.out" 2>&1
+expect_eq "-s pipeline.KEY with no pipeline section: exit code" "$?" 0
+expect_contains "-s pipeline.KEY with no pipeline section: checked" "$SCRATCH/nopipe.out" \
+    "ok: pipeline 'nopipe'"
 finish

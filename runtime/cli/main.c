@@ -468,12 +468,15 @@ static int use_plan(cli_t *cli, plan_t *plan, bool run, bool graph, const char *
     if (cli->port_lo && !cli->tcp) {
         fprintf(stderr, "troupe: --data-ports: the data channels are on ipc: give "
                 "--transport tcp or --listen too\n");
+        zygote_stop(&zygote);
         return EXIT_USAGE;
     }
     if (run && cli->tcp
-        && !(plan->tcp_host = strdup(cli->sup.listen ? host : "127.0.0.1")))
+        && !(plan->tcp_host = strdup(cli->sup.listen ? host : "127.0.0.1"))) {
+        zygote_stop(&zygote);
         return 1;
-    if (run) {
+    }
+    if (run) { /* supervisor_run stops the zygote */
         plan->port_lo = cli->port_lo;
         plan->port_hi = cli->port_hi;
         return supervisor_run(plan, &cli->sup, zygote);

@@ -872,8 +872,8 @@ static void apply_override(cfg_t *c, zconfig_t *root, const char *text)
     zconfig_t *target = NULL;
     if (!strcmp(owner, "pipeline")) {
         target = zconfig_locate(root, "pipeline");
-        if (!target)
-            target = zconfig_new("pipeline", root);
+        if (!target && (target = zconfig_new("pipeline", root)))
+            zconfig_set_value(target, "%s", ""); /* a section with no name of its own */
     }
     else
         for (zconfig_t *k = zconfig_child(root); k; k = zconfig_next(k))
