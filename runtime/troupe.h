@@ -113,8 +113,10 @@ typedef struct {
         = { .abi_version = TROUPE_ABI_VERSION, __VA_ARGS__ }
 
 /* ---- emitting values (from message, produce or flush) ------------------ */
-/*  Each returns 0, or -1 when called outside a hook or on a full batch
-    buffer that could not grow. */
+/*  Each returns 0, or -1 when called outside a hook or when the value
+    cannot travel: the batch buffer could not grow for it (out of memory).
+    Then the value is dropped whole and the item fails, saying why, whether
+    or not the module looks at what this returned. */
 int troupe_emit_int(troupe_ctx_t *ctx, int64_t value);
 int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value);
 int troupe_emit_double(troupe_ctx_t *ctx, double value);

@@ -123,4 +123,40 @@ expect_contains "a corrupted batch: says where" "$SCRATCH/err" \
     "actor 'print' #0 received"
 expect_contains "a corrupted batch: and why it fails" "$SCRATCH/err" "malformed frame(s) from the run's own actors"
 expect_nothing_left overrun "a corrupted batch"
+# Out of memory while a module emits (tests/failmalloc.so fails the group
+# buffer's growth for a 1 MB string, which the module does not check, then
+# it emits one more value): the item fails, saying so, and nothing else is
+# touched. The value used to be counted before it was packed: the group
+# said two values and held one and a half, and the next stage failed the
+# run on a malformed batch.
+cat > "$SCRATCH/oom.zpl" <<ZPL
+pipeline = oom
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 10
+actor = bad
+    module = $BUILD/tests/faulty.so
+    in = numbers
+    out = passed
+    on_error = skip
+    args
+        mode = oom
+        at = 4
+actor = print
+    module = print
+    in = passed
+ZPL
+LD_PRELOAD="$BUILD/tests/failmalloc.so" "$TROUPE" run -v --stats "$SCRATCH/oom.json" \
+    "$SCRATCH/oom.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+wait_at_most $! 60
+expect_eq "out of memory in an emit: exit code" "$?" 0
+seq 0 9 | grep -vx 4 > "$SCRATCH/want"
+expect_file_eq "out of memory in an emit: the other items exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "out of memory in an emit: the item fails, saying why" "$SCRATCH/err" \
+    "actor 'bad' #0: item 4 failed (skipped): out of memory: the value emitted could not be packed"
+expect_eq "out of memory in an emit: one failed, nothing malformed" \
+    "$(/usr/bin/python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["failed_items"], sum(a["malformed"] for a in j["actors"]))' "$SCRATCH/oom.json")" "1 0"
+expect_nothing_left oom "out of memory in an emit"
 finish

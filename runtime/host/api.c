@@ -25,56 +25,115 @@ void host_group_reset(troupe_ctx_t *ctx)
     ctx->emit_open = false;
 }
 
-static msgpack_packer *emit_packer(troupe_ctx_t *ctx)
+int host_group_write(void *data, const char *buf, size_t len)
+{
+    troupe_ctx_t *ctx = data;
+    if (msgpack_sbuffer_write(&ctx->group_sb, buf, len) == 0)
+        return 0;
+    ctx->group_oom = true; /* the packer's caller may not look at the answer */
+    return -1;
+}
+
+/*  The packer for one more value, which starts at *at in the group; NULL
+    when no value may be emitted now. */
+static msgpack_packer *emit_packer(troupe_ctx_t *ctx, size_t *at)
 {
     if (!ctx || !ctx->in_hook || ctx->emit_open)
         return NULL;
-    ctx->group_n++;
+    *at = ctx->group_sb.size;
+    ctx->group_oom = false;
     return &ctx->group_pk;
+}
+
+/*  The value packed from `at` on joins the group, counted only now that it
+    is whole: a count without its bytes would make the whole batch
+    garbage. A value that cannot travel is taken back and fails its item
+    instead. */
+static int emit_finish(troupe_ctx_t *ctx, size_t at)
+{
+    if (ctx->group_oom)
+        troupe_fail(ctx, "out of memory: the value emitted could not be packed");
+    else if (ctx->group_sb.size == at) /* a msgpack-c packer never packs nothing */
+        troupe_fail(ctx, "no value was packed between troupe_emit_begin and _end");
+    else {
+        ctx->group_n++;
+        return 0;
+    }
+    ctx->group_sb.size = at;
+    return -1;
 }
 
 int troupe_emit_int(troupe_ctx_t *ctx, int64_t value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_int64(pk, value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_int64(pk, value);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_uint64(pk, value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_uint64(pk, value);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_double(troupe_ctx_t *ctx, double value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_double(pk, value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_double(pk, value);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_bool(troupe_ctx_t *ctx, bool value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
     if (!pk)
         return -1;
-    return value ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    if (value)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_nil(troupe_ctx_t *ctx)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_nil(pk) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_nil(pk);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_str_with_body(pk, data, size) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_str_with_body(pk, data, size);
+    return emit_finish(ctx, at);
 }
 
 int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_sbuffer_write(&ctx->group_sb, data, size) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    host_group_write(ctx, data, size);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
@@ -84,22 +143,31 @@ int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
 
 int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_bin_with_body(pk, data, size) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_bin_with_body(pk, data, size);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_object(pk, *value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_object(pk, *value);
+    return emit_finish(ctx, at);
 }
 
 msgpack_packer *troupe_emit_begin(troupe_ctx_t *ctx)
 {
-    msgpack_packer *pk = emit_packer(ctx);
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
     if (pk) {
         ctx->emit_open = true;
-        ctx->emit_at = ctx->group_sb.size;
+        ctx->emit_at = at;
     }
     return pk;
 }
@@ -109,7 +177,7 @@ int troupe_emit_end(troupe_ctx_t *ctx)
     if (!ctx || !ctx->emit_open)
         return -1;
     ctx->emit_open = false;
-    return 0;
+    return emit_finish(ctx, ctx->emit_at);
 }
 
 int troupe_wait_readable(troupe_ctx_t *ctx, int fd)
