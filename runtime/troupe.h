@@ -114,8 +114,9 @@ typedef struct {
 
 /* ---- emitting values (from message, produce or flush) ------------------ */
 /*  Each returns 0, or -1 when called outside a hook or when the value
-    cannot travel: the batch buffer could not grow for it (out of memory).
-    Then the value is dropped whole and the item fails, saying why, whether
+    cannot travel: the batch buffer could not grow for it (out of memory),
+    or it nests arrays and maps more than 29 deep (the most a batch can
+    carry: msgpack-c decodes 32 levels, and the batch takes 3). Then the value is dropped whole and the item fails, saying why, whether
     or not the module looks at what this returned. */
 int troupe_emit_int(troupe_ctx_t *ctx, int64_t value);
 int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value);

@@ -519,6 +519,7 @@ static plan_t *pool_plan(troupe_pool_t *p, const char *module, const char *path,
     c->source = true;
     c->ordered = 0;
     c->restart = RESTART_TEMPORARY;
+    c->on_error = ON_ERROR_SKIP; /* an item it cannot send fails its own future */
     c->outputs = one_int(0);
     c->noutputs = 1;
     c->inputs = one_int(1);

@@ -7,6 +7,7 @@
 #include "host/host.h"
 
 #include "wire/ctl.h"
+#include "wire/envelope.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,16 +46,29 @@ static msgpack_packer *emit_packer(troupe_ctx_t *ctx, size_t *at)
     return &ctx->group_pk;
 }
 
+/*  A fixmap, fixarray, array 16/32 or map 16/32. */
+static bool is_container(uint8_t type)
+{
+    return (type >= 0x80 && type <= 0x9f) || (type >= 0xdc && type <= 0xdf);
+}
+
 /*  The value packed from `at` on joins the group, counted only now that it
-    is whole: a count without its bytes would make the whole batch
-    garbage. A value that cannot travel is taken back and fails its item
-    instead. */
+    is whole: a count without its bytes, or bytes no consumer can decode,
+    would make the whole batch garbage. A value that cannot travel is taken
+    back and fails its item instead. The depth is looked at only for a
+    container with room for more levels than a batch carries. */
 static int emit_finish(troupe_ctx_t *ctx, size_t at)
 {
+    const uint8_t *v = (const uint8_t *)ctx->group_sb.data + at;
+    size_t size = ctx->group_sb.size - at;
     if (ctx->group_oom)
         troupe_fail(ctx, "out of memory: the value emitted could not be packed");
-    else if (ctx->group_sb.size == at) /* a msgpack-c packer never packs nothing */
+    else if (size == 0) /* a msgpack-c packer never packs nothing */
         troupe_fail(ctx, "no value was packed between troupe_emit_begin and _end");
+    else if (size > ENV_MAX_DEPTH && is_container(v[0]) && !env_depth_ok(v, size))
+        troupe_fail(ctx, "a value nested more than %d deep (arrays and maps inside one "
+                         "another) is more than a batch can carry",
+                    ENV_MAX_DEPTH);
     else {
         ctx->group_n++;
         return 0;

@@ -100,6 +100,26 @@ static const troupe_module_t fan_module = {
     .message = fan_message,
 };
 
+/*  An integer n: a value n arrays deep around n. Anything else: itself. */
+static int nest_message(troupe_ctx_t *ctx, const msgpack_object *v)
+{
+    int64_t n;
+    if (!troupe_as_int(v, &n))
+        return troupe_emit_object(ctx, v);
+    msgpack_packer *pk = troupe_emit_begin(ctx);
+    for (int64_t d = 0; pk && d < n; d++)
+        msgpack_pack_array(pk, 1);
+    if (pk)
+        msgpack_pack_int64(pk, n);
+    return troupe_emit_end(ctx);
+}
+
+static const troupe_module_t nest_module = {
+    .abi_version = TROUPE_ABI_VERSION,
+    .name = "nest",
+    .message = nest_message,
+};
+
 /* ==== process hygiene =========================================================== */
 
 /*  How many processes have this one as their parent. */
@@ -297,11 +317,33 @@ static void test_failed_items_are_reported_where_they_belong(void)
     troupe_pool_destroy(&pool);
 }
 
+/*  A value `depth` arrays deep around `n`. */
+static troupe_value_t *nested(int depth, int64_t n)
+{
+    msgpack_packer *pk = troupe_value_begin();
+    for (int d = 0; pk && d < depth; d++)
+        msgpack_pack_array(pk, 1);
+    if (pk)
+        msgpack_pack_int64(pk, n);
+    return pk ? troupe_value_end(pk) : NULL;
+}
+
+/*  How deep a value nests: arrays of one member. */
+static int depth_of(const msgpack_object *v)
+{
+    int d = 0;
+    for (; v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 1;
+         v = v->via.array.ptr)
+        d++;
+    return d;
+}
+
 typedef struct {
     int seen[100];
     int calls;
     int failed;
     int stop_at;
+    char error[256];
 } imap_t;
 
 static int on_result(void *arg, size_t index, const msgpack_object *result,
@@ -315,6 +357,21 @@ static int on_result(void *arg, size_t index, const msgpack_object *result,
     else if (index < 100 && result && troupe_as_int(result, &v) && v == 2 * (int64_t)index)
         m->seen[index]++;
     return m->stop_at && m->calls == m->stop_at;
+}
+
+/*  For values: the depth each index came back with. */
+static int on_deep(void *arg, size_t index, const msgpack_object *result,
+                   const char *error)
+{
+    imap_t *m = arg;
+    m->calls++;
+    if (error) {
+        m->failed++;
+        snprintf(m->error, sizeof m->error, "%s", error);
+    }
+    else if (index < 100)
+        m->seen[index] = depth_of(result);
+    return 0;
 }
 
 static void test_imap_unordered_hands_over_each_result_once(void)
@@ -338,6 +395,55 @@ static void test_imap_unordered_hands_over_each_result_once(void)
     CHECK(troupe_pool_imap_unordered(pool, items, 100, on_result, &s) == -1);
     CHECK(s.calls == 10 && strstr(troupe_error(), "stopped by the callback"));
     for (int i = 0; i < 100; i++)
+        troupe_value_destroy(&items[i]);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+}
+
+/*  A value nested deeper than a batch carries (29 levels: msgpack-c's 32
+    less the envelope's 3) fails its own item, on either side, where it is
+    emitted: a result in the worker, an item in the caller. Both used to
+    make a batch nobody could decode, and the pool failed as "malformed". */
+static void test_a_value_nested_too_deep_fails_only_its_item(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&nest_module, 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    const char *limit = "a value nested more than 29 deep (arrays and maps inside "
+                        "one another) is more than a batch can carry";
+    /* results: 29 deep comes back, 30 fails its item */
+    troupe_value_t *items[3] = { troupe_value_int(29), troupe_value_int(30),
+                                 troupe_value_int(2) };
+    troupe_value_t *results[3];
+    CHECK(troupe_pool_map(pool, items, 3, results) == -1);
+    CHECK(strstr(troupe_error(), "item 1 failed: ") && strstr(troupe_error(), limit));
+    troupe_value_destroy(&items[1]);
+    items[1] = troupe_value_int(0);
+    CHECK(troupe_pool_map(pool, items, 3, results) == 0);
+    CHECK(results[0] && depth_of(troupe_value_get(results[0])) == 29);
+    for (int i = 0; i < 3; i++) {
+        troupe_value_destroy(&items[i]);
+        troupe_value_destroy(&results[i]);
+    }
+    /* items: 29 deep goes through, 30 fails where the caller sends it */
+    items[0] = nested(29, 5);
+    items[1] = nested(30, 6);
+    items[2] = nested(3, 7);
+    CHECK(items[0] && items[1] && items[2]);
+    imap_t m = { .calls = 0 };
+    CHECK(troupe_pool_imap_unordered(pool, items, 3, on_deep, &m) == 0);
+    CHECK(m.calls == 3 && m.failed == 1 && m.seen[0] == 29 && m.seen[2] == 3);
+    CHECK(strstr(m.error, limit));
+    /* a future of it fails alone, and the pool goes on */
+    troupe_future_t *f = troupe_pool_submit(pool, items[1]);
+    CHECK(f && troupe_future_wait(f, 60) == 0);
+    CHECK(troupe_future_error(f) && strstr(troupe_future_error(f), limit));
+    troupe_future_destroy(&f);
+    int64_t in[2] = { 1, 2 }, out[2];
+    CHECK(troupe_pool_map_int(pool, in, out, 2) == -1); /* a result is not an int */
+    CHECK(strstr(troupe_error(), "the result is not an integer: [1]"));
+    for (int i = 0; i < 3; i++)
         troupe_value_destroy(&items[i]);
     CHECK(troupe_pool_close(pool) == 0);
     troupe_pool_destroy(&pool);
@@ -621,6 +727,7 @@ int main(int argc, char **argv)
         T(test_values_through_a_module_of_this_program),
         T(test_failed_items_are_reported_where_they_belong),
         T(test_imap_unordered_hands_over_each_result_once),
+        T(test_a_value_nested_too_deep_fails_only_its_item),
         T(test_waiting_on_null_futures_is_an_error),
         T(test_futures_complete_as_they_finish),
         T(test_a_killed_worker_loses_nothing),
