@@ -11,6 +11,7 @@
 #include "troupe.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -118,6 +119,27 @@ static const troupe_module_t nest_module = {
     .abi_version = TROUPE_ABI_VERSION,
     .name = "nest",
     .message = nest_message,
+};
+
+/*  An integer n: a string of n bytes. */
+static int big_message(troupe_ctx_t *ctx, const msgpack_object *v)
+{
+    int64_t n = 0;
+    char *text = troupe_as_int(v, &n) && n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!text) {
+        troupe_fail(ctx, "not a size");
+        return TROUPE_ERROR;
+    }
+    memset(text, 'x', (size_t)n);
+    int rc = troupe_emit_str(ctx, text, (size_t)n);
+    free(text);
+    return rc;
+}
+
+static const troupe_module_t big_module = {
+    .abi_version = TROUPE_ABI_VERSION,
+    .name = "big",
+    .message = big_message,
 };
 
 /* ==== process hygiene =========================================================== */
@@ -449,6 +471,109 @@ static void test_a_value_nested_too_deep_fails_only_its_item(void)
     troupe_pool_destroy(&pool);
 }
 
+/* ==== out of memory (run under tests/failmalloc.so: the pool-oom test) ======== */
+
+typedef void arm_fn(const char *fn, size_t min, size_t max, unsigned nth,
+                    int this_thread);
+
+static arm_fn *failmalloc(void)
+{
+    arm_fn *arm = (arm_fn *)dlsym(RTLD_DEFAULT, "failmalloc_arm");
+    if (!arm)
+        printf("skip: needs tests/failmalloc.so in LD_PRELOAD (the pool-oom test)\n");
+    return arm;
+}
+
+typedef struct {
+    troupe_pool_t *pool;
+    troupe_value_t **items;
+    size_t n;
+    imap_t *m;
+    int rc;
+    char error[256]; /* troupe_error () is the calling thread's */
+} imap_call_t;
+
+static void *imap_in_a_thread(void *arg)
+{
+    imap_call_t *c = arg;
+    c->rc = troupe_pool_imap_unordered(c->pool, c->items, c->n, on_result, c->m);
+    snprintf(c->error, sizeof c->error, "%s", troupe_error());
+    return NULL;
+}
+
+/*  A result the pool's thread found no memory to keep (the calloc of its
+    record, 4 pointers: comp_t in runtime/embed/pool.h) is counted done and
+    never handed over: imap_unordered used to wait for it, spinning for
+    ever. It returns -1 once the rest is handed over, saying so. */
+static void test_out_of_memory_a_lost_result_ends_imap_unordered(void)
+{
+    arm_fn *arm = failmalloc();
+    if (!arm)
+        return;
+    troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_value_t *items[10];
+    for (int i = 0; i < 10; i++)
+        items[i] = troupe_value_int(i);
+    imap_t m = { .calls = 0 };
+    imap_call_t call = { pool, items, 10, &m, 0, "" };
+    pthread_t t;
+    arm("calloc", 4 * sizeof(void *), 4 * sizeof(void *), 3, 0);
+    pthread_create(&t, NULL, imap_in_a_thread, &call);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60;
+    if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+        fprintf(stderr, "FAIL %s:%d: imap_unordered still running after 60 s\n",
+                __FILE__, __LINE__);
+        _exit(1); /* it spins with the pool's lock taken and given back: no way out */
+    }
+    CHECK(call.rc == -1 && m.calls == 9);
+    CHECK(strstr(call.error, "out of memory: 1 result was lost"));
+    /* the pool goes on */
+    imap_t again = { .calls = 0 };
+    CHECK(troupe_pool_imap_unordered(pool, items, 10, on_result, &again) == 0);
+    CHECK(again.calls == 10);
+    for (int i = 0; i < 10; i++)
+        troupe_value_destroy(&items[i]);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+}
+
+/*  A map's result the pool's thread cannot copy (the copy of a 64 KB
+    string grows to 128 KB) fails its item: map used to return 0 with that
+    result NULL. */
+static void test_out_of_memory_a_result_not_kept_fails_its_item(void)
+{
+    arm_fn *arm = failmalloc();
+    if (!arm)
+        return;
+    troupe_pool_opts_t o = { .chunksize = 1 };
+    troupe_pool_t *pool = troupe_pool_new_module(&big_module, 1, &o);
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_value_t *items[3] = { troupe_value_int(65536), troupe_value_int(65536),
+                                 troupe_value_int(3) };
+    troupe_value_t *results[3];
+    arm("realloc", 100000, 200000, 1, 0);
+    CHECK(troupe_pool_map(pool, items, 3, results) == -1);
+    CHECK(strstr(troupe_error(), ": out of memory: its result could not be kept"));
+    CHECK(!results[0] && !results[1] && !results[2]);
+    arm("any", 0, 0, 0, 0);
+    CHECK(troupe_pool_map(pool, items, 3, results) == 0);
+    size_t len = 0;
+    CHECK(results[0] && troupe_value_as_str(results[0], &len) && len == 65536);
+    for (int i = 0; i < 3; i++) {
+        troupe_value_destroy(&items[i]);
+        troupe_value_destroy(&results[i]);
+    }
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+}
+
 /*  An array of NULL futures is refused with a message, not a crash
     (troupe_future_wait_all read the first one's pool before its check). */
 static void test_waiting_on_null_futures_is_an_error(void)
@@ -735,6 +860,8 @@ int main(int argc, char **argv)
         T(test_destroy_terminates_pending_work),
         T(test_bad_modules_are_refused_with_a_reason),
         T(test_threads_share_a_pool_beside_the_callers_zmq),
+        T(test_out_of_memory_a_lost_result_ends_imap_unordered),
+        T(test_out_of_memory_a_result_not_kept_fails_its_item),
     };
     const char *only = argc > 1 ? argv[1] : NULL;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
