@@ -168,8 +168,9 @@ void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
 const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback);
 /*  A file argument: relative paths are taken from the config file's folder
     (as module paths are), "-" and absolute paths stay as they are. The
-    string belongs to the runtime until the actor stops; NULL when unset
-    and fallback is NULL. */
+    string belongs to the runtime until the actor stops, and is the same
+    one at every call for the same text (made once: call it as often as
+    you like); NULL when unset and fallback is NULL. */
 const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback);
 /*  Parsed arguments: on a malformed value they record a failure naming the
     argument and return `fallback`; troupe_failed () then says so. */

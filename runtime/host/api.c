@@ -246,12 +246,19 @@ const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback
     return fallback;
 }
 
+/*  A path is made once per text and kept until the actor stops, so that a
+    module may call this for every item without the actor's memory growing
+    with each call. */
 const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback)
 {
     const char *text = troupe_arg(ctx, name, fallback);
     if (!text || text[0] == '/' || !strcmp(text, "-") || !ctx->base_dir)
         return text;
-    size_t len = strlen(ctx->base_dir) + strlen(text) + 2;
+    size_t base = strlen(ctx->base_dir);
+    for (int i = 0; i < ctx->npaths; i++) /* each is base_dir/ then a text */
+        if (!strcmp(ctx->paths[i] + base + 1, text))
+            return ctx->paths[i];
+    size_t len = base + strlen(text) + 2;
     char *path = malloc(len);
     char **more = realloc(ctx->paths, (ctx->npaths + 1) * sizeof *more);
     if (!path || !more) {
