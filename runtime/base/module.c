@@ -17,6 +17,11 @@
 #ifndef TROUPE_MODULE_DIR
 #define TROUPE_MODULE_DIR "/usr/local/lib/troupe/actors"
 #endif
+/*  The libdir, as meson's option says it: relative to the prefix, unless
+    it was set to a folder outside it. */
+#ifndef TROUPE_LIBDIR
+#define TROUPE_LIBDIR "lib"
+#endif
 
 static char *try_dir(const char *dir, size_t dirlen, const char *name)
 {
@@ -52,6 +57,28 @@ int module_lib_dir(char *buf, size_t len)
     *slash = '\0';
     int n = snprintf(buf, len, "%s", real);
     return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int module_installed_path(const char *rel, char *buf, size_t len)
+{
+    char dir[PATH_MAX];
+    size_t l = strlen(TROUPE_LIBDIR);
+    if (rel[0] == '/' || TROUPE_LIBDIR[0] == '/' || module_lib_dir(dir, sizeof dir) < 0)
+        return -1;
+    size_t n = strlen(dir);
+    if (n <= l || strcmp(dir + n - l, TROUPE_LIBDIR) != 0 || dir[n - l - 1] != '/')
+        return -1; /* not an installed libdir: a build tree */
+    dir[n - l - 1] = '\0'; /* the prefix */
+    int w = snprintf(buf, len, "%s/%s", dir, rel);
+    return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+/*  The module folder of the installation libtroupe was loaded from, which
+    is where a moved prefix has its built-in modules (before the folder
+    the build configured). -1 when libtroupe is not installed. */
+static int installed_module_dir(char *buf, size_t len)
+{
+    return module_installed_path(TROUPE_LIBDIR "/troupe/actors", buf, len);
 }
 
 char *module_resolve(const char *name, const char *base_dir, char *err,
@@ -99,6 +126,11 @@ char *module_resolve(const char *name, const char *base_dir, char *err,
             strcat(dir, "/../actors");
             found = try_dir(dir, strlen(dir), name);
         }
+    }
+    if (!found) {
+        char dir[PATH_MAX];
+        if (installed_module_dir(dir, sizeof dir) == 0)
+            found = try_dir(dir, strlen(dir), name);
     }
     if (!found)
         found = try_dir(TROUPE_MODULE_DIR, strlen(TROUPE_MODULE_DIR), name);
@@ -235,6 +267,9 @@ int module_each(void (*fn)(const char *path, const char *name, void *arg), void 
             scan_dir(exe, strlen(exe), &list, &n);
         }
     }
+    char dir[PATH_MAX];
+    if (installed_module_dir(dir, sizeof dir) == 0)
+        scan_dir(dir, strlen(dir), &list, &n);
     scan_dir(TROUPE_MODULE_DIR, strlen(TROUPE_MODULE_DIR), &list, &n);
     if (n)
         qsort(list, (size_t)n, sizeof *list, by_name);

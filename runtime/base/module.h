@@ -9,7 +9,8 @@
 /*  Finds the file for a module name as written in a config: a path (it has a
     '/'; relative to `base_dir` when not absolute) or a built-in name looked
     up in $TROUPE_MODULE_PATH, the `actors` folder beside the running
-    executable, then the installed module folder. Returns a new string the
+    executable, then the module folder of the installation libtroupe was
+    loaded from, then the one the build configured. Returns a new string the
     caller frees, or NULL with the reason in err. */
 char *module_resolve(const char *name, const char *base_dir, char *err,
                      size_t errlen);
@@ -17,6 +18,13 @@ char *module_resolve(const char *name, const char *base_dir, char *err,
 /*  The folder libtroupe was loaded from (a build tree's runtime/, or the
     installed libdir). Returns 0, or -1. */
 int module_lib_dir(char *buf, size_t len);
+
+/*  `rel`, a path relative to the install prefix (meson's libexecdir/troupe
+    ...), in the installation libtroupe was loaded from: that
+    libtroupe is PREFIX/LIBDIR/libtroupe.so, so a prefix installed with
+    DESTDIR or moved finds its own files. Returns 0, or -1 when libtroupe is
+    not in an installed libdir (a build tree) or `rel` is absolute. */
+int module_installed_path(const char *rel, char *buf, size_t len);
 
 /*  Loads a module file and checks its descriptor. Returns the descriptor
     (owned by the loaded object; keep *handle_p open while using it), or NULL

@@ -55,6 +55,9 @@
 #ifndef TROUPE_LIBEXEC_DIR
 #define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
 #endif
+#ifndef TROUPE_LIBEXEC_REL
+#define TROUPE_LIBEXEC_REL "libexec/troupe"
+#endif
 
 /* ==== the pool's end ============================================================= */
 
@@ -475,6 +478,11 @@ static int find_actor_exe(troupe_pool_t *p)
         if (access(p->actor_exe, X_OK) == 0)
             return 0;
     }
+    if (module_installed_path(TROUPE_LIBEXEC_REL "/troupe-actor", p->actor_exe,
+                              sizeof p->actor_exe)
+            == 0
+        && access(p->actor_exe, X_OK) == 0)
+        return 0; /* this installation's own, wherever its prefix is now */
     snprintf(p->actor_exe, sizeof p->actor_exe, "%s/troupe-actor", TROUPE_LIBEXEC_DIR);
     if (access(p->actor_exe, X_OK) == 0)
         return 0;

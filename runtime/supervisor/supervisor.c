@@ -14,6 +14,7 @@
     key pair of its own and an allowlist folder in the run directory
     (setup_curve, auth.c).
 */
+#include "base/module.h"
 #include "supervisor/supervise.h"
 #include "base/rundir.h"
 
@@ -47,6 +48,9 @@
 
 #ifndef TROUPE_LIBEXEC_DIR
 #define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
+#endif
+#ifndef TROUPE_LIBEXEC_REL
+#define TROUPE_LIBEXEC_REL "libexec/troupe"
 #endif
 
 /*  One line per event on stderr: time, level, the pipeline, the message
@@ -1099,6 +1103,9 @@ static int find_actor_exe(char *exe, size_t len)
                 return 0;
         }
     }
+    if (module_installed_path(TROUPE_LIBEXEC_REL "/troupe-actor", exe, len) == 0
+        && access(exe, X_OK) == 0)
+        return 0; /* this installation's own, wherever its prefix is now */
     snprintf(exe, len, "%s/troupe-actor", TROUPE_LIBEXEC_DIR);
     return access(exe, X_OK) == 0 ? 0 : -1;
 }
