@@ -149,6 +149,8 @@ typedef struct {
     char allow_dir[PATH_MAX + 8];
     wiring_curve_t curve;
     char last_said[600]; /* what an external actor is told when the run fails */
+    bool caller_waits;   /* a pool's caller was told why (ABORT) and has not
+                            ended this process yet: it stays until then */
     /* a head with nodes (opts->listen) */
     void *nodesock;
     auth_t *nodeauth;    /* keyed (--key, --allow): zauth for nodesock */

@@ -526,16 +526,25 @@ static void send_text_all(sup_t *s, int kind, const char *text)
             send_text(s, &s->insts[i], kind, text);
 }
 
+static void send_abort(sup_t *s, inst_t *in)
+{
+    send_text(s, in, CTL_ABORT, s->last_said[0] ? s->last_said : "the run failed");
+}
+
 /*  The run failed: an actor the caller plays is told why (it has no
-    process to signal) and counts as gone. */
+    process to signal) and counts as gone. A pool's caller learns the
+    reason from this message alone, so the pool's supervisor stays until
+    the caller ends it (wait_for_caller): were it to exit first, the caller
+    could see the exit before the message and know only the status. */
 static void abort_external(sup_t *s)
 {
     for (int i = 0; i < s->ninsts; i++) {
         inst_t *in = &s->insts[i];
         if (!s->plan->actors[in->actor].external || !instance_alive(in))
             continue;
-        send_text(s, in, CTL_ABORT, s->last_said[0] ? s->last_said : "the run failed");
+        send_abort(s, in);
         in->state = I_EXITED;
+        s->caller_waits = s->opts->embedded;
     }
 }
 
@@ -770,6 +779,8 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
             in->pid = (pid_t)root->via.array.ptr[1].via.u64;
         if (in->state == I_SPAWNED && !s->killing)
             send_config(s, in);
+        else if (a->external && s->caller_waits)
+            send_abort(s, in); /* the first went nowhere: it was not connected */
         break;
     case CTL_READY:
         if (in->state != I_CONFIGURED)
@@ -932,6 +943,7 @@ void read_signals(sup_t *s)
             say_info(s, "terminated by the calling program");
             fail_run(s, code);
             kill_all(s, SIGKILL);
+            s->caller_waits = false; /* it needs no reason: it ended us */
             continue;
         }
         if (s->draining || s->killing) {
@@ -1260,6 +1272,31 @@ static int setup(sup_t *s)
     return 0;
 }
 
+/*  A pool's supervisor whose run failed stays, with its control socket
+    open, until the caller has the reason and ends it (SIGTERM), so that
+    the caller never sees this process gone before it has the ABORT: the
+    exit status alone says nothing. An ABORT that went nowhere (the caller
+    was not connected yet) is sent again on the caller's HELLO. Bounded,
+    in case the caller never comes. */
+#define CALLER_WAIT_MS 30000
+static void wait_for_caller(sup_t *s)
+{
+    uint64_t deadline = now_ms() + CALLER_WAIT_MS;
+    while (s->caller_waits && now_ms() < deadline) {
+        zmq_pollitem_t items[2] = {
+            { .socket = s->ctl, .events = ZMQ_POLLIN },
+            { .fd = s->sigfd, .events = ZMQ_POLLIN },
+        };
+        if (zmq_poll(items, 2, 100) < 0 && errno != EINTR)
+            return;
+        if (items[0].revents & ZMQ_POLLIN)
+            read_control(s);
+        if (items[1].revents & ZMQ_POLLIN)
+            read_signals(s);
+        reap(s);
+    }
+}
+
 int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
                    zygote_t *zygote)
 {
@@ -1317,6 +1354,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         watch_tick(s);
         progress_tick(s);
     }
+    wait_for_caller(s);
     progress_end(s);
     if (s->exit_code < 0) {
         bool all_done = true;
