@@ -113,8 +113,11 @@ typedef struct {
         = { .abi_version = TROUPE_ABI_VERSION, __VA_ARGS__ }
 
 /* ---- emitting values (from message, produce or flush) ------------------ */
-/*  Each returns 0, or -1 when called outside a hook or on a full batch
-    buffer that could not grow. */
+/*  Each returns 0, or -1 when called outside a hook or when the value
+    cannot travel: the batch buffer could not grow for it (out of memory),
+    or it nests arrays and maps more than 29 deep (the most a batch can
+    carry: msgpack-c decodes 32 levels, and the batch takes 3). Then the value is dropped whole and the item fails, saying why, whether
+    or not the module looks at what this returned. */
 int troupe_emit_int(troupe_ctx_t *ctx, int64_t value);
 int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value);
 int troupe_emit_double(troupe_ctx_t *ctx, double value);
@@ -165,8 +168,9 @@ void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
 const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback);
 /*  A file argument: relative paths are taken from the config file's folder
     (as module paths are), "-" and absolute paths stay as they are. The
-    string belongs to the runtime until the actor stops; NULL when unset
-    and fallback is NULL. */
+    string belongs to the runtime until the actor stops, and is the same
+    one at every call for the same text (made once: call it as often as
+    you like); NULL when unset and fallback is NULL. */
 const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback);
 /*  Parsed arguments: on a malformed value they record a failure naming the
     argument and return `fallback`; troupe_failed () then says so. */

@@ -3,6 +3,8 @@
 # actor, the item and the message (as Pool.map raises); with on_error = skip
 # the run goes on and the rest comes out. A module that refuses its
 # arguments or cannot open its file stops the run before it starts, exit 2.
+# A value that cannot travel (nested too deep, or out of memory while it
+# is packed) fails its own item, never the batch it would have been in.
 . "$(dirname "$0")/lib.sh"
 
 # 3037000500 squared overflows int64: item 1 of 3 fails
@@ -123,4 +125,93 @@ expect_contains "a corrupted batch: says where" "$SCRATCH/err" \
     "actor 'print' #0 received"
 expect_contains "a corrupted batch: and why it fails" "$SCRATCH/err" "malformed frame(s) from the run's own actors"
 expect_nothing_left overrun "a corrupted batch"
+# A value nested deeper than a batch can carry (msgpack-c decodes 32 levels
+# of arrays and maps, the batch's envelope takes 3) fails its own item
+# where it is emitted, saying why; it used to make its whole batch
+# undecodable downstream, and the run failed as "malformed", every other
+# item of the batch lost with it.
+nest() { /usr/bin/python3 -c 'import sys; d = int(sys.argv[1]); print("[" * d + sys.argv[2] + "]" * d)' "$1" "$2"; }
+{ nest 29 1; nest 30 2; echo 3; nest 40 '{"a": 4}'; } > "$SCRATCH/deep.jsonl"
+cat > "$SCRATCH/deep.zpl" <<ZPL
+pipeline = deep
+actor = read
+    module = jsonl_in
+    out = values
+    args
+        file = $SCRATCH/deep.jsonl
+actor = print
+    module = print
+    in = values
+ZPL
+"$TROUPE" run "$SCRATCH/deep.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+wait_at_most $! 60
+expect_eq "a value nested too deep: exit code" "$?" 1
+expect_contains "a value nested too deep: the actor, the item and the limit" "$SCRATCH/err" \
+    "actor 'read' #0: item 1 failed: a value nested more than 29 deep (arrays and maps inside one another) is more than a batch can carry"
+"$TROUPE" run -s read.on_error=skip --stats "$SCRATCH/deep.json" "$SCRATCH/deep.zpl" \
+    > "$SCRATCH/out" 2> "$SCRATCH/err" &
+wait_at_most $! 60
+expect_eq "a value nested too deep, skipped: exit code" "$?" 0
+{ nest 29 1; echo 3; } > "$SCRATCH/want"
+expect_file_eq "a value nested too deep, skipped: the rest comes out" "$SCRATCH/out" "$SCRATCH/want"
+expect_eq "a value nested too deep, skipped: two failed, nothing malformed" \
+    "$(/usr/bin/python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["failed_items"], sum(a["malformed"] for a in j["actors"]))' "$SCRATCH/deep.json")" "2 0"
+# the same through troupe_emit_object (a value a module built itself)
+cat > "$SCRATCH/deepobj.zpl" <<ZPL
+pipeline = deepobj
+actor = make
+    module = $BUILD/tests/awkward.so
+    out = values
+    on_error = skip
+    args
+        kind = deep
+        how = object
+        depth = 30
+        count = 3
+actor = print
+    module = print
+    in = values
+ZPL
+"$TROUPE" run --stats "$SCRATCH/deepobj.json" "$SCRATCH/deepobj.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+wait_at_most $! 60
+expect_eq "an object nested too deep, skipped: exit code" "$?" 0
+expect_eq "an object nested too deep, skipped: nothing out, three failed" \
+    "$(wc -c < "$SCRATCH/out") $(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["failed_items"])' "$SCRATCH/deepobj.json")" "0 3"
+expect_nothing_left deep "a value nested too deep"
+# Out of memory while a module emits (tests/failmalloc.so fails the group
+# buffer's growth for a 1 MB string, which the module does not check, then
+# it emits one more value): the item fails, saying so, and nothing else is
+# touched. The value used to be counted before it was packed: the group
+# said two values and held one and a half, and the next stage failed the
+# run on a malformed batch.
+cat > "$SCRATCH/oom.zpl" <<ZPL
+pipeline = oom
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 10
+actor = bad
+    module = $BUILD/tests/faulty.so
+    in = numbers
+    out = passed
+    on_error = skip
+    args
+        mode = oom
+        at = 4
+actor = print
+    module = print
+    in = passed
+ZPL
+LD_PRELOAD="$BUILD/tests/failmalloc.so" "$TROUPE" run -v --stats "$SCRATCH/oom.json" \
+    "$SCRATCH/oom.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+wait_at_most $! 60
+expect_eq "out of memory in an emit: exit code" "$?" 0
+seq 0 9 | grep -vx 4 > "$SCRATCH/want"
+expect_file_eq "out of memory in an emit: the other items exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "out of memory in an emit: the item fails, saying why" "$SCRATCH/err" \
+    "actor 'bad' #0: item 4 failed (skipped): out of memory: the value emitted could not be packed"
+expect_eq "out of memory in an emit: one failed, nothing malformed" \
+    "$(/usr/bin/python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["failed_items"], sum(a["malformed"] for a in j["actors"]))' "$SCRATCH/oom.json")" "1 0"
+expect_nothing_left oom "out of memory in an emit"
 finish

@@ -17,6 +17,16 @@
 #ifndef TROUPE_LIBEXEC_DIR
 #define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
 #endif
+/*  The same two relative to the prefix, and the libdir (meson's options):
+    a prefix installed with DESTDIR or moved finds its own files from
+    where libtroupe is. */
+#ifndef TROUPE_LIBEXEC_REL
+#define TROUPE_LIBEXEC_REL "libexec/troupe"
+#endif
+#ifndef TROUPE_LIBDIR
+#define TROUPE_LIBDIR "lib"
+#endif
+#define TROUPE_MODULE_REL TROUPE_LIBDIR "/troupe/actors"
 
 int paths_lib_dir(char *buf, size_t len)
 {
@@ -47,8 +57,27 @@ static int program_dir(char *buf, size_t len)
     return 0;
 }
 
-/*  Calls fn on the three folders of steps 2 to 4, each followed by `sub`. */
-static void each_dir(const char *sub, const char *installed,
+/*  `rel` (relative to the prefix) in the installation libtroupe was
+    loaded from, PREFIX/LIBDIR/libtroupe.so: -1 when libtroupe is not in
+    an installed libdir (a build tree) or a folder option is absolute. */
+static int installed(const char *rel, char *buf, size_t len)
+{
+    char dir[PATH_MAX];
+    size_t l = strlen(TROUPE_LIBDIR);
+    if (rel[0] == '/' || TROUPE_LIBDIR[0] == '/' || paths_lib_dir(dir, sizeof dir) < 0)
+        return -1;
+    size_t n = strlen(dir);
+    if (n <= l || strcmp(dir + n - l, TROUPE_LIBDIR) != 0 || dir[n - l - 1] != '/')
+        return -1;
+    dir[n - l - 1] = '\0'; /* the prefix */
+    int w = snprintf(buf, len, "%s/%s", dir, rel);
+    return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+/*  Calls fn on the folders of steps 2 to 4, each followed by `sub`; step
+    4 is the installation libtroupe belongs to (`rel` in its prefix), then
+    the folder the build configured (`configured`). */
+static void each_dir(const char *sub, const char *rel, const char *configured,
                      bool (*fn)(const char *dir, void *arg), void *arg)
 {
     char base[PATH_MAX - 64], dir[PATH_MAX];
@@ -62,7 +91,9 @@ static void each_dir(const char *sub, const char *installed,
         if (fn(dir, arg))
             return;
     }
-    fn(installed, arg);
+    if (installed(rel, dir, sizeof dir) == 0 && strcmp(dir, configured) && fn(dir, arg))
+        return;
+    fn(configured, arg);
 }
 
 void paths_module_dirs(bool (*fn)(const char *dir, void *arg), void *arg)
@@ -79,7 +110,7 @@ void paths_module_dirs(bool (*fn)(const char *dir, void *arg), void *arg)
         }
         env += len + (env[len] == ':');
     }
-    each_dir("/actors", TROUPE_MODULE_DIR, fn, arg);
+    each_dir("/actors", TROUPE_MODULE_REL, TROUPE_MODULE_DIR, fn, arg);
 }
 
 typedef struct {
@@ -119,7 +150,7 @@ int paths_actor_exe(char *exe, size_t len, char *err, size_t errlen)
     }
     actor_search_t a = { exe, len, err, errlen, 0 };
     exe[0] = '\0';
-    each_dir("", TROUPE_LIBEXEC_DIR, try_actor_dir, &a);
+    each_dir("", TROUPE_LIBEXEC_REL, TROUPE_LIBEXEC_DIR, try_actor_dir, &a);
     if (exe[0])
         return 0;
     if (err && a.used < errlen)

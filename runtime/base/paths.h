@@ -9,8 +9,10 @@
          build/actors/;
       3. one folder up from libtroupe: the same files seen from a program
          of the user's that loads a build tree's build/runtime/libtroupe.so;
-      4. the folders of the installation (TROUPE_LIBEXEC_DIR,
-         TROUPE_MODULE_DIR, set by meson).
+      4. the folders of the installation libtroupe belongs to, found from
+         where libtroupe is (so that a prefix installed with DESTDIR, or
+         moved, finds its own), then those the build configured
+         (TROUPE_LIBEXEC_DIR, TROUPE_MODULE_DIR).
 */
 #ifndef TR_PATHS_H
 #define TR_PATHS_H

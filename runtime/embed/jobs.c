@@ -84,9 +84,22 @@ void job_fail(job_t *j, size_t index, const char *why)
 {
     if (j->error && index >= j->error_index)
         return;
+    char *copy = strdup(why);
+    if (!copy) {
+        j->lost++;
+        return;
+    }
     free(j->error);
-    j->error = strdup(why);
+    j->error = copy;
     j->error_index = index;
+}
+
+/*  The job's error, or NULL when it has none. Under the lock. */
+static const char *job_error(const job_t *j)
+{
+    if (j->error)
+        return j->error;
+    return j->lost ? "out of memory: a result was lost" : NULL;
 }
 
 /*  Frees a job that never reached the table. */
@@ -190,7 +203,7 @@ static int run_job(troupe_pool_t *p, job_t *j)
         return -1;
     pthread_mutex_lock(&p->mu);
     job_wait(p, j, 0);
-    int rc = j->error ? tr_error("troupe: pool: %s", j->error) : 0;
+    int rc = job_error(j) ? tr_error("troupe: pool: %s", job_error(j)) : 0;
     j->abandoned = true;
     bool free_pool = job_release(j); /* the caller's reference */
     free_pool |= table_trim(p);
@@ -319,6 +332,14 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
             rc = tr_error("troupe: pool: %s", j->error ? j->error : "the pool ended");
             break;
         }
+        if (!list && job_finished(j)) {
+            /* every item is back, and what is not handed over by now was
+               never kept: waiting for it would spin for ever */
+            rc = tr_error("troupe: pool_imap_unordered: out of memory: %zu result%s "
+                          "lost",
+                          j->lost, j->lost == 1 ? " was" : "s were");
+            break;
+        }
         pthread_mutex_unlock(&pool->mu);
         while (list) { /* the callback runs without the lock */
             comp_t *c = list;
@@ -415,7 +436,7 @@ const char *troupe_future_error(const troupe_future_t *f)
         return NULL;
     job_t *j = (job_t *)&f->job;
     pthread_mutex_lock(&j->pool->mu);
-    const char *e = job_finished(j) ? j->error : NULL;
+    const char *e = job_finished(j) ? job_error(j) : NULL;
     pthread_mutex_unlock(&j->pool->mu);
     return e;
 }

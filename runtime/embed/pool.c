@@ -54,10 +54,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef TROUPE_LIBEXEC_DIR
-#define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
-#endif
-
 /* ==== the pool's end ============================================================= */
 
 /*  The pool cannot go on: every job not finished fails with `why`. Under
@@ -175,18 +171,28 @@ static void fail_not_a(job_t *j, size_t i, const msgpack_object *v, const char *
     job_fail(j, i, text);
 }
 
+/*  Files item i's result, or why it failed. The item is counted done
+    before this, so a result that finds no memory must still leave a mark
+    where the caller looks: the item's error for a map or a future, the
+    job's count of lost results for imap_unordered. */
 static void file_result(job_t *j, size_t i, const msgpack_object *v, const char *failed)
 {
-    char text[256];
+    char text[900];
     if (j->imap) {
         comp_t *c = calloc(1, sizeof *c);
-        if (!c)
-            return;
-        c->index = i;
-        if (failed)
+        if (c && failed)
             c->error = strdup(failed);
-        else
+        else if (c)
             c->value = troupe_value_object(v);
+        if (c && !c->error && !c->value) {
+            free(c);
+            c = NULL;
+        }
+        if (!c) {
+            j->lost++;
+            return;
+        }
+        c->index = i;
         if (j->comp_tail)
             j->comp_tail->next = c;
         else
@@ -195,20 +201,17 @@ static void file_result(job_t *j, size_t i, const msgpack_object *v, const char 
         return;
     }
     if (failed) {
-        snprintf(text, sizeof text, "item %zu failed: ", i);
-        char *why = malloc(strlen(text) + strlen(failed) + 1);
-        if (why) {
-            strcpy(why, text);
-            strcat(why, failed);
-            job_fail(j, i, why);
-            free(why);
-        }
+        snprintf(text, sizeof text, "item %zu failed: %s", i, failed);
+        job_fail(j, i, text);
         return;
     }
     switch (j->kind) {
     case JOB_VALUES:
-        if (j->results)
-            j->results[i] = troupe_value_object(v);
+        if (j->results && !(j->results[i] = troupe_value_object(v))) {
+            snprintf(text, sizeof text,
+                     "item %zu: out of memory: its result could not be kept", i);
+            job_fail(j, i, text);
+        }
         break;
     case JOB_INTS:
         if (!troupe_as_int(v, &j->iout[i]))
@@ -499,6 +502,7 @@ static plan_t *pool_plan(troupe_pool_t *p, const char *module, const char *path,
     c->source = true;
     c->ordered = 0;
     c->restart = RESTART_TEMPORARY;
+    c->on_error = ON_ERROR_SKIP; /* an item it cannot send fails its own future */
     c->outputs = one_int(0);
     c->noutputs = 1;
     c->inputs = one_int(1);

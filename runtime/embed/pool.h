@@ -40,6 +40,7 @@ typedef struct job {
     size_t ndone;
     char *error; /* the failed item of lowest index, or the pool's end */
     size_t error_index;
+    size_t lost;    /* results not kept for want of memory */
     bool failed;    /* the pool ended before the job did */
     bool abandoned; /* the caller left: the rest of it is not wanted */
     bool imap;
@@ -94,7 +95,8 @@ job_t *job_find(troupe_pool_t *p, uint64_t index);
 bool job_release(job_t *j);
 /*  Finished jobs at the head of the table leave it; as job_release. */
 bool table_trim(troupe_pool_t *p);
-/*  Records why item `index` failed, keeping the lowest index's reason. */
+/*  Records why item `index` failed, keeping the lowest index's reason (a
+    reason that finds no memory counts as a lost result). */
 void job_fail(job_t *j, size_t index, const char *why);
 
 /*  Frees the pool, once job_release or table_trim said it lost its last

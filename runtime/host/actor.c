@@ -825,8 +825,7 @@ static void group_end(host_t *h, int rc)
         return;
     }
     if (ctx->emit_open) { /* emit_begin without emit_end: drop the half value,
-                             count and bytes both, or the group is garbage */
-        ctx->group_n--;
+                             not counted yet, or the group is garbage */
         ctx->group_sb.size = ctx->emit_at;
         ctx->emit_open = false;
     }
@@ -1840,7 +1839,7 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
     memset(&h, 0, sizeof h);
     h.embed = embed;
     msgpack_sbuffer_init(&h.ctx.group_sb);
-    msgpack_packer_init(&h.ctx.group_pk, &h.ctx.group_sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&h.ctx.group_pk, &h.ctx, host_group_write);
     msgpack_zone_init(&h.zone, ZONE_FIRST);
     h.zone_size = ZONE_FIRST;
     h.zone_first = h.zone.chunk_list.head;

@@ -8,6 +8,7 @@
 #include "host/host.h"
 
 #include "wire/ctl.h"
+#include "wire/envelope.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,56 +27,128 @@ void host_group_reset(troupe_ctx_t *ctx)
     ctx->emit_open = false;
 }
 
-static msgpack_packer *emit_packer(troupe_ctx_t *ctx)
+int host_group_write(void *data, const char *buf, size_t len)
+{
+    troupe_ctx_t *ctx = data;
+    if (msgpack_sbuffer_write(&ctx->group_sb, buf, len) == 0)
+        return 0;
+    ctx->group_oom = true; /* the packer's caller may not look at the answer */
+    return -1;
+}
+
+/*  The packer for one more value, which starts at *at in the group; NULL
+    when no value may be emitted now. */
+static msgpack_packer *emit_packer(troupe_ctx_t *ctx, size_t *at)
 {
     if (!ctx || !ctx->in_hook || ctx->emit_open)
         return NULL;
-    ctx->group_n++;
+    *at = ctx->group_sb.size;
+    ctx->group_oom = false;
     return &ctx->group_pk;
+}
+
+/*  A fixmap, fixarray, array 16/32 or map 16/32. */
+static bool is_container(uint8_t type)
+{
+    return (type >= 0x80 && type <= 0x9f) || (type >= 0xdc && type <= 0xdf);
+}
+
+/*  The value packed from `at` on joins the group, counted only now that it
+    is whole: a count without its bytes, or bytes no consumer can decode,
+    would make the whole batch garbage. A value that cannot travel is taken
+    back and fails its item instead. The depth is looked at only for a
+    container with room for more levels than a batch carries. */
+static int emit_finish(troupe_ctx_t *ctx, size_t at)
+{
+    const uint8_t *v = (const uint8_t *)ctx->group_sb.data + at;
+    size_t size = ctx->group_sb.size - at;
+    if (ctx->group_oom)
+        troupe_fail(ctx, "out of memory: the value emitted could not be packed");
+    else if (size == 0) /* a msgpack-c packer never packs nothing */
+        troupe_fail(ctx, "no value was packed between troupe_emit_begin and _end");
+    else if (size > ENV_MAX_DEPTH && is_container(v[0]) && !env_depth_ok(v, size))
+        troupe_fail(ctx, "a value nested more than %d deep (arrays and maps inside one "
+                         "another) is more than a batch can carry",
+                    ENV_MAX_DEPTH);
+    else {
+        ctx->group_n++;
+        return 0;
+    }
+    ctx->group_sb.size = at;
+    return -1;
 }
 
 int troupe_emit_int(troupe_ctx_t *ctx, int64_t value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_int64(pk, value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_int64(pk, value);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_uint64(pk, value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_uint64(pk, value);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_double(troupe_ctx_t *ctx, double value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_double(pk, value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_double(pk, value);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_bool(troupe_ctx_t *ctx, bool value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
     if (!pk)
         return -1;
-    return value ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    if (value)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_nil(troupe_ctx_t *ctx)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_nil(pk) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_nil(pk);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_str_with_body(pk, data, size) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_str_with_body(pk, data, size);
+    return emit_finish(ctx, at);
 }
 
 int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_sbuffer_write(&ctx->group_sb, data, size) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    host_group_write(ctx, data, size);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
@@ -85,22 +158,31 @@ int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
 
 int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_bin_with_body(pk, data, size) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_bin_with_body(pk, data, size);
+    return emit_finish(ctx, at);
 }
 
 int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value)
 {
-    msgpack_packer *pk = emit_packer(ctx);
-    return pk ? msgpack_pack_object(pk, *value) : -1;
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk)
+        return -1;
+    msgpack_pack_object(pk, *value);
+    return emit_finish(ctx, at);
 }
 
 msgpack_packer *troupe_emit_begin(troupe_ctx_t *ctx)
 {
-    msgpack_packer *pk = emit_packer(ctx);
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
     if (pk) {
         ctx->emit_open = true;
-        ctx->emit_at = ctx->group_sb.size;
+        ctx->emit_at = at;
     }
     return pk;
 }
@@ -110,7 +192,7 @@ int troupe_emit_end(troupe_ctx_t *ctx)
     if (!ctx || !ctx->emit_open)
         return -1;
     ctx->emit_open = false;
-    return 0;
+    return emit_finish(ctx, ctx->emit_at);
 }
 
 int troupe_wait_readable(troupe_ctx_t *ctx, int fd)
@@ -165,12 +247,19 @@ const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback
     return fallback;
 }
 
+/*  A path is made once per text and kept until the actor stops, so that a
+    module may call this for every item without the actor's memory growing
+    with each call. */
 const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback)
 {
     const char *text = troupe_arg(ctx, name, fallback);
     if (!text || text[0] == '/' || !strcmp(text, "-") || !ctx->base_dir)
         return text;
-    size_t len = strlen(ctx->base_dir) + strlen(text) + 2;
+    size_t base = strlen(ctx->base_dir);
+    for (int i = 0; i < ctx->npaths; i++) /* each is base_dir/ then a text */
+        if (!strcmp(ctx->paths[i] + base + 1, text))
+            return ctx->paths[i];
+    size_t len = base + strlen(text) + 2;
     char *path = malloc(len);
     char **more = realloc(ctx->paths, (ctx->npaths + 1) * sizeof *more);
     if (!path || !more) {

@@ -46,6 +46,7 @@ struct _troupe_ctx_t {
     msgpack_sbuffer group_sb;
     msgpack_packer group_pk;
     uint32_t group_n;
+    bool group_oom; /* a write into the group failed since the value began */
     bool emit_open; /* between troupe_emit_begin and _end */
     size_t emit_at; /* where the value troupe_emit_begin opened starts */
     int wait_fd;    /* a source waits for this to be readable; -1: no */
@@ -62,6 +63,10 @@ long host_peak_rss_kb(void);
 
 /*  Clears the group buffer before a hook runs for one item. */
 void host_group_reset(troupe_ctx_t *ctx);
+
+/*  The group packer's write callback (data: the ctx): msgpack_sbuffer_write,
+    noting a failure, which a module's own packing calls may not look at. */
+int host_group_write(void *data, const char *buf, size_t len);
 
 /*  Emits one value already packed (exactly one msgpack value, checked by
     the caller): the embedding API's items. */

@@ -238,6 +238,8 @@ static void on_hello(sup_t *s, inst_t *in, const msgpack_object *root)
         in->pid = (pid_t)root->via.array.ptr[1].via.u64;
     if (in->state == I_SPAWNED && !s->killing)
         send_config(s, in);
+    else if (s->plan->actors[in->actor].external && s->caller_waits)
+        send_abort(s, in); /* the first went nowhere: it was not connected */
 }
 
 /*  [READY, bound...]: configured. A restarted instance joins the running

@@ -335,16 +335,25 @@ void reap(sup_t *s)
     }
 }
 
+void send_abort(sup_t *s, inst_t *in)
+{
+    send_text(s, in, CTL_ABORT, s->last_said[0] ? s->last_said : "the run failed");
+}
+
 /*  The run failed: an actor the caller plays is told why (it has no
-    process to signal) and counts as gone. */
+    process to signal) and counts as gone. A pool's caller learns the
+    reason from this message alone, so the pool's supervisor stays until
+    the caller ends it (wait_for_caller): were it to exit first, the caller
+    could see the exit before the message and know only the status. */
 static void abort_external(sup_t *s)
 {
     for (int i = 0; i < s->ninsts; i++) {
         inst_t *in = &s->insts[i];
         if (!s->plan->actors[in->actor].external || !instance_alive(in))
             continue;
-        send_text(s, in, CTL_ABORT, s->last_said[0] ? s->last_said : "the run failed");
+        send_abort(s, in);
         in->state = I_EXITED;
+        s->caller_waits = s->opts->embedded;
     }
 }
 

@@ -139,6 +139,8 @@ typedef struct {
     char allow_dir[PATH_MAX + 8];
     wiring_curve_t curve;
     char last_said[600]; /* what an external actor is told when the run fails */
+    bool caller_waits;   /* a pool's caller was told why (ABORT) and has not
+                            ended this process yet: it stays until then */
     /* a head with nodes (opts->listen) */
     head_t *head;
     unsigned head_cores;
@@ -200,6 +202,8 @@ void fail_run(sup_t *s, int code);
 /*  Stops the sources and lets what is in flight reach the sinks first. */
 void drain_run(sup_t *s, int code);
 bool all_exited(sup_t *s);
+/*  [ABORT, why] to an actor the caller plays. */
+void send_abort(sup_t *s, inst_t *in);
 
 /* ---- control.c: the control plane -------------------------------------------- */
 /*  A control message (one msgpack frame) from an instance, local or

@@ -154,6 +154,7 @@ void read_signals(sup_t *s)
             say_info(s, "terminated by the calling program");
             fail_run(s, code);
             kill_all(s, SIGKILL);
+            s->caller_waits = false; /* it needs no reason: it ended us */
             continue;
         }
         if (s->draining || s->killing) {
@@ -562,6 +563,31 @@ static void loop(sup_t *s)
     }
 }
 
+/*  A pool's supervisor whose run failed stays, with its control socket
+    open, until the caller has the reason and ends it (SIGTERM), so that
+    the caller never sees this process gone before it has the ABORT: the
+    exit status alone says nothing. An ABORT that went nowhere (the caller
+    was not connected yet) is sent again on the caller's HELLO. Bounded,
+    in case the caller never comes. */
+#define CALLER_WAIT_MS 30000
+static void wait_for_caller(sup_t *s)
+{
+    uint64_t deadline = now_ms() + CALLER_WAIT_MS;
+    while (s->caller_waits && now_ms() < deadline) {
+        zmq_pollitem_t items[2] = {
+            { .socket = s->ctl, .events = ZMQ_POLLIN },
+            { .fd = s->sigfd, .events = ZMQ_POLLIN },
+        };
+        if (zmq_poll(items, 2, 100) < 0 && errno != EINTR)
+            return;
+        if (items[0].revents & ZMQ_POLLIN)
+            read_control(s);
+        if (items[1].revents & ZMQ_POLLIN)
+            read_signals(s);
+        reap(s);
+    }
+}
+
 /*  The exit code, unless decided already, and what the run says at its
     end. */
 static void conclude(sup_t *s)
@@ -653,6 +679,7 @@ int supervisor_run(const plan_t *plan, const supervisor_opts_t *opts,
         progress_start(s);
         start_all(s);
         loop(s);
+        wait_for_caller(s);
         conclude(s);
     }
     teardown(s);

@@ -47,14 +47,15 @@ static uint64_t get_be(const uint8_t *p, int bytes)
     is exactly one value whose every declared length fits in the bytes that
     remain: each element takes at least one byte, so what msgpack-c then
     allocates is bounded by the frame's size. */
+/*  Payload bytes after the type byte, for the fixed-size types. */
+static const uint8_t fixed[256] = {
+    [0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
+    [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8, [0xd4] = 2, [0xd5] = 3,
+    [0xd6] = 5, [0xd7] = 9, [0xd8] = 17,
+};
+
 static bool frame_sane(const uint8_t *p, size_t n)
 {
-    static const uint8_t fixed[256] = {
-        /* payload bytes after the type byte for fixed-size types */
-        [0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
-        [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8, [0xd4] = 2, [0xd5] = 3,
-        [0xd6] = 5, [0xd7] = 9, [0xd8] = 17,
-    };
     size_t i = 0;
     uint64_t pending = 1; /* values still to read */
     while (pending) {
@@ -101,6 +102,72 @@ static bool frame_sane(const uint8_t *p, size_t n)
         pending += count;
     }
     return i == n;
+}
+
+/* ==== how deep a value nests ============================================== */
+
+/*  Walks packed values the way frame_sane does, keeping, for each open
+    array or map, how many of its elements are still to come. The bytes
+    are our own packer's, but every read is still bounded by `size`: a
+    value cut short is not this check's to judge (the frame would be
+    refused as it was before). */
+bool env_depth_ok(const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    uint64_t left[ENV_MAX_DEPTH];
+    unsigned open = 0;
+    size_t i = 0;
+    while (i < size) {
+        /* every container takes a byte at least: too few bytes are left
+           for enough of them to go past the limit */
+        if (size - i < ENV_MAX_DEPTH + 1 - open)
+            return true;
+        uint8_t b = p[i++];
+        uint64_t skip = 0, count = 0;
+        bool container = false;
+        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3))
+            ;
+        else if (b <= 0x9f) { /* fixmap, fixarray */
+            container = true;
+            count = b <= 0x8f ? 2u * (b & 0x0f) : b & 0x0f;
+        }
+        else if (b <= 0xbf)
+            skip = b & 0x1f;
+        else if (fixed[b])
+            skip = fixed[b];
+        else { /* bin, ext, str 8..32, array and map 16..32 */
+            int w = b == 0xc4 || b == 0xc7 || b == 0xd9 ? 1
+                    : b == 0xc5 || b == 0xc8 || b == 0xda || b == 0xdc || b == 0xde ? 2
+                                                                                : 4;
+            if ((size_t)w > size - i)
+                return true;
+            uint64_t len = get_be(p + i, w);
+            i += (size_t)w;
+            if (b >= 0xdc) {
+                container = true;
+                count = b >= 0xde ? 2 * len : len;
+            }
+            else
+                skip = len + (b >= 0xc7 && b <= 0xc9); /* ext: its type byte */
+        }
+        if (container) {
+            /* msgpack-c refuses to open one more, even an empty one */
+            if (open == ENV_MAX_DEPTH)
+                return false;
+            if (count) {
+                left[open++] = count;
+                continue;
+            }
+        }
+        else if (skip > size - i)
+            return true;
+        else
+            i += (size_t)skip;
+        /* one element done: so is every container it was the last of */
+        while (open && --left[open - 1] == 0)
+            open--;
+    }
+    return true;
 }
 
 /* ==== batches of integers, read without msgpack-c ========================= */

@@ -8,6 +8,7 @@
 #define TR_ENVELOPE_H
 
 #include <msgpack.h>
+#include <msgpack/unpack_define.h> /* MSGPACK_EMBED_STACK_SIZE */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,17 @@ env_status_t env_batch_view(const msgpack_object *root, env_batch_t *batch);
 /*  The envelope kind of a decoded value, or -1 with the status in *status. */
 int env_kind(const msgpack_object *root, env_status_t *status);
 const char *env_status_str(env_status_t status);
+
+/*  How deep a value may nest to travel in a batch: msgpack-c's unpacker
+    opens at most MSGPACK_EMBED_STACK_SIZE (32) arrays and maps, empty ones
+    included, one inside the other, and a batch's envelope takes 3 of them
+    (the batch, its groups, the group). A deeper value would make the whole
+    batch undecodable, so the emitting side refuses it. */
+#define ENV_MAX_DEPTH (MSGPACK_EMBED_STACK_SIZE - 3)
+
+/*  True unless the packed values in data[0 .. size) nest arrays and maps
+    more than ENV_MAX_DEPTH deep. Reads the bytes once, allocates nothing. */
+bool env_depth_ok(const void *data, size_t size);
 
 /*  HELLO, consumer to producer: who it is, how many batches it can take, and
     for a broadcast, the topic prefix it subscribes to. */

@@ -7,7 +7,10 @@
     unended: it starts a value with troupe_emit_begin, writes half of it
     and never calls troupe_emit_end (the half value must be dropped, and
     nothing else); overrun: it writes one more value through the packer
-    after troupe_emit_end, which corrupts its output batch. Every process draws from its
+    after troupe_emit_end, which corrupts its output batch; oom: it emits a
+    1 MB string while tests/failmalloc.so (LD_PRELOAD) fails the group
+    buffer's growth, then one more value, as a module does that ignores
+    what troupe_emit_* returns. Every process draws from its
     own pid-seeded generator, so an item that killed one process is most
     likely handled by the next. With `at = ID` and `marker = PATH` instead,
     it misbehaves exactly once: at item ID, in the first process to get
@@ -16,8 +19,10 @@
 */
 #include <troupe.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,6 +64,29 @@ static void misbehave(const char *mode)
             pause();
 }
 
+/*  The oom mode: the next allocation of 1 MB or more on this thread fails,
+    which is the group buffer growing to take the string. */
+static int emit_without_memory(troupe_ctx_t *ctx)
+{
+    typedef void arm_fn(const char *fn, size_t min, size_t max, unsigned nth,
+                        int this_thread);
+    arm_fn *arm = (arm_fn *)dlsym(RTLD_DEFAULT, "failmalloc_arm");
+    size_t size = 1 << 20;
+    char *big = malloc(size);
+    if (!arm || !big) {
+        free(big);
+        troupe_fail(ctx, "faulty: mode oom needs tests/failmalloc.so in LD_PRELOAD");
+        return -1;
+    }
+    memset(big, 'x', size);
+    arm("any", size, SIZE_MAX, 1, 1);
+    troupe_emit_str(ctx, big, size); /* not looked at, on purpose */
+    arm("any", 0, 0, 0, 1);          /* disarmed, whatever happened */
+    free(big);
+    troupe_emit_int(ctx, 7);
+    return 0;
+}
+
 static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
 {
     faulty_t *f = troupe_state(ctx);
@@ -74,7 +102,8 @@ static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
             }
         }
     }
-    if (now && strcmp(f->mode, "unended") && strcmp(f->mode, "overrun")) {
+    if (now && strcmp(f->mode, "unended") && strcmp(f->mode, "overrun")
+        && strcmp(f->mode, "oom")) {
         if (!strcmp(f->mode, "fail")) {
             troupe_fail(ctx, "faulty: item %llu failed on purpose",
                         (unsigned long long)troupe_item_id(ctx));
@@ -93,6 +122,8 @@ static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
             msgpack_pack_int(pk, 7);
         }
     }
+    if (now && !strcmp(f->mode, "oom") && emit_without_memory(ctx) < 0)
+        return TROUPE_ERROR;
     if (now && !strcmp(f->mode, "overrun")) {
         msgpack_packer *pk = troupe_emit_begin(ctx);
         if (pk) {

@@ -2,7 +2,8 @@
     hostile frames (not msgpack, truncated, wrong version, wrong shape, huge
     declared lengths) are refused with the right status, never a crash.
     Batches of integers, which env_decode reads without msgpack-c, decode
-    to exactly what msgpack-c makes of them. */
+    to exactly what msgpack-c makes of them. The depth a value may nest to
+    travel in a batch is exactly what msgpack-c decodes. */
 #include "check.h"
 #include "wire/envelope.h"
 
@@ -235,6 +236,77 @@ static void test_hello_and_ack(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  `depth` containers one inside the other around an integer (or, with
+    `empty`, around nothing). Shapes: 0 fixarrays, 1 fixmaps (the value
+    under a key), 2 maps with the nesting in the key, 3 array16s of 16
+    members, the nesting in the first. */
+static void pack_nested(msgpack_packer *pk, int depth, int shape, bool empty)
+{
+    if (depth == 0) {
+        msgpack_pack_int(pk, 7);
+        return;
+    }
+    bool last = depth == 1 && empty;
+    switch (shape) {
+    case 0: msgpack_pack_array(pk, last ? 0 : 1); break;
+    case 1:
+        msgpack_pack_map(pk, last ? 0 : 1);
+        if (!last)
+            msgpack_pack_str_with_body(pk, "k", 1);
+        break;
+    case 2: msgpack_pack_map(pk, last ? 0 : 1); break;
+    case 3: msgpack_pack_array(pk, last ? 0 : 16); break;
+    }
+    if (last)
+        return;
+    pack_nested(pk, depth - 1, shape, empty);
+    if (shape == 2)
+        msgpack_pack_nil(pk); /* the key's value */
+    for (int i = 1; shape == 3 && i < 16; i++)
+        msgpack_pack_int(pk, i);
+}
+
+/*  env_depth_ok says yes exactly when msgpack-c can decode a batch that
+    carries the value: the limit is msgpack-c's, not a guess. */
+static void test_depth_limit_is_msgpack_cs(void)
+{
+    msgpack_sbuffer sb, one;
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(&one);
+    msgpack_packer pk, pk1;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk1, &one, msgpack_sbuffer_write);
+    for (int shape = 0; shape < 4; shape++)
+        for (int empty = 0; empty < 2; empty++)
+            for (int depth = 0; depth <= ENV_MAX_DEPTH + 4; depth++) {
+                one.size = 0;
+                pack_nested(&pk1, depth, shape, empty);
+                sb.size = 0;
+                char zeros[ENV_BATCH_HEADER] = { 0 };
+                msgpack_sbuffer_write(&sb, zeros, sizeof zeros);
+                msgpack_pack_array(&pk, 1);
+                msgpack_sbuffer_write(&sb, one.data, one.size);
+                env_batch_header(sb.data, 1, 0, 0, 1, false);
+                env_batch_t b;
+                bool decodes = decode_batch(sb.data, sb.size, &b) == ENV_OK;
+                bool ok = env_depth_ok(one.data, one.size);
+                if (ok != decodes)
+                    fprintf(stderr, "shape %d, depth %d%s: env_depth_ok %d, decodes %d\n",
+                            shape, depth, empty ? " (empty)" : "", ok, decodes);
+                CHECK(ok == decodes);
+                CHECK(ok == (depth <= ENV_MAX_DEPTH));
+            }
+    /* several values in a row (a group's bytes), the deep one last */
+    one.size = 0;
+    msgpack_pack_int(&pk1, 1);
+    pack_nested(&pk1, 3, 0, false);
+    CHECK(env_depth_ok(one.data, one.size));
+    pack_nested(&pk1, ENV_MAX_DEPTH + 1, 1, false);
+    CHECK(!env_depth_ok(one.data, one.size));
+    msgpack_sbuffer_destroy(&one);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     msgpack_zone_init(&zone, 4096);
@@ -242,6 +314,7 @@ int main(void)
     test_bad_shapes();
     test_int_batches();
     test_hello_and_ack();
+    test_depth_limit_is_msgpack_cs();
     msgpack_zone_destroy(&zone);
     CHECK_DONE();
 }
