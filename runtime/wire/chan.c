@@ -896,7 +896,8 @@ int chan_in_flush(chan_in_t *self)
         env_pack_ack(&buf.pk, self->credit_owed, self->acks + sent, n, self->cost_ns);
         if (buf.over || zmq_send(self->sock, buf.data, buf.size, ZMQ_DONTWAIT) < 0) {
             /* what went is gone from the queue; the rest waits */
-            memmove(self->acks, self->acks + sent, (self->nacks - sent) * sizeof *self->acks);
+            memmove(self->acks, self->acks + sent,
+                    (self->nacks - sent) * sizeof *self->acks);
             self->nacks -= sent;
             return -1;
         }
