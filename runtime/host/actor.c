@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "wire/ctl.h"
 #include "wire/envelope.h"
+#include "wire/packbuf.h"
 #include "host/host.h"
 #include "base/module.h"
 #include "host/poison.h"
@@ -24,6 +25,7 @@
 #include <malloc.h>
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,10 +65,15 @@
     time cost the map 5 to 8% (bench/run --only checkpoint). */
 #define CKPT_BATCHES 8
 #define CKPT_MAX_WAIT_NS 5000000ull
+/*  The peak resident memory a heartbeat reports is read again at most
+    every this many heartbeats (2 s) unless getrusage says it grew, and
+    always at DONE (send_stats says why). */
+#define RSS_EVERY_BEATS 8
 
-/*  A batch an ordered actor holds for later: its frame only, decoded again
-    when its turn comes (a decoded batch of 4096 items takes about 200 KB;
-    the source's window may put a dozen in the list). */
+/*  A batch an ordered actor holds for later: its frame only, decoded when
+    its turn comes (a decoded batch of 4096 items takes about 200 KB; the
+    source's window may put a dozen in the list), and on arrival only its
+    header is read. */
 typedef struct held {
     zmq_msg_t msg;
     uint64_t first_seq;
@@ -74,7 +81,7 @@ typedef struct held {
     inrec_t *rec;      /* unacknowledged until handed on or held long
                           (promote_held); NULL: a checkpoint carries it */
     uint64_t since_ns;
-    struct held *next;
+    struct held *next; /* in its order, or among the free ones */
 } held_t;
 
 typedef struct {
@@ -129,6 +136,7 @@ typedef struct {
     /* input bookkeeping */
     inrec_t *free_recs;
     inrec_t *made_recs; /* all of them, free or held by unacknowledged batches */
+    held_t *free_held;  /* held batches' records, for the next early ones */
     msgpack_zone zone; /* for the batch being handled */
     size_t zone_size;  /* its first chunk's size */
     const void *zone_first; /* that chunk: a batch that spilled out of it
@@ -136,6 +144,12 @@ typedef struct {
     order_t *orders;
     int norders;
     uint64_t next_beat;
+    unsigned beats;     /* heartbeats sent */
+    long peak_rss_kb;   /* as the last one read it */
+    long maxrss_seen;   /* getrusage's figure then */
+    msgpack_zone ctl_zone; /* control messages are decoded here */
+    bool fatal;         /* out of memory where nothing may be dropped: the
+                           host stops, acknowledges nothing more, exits 1 */
     const actor_embed_t *embed; /* NULL in an actor process */
     /* CURVE, on a tcp run (NULL otherwise): our key pair and the folder of
        the keys our bound sockets admit; auth is czmq's zauth, started when
@@ -149,67 +163,117 @@ typedef struct {
 /* ==== control channel ======================================================== */
 
 /*  [FAIL, item, text]: an item failed. */
+/*  The messages sent on every heartbeat, batch or failed item are packed
+    on the stack (packbuf.h): they allocate nothing. */
+static void send_packbuf(host_t *h, const packbuf_t *buf)
+{
+    if (!buf->over)
+        zmq_send(h->ctl, buf->data, buf->size, ZMQ_DONTWAIT);
+}
+
+/*  [FAIL, item, text]: an item failed. */
 static void send_fail(host_t *h, uint64_t item, const char *text)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_int(&pk, CTL_FAIL);
-    msgpack_pack_uint64(&pk, item);
-    msgpack_pack_str_with_body(&pk, text, strlen(text));
-    ctl_send(h->ctl, NULL, 0, &sb);
-    msgpack_sbuffer_destroy(&sb);
+    packbuf_t buf;
+    packbuf_init(&buf);
+    msgpack_packer *pk = &buf.pk;
+    size_t len = strlen(text);
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_int(pk, CTL_FAIL);
+    msgpack_pack_uint64(pk, item);
+    /* the text is at most ctx->error's 512 bytes; cut, should it not fit */
+    msgpack_pack_str_with_body(pk, text, len < PACKBUF_MAX - 32 ? len : PACKBUF_MAX - 32);
+    send_packbuf(h, &buf);
+}
+
+/*  Out of memory where going on would drop or wrongly acknowledge a batch:
+    says so and stops the host, which acknowledges nothing from now on and
+    exits 1. What it has not acknowledged its producers still hold, and
+    they give it to its successor, as for any death. */
+static void host_fatal(host_t *h, const char *what)
+{
+    if (h->fatal)
+        return;
+    h->fatal = true;
+    h->stop = true;
+    char text[256];
+    snprintf(text, sizeof text, "out of memory %s: stopping, what it holds goes to its "
+             "successor", what);
+    if (h->embed && h->embed->aborted)
+        h->embed->aborted(h->embed->arg, text);
+    else if (!h->embed) {
+        char who[300];
+        snprintf(who, sizeof who, "troupe actor %s", h->ctx.id ? h->ctx.id : "?");
+        log_write(who, LOG_ERROR, "%s", text);
+    }
 }
 
 /*  Peak resident memory in kB, as the kernel counts it for this process
     image (getrusage's figure would include what the process was before
-    exec). */
+    exec). One open and one read into a buffer on the stack: no FILE,
+    nothing on the heap. */
 long host_peak_rss_kb(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmHWM:", 6))
-            kb = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char text[4096];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    const char *at = strstr(text, "\nVmHWM:");
+    return at ? strtol(at + 7, NULL, 10) : 0;
+}
+
+/*  The peak for a heartbeat. VmHWM only grows, so the one read at DONE is
+    this image's true peak; in between, reading /proc on every heartbeat of
+    every actor is more than troupe top needs. So it is read again when
+    getrusage's peak (one system call, no text) grew, which it does when
+    VmHWM grows past what the process was before exec, and otherwise every
+    RSS_EVERY_BEATS heartbeats. */
+static long heartbeat_rss_kb(host_t *h, int kind)
+{
+    struct rusage ru;
+    long maxrss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+    if (kind != CTL_STATS || h->beats++ % RSS_EVERY_BEATS == 0
+        || maxrss != h->maxrss_seen) {
+        h->peak_rss_kb = host_peak_rss_kb();
+        h->maxrss_seen = maxrss;
+    }
+    return h->peak_rss_kb;
 }
 
 static void send_stats(host_t *h, int kind)
 {
     host_stats_t *s = &h->ctx.stats;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 13);
-    msgpack_pack_int(&pk, kind);
-    msgpack_pack_uint64(&pk, s->items_in);
-    msgpack_pack_uint64(&pk, s->items_out);
+    packbuf_t buf;
+    packbuf_init(&buf);
+    msgpack_packer *pk = &buf.pk;
+    msgpack_pack_array(pk, 13);
+    msgpack_pack_int(pk, kind);
+    msgpack_pack_uint64(pk, s->items_in);
+    msgpack_pack_uint64(pk, s->items_out);
     uint64_t batches_out = 0;
     for (int i = 0; i < h->ctx.nouts; i++)
         batches_out += h->ctx.outs[i]->batches_out;
-    msgpack_pack_uint64(&pk, s->batches_in);
-    msgpack_pack_uint64(&pk, batches_out);
-    msgpack_pack_uint64(&pk, s->failed);
-    msgpack_pack_uint64(&pk, s->malformed);
-    msgpack_pack_uint64(&pk, s->busy_ns);
-    msgpack_pack_uint64(&pk, (uint64_t)host_peak_rss_kb());
+    msgpack_pack_uint64(pk, s->batches_in);
+    msgpack_pack_uint64(pk, batches_out);
+    msgpack_pack_uint64(pk, s->failed);
+    msgpack_pack_uint64(pk, s->malformed);
+    msgpack_pack_uint64(pk, s->busy_ns);
+    msgpack_pack_uint64(pk, (uint64_t)heartbeat_rss_kb(h, kind));
     struct timespec cpu;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    msgpack_pack_uint64(&pk, (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
+    msgpack_pack_uint64(pk, (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
     uint64_t unacked = 0;
     for (int i = 0; i < h->ctx.nouts; i++)
         unacked += h->ctx.outs[i]->next_id - h->ctx.outs[i]->head;
-    msgpack_pack_uint64(&pk, s->held);
-    msgpack_pack_uint64(&pk, unacked);
-    msgpack_pack_uint64(&pk, s->total);
-    ctl_send(h->ctl, NULL, 0, &sb);
-    msgpack_sbuffer_destroy(&sb);
+    msgpack_pack_uint64(pk, s->held);
+    msgpack_pack_uint64(pk, unacked);
+    msgpack_pack_uint64(pk, s->total);
+    send_packbuf(h, &buf);
 }
 
 /*  The supervisor takes an actor that stays silent too long for hung; a
@@ -512,7 +576,7 @@ static int take_stdout(host_t *h, const msgpack_object *cfg, char *err, size_t e
 }
 
 static order_t *order_for(host_t *h, uint32_t origin);
-static struct held *order_hold(order_t *o, zmq_msg_t *msg, const env_batch_t *b);
+static struct held *order_hold(host_t *h, order_t *o, zmq_msg_t *msg, const env_batch_t *b);
 
 /*  An item found to kill its worker: failed from now on, never handled. */
 static void add_poison(host_t *h, uint64_t origin, uint64_t item, const char *text,
@@ -656,7 +720,7 @@ static int take_restore(host_t *h, const msgpack_object *r, char *err, size_t er
             return -1;
         }
         memcpy(zmq_msg_data(&msg), f->via.bin.ptr, f->via.bin.size);
-        struct held *x = order_hold(o, &msg, &b);
+        struct held *x = order_hold(h, o, &msg, &b);
         zmq_msg_close(&msg);
         if (!x) {
             snprintf(err, errlen, "out of memory for what the checkpoint holds");
@@ -769,10 +833,19 @@ static inrec_t *rec_new(host_t *h, int input, uint64_t batch_id)
     return r;
 }
 
+/*  Acknowledges an input batch (sent at the end of the loop turn), unless
+    the host has failed (host_fatal): what it holds unacknowledged then
+    goes to its successor. */
+static void ack_batch(host_t *h, int input, uint64_t batch_id)
+{
+    if (!h->fatal && chan_in_ack(h->ctx.ins[input], batch_id) < 0)
+        host_fatal(h, "for an acknowledgement");
+}
+
 static void ack_input(void *arg, int input, uint64_t batch_id)
 {
     host_t *h = arg;
-    chan_in_ack(h->ctx.ins[input], batch_id);
+    ack_batch(h, input, batch_id);
     h->ctx.stats.held--;
 }
 
@@ -785,9 +858,12 @@ static void rec_release(host_t *h, inrec_t *r)
     /* a batch none of whose values reached the module (all empty, all
        failed or repeats: a filter's or a reducer's pass-through) changed
        nothing a checkpoint keeps */
-    if (!h->ckpt_on || !r->effect
-        || ckpt_wait(&h->ckpt, r->input, r->batch_id, now_ns()) < 0)
+    if (!h->ckpt_on || !r->effect)
         ack_input(h, r->input, r->batch_id);
+    else if (ckpt_wait(&h->ckpt, r->input, r->batch_id, now_ns()) < 0)
+        /* acknowledged before a checkpoint covers it, it would be lost
+           with a death before the next one */
+        host_fatal(h, "for a batch waiting for a checkpoint");
     r->next_free = h->free_recs;
     h->free_recs = r;
 }
@@ -804,10 +880,13 @@ static void outs_begin(host_t *h, uint32_t origin, uint64_t seq, inrec_t *src)
         chan_out_begin(h->ctx.outs[i], origin, seq, src);
 }
 
+/*  A batch that cannot be made is not dropped: the input it came from
+    would be acknowledged with nothing made of it. */
 static void outs_flush(host_t *h)
 {
     for (int i = 0; i < h->ctx.nouts; i++)
-        chan_out_flush(h->ctx.outs[i]);
+        if (chan_out_flush(h->ctx.outs[i]) < 0)
+            host_fatal(h, "for an output batch");
 }
 
 /*  The group just made by a hook goes to every output; a failed item is
@@ -958,34 +1037,42 @@ static order_t *order_for(host_t *h, uint32_t origin)
     return o;
 }
 
-static void held_free(held_t *x)
+/*  A held batch is done with: its record waits for the next early one. */
+static void held_free(host_t *h, held_t *x)
 {
     zmq_msg_close(&x->msg);
-    free(x);
+    x->next = h->free_held;
+    h->free_held = x;
 }
 
 static bool decode_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b);
 
 /*  Hands on, in order, every held batch that continues the sequence; with
-    `all`, everything held, gaps or not (the input has ended). */
+    `all`, everything held, gaps or not (the input has ended). A held batch
+    is decoded here, once: on arrival only its header was read. */
 static void order_drain(host_t *h, order_t *o, bool all)
 {
-    while (o->list && (all || o->list->first_seq <= o->next_seq)) {
+    while (!h->fatal && o->list && (all || o->list->first_seq <= o->next_seq)) {
         held_t *x = o->list;
-        o->list = x->next;
         uint64_t end = x->first_seq + x->ngroups;
         env_batch_t b;
-        if (end > o->next_seq && decode_batch(h, &x->msg, &b)) {
-            uint64_t from = o->next_seq > x->first_seq ? o->next_seq - x->first_seq : 0;
-            handle_groups(h, &b, (uint32_t)from, b.groups.size, NULL);
-            o->next_seq = end;
+        if (end > o->next_seq) {
+            if (decode_batch(h, &x->msg, &b)) {
+                uint64_t from = o->next_seq > x->first_seq ? o->next_seq - x->first_seq : 0;
+                handle_groups(h, &b, (uint32_t)from, b.groups.size, NULL);
+                o->next_seq = end;
+            }
+            else if (h->fatal)
+                return; /* out of memory: it stays held, as its checkpoint has it */
+            /* else not a batch after all (counted): its header moves nothing */
         }
+        o->list = x->next;
         if (x->rec) { /* handed on: the checkpoint's position covers it */
             x->rec->effect = true;
             rec_release(h, x->rec);
             h->held_waiting--;
         }
-        held_free(x);
+        held_free(h, x);
     }
 }
 
@@ -1016,34 +1103,42 @@ static void batch_zone_clear(host_t *h)
     msgpack_zone_clear(&h->zone);
 }
 
-/*  Decodes a batch frame into the batch zone; a frame that is not one is
-    counted and dropped. */
-/*  Decodes a batch frame into the batch zone (which it clears first). */
+/*  Decodes a batch frame into the batch zone (which it clears first). A
+    frame that is not a batch is counted and dropped; out of memory, the
+    host fails (host_fatal), since the batch may not be dropped. */
 static bool decode_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
 {
     batch_zone_clear(h);
     msgpack_object root;
-    return env_decode(zmq_msg_data(msg), zmq_msg_size(msg), &h->zone, &root) == ENV_OK
-           && env_batch_view(&root, b) == ENV_OK;
+    env_status_t st = env_decode(zmq_msg_data(msg), zmq_msg_size(msg), &h->zone, &root);
+    if (st == ENV_OK)
+        st = env_batch_view(&root, b);
+    if (st == ENV_E_NOMEM)
+        host_fatal(h, "to decode a batch");
+    else if (st != ENV_OK)
+        h->ctx.stats.malformed++;
+    return st == ENV_OK;
 }
 
 static bool read_batch(host_t *h, zmq_msg_t *msg, env_batch_t *b)
 {
-    if (!decode_batch(h, msg, b)) {
-        h->ctx.stats.malformed++;
+    if (!decode_batch(h, msg, b))
         return false;
-    }
     h->ctx.stats.batches_in++;
     return true;
 }
 
 /*  Holds a batch that came early, in first_seq order; the frame is moved
-    into it. Returns 0, or -1 (the frame is dropped). */
-static held_t *order_hold(order_t *o, zmq_msg_t *msg, const env_batch_t *b)
+    into it. Returns its record, or NULL out of memory (the frame is the
+    caller's still). */
+static held_t *order_hold(host_t *h, order_t *o, zmq_msg_t *msg, const env_batch_t *b)
 {
-    held_t *x = calloc(1, sizeof *x);
-    if (!x)
+    held_t *x = h->free_held;
+    if (x)
+        h->free_held = x->next;
+    else if (!(x = malloc(sizeof *x)))
         return NULL;
+    memset(x, 0, sizeof *x);
     zmq_msg_init(&x->msg);
     zmq_msg_move(&x->msg, msg); /* the frame, now ours; b was decoded from it */
     x->first_seq = b->first_seq;
@@ -1084,53 +1179,71 @@ static void promote_held(host_t *h)
     (the common case), and holds one that arrives early until its turn.
     Its input cannot wait for the order to be acknowledged: with several
     source instances a gap may stay open until the input ends, which it
-    would then never do. So one that does not checkpoint acknowledges on
-    arrival, and the source's window bounds how far ahead anything can be;
-    one that does (an ordered sink) acknowledges a batch once a checkpoint
-    covers it: once handed on (the checkpoint's position), or, held for
-    long, carried whole in the checkpoint (promote_held). */
+    would then never do. So one that does not checkpoint acknowledges a
+    batch once it is handed on or held, and the source's window bounds how
+    far ahead anything can be; one that does (an ordered sink) acknowledges
+    a batch once a checkpoint covers it: once handed on (the checkpoint's
+    position), or, held for long, carried whole in the checkpoint
+    (promote_held). Nothing is acknowledged before it is safely held: out
+    of memory for that, the host fails instead (host_fatal), and the batch
+    goes to its successor.
+    Only the header of a batch is read on arrival (env_batch_peek): one
+    that comes early is decoded once, when its turn comes. */
 static void order_batch(host_t *h, int input, zmq_msg_t *msg)
 {
     env_batch_t b;
-    if (!read_batch(h, msg, &b))
+    bool decoded = false;
+    if (env_batch_peek(zmq_msg_data(msg), zmq_msg_size(msg), &b) == ENV_OK)
+        h->ctx.stats.batches_in++;
+    else if (read_batch(h, msg, &b))
+        decoded = true; /* a header of another form: decoded whole */
+    else
         return;
-    inrec_t *r = h->ckpt_on ? rec_new(h, input, b.batch_id) : NULL;
-    if (!r) /* not checkpointing, or out of memory for the record */
-        chan_in_ack(h->ctx.ins[input], b.batch_id);
     order_t *o = order_for(h, b.origin);
+    if (!o) {
+        host_fatal(h, "for the order of a new origin");
+        return;
+    }
     uint64_t end = b.first_seq + b.groups.size;
-    if (o && !o->list && b.first_seq <= o->next_seq) {
-        bool moved = end > o->next_seq;
-        if (moved) {
-            handle_groups(h, &b, (uint32_t)(o->next_seq - b.first_seq),
-                          b.groups.size, h->ctx.nouts ? r : NULL);
-            o->next_seq = end;
-        }
-        if (r) {
-            /* the order's position is the checkpoint's too; and a repeat
-               (not moved) may repeat what we took since our last one, so
-               it waits for the next as the first copy does */
-            r->effect = true;
-            rec_release(h, r);
+    bool now = !o->list && b.first_seq <= o->next_seq && end > o->next_seq;
+    if (now && !decoded && !decode_batch(h, msg, &b))
+        return; /* not a batch after all (counted), or out of memory */
+    inrec_t *r = h->ckpt_on ? rec_new(h, input, b.batch_id) : NULL;
+    if (h->ckpt_on && !r) {
+        host_fatal(h, "for the record of an input batch");
+        return;
+    }
+    held_t *x = NULL;
+    if (now) {
+        handle_groups(h, &b, (uint32_t)(o->next_seq - b.first_seq), b.groups.size,
+                      h->ctx.nouts ? r : NULL);
+        o->next_seq = end;
+    }
+    else if (end > o->next_seq && !(x = order_hold(h, o, msg, &b))) {
+        host_fatal(h, "to hold a batch that came early");
+        if (r) { /* never acknowledged: back among the free ones */
+            r->next_free = h->free_recs;
+            h->free_recs = r;
+            h->ctx.stats.held--;
         }
         return;
     }
-    /* a repeat of what has gone already is dropped; so is one that
-       cannot be held (out of memory: lost, and without a checkpoint,
-       acknowledged, sadly) */
-    held_t *x = o && end > o->next_seq ? order_hold(o, msg, &b) : NULL;
-    if (x && r) {
+    if (!r)
+        ack_batch(h, input, b.batch_id); /* handed on, held, or a repeat */
+    else if (x) {
         x->rec = r; /* acknowledged once handed on, or held long */
         x->since_ns = now_ns();
         h->held_waiting++;
-        r = NULL;
     }
-    if (x)
-        order_drain(h, o, false);
-    if (r) { /* a repeat, or not held (out of memory): as above */
+    else {
+        /* the order's position is the checkpoint's too; and a repeat (of
+           what has gone already, dropped) may repeat what we took since
+           our last one, so it waits for the next as the first copy does */
         r->effect = true;
         rec_release(h, r);
     }
+    if (x)
+        order_drain(h, o, false);
 }
 
 static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
@@ -1139,8 +1252,10 @@ static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
     if (!read_batch(h, msg, &b))
         return;
     inrec_t *r = rec_new(h, input, b.batch_id);
-    if (!r)
+    if (!r) { /* dropped unacknowledged, its producer would wait for ever */
+        host_fatal(h, "for the record of an input batch");
         return;
+    }
     h->touched = false;
     handle_groups(h, &b, 0, b.groups.size, h->ctx.nouts ? r : NULL);
     r->effect = h->touched;
@@ -1167,7 +1282,7 @@ static void collect_batch(host_t *h, int input, zmq_msg_t *msg)
                        ? NULL
                        : grp);
     }
-    chan_in_ack(h->ctx.ins[input], b.batch_id);
+    ack_batch(h, input, b.batch_id);
     if (e->collect_end)
         e->collect_end(e->arg);
 }
@@ -1195,7 +1310,7 @@ static void read_input(host_t *h, int input)
        taken, else a full task window and unread results would wait on
        each other */
     bool collect = h->embed && h->embed->collect;
-    for (int n = 0; n < BATCHES_PER_TURN && (collect || outs_ready(h)); n++) {
+    for (int n = 0; n < BATCHES_PER_TURN && !h->fatal && (collect || outs_ready(h)); n++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, in->sock, ZMQ_DONTWAIT) < 0) {
@@ -1347,15 +1462,12 @@ static void say_commit(host_t *h, bool now)
     if (h->commit_out <= h->commit_said
         || (!now && t - h->commit_said_ns < COMMIT_EVERY_NS))
         return;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_int(&pk, CTL_COMMIT);
-    msgpack_pack_uint64(&pk, h->commit_out);
-    ctl_send(h->ctl, NULL, 0, &sb);
-    msgpack_sbuffer_destroy(&sb);
+    packbuf_t buf;
+    packbuf_init(&buf);
+    msgpack_pack_array(&buf.pk, 2);
+    msgpack_pack_int(&buf.pk, CTL_COMMIT);
+    msgpack_pack_uint64(&buf.pk, h->commit_out);
+    send_packbuf(h, &buf);
     h->commit_said = h->commit_out;
     h->commit_said_ns = t;
 }
@@ -1369,8 +1481,8 @@ static void keep_checkpoint(host_t *h, uint64_t seq, const msgpack_sbuffer *map,
         /* the file is in the run directory: this means a full disk. The
            batches stay unacknowledged until a checkpoint can be kept. */
         troupe_warn(&h->ctx, "cannot write a checkpoint: %s", strerror(errno));
-        if (!final)
-            ckpt_abandon(&h->ckpt, now_ns());
+        if (!final && ckpt_abandon(&h->ckpt, now_ns()) < 0)
+            host_fatal(h, "for the batches a checkpoint could not cover");
         return;
     }
     if (!final)
@@ -1524,14 +1636,13 @@ static void peer_back(host_t *h, const char *endpoint, const char *producer)
 
 static void handle_control(host_t *h)
 {
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 1024);
+    msgpack_zone *zone = &h->ctl_zone;
     for (;;) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         msgpack_object root;
-        msgpack_zone_clear(&zone);
-        int kind = ctl_read(h, &zone, &root, &msg);
+        msgpack_zone_clear(zone);
+        int kind = ctl_read(h, zone, &root, &msg);
         if (kind == 0) {
             zmq_msg_close(&msg);
             break;
@@ -1568,7 +1679,6 @@ static void handle_control(host_t *h)
         default: break;
         }
     }
-    msgpack_zone_destroy(&zone);
 }
 
 static bool finished(host_t *h)
@@ -1653,6 +1763,8 @@ static void run_loop(host_t *h)
                 read_input(h, i);
                 got_input = true;
             }
+        if (h->fatal)
+            break; /* nothing more: no ack, no checkpoint, no DONE */
         if (got_input)
             h->busy = true;
         else if (h->busy && can_take) {
@@ -1663,6 +1775,8 @@ static void run_loop(host_t *h)
         maybe_checkpoint(h);
         if (can_produce && outs_ready(h))
             produce_batch(h);
+        if (h->fatal)
+            break;
         /* the embedding caller's results go nowhere further: reporting its
            outputs' cost back to the workers would feed it back in a loop */
         uint64_t cost = h->embed && h->embed->collect ? 0 : cost_downstream(h);
@@ -1708,9 +1822,15 @@ static void host_free(host_t *h)
         while (h->orders[i].list) {
             held_t *x = h->orders[i].list;
             h->orders[i].list = x->next;
-            held_free(x);
+            zmq_msg_close(&x->msg);
+            free(x);
         }
     free(h->orders);
+    while (h->free_held) {
+        held_t *x = h->free_held;
+        h->free_held = x->next;
+        free(x);
+    }
     seen_clear(&h->seen);
     ckpt_fini(&h->ckpt);
     if (h->slots_map)
@@ -1742,6 +1862,8 @@ static void host_free(host_t *h)
     free(ctx->id);
     msgpack_sbuffer_destroy(&ctx->group_sb);
     msgpack_zone_destroy(&h->zone);
+    if (h->ctl_zone.chunk_list.head)
+        msgpack_zone_destroy(&h->ctl_zone);
     if (h->ctl)
         zmq_close(h->ctl);
     if (h->zctx)
@@ -1848,10 +1970,11 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
     msgpack_sbuffer_init(&h.ckpt_state);
     msgpack_sbuffer_init(&h.ckpt_map);
     msgpack_zone_init(&h.ckpt_zone, 1024);
+    msgpack_zone_init(&h.ctl_zone, 1024);
     h.rid = strdup(id);
     h.zctx = zmq_ctx_new();
     h.ctl = h.zctx ? zmq_socket(h.zctx, ZMQ_DEALER) : NULL;
-    if (!h.ctl || !h.rid) {
+    if (!h.ctl || !h.rid || !h.ctl_zone.chunk_list.head) {
         host_say(&h, "cannot make a zmq socket: %s", zmq_strerror(errno));
         host_free(&h);
         return 1;
@@ -1916,10 +2039,13 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
             if (embed && embed->started)
                 embed->started(embed->arg);
             run_loop(&h);
-            rc = h.done_sent ? 0 : 1;
+            rc = h.done_sent && !h.fatal ? 0 : 1;
             /* stopped before the end (the run failed, or was cut short):
-               what a sink wrote for the items it took is committed */
-            if (h.ckpt_on && !h.done_sent)
+               what a sink wrote for the items it took is committed. Not
+               after host_fatal: a successor comes, and must start from a
+               checkpoint that covers only what is safely downstream, as
+               after any death */
+            if (h.ckpt_on && !h.done_sent && !h.fatal)
                 take_checkpoint(&h, true);
 
         }

@@ -5,10 +5,159 @@
 #include "wire/chan.h"
 
 #include "wire/envelope.h"
+#include "wire/packbuf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ==== output: batch buffers =============================================== */
+
+/*  A batch's buffer becomes its zmq message (zero copy: the outbox keeps
+    the message for redelivery and sends references to it), and zmq lets
+    it go when the last reference does, on whichever thread drops that:
+    ours when the batch is acknowledged, or an I/O thread's. Freed there
+    and made again, every batch would regrow a buffer from msgpack's 8 KiB
+    by doubling (a malloc and two or three reallocs, each a copy, for a
+    30 KB batch). So it goes back to its output's pool instead, and a later
+    batch is packed into it: once a window's worth has gone round, no
+    batch allocates. The pool is shared with those threads (a lock) and
+    counted, since zmq may let a batch go after its output is destroyed.
+    Each buffer starts with its capacity, BUF_PREFIX bytes that are not
+    part of the message, so that the pool knows it again. */
+#define BUF_PREFIX sizeof(size_t)
+#define BUF_FIRST (16u << 10)
+#define BUFS_KEEP_BYTES (8u << 20) /* at most this much waits in a pool */
+
+struct chan_bufs {
+    pthread_mutex_t lock;
+    unsigned refs;    /* the output's, and one per buffer zmq holds */
+    bool closed;      /* the output is gone: free what comes back */
+    unsigned n, keep; /* buffers waiting; at most keep */
+    size_t bytes;     /* their capacities */
+    char **held;
+};
+
+static chan_bufs_t *bufs_new(unsigned keep)
+{
+    chan_bufs_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->held = calloc(keep, sizeof *self->held);
+    if (!self->held || pthread_mutex_init(&self->lock, NULL) != 0) {
+        free(self->held);
+        free(self);
+        return NULL;
+    }
+    self->refs = 1;
+    self->keep = keep;
+    return self;
+}
+
+static void bufs_free(chan_bufs_t *self)
+{
+    for (unsigned i = 0; i < self->n; i++)
+        free(self->held[i]);
+    pthread_mutex_destroy(&self->lock);
+    free(self->held);
+    free(self);
+}
+
+/*  zmq's free function for a batch's message; `hint` is the pool. */
+static void buf_done(void *data, void *hint)
+{
+    chan_bufs_t *self = hint;
+    char *buf = (char *)data - BUF_PREFIX;
+    size_t cap;
+    memcpy(&cap, buf, sizeof cap);
+    pthread_mutex_lock(&self->lock);
+    bool kept = !self->closed && self->n < self->keep
+                && self->bytes + cap <= BUFS_KEEP_BYTES;
+    if (kept) {
+        self->held[self->n++] = buf;
+        self->bytes += cap;
+    }
+    bool last = --self->refs == 0;
+    pthread_mutex_unlock(&self->lock);
+    if (!kept)
+        free(buf);
+    if (last)
+        bufs_free(self);
+}
+
+/*  The output is going: what waits is freed now, what zmq still holds
+    when it comes back. */
+static void bufs_close(chan_bufs_t **self_p)
+{
+    chan_bufs_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->lock);
+    self->closed = true;
+    for (unsigned i = 0; i < self->n; i++)
+        free(self->held[i]);
+    self->n = 0;
+    self->bytes = 0;
+    bool last = --self->refs == 0;
+    pthread_mutex_unlock(&self->lock);
+    if (last)
+        bufs_free(self);
+    *self_p = NULL;
+}
+
+/*  Gives the batch being opened a buffer: one back from the pool if it is
+    large enough for what the last batch took, else a new one that is.
+    Out of memory, sb stays empty and its first write tries again. */
+static void buf_open(chan_out_t *self)
+{
+    chan_bufs_t *bufs = self->bufs;
+    char *buf = NULL;
+    size_t cap = 0;
+    pthread_mutex_lock(&bufs->lock);
+    if (bufs->n) {
+        buf = bufs->held[--bufs->n];
+        memcpy(&cap, buf, sizeof cap);
+        bufs->bytes -= cap;
+    }
+    pthread_mutex_unlock(&bufs->lock);
+    if (buf && cap < self->buf_want) {
+        char *bigger = realloc(buf, self->buf_want);
+        if (bigger) {
+            buf = bigger;
+            cap = self->buf_want;
+        }
+    }
+    else if (!buf && (buf = malloc(self->buf_want)))
+        cap = self->buf_want;
+    self->sb.data = buf;
+    self->sb.alloc = buf ? cap : 0;
+    self->sb.size = 0;
+}
+
+/*  The open batch's buffer becomes msg, which owns it from now on. */
+static int buf_to_msg(chan_out_t *self, zmq_msg_t *msg)
+{
+    char *buf = self->sb.data;
+    size_t size = self->sb.size - BUF_PREFIX;
+    memcpy(buf, &self->sb.alloc, sizeof self->sb.alloc);
+    pthread_mutex_lock(&self->bufs->lock);
+    self->bufs->refs++;
+    pthread_mutex_unlock(&self->bufs->lock);
+    if (zmq_msg_init_data(msg, buf + BUF_PREFIX, size, buf_done, self->bufs) != 0) {
+        pthread_mutex_lock(&self->bufs->lock);
+        self->bufs->refs--; /* never below one: the output's */
+        pthread_mutex_unlock(&self->bufs->lock);
+        return -1; /* the buffer stays the open batch's */
+    }
+    /* the next batch's new buffer, if it needs one, takes this one's size
+       and a little more, so that it is not regrown while it fills */
+    size_t want = self->sb.size + self->sb.size / 4;
+    self->buf_want = want > BUF_FIRST ? want : BUF_FIRST;
+    self->sb.data = NULL;
+    self->sb.size = self->sb.alloc = 0;
+    return 0;
+}
 
 /* ==== output: the outbox ================================================= */
 
@@ -37,7 +186,14 @@ chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
     self->ring = calloc(self->cap, sizeof *self->ring);
     msgpack_sbuffer_init(&self->sb);
     msgpack_packer_init(&self->pk, &self->sb, msgpack_sbuffer_write);
-    if (!self->name || !self->topic || !self->ring) {
+    self->bufs = bufs_new(self->window + 1);
+    self->buf_want = BUF_FIRST;
+    /* acks of a window's batches fit in its first chunk, which clearing
+       keeps */
+    bool zone = msgpack_zone_init(&self->zone, 4096);
+    if (!zone)
+        self->zone.chunk_list.head = NULL;
+    if (!self->name || !self->topic || !self->ring || !self->bufs || !zone) {
         chan_out_destroy(&self);
         return NULL;
     }
@@ -58,6 +214,9 @@ void chan_out_destroy(chan_out_t **self_p)
     if (self->sock)
         zmq_close(self->sock);
     msgpack_sbuffer_destroy(&self->sb);
+    bufs_close(&self->bufs);
+    if (self->zone.chunk_list.head)
+        msgpack_zone_destroy(&self->zone);
     free(self->ring);
     free(self->home_actor);
     free(self->home_slot);
@@ -150,12 +309,24 @@ int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix)
     return slot_add(self, consumer, strlen(consumer), match) < 0 ? -1 : 0;
 }
 
+/*  Every write into the open batch goes through here or through pk: one
+    that fails (out of memory) spoils the batch, which chan_out_flush then
+    refuses rather than send it short. */
+static void batch_write(chan_out_t *self, const char *data, size_t len)
+{
+    if (msgpack_sbuffer_write(&self->sb, data, len) < 0)
+        self->broken = true;
+}
+
 void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
                     inrec_t *src)
 {
-    static const char zeros[ENV_BATCH_HEADER];
+    static const char zeros[BUF_PREFIX + ENV_BATCH_HEADER];
+    if (!self->sb.data)
+        buf_open(self);
     self->sb.size = 0;
-    msgpack_sbuffer_write(&self->sb, zeros, sizeof zeros);
+    self->broken = false;
+    batch_write(self, zeros, sizeof zeros);
     self->open = true;
     self->ngroups = 0;
     self->nonempty = 0;
@@ -174,7 +345,7 @@ static void materialize(chan_out_t *self)
     static const char empties[256] = { [0 ... 255] = (char)0x90 };
     for (uint32_t left = self->ngroups; left;) {
         uint32_t k = left < sizeof empties ? left : (uint32_t)sizeof empties;
-        msgpack_sbuffer_write(&self->sb, empties, k);
+        batch_write(self, empties, k);
         left -= k;
     }
 }
@@ -183,37 +354,34 @@ void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
 {
     if (n) {
         materialize(self);
-        msgpack_pack_array(&self->pk, n);
-        msgpack_sbuffer_write(&self->sb, data, size);
+        if (msgpack_pack_array(&self->pk, n) < 0)
+            self->broken = true;
+        batch_write(self, data, size);
     }
-    else if (self->nonempty)
-        msgpack_pack_array(&self->pk, 0);
+    else if (self->nonempty && msgpack_pack_array(&self->pk, 0) < 0)
+        self->broken = true;
     self->ngroups++;
 }
 
 void chan_out_group_failed(chan_out_t *self, const char *message)
 {
     materialize(self);
-    msgpack_pack_str_with_body(&self->pk, message, strlen(message));
+    if (msgpack_pack_str_with_body(&self->pk, message, strlen(message)) < 0)
+        self->broken = true;
     self->ngroups++;
 }
 
 void chan_out_group_repeat(chan_out_t *self)
 {
     materialize(self);
-    msgpack_pack_nil(&self->pk);
+    if (msgpack_pack_nil(&self->pk) < 0)
+        self->broken = true;
     self->ngroups++;
 }
 
 size_t chan_out_size(const chan_out_t *self)
 {
     return self->open ? self->sb.size : 0;
-}
-
-static void free_data(void *data, void *hint)
-{
-    (void)hint;
-    free(data);
 }
 
 /*  Makes room for one more batch; the ring doubles when full. */
@@ -243,19 +411,26 @@ int chan_out_flush(chan_out_t *self)
     if (!self->open)
         return 0;
     self->open = false;
+    if (self->broken) { /* short of what it says it holds: never sent */
+        errno = ENOMEM;
+        return -1;
+    }
     if (self->ngroups == 0)
         return 0;
     if (ring_reserve(self) < 0)
         return -1;
-    uint64_t id = self->next_id++;
+    uint64_t id = self->next_id;
     /* with no group that is not empty, nothing but the header was written:
        the batch is a count */
-    env_batch_header(self->sb.data, id, self->origin, self->first_seq,
+    env_batch_header(self->sb.data + BUF_PREFIX, id, self->origin, self->first_seq,
                      self->ngroups, self->nonempty == 0);
-    size_t size = self->sb.size;
-    char *data = msgpack_sbuffer_release(&self->sb);
     out_batch_t *b = batch_at(self, id);
     memset(b, 0, sizeof *b);
+    /* before anything counts it: a batch zmq could not take leaves no
+       trace but the error */
+    if (buf_to_msg(self, &b->msg) < 0)
+        return -1;
+    self->next_id++;
     b->id = id;
     b->live = true;
     b->slot = -1;
@@ -267,13 +442,6 @@ int chan_out_flush(chan_out_t *self)
         self->unsent++;
     if (self->src)
         self->src->pending++;
-    if (zmq_msg_init_data(&b->msg, data, size, free_data, NULL) != 0) {
-        free(data);
-        b->live = false;
-        if (!self->broadcast)
-            self->unsent--;
-        return -1;
-    }
     if (self->broadcast)
         for (int i = 0; i < self->nslots; i++)
             if (self->slots[i].match)
@@ -289,7 +457,9 @@ int chan_out_flush(chan_out_t *self)
             self->head++;
         return 0;
     }
-    return chan_out_pump(self);
+    /* in the outbox now: what could not be sent goes at the next pump */
+    chan_out_pump(self);
+    return 0;
 }
 
 bool chan_out_ready(const chan_out_t *self)
@@ -563,8 +733,7 @@ static void on_ack(chan_out_t *self, int slot, uint32_t credit,
 
 int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
 {
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 1024);
+    msgpack_zone *zone = &self->zone;
     int n = 0;
     for (; n < budget; n++) {
         char rid[CHAN_NAME_MAX];
@@ -589,9 +758,9 @@ int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
         }
         msgpack_object root;
         env_status_t st;
-        msgpack_zone_clear(&zone);
+        msgpack_zone_clear(zone);
         if (extra || rid_len > (int)sizeof rid
-            || env_decode(zmq_msg_data(&body), zmq_msg_size(&body), &zone, &root)
+            || env_decode(zmq_msg_data(&body), zmq_msg_size(&body), zone, &root)
                    != ENV_OK) {
             (*malformed)++;
             zmq_msg_close(&body);
@@ -616,16 +785,18 @@ int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
             (*malformed)++;
         zmq_msg_close(&body);
     }
-    msgpack_zone_destroy(&zone);
     return n;
 }
 
 /* ==== input side ========================================================== */
 
-static int send_packed(void *sock, msgpack_sbuffer *sb)
-{
-    return zmq_send(sock, sb->data, sb->size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
-}
+/*  Room for this many acknowledgements is made with the input, so that
+    acknowledging allocates nothing unless more than that pile up between
+    two flushes (the loop flushes every turn). */
+#define ACKS_FIRST 64
+/*  One ACK carries at most this many ids, so that it fits a packbuf_t
+    (9 bytes an id at most): a longer queue goes in several. */
+#define ACK_IDS_MAX 96
 
 static int say_hello(chan_in_t *self)
 {
@@ -651,7 +822,10 @@ chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
     self->endpoint = strdup(endpoint);
     self->consumer = strdup(consumer);
     self->topic = strdup(topic ? topic : "");
-    if (!self->endpoint || !self->consumer || !self->topic || say_hello(self) < 0) {
+    self->acks = malloc(ACKS_FIRST * sizeof *self->acks);
+    self->ackcap = self->acks ? ACKS_FIRST : 0;
+    if (!self->endpoint || !self->consumer || !self->topic || !self->acks
+        || say_hello(self) < 0) {
         self->sock = NULL; /* the caller still owns it */
         chan_in_destroy(&self);
         return NULL;
@@ -694,33 +868,42 @@ void chan_in_destroy(chan_in_t **self_p)
     *self_p = NULL;
 }
 
-void chan_in_ack(chan_in_t *self, uint64_t batch_id)
+int chan_in_ack(chan_in_t *self, uint64_t batch_id)
 {
     if (self->nacks == self->ackcap) {
-        size_t ncap = self->ackcap ? self->ackcap * 2 : 16;
+        size_t ncap = self->ackcap ? self->ackcap * 2 : ACKS_FIRST;
         uint64_t *n = realloc(self->acks, ncap * sizeof *n);
-        if (!n)
-            return; /* unacknowledged: the producer sends it again */
-        self->acks = n;
-        self->ackcap = ncap;
+        if (n) {
+            self->acks = n;
+            self->ackcap = ncap;
+        }
+        /* no room, and none to be had: what is queued goes now, which
+           needs no memory of ours */
+        else if (chan_in_flush(self) < 0 || self->nacks == self->ackcap)
+            return -1;
     }
     self->acks[self->nacks++] = batch_id;
+    return 0;
 }
 
 int chan_in_flush(chan_in_t *self)
 {
-    if (self->nacks == 0 && self->credit_owed == 0)
-        return 0;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    env_pack_ack(&pk, self->credit_owed, self->acks, self->nacks, self->cost_ns);
-    int rc = send_packed(self->sock, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc == 0) {
-        self->nacks = 0;
-        self->credit_owed = 0;
+    size_t sent = 0;
+    while (sent < self->nacks || self->credit_owed) {
+        size_t n = self->nacks - sent < ACK_IDS_MAX ? self->nacks - sent : ACK_IDS_MAX;
+        packbuf_t buf;
+        packbuf_init(&buf);
+        env_pack_ack(&buf.pk, self->credit_owed, self->acks + sent, n, self->cost_ns);
+        if (buf.over || zmq_send(self->sock, buf.data, buf.size, ZMQ_DONTWAIT) < 0) {
+            /* what went is gone from the queue; the rest waits */
+            memmove(self->acks, self->acks + sent,
+                    (self->nacks - sent) * sizeof *self->acks);
+            self->nacks -= sent;
+            return -1;
+        }
+        sent += n;
+        self->credit_owed = 0; /* all of it went with the first */
     }
-    return rc;
+    self->nacks = 0;
+    return 0;
 }

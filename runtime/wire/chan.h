@@ -55,6 +55,8 @@ typedef struct {
 } out_batch_t;
 
 typedef struct chan_out chan_out_t;
+/*  The buffers of sent batches, kept for the next (chan.c). */
+typedef struct chan_bufs chan_bufs_t;
 /*  Called when a batch is acknowledged by every consumer it went to. */
 typedef void(chan_acked_fn)(void *arg, inrec_t *src);
 
@@ -79,9 +81,12 @@ struct chan_out {
     uint64_t block;       /* items of one origin share a home per block */
     int *home_slot;       /* per home instance: its slot, -1 until hello */
     uint64_t unsent;      /* live batches not with any consumer */
-    /* the batch being built */
+    /* the batch being built, in a buffer from bufs */
     msgpack_sbuffer sb;
     msgpack_packer pk;
+    chan_bufs_t *bufs;
+    size_t buf_want; /* what the last batch took: a new buffer's size */
+    bool broken;     /* a write into it failed (out of memory) */
     bool open;
     uint32_t ngroups;
     uint32_t nonempty; /* groups with a value, a failure or a repeat */
@@ -91,6 +96,7 @@ struct chan_out {
     uint64_t batches_out;
     chan_acked_fn *on_acked;
     void *acked_arg;
+    msgpack_zone zone; /* what consumers send is decoded here */
 };
 
 /*  Makes an output on `sock` (a bound ROUTER, owned from now on). Batch ids
@@ -119,7 +125,10 @@ void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
 void chan_out_group_failed(chan_out_t *self, const char *message);
 void chan_out_group_repeat(chan_out_t *self);
 /*  Seals the open batch into the outbox (nothing when it holds no group)
-    and tries to send. Returns 0 or -1 on a zmq error. */
+    and tries to send. Returns 0 once it is in the outbox (what could not
+    be sent yet goes at a later chan_out_pump), or -1 when it could not be
+    packed or kept (ENOMEM): then nothing of it was sent, and its src was
+    not told to wait for it. */
 int chan_out_flush(chan_out_t *self);
 /*  Bytes in the open batch. */
 size_t chan_out_size(const chan_out_t *self);
@@ -163,9 +172,15 @@ chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
     to the new one's endpoint if it moved, and say hello. */
 int chan_in_rehello(chan_in_t *self, const char *endpoint);
 void chan_in_destroy(chan_in_t **self_p);
-/*  Queues an acknowledgement of `batch_id`. */
-void chan_in_ack(chan_in_t *self, uint64_t batch_id);
-/*  Sends the queued acknowledgements and credit, if any. */
+/*  Queues an acknowledgement of `batch_id`; when the queue is full and
+    cannot grow, sends the queue first. Returns 0, or -1 when it could do
+    neither: the batch is not acknowledged, and since its producer sends it
+    again only to this consumer's successor, the caller must not go on as
+    if it were. */
+int chan_in_ack(chan_in_t *self, uint64_t batch_id);
+/*  Sends the queued acknowledgements and credit, if any (in several ACKs
+    when they are many); allocates nothing. Returns 0, or -1 with what was
+    not sent still queued. */
 int chan_in_flush(chan_in_t *self);
 
 #endif

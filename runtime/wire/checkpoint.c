@@ -2,6 +2,7 @@
 #include "wire/checkpoint.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int push(ckpt_ack_t **v, size_t *n, size_t *cap, ckpt_ack_t a)
 {
@@ -69,16 +70,38 @@ void ckpt_kept(ckpt_t *self, uint64_t seq, void (*ack)(void *arg, int input, uin
     self->in_flight = false;
 }
 
-void ckpt_abandon(ckpt_t *self, uint64_t now_ns)
+int ckpt_abandon(ckpt_t *self, uint64_t now_ns)
 {
     if (!self->in_flight)
-        return;
-    for (size_t i = 0; i < self->nflight; i++)
-        if (ckpt_wait(self, self->flight[i].input, self->flight[i].batch_id, now_ns) < 0)
-            break; /* out of memory: those stay unacknowledged */
+        return 0;
+    /* the covered go back in front of those that came since, in one piece:
+       pushed back one by one, a failed push would forget the rest, which
+       nobody would then acknowledge */
+    size_t n = self->nflight + self->nwaiting;
+    if (self->nwaiting) {
+        if (n > self->capflight) {
+            ckpt_ack_t *more = realloc(self->flight, n * sizeof *more);
+            if (!more)
+                return -1;
+            self->flight = more;
+            self->capflight = n;
+        }
+        memcpy(self->flight + self->nflight, self->waiting,
+               self->nwaiting * sizeof *self->waiting);
+    }
+    else if (n)
+        self->oldest_ns = now_ns;
+    ckpt_ack_t *v = self->waiting;
+    size_t cap = self->capwaiting;
+    self->waiting = self->flight;
+    self->capwaiting = self->capflight;
+    self->nwaiting = n;
+    self->flight = v;
+    self->capflight = cap;
     self->nflight = 0;
     self->in_flight = false;
     self->seq--;
+    return 0;
 }
 
 void ckpt_fini(ckpt_t *self)

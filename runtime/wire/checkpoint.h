@@ -32,8 +32,9 @@ typedef struct {
 } ckpt_t;
 
 /*  A batch was handled: it waits for a checkpoint. Returns 0, or -1 when
-    it could not be recorded (out of memory): the caller acknowledges it at
-    once, and a death before the next checkpoint could count it twice. */
+    it could not be recorded (out of memory). The caller must not then
+    acknowledge it: its effect would be lost with a death before the next
+    checkpoint, and its producer would no longer hold it. */
 int ckpt_wait(ckpt_t *self, int input, uint64_t batch_id, uint64_t now_ns);
 /*  Whether to take a checkpoint now: something waits, none is in flight,
     the last one's cost allows it, and either `batches` have piled up or
@@ -50,8 +51,10 @@ void ckpt_cost(ckpt_t *self, uint64_t now_ns, uint64_t cost_ns);
     covers. */
 void ckpt_kept(ckpt_t *self, uint64_t seq, void (*ack)(void *arg, int input, uint64_t id),
                void *arg);
-/*  The checkpoint begun could not be kept: its batches wait again. */
-void ckpt_abandon(ckpt_t *self, uint64_t now_ns);
+/*  The checkpoint begun could not be kept: its batches wait again.
+    Returns 0, or -1 out of memory, when they could not all be put back
+    (then nothing changed, and the checkpoint is still in flight). */
+int ckpt_abandon(ckpt_t *self, uint64_t now_ns);
 void ckpt_fini(ckpt_t *self);
 
 #endif

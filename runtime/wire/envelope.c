@@ -286,7 +286,26 @@ env_status_t env_decode(const void *data, size_t size, msgpack_zone *zone,
         return ENV_E_MSGPACK;
     size_t off = 0;
     msgpack_unpack_return rc = msgpack_unpack(data, size, &off, zone, root);
-    return rc == MSGPACK_UNPACK_SUCCESS ? ENV_OK : ENV_E_MSGPACK;
+    return rc == MSGPACK_UNPACK_SUCCESS      ? ENV_OK
+           : rc == MSGPACK_UNPACK_NOMEM_ERROR ? ENV_E_NOMEM
+                                              : ENV_E_MSGPACK;
+}
+
+env_status_t env_batch_peek(const void *data, size_t size, env_batch_t *batch)
+{
+    const uint8_t *p = data;
+    /* the header env_batch_header writes: a fixed layout, then the groups
+       as an array32, or a uint32 count of empty groups and nothing after */
+    if (size < ENV_BATCH_HEADER || p[0] != 0x96 || p[1] != ENV_VERSION
+        || p[2] != ENV_BATCH || p[3] != 0xcf || p[12] != 0xce || p[17] != 0xcf
+        || (p[26] != 0xdd && (p[26] != 0xce || size != ENV_BATCH_HEADER)))
+        return ENV_E_SHAPE;
+    batch->batch_id = get_be(p + 4, 8);
+    batch->origin = (uint32_t)get_be(p + 13, 4);
+    batch->first_seq = get_be(p + 18, 8);
+    batch->groups.size = (uint32_t)get_be(p + 27, 4);
+    batch->groups.ptr = NULL;
+    return ENV_OK;
 }
 
 static bool as_u64(const msgpack_object *o, uint64_t *out)
@@ -425,6 +444,7 @@ const char *env_status_str(env_status_t status)
     case ENV_E_SHAPE: return "not a troupe envelope";
     case ENV_E_VERSION: return "wrong envelope version";
     case ENV_E_KIND: return "unexpected envelope kind";
+    case ENV_E_NOMEM: return "out of memory";
     }
     return "unknown";
 }

@@ -44,7 +44,8 @@ typedef enum {
     ENV_E_MSGPACK,  /* not a msgpack value, or trailing bytes */
     ENV_E_SHAPE,    /* msgpack, but not an envelope */
     ENV_E_VERSION,  /* an envelope of another version */
-    ENV_E_KIND      /* a kind this side does not take */
+    ENV_E_KIND,     /* a kind this side does not take */
+    ENV_E_NOMEM     /* out of memory for the decoded value */
 } env_status_t;
 
 /*  Decodes one frame in place: strings and binaries in the result point into
@@ -54,6 +55,12 @@ env_status_t env_decode(const void *data, size_t size, msgpack_zone *zone,
                         msgpack_object *root);
 /*  Reads a decoded value as a batch. */
 env_status_t env_batch_view(const msgpack_object *root, env_batch_t *batch);
+/*  Reads only the header of a batch frame, without decoding its groups:
+    batch id, origin, first seq and the number of groups (groups.ptr is
+    NULL). Only a header as env_batch_header writes it is read so;
+    ENV_E_SHAPE for any other, which the caller then decodes whole. Says
+    nothing about the groups: the frame may still fail env_decode. */
+env_status_t env_batch_peek(const void *data, size_t size, env_batch_t *batch);
 /*  The envelope kind of a decoded value, or -1 with the status in *status. */
 int env_kind(const msgpack_object *root, env_status_t *status);
 const char *env_status_str(env_status_t status);

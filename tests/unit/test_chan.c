@@ -2,13 +2,56 @@
     each consumer is sent, acks free batches, a lost consumer's batches go
     to the other, a broadcast batch waits for every subscriber and stops
     waiting for one that is gone, a stale ack from a predecessor is ignored.
+    Out of memory (the allocator below): once warm, neither end allocates
+    per batch, and no acknowledgement is ever dropped.
 */
+#define _GNU_SOURCE
 #include "wire/chan.h"
 #include "check.h"
 #include "wire/envelope.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
 #include <zmq.h>
+
+/* ---- an allocator that fails libtroupe's calls on demand --------------
+    This program's malloc, calloc and realloc are the ones libtroupe calls.
+    While `oom` is set, every call made from libtroupe itself fails (and is
+    counted); libzmq's, msgpack-c's and this program's go through. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static bool oom;
+static long oom_refused;
+
+static bool refuse(void *caller)
+{
+    if (!oom)
+        return false;
+    Dl_info lib, at;
+    if (!dladdr((void *)chan_in_ack, &lib) || !dladdr(caller, &at)
+        || at.dli_fbase != lib.dli_fbase)
+        return false;
+    oom_refused++;
+    errno = ENOMEM;
+    return true;
+}
+
+__attribute__((visibility("default"))) void *malloc(size_t size)
+{
+    return refuse(__builtin_return_address(0)) ? NULL : __libc_malloc(size);
+}
+
+__attribute__((visibility("default"))) void *calloc(size_t n, size_t size)
+{
+    return refuse(__builtin_return_address(0)) ? NULL : __libc_calloc(n, size);
+}
+
+__attribute__((visibility("default"))) void *realloc(void *p, size_t size)
+{
+    return refuse(__builtin_return_address(0)) ? NULL : __libc_realloc(p, size);
+}
 
 static void *ctx;
 static int acked_count;
@@ -20,15 +63,21 @@ static void on_acked(void *arg, inrec_t *src)
     acked_count++;
 }
 
-static chan_out_t *producer(const char *ep, bool broadcast, uint64_t first_id)
+static chan_out_t *producer_window(const char *ep, bool broadcast, uint64_t first_id,
+                                   uint32_t window)
 {
     void *s = zmq_socket(ctx, ZMQ_ROUTER);
     int one = 1;
     zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     CHECK(zmq_bind(s, ep) == 0);
-    chan_out_t *out = chan_out_new(0, "c", broadcast, "", s, 8, first_id);
+    chan_out_t *out = chan_out_new(0, "c", broadcast, "", s, window, first_id);
     out->on_acked = on_acked;
     return out;
+}
+
+static chan_out_t *producer(const char *ep, bool broadcast, uint64_t first_id)
+{
+    return producer_window(ep, broadcast, first_id, 8);
 }
 
 static chan_in_t *consumer(const char *ep, const char *rid, const char *name,
@@ -228,12 +277,98 @@ static void test_broadcast(void)
     chan_out_destroy(&out);
 }
 
+/*  Once a window's worth of batches has gone round, making, sending and
+    acknowledging a batch allocates nothing at either end: the batch
+    buffers come back to their pool, the acks are packed on the stack, and
+    what consumers send is decoded into the output's own zone. */
+static void test_warm_allocates_nothing(void)
+{
+    acked_count = 0;
+    chan_out_t *out = producer("inproc://warm", false, 0);
+    chan_in_t *in = consumer("inproc://warm", "w.0", "w#0", 8);
+    settle(out);
+    uint64_t ids[8];
+    for (int round = 0; round < 8; round++) {
+        oom = round >= 3; /* warm after three windows */
+        for (uint64_t i = 0; i < 8; i++)
+            make_batch(out, (uint64_t)round * 100 + i);
+        settle(out);
+        int n = drain(in, ids, 8);
+        CHECK(n == 8);
+        ack_all(in, ids, n);
+        settle(out);
+    }
+    oom = false;
+    CHECK(oom_refused == 0);
+    CHECK(acked_count == 64 && chan_out_idle(out));
+    chan_in_destroy(&in);
+    chan_out_destroy(&out);
+}
+
+/*  Out of memory, a consumer that cannot queue another ack sends the
+    queue instead: every batch is acknowledged, none dropped (a dropped ack
+    hangs the run: the producer waits for it for ever). A long queue goes
+    in several ACKs. */
+static void test_acks_out_of_memory(void)
+{
+    enum { N = 200 };
+    acked_count = 0;
+    oom_refused = 0;
+    chan_out_t *out = producer_window("inproc://acks", false, 0, N);
+    chan_in_t *in = consumer("inproc://acks", "k.0", "k#0", N);
+    settle(out);
+    for (uint64_t i = 0; i < N; i++)
+        make_batch(out, i);
+    settle(out);
+    static uint64_t ids[N];
+    CHECK(drain(in, ids, N) == N);
+    oom = true;
+    for (int i = 0; i < N; i++)
+        chan_in_ack(in, ids[i]);
+    in->credit_owed += N;
+    CHECK(chan_in_flush(in) == 0);
+    oom = false;
+    CHECK(oom_refused > 0); /* the queue did try to grow */
+    settle(out);
+    CHECK(acked_count == N && chan_out_idle(out));
+    chan_in_destroy(&in);
+    chan_out_destroy(&out);
+}
+
+/*  A batch whose buffer cannot be had is refused whole: nothing is in the
+    outbox, nothing was sent, and the next batch is fine. */
+static void test_batch_out_of_memory(void)
+{
+    acked_count = 0;
+    chan_out_t *out = producer("inproc://nomem", false, 0);
+    chan_in_t *in = consumer("inproc://nomem", "m.0", "m#0", 8);
+    settle(out);
+    oom = true;
+    chan_out_begin(out, 1, 0, NULL);
+    chan_out_group(out, 1, "\x01", 1);
+    CHECK(chan_out_flush(out) == -1 && errno == ENOMEM);
+    oom = false;
+    CHECK(chan_out_idle(out) && out->batches_out == 0);
+    make_batch(out, 5);
+    settle(out);
+    uint64_t ids[8], seqs[8];
+    CHECK(drain_seqs(in, ids, seqs, 8) == 1 && seqs[0] == 5);
+    ack_all(in, ids, 1);
+    settle(out);
+    CHECK(acked_count == 1 && chan_out_idle(out));
+    chan_in_destroy(&in);
+    chan_out_destroy(&out);
+}
+
 int main(void)
 {
     ctx = zmq_ctx_new();
     test_pipe();
     test_homed();
     test_broadcast();
+    test_warm_allocates_nothing();
+    test_acks_out_of_memory();
+    test_batch_out_of_memory();
     zmq_ctx_term(ctx);
     CHECK_DONE();
 }

@@ -74,6 +74,48 @@ static void test_batch_round_trip(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  An ordered sink reads an early batch's header alone (env_batch_peek):
+    the same fields as decoding it whole; a header of any other form is
+    left to the decoder. */
+static void test_peek(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char zeros[ENV_BATCH_HEADER] = { 0 };
+    msgpack_sbuffer_write(&sb, zeros, sizeof zeros);
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_int(&pk, i);
+    }
+    env_batch_header(sb.data, 5ull << 40 | 3, 4, 1ull << 35, 3, false);
+    env_batch_t peek, whole;
+    CHECK(env_batch_peek(sb.data, sb.size, &peek) == ENV_OK);
+    CHECK(decode_batch(sb.data, sb.size, &whole) == ENV_OK);
+    CHECK(peek.batch_id == whole.batch_id && peek.origin == whole.origin
+          && peek.first_seq == whole.first_seq && peek.groups.size == whole.groups.size
+          && peek.groups.ptr == NULL);
+    CHECK(env_batch_peek(sb.data, ENV_BATCH_HEADER - 1, &peek) == ENV_E_SHAPE);
+    char head[ENV_BATCH_HEADER];
+    env_batch_header(head, 9, 2, 100, 5000, true); /* all empty: a count */
+    CHECK(env_batch_peek(head, sizeof head, &peek) == ENV_OK);
+    CHECK(peek.batch_id == 9 && peek.first_seq == 100 && peek.groups.size == 5000);
+    CHECK(env_batch_peek(sb.data, sb.size, &peek) == ENV_OK);
+    /* a count with bytes after it, and a header msgpack packs its own way */
+    memcpy(sb.data, head, sizeof head);
+    CHECK(env_batch_peek(sb.data, sb.size, &peek) == ENV_E_SHAPE);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_array(&pk, 6);
+    const int fields[5] = { ENV_VERSION, ENV_BATCH, 1, 1, 1 };
+    for (int i = 0; i < 5; i++)
+        msgpack_pack_int(&pk, fields[i]);
+    msgpack_pack_array(&pk, 0);
+    CHECK(env_batch_peek(sb.data, sb.size, &peek) == ENV_E_SHAPE);
+    CHECK(decode_batch(sb.data, sb.size, &whole) == ENV_OK);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_bad_shapes(void)
 {
     env_batch_t b;
@@ -311,6 +353,7 @@ int main(void)
 {
     msgpack_zone_init(&zone, 4096);
     test_batch_round_trip();
+    test_peek();
     test_bad_shapes();
     test_int_batches();
     test_hello_and_ack();
