@@ -86,6 +86,23 @@ def intrude(endpoint, mode, server_key, allow_dir, seconds):
             if batches == 1 and mode == "listed":
                 # admitted: the run may end now and remove its folder
                 os.unlink(os.path.join(allow_dir, "probe"))
+    # Leaving: acknowledge what is still coming, granting no more credit,
+    # until nothing has come for 2 s. A consumer that left with batches
+    # unacknowledged would hold them for good: the producer hears of the
+    # loss of a consumer the plan has (from the supervisor), not of an
+    # outsider (see docs/RELIABILITY.md, limits), and the run would wait.
+    quiet = time.monotonic() + 2.0
+    while batches and time.monotonic() < quiet:
+        if not s.poll(100):
+            continue
+        msg = msgpack.unpackb(s.recv(), strict_map_key=False)
+        if isinstance(msg, list) and len(msg) >= 3 and msg[1] == 0:
+            batches += 1
+            quiet = time.monotonic() + 2.0
+            try:
+                s.send(msgpack.packb([1, 2, 0, [msg[2]], 0]))
+            except zmq.Again:
+                pass
     # the verdict first: if tearing down a socket stuck in a refused
     # handshake ever hangs, the test kills us and still has it
     print(f"batches {batches}", flush=True)
