@@ -315,10 +315,13 @@ static void head_say(void *arg, log_level_t level, const char *text)
 static void head_joined(void *arg, int k)
 {
     sup_t *s = arg;
-    inst_t *victims[64];
-    int n = s->started ? place_moves(s, k, victims, 64) : 0;
+    if (!s->started)
+        return;
+    inst_t **victims = malloc((size_t)s->ninsts * sizeof *victims);
+    int n = victims ? place_moves(s, k, victims, s->ninsts) : 0;
     for (int i = 0; i < n; i++)
         signal_instance(s, victims[i], SIGKILL);
+    free(victims);
 }
 
 /*  Each of its live instances died with it (restarted elsewhere, within
