@@ -175,7 +175,7 @@ static int lines_produce(troupe_ctx_t *ctx, uint64_t index)
 #ifdef JSONL_IN
     return jsonl_in_line(ctx, line, len, l->next);
 #else
-    return troupe_emit_str(ctx, line, len);
+    return troupe_emit_strn(ctx, line, len);
 #endif
 }
 

@@ -1,5 +1,16 @@
 /*  troupe.h: the one public header: the actor module API, and the
-    embedding API (pools, futures, processes, queues) at its end.
+    embedding API (pools, futures, processes, queues) at its end. What is
+    not here is not API; libtroupe exports exactly what is declared here
+    with TROUPE_EXPORT.
+
+    Names: troupe_<object>_<verb> for functions (troupe_pool_map), nouns
+    for what returns a value (troupe_actor_name), troupe_*_t for types,
+    TROUPE_* for macros. A string argument is `_cstr` when it is
+    NUL-terminated (troupe_emit_cstr, troupe_value_cstr) and `_strn` when it
+    is bytes and a length (troupe_emit_strn, troupe_value_strn), and a
+    reader that hands back bytes and a length is `_as_strn`; plain `_str`
+    said either and is retired. A renamed call keeps its old name,
+    deprecated, for one release (the end of this file).
 
     The module API:
 
@@ -26,9 +37,33 @@
 extern "C" {
 #endif
 
+/*  The version of this troupe.h (what a program was built against; meson
+    checks these agree with the project's version). troupe_version (),
+    below, is the library's, at run time. */
 #define TROUPE_VERSION_MAJOR 0
 #define TROUPE_VERSION_MINOR 1
 #define TROUPE_VERSION_PATCH 0
+#define TROUPE_MAKE_VERSION(major, minor, patch)                               \
+    ((major) * 10000 + (minor) * 100 + (patch))
+#define TROUPE_VERSION                                                         \
+    TROUPE_MAKE_VERSION(TROUPE_VERSION_MAJOR, TROUPE_VERSION_MINOR,           \
+                        TROUPE_VERSION_PATCH)
+
+/*  Marks every function libtroupe exports. The library is built with
+    -fvisibility=hidden and a version script (runtime/libtroupe.map): what
+    is not declared here with TROUPE_EXPORT is not exported, so a program's
+    own names never collide with the library's internals. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TROUPE_EXPORT __attribute__((visibility("default")))
+#else
+#define TROUPE_EXPORT
+#endif
+
+/*  The version of the libtroupe running, which may be newer than the
+    troupe.h the program was built with: "MAJOR.MINOR.PATCH" (static).
+    major, minor and patch, when not NULL, get its numbers; compare
+    TROUPE_MAKE_VERSION (*major, *minor, *patch) with TROUPE_VERSION. */
+TROUPE_EXPORT const char *troupe_version(int *major, int *minor, int *patch);
 
 /*  The module ABI a module is built for, in its descriptor. Fields are only
     ever added at the end of troupe_module_t, each with the ABI that brought
@@ -116,25 +151,26 @@ typedef struct {
 /*  Each returns 0, or -1 when called outside a hook or when the value
     cannot travel: the batch buffer could not grow for it (out of memory),
     or it nests arrays and maps more than 29 deep (the most a batch can
-    carry: msgpack-c decodes 32 levels, and the batch takes 3). Then the value is dropped whole and the item fails, saying why, whether
-    or not the module looks at what this returned. */
-int troupe_emit_int(troupe_ctx_t *ctx, int64_t value);
-int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value);
-int troupe_emit_double(troupe_ctx_t *ctx, double value);
-int troupe_emit_bool(troupe_ctx_t *ctx, bool value);
-int troupe_emit_nil(troupe_ctx_t *ctx);
+    carry: msgpack-c decodes 32 levels, and the batch takes 3). Then the
+    value is dropped whole and the item fails, saying why, whether or not
+    the module looks at what this returned. */
+TROUPE_EXPORT int troupe_emit_int(troupe_ctx_t *ctx, int64_t value);
+TROUPE_EXPORT int troupe_emit_uint(troupe_ctx_t *ctx, uint64_t value);
+TROUPE_EXPORT int troupe_emit_double(troupe_ctx_t *ctx, double value);
+TROUPE_EXPORT int troupe_emit_bool(troupe_ctx_t *ctx, bool value);
+TROUPE_EXPORT int troupe_emit_nil(troupe_ctx_t *ctx);
 /*  A string of `size` bytes (UTF-8 expected, not checked); copied. */
-int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size);
+TROUPE_EXPORT int troupe_emit_strn(troupe_ctx_t *ctx, const char *data, size_t size);
 /*  A NUL-terminated string; copied. */
-int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string);
-int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size);
+TROUPE_EXPORT int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string);
+TROUPE_EXPORT int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size);
 /*  Any decoded value, e.g. an input passed through unchanged. */
-int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value);
+TROUPE_EXPORT int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value);
 /*  For values the helpers above do not cover: pack exactly one msgpack value
     with the returned packer, then call troupe_emit_end. The packer belongs to
     the runtime. */
-msgpack_packer *troupe_emit_begin(troupe_ctx_t *ctx);
-int troupe_emit_end(troupe_ctx_t *ctx);
+TROUPE_EXPORT msgpack_packer *troupe_emit_begin(troupe_ctx_t *ctx);
+TROUPE_EXPORT int troupe_emit_end(troupe_ctx_t *ctx);
 
 /* ---- sources that wait ------------------------------------------------------ */
 /*  From produce, when the item needs input from `fd` that has not come yet:
@@ -142,7 +178,7 @@ int troupe_emit_end(troupe_ctx_t *ctx);
     what it has batched, goes on with its other work (acks, control,
     heartbeats) and calls produce again with the same index once fd is
     readable. A source must not block in produce. */
-int troupe_wait_readable(troupe_ctx_t *ctx, int fd);
+TROUPE_EXPORT int troupe_wait_readable(troupe_ctx_t *ctx, int fd);
 
 /* ---- how much a source will make ------------------------------------------ */
 /*  This instance of a source will emit about `items` items in all: what
@@ -150,55 +186,59 @@ int troupe_wait_readable(troupe_ctx_t *ctx, int fd);
     produce, again when the estimate changes; 0 means unknown (the default).
     Each instance announces its own share; the run adds them up, and knows
     the total once every instance of every source has announced or ended. */
-void troupe_set_total(troupe_ctx_t *ctx, uint64_t items);
+TROUPE_EXPORT void troupe_set_total(troupe_ctx_t *ctx, uint64_t items);
 /*  How many of the indexes 0 .. count-1 reach this instance's produce hook
     (instances share the index space): the share to announce for a source
     that stops at index `count`. */
-uint64_t troupe_index_share(troupe_ctx_t *ctx, uint64_t count);
+TROUPE_EXPORT uint64_t troupe_index_share(troupe_ctx_t *ctx, uint64_t count);
 
 /* ---- failing an item ----------------------------------------------------- */
 /*  Records why the current item (or start) failed; then return TROUPE_ERROR.
     The run reports the item id and this message; the actor's policy decides
     whether the run goes on. */
-void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
+TROUPE_EXPORT void troupe_fail(troupe_ctx_t *ctx, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- arguments (the actor's `args` section in the config) --------------- */
 /*  The argument's text, or `fallback` when it is not set. */
-const char *troupe_arg(troupe_ctx_t *ctx, const char *name, const char *fallback);
+TROUPE_EXPORT const char *troupe_arg(troupe_ctx_t *ctx, const char *name,
+                                    const char *fallback);
 /*  A file argument: relative paths are taken from the config file's folder
     (as module paths are), "-" and absolute paths stay as they are. The
     string belongs to the runtime until the actor stops, and is the same
     one at every call for the same text (made once: call it as often as
     you like); NULL when unset and fallback is NULL. */
-const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name, const char *fallback);
+TROUPE_EXPORT const char *troupe_arg_path(troupe_ctx_t *ctx, const char *name,
+                                         const char *fallback);
 /*  Parsed arguments: on a malformed value they record a failure naming the
     argument and return `fallback`; troupe_failed () then says so. */
-int64_t troupe_arg_int(troupe_ctx_t *ctx, const char *name, int64_t fallback);
-double troupe_arg_double(troupe_ctx_t *ctx, const char *name, double fallback);
-bool troupe_arg_bool(troupe_ctx_t *ctx, const char *name, bool fallback);
+TROUPE_EXPORT int64_t troupe_arg_int(troupe_ctx_t *ctx, const char *name,
+                                     int64_t fallback);
+TROUPE_EXPORT double troupe_arg_double(troupe_ctx_t *ctx, const char *name,
+                                       double fallback);
+TROUPE_EXPORT bool troupe_arg_bool(troupe_ctx_t *ctx, const char *name, bool fallback);
 /*  True once troupe_fail was called for the current hook. */
-bool troupe_failed(troupe_ctx_t *ctx);
+TROUPE_EXPORT bool troupe_failed(troupe_ctx_t *ctx);
 
 /* ---- who am I ------------------------------------------------------------ */
-const char *troupe_actor_name(troupe_ctx_t *ctx);
-const char *troupe_pipeline_name(troupe_ctx_t *ctx);
+TROUPE_EXPORT const char *troupe_actor_name(troupe_ctx_t *ctx);
+TROUPE_EXPORT const char *troupe_pipeline_name(troupe_ctx_t *ctx);
 /*  This process's instance number, 0 .. troupe_instances () - 1. */
-unsigned troupe_instance(troupe_ctx_t *ctx);
-unsigned troupe_instances(troupe_ctx_t *ctx);
+TROUPE_EXPORT unsigned troupe_instance(troupe_ctx_t *ctx);
+TROUPE_EXPORT unsigned troupe_instances(troupe_ctx_t *ctx);
 /*  Id of the item being handled: its source's sequence number. */
-uint64_t troupe_item_id(troupe_ctx_t *ctx);
+TROUPE_EXPORT uint64_t troupe_item_id(troupe_ctx_t *ctx);
 
 /* ---- state and logging ----------------------------------------------------- */
-void troupe_set_state(troupe_ctx_t *ctx, void *state);
-void *troupe_state(troupe_ctx_t *ctx);
+TROUPE_EXPORT void troupe_set_state(troupe_ctx_t *ctx, void *state);
+TROUPE_EXPORT void *troupe_state(troupe_ctx_t *ctx);
 /*  One line on stderr, as the run's own events are written: time,
     pipeline/actor#instance, level ("info" here, "warning" for troupe_warn),
     text. `troupe run -q` drops both; an error is an item's or start's
     failure (troupe_fail), which the run reports. */
-void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
+TROUPE_EXPORT void troupe_log(troupe_ctx_t *ctx, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
-void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
+TROUPE_EXPORT void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- values ---------------------------------------------------------------- */
@@ -206,12 +246,12 @@ void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
     integers in decimal, doubles in shortest round-trip form, strings raw at
     the top level, containers JSON-like. Returns the length the full text
     needs, like snprintf. */
-size_t troupe_format(const msgpack_object *value, char *buf, size_t size);
+TROUPE_EXPORT size_t troupe_format(const msgpack_object *value, char *buf, size_t size);
 /*  Reads an integer value (int, uint that fits, or a double with no
     fraction). Returns false when the value is not one. */
-bool troupe_as_int(const msgpack_object *value, int64_t *out);
+TROUPE_EXPORT bool troupe_as_int(const msgpack_object *value, int64_t *out);
 /*  Reads any number as a double. Returns false when the value is not one. */
-bool troupe_as_double(const msgpack_object *value, double *out);
+TROUPE_EXPORT bool troupe_as_double(const msgpack_object *value, double *out);
 
 
 /* ==== embedding: pools, futures, processes and queues from a C program ====
@@ -222,69 +262,87 @@ bool troupe_as_double(const msgpack_object *value, double *out);
     whole story and examples/c/ one program per Python tutorial.
 
     Errors: a call that fails returns NULL or -1 and leaves a message for
-    the calling thread in troupe_error (). Nothing here calls exit (),
+    the calling thread in troupe_error (); every call that can fail so
+    sets it to "" when it succeeds. Destructors and readers that cannot
+    fail (troupe_value_get, troupe_future_result, ...) leave it as it is,
+    so it can still be read after a cleanup. Nothing here calls exit (),
     prints to stdout, installs a signal handler or touches the caller's zmq
     context: each pool and queue has its own. */
 
-/*  The calling thread's last error message ("" when none). Valid until the
-    thread's next troupe call. */
-const char *troupe_error(void);
+/*  The calling thread's last error message: "" when its last call that
+    can fail succeeded. Valid until the thread's next troupe call. */
+TROUPE_EXPORT const char *troupe_error(void);
 
 /*  Call first in main () when the program starts processes with functions
     of its own (troupe_process_start) or runs a module it defines itself
     (troupe_pool_new_module). Such workers are this program started again,
     as Python's spawn does; in them troupe_init runs the worker and exits,
     never returning. In the program itself it returns at once. */
-void troupe_init(int argc, char **argv);
+TROUPE_EXPORT void troupe_init(int argc, char **argv);
 
 /* ---- values: an owned msgpack value -------------------------------------- */
 typedef struct troupe_value troupe_value_t;
 
 /*  Constructors copy what they are given; each returns NULL when out of
     memory. The caller owns the value and frees it with troupe_value_destroy. */
-troupe_value_t *troupe_value_nil(void);
-troupe_value_t *troupe_value_bool(bool v);
-troupe_value_t *troupe_value_int(int64_t v);
-troupe_value_t *troupe_value_double(double v);
-troupe_value_t *troupe_value_str(const char *string);           /* NUL-terminated */
-troupe_value_t *troupe_value_strn(const char *data, size_t size);
-troupe_value_t *troupe_value_bytes(const void *data, size_t size);
+TROUPE_EXPORT troupe_value_t *troupe_value_nil(void);
+TROUPE_EXPORT troupe_value_t *troupe_value_bool(bool v);
+TROUPE_EXPORT troupe_value_t *troupe_value_int(int64_t v);
+TROUPE_EXPORT troupe_value_t *troupe_value_double(double v);
+TROUPE_EXPORT troupe_value_t *troupe_value_cstr(const char *string); /* NUL-terminated */
+TROUPE_EXPORT troupe_value_t *troupe_value_strn(const char *data, size_t size);
+TROUPE_EXPORT troupe_value_t *troupe_value_bytes(const void *data, size_t size);
 /*  Arrays of the common C types. */
-troupe_value_t *troupe_value_ints(const int64_t *v, size_t n);
-troupe_value_t *troupe_value_doubles(const double *v, size_t n);
-troupe_value_t *troupe_value_strs(const char *const *v, size_t n);
+TROUPE_EXPORT troupe_value_t *troupe_value_ints(const int64_t *v, size_t n);
+TROUPE_EXPORT troupe_value_t *troupe_value_doubles(const double *v, size_t n);
+TROUPE_EXPORT troupe_value_t *troupe_value_cstrs(const char *const *v, size_t n);
 /*  A deep copy of any decoded value (e.g. a result, to keep it). */
-troupe_value_t *troupe_value_object(const msgpack_object *value);
+TROUPE_EXPORT troupe_value_t *troupe_value_object(const msgpack_object *value);
 /*  Exactly one packed msgpack value; NULL (EINVAL) when data is not one. */
-troupe_value_t *troupe_value_packed(const void *data, size_t size);
+TROUPE_EXPORT troupe_value_t *troupe_value_packed(const void *data, size_t size);
 /*  Builds any value with a packer: pack exactly one value, then call
     troupe_value_end, which returns the value (NULL when it is not one). */
-msgpack_packer *troupe_value_begin(void);
-troupe_value_t *troupe_value_end(msgpack_packer *pk);
+TROUPE_EXPORT msgpack_packer *troupe_value_begin(void);
+TROUPE_EXPORT troupe_value_t *troupe_value_end(msgpack_packer *pk);
 
 /*  The decoded value, owned by v. */
-const msgpack_object *troupe_value_get(const troupe_value_t *v);
+TROUPE_EXPORT const msgpack_object *troupe_value_get(const troupe_value_t *v);
 /*  The packed bytes, owned by v. */
-const void *troupe_value_data(const troupe_value_t *v, size_t *size);
+TROUPE_EXPORT const void *troupe_value_data(const troupe_value_t *v, size_t *size);
 /*  Readers: false when v is not of that kind (see troupe_as_int). */
-bool troupe_value_as_int(const troupe_value_t *v, int64_t *out);
-bool troupe_value_as_double(const troupe_value_t *v, double *out);
+TROUPE_EXPORT bool troupe_value_as_int(const troupe_value_t *v, int64_t *out);
+TROUPE_EXPORT bool troupe_value_as_double(const troupe_value_t *v, double *out);
 /*  A string's or binary's bytes (not NUL-terminated), owned by v; NULL
     when v is neither. */
-const char *troupe_value_as_str(const troupe_value_t *v, size_t *size);
+TROUPE_EXPORT const char *troupe_value_as_strn(const troupe_value_t *v, size_t *size);
 /*  An array's first n members as integers (or doubles); returns how many
     the array holds, or -1 when v is not an array of numbers. */
-long troupe_value_as_ints(const troupe_value_t *v, int64_t *out, size_t n);
-long troupe_value_as_doubles(const troupe_value_t *v, double *out, size_t n);
+TROUPE_EXPORT long troupe_value_as_ints(const troupe_value_t *v, int64_t *out, size_t n);
+TROUPE_EXPORT long troupe_value_as_doubles(const troupe_value_t *v, double *out,
+                                           size_t n);
 /*  As troupe_format. */
-size_t troupe_value_format(const troupe_value_t *v, char *buf, size_t size);
-void troupe_value_destroy(troupe_value_t **v_p);
+TROUPE_EXPORT size_t troupe_value_format(const troupe_value_t *v, char *buf, size_t size);
+TROUPE_EXPORT void troupe_value_destroy(troupe_value_t **v_p);
 
 /* ---- pools: Pool (map, imap_unordered) and futures ------------------------- */
 typedef struct troupe_pool troupe_pool_t;
 typedef struct troupe_future troupe_future_t;
 
+/*  A pool's options. Fields are only ever added at the end, and `size`
+    says how far the caller's struct goes: the library reads the fields
+    that size covers and takes the default (0) for the rest, so a program
+    built against an older troupe.h runs unchanged with a newer libtroupe
+    (and one built against a newer troupe.h has the fields this library
+    does not know ignored). Start from one of the macros below, which set
+    size, then set what you need:
+        troupe_pool_opts_t o = TROUPE_POOL_OPTS_INIT;
+        o.chunksize = 1;
+    or, in C, in one expression (as TROUPE_MODULE does):
+        troupe_pool_new ("square", 4, &TROUPE_POOL_OPTS (.chunksize = 1));
+    A NULL opts means every default. Options whose size is 0 (a struct not
+    started from a macro) are refused: NULL, errno EINVAL. */
 typedef struct {
+    size_t size; /* sizeof (troupe_pool_opts_t) where the caller was built */
     /*  Items per message to a worker, at most; 0: automatic (batches of
         about 10 ms of work, as `troupe run` sizes them). 1 is Python's
         chunksize=1. */
@@ -299,29 +357,41 @@ typedef struct {
     /*  The pool's name in process titles ("troupe: NAME/work#0") and
         messages; NULL: the program's name. */
     const char *name;
+    /*  New fields go here, each with the version that brought it. */
 } troupe_pool_opts_t;
+
+#ifdef __cplusplus
+#define TROUPE_POOL_OPTS_INIT { sizeof (troupe_pool_opts_t) }
+#else
+#define TROUPE_POOL_OPTS_INIT { .size = sizeof (troupe_pool_opts_t) }
+/*  Options as a compound literal: TROUPE_POOL_OPTS (.chunksize = 1). */
+#define TROUPE_POOL_OPTS(...)                                                  \
+    ((troupe_pool_opts_t){ .size = sizeof (troupe_pool_opts_t), __VA_ARGS__ })
+#endif
 
 /*  Starts `workers` processes (0: one per core) running a module: a
     built-in name ("square") or the path of a module's .so. opts may be
-    NULL. Returns once every worker is ready, or NULL. */
-troupe_pool_t *troupe_pool_new(const char *module, unsigned workers,
-                               const troupe_pool_opts_t *opts);
+    NULL (defaults). Returns once every worker is ready, or NULL. */
+TROUPE_EXPORT troupe_pool_t *troupe_pool_new(const char *module, unsigned workers,
+                                             const troupe_pool_opts_t *opts);
 /*  The same for a module the program defines itself: a descriptor at file
     scope (static const troupe_module_t m = { .abi_version =
     TROUPE_ABI_VERSION, ... }). Needs troupe_init in main. */
-troupe_pool_t *troupe_pool_new_module(const troupe_module_t *module, unsigned workers,
-                                      const troupe_pool_opts_t *opts);
+TROUPE_EXPORT troupe_pool_t *troupe_pool_new_module(const troupe_module_t *module,
+                                                    unsigned workers,
+                                                    const troupe_pool_opts_t *opts);
 
 /*  Each item through the module; results[i] gets item i's result (the one
     value it emitted; nil for none, an array for several), owned by the
     caller. Returns 0, or -1 when an item failed (troupe_error names it
     and says why; no result is returned then) or the pool did. */
-int troupe_pool_map(troupe_pool_t *pool, troupe_value_t *const *items, size_t n,
-                    troupe_value_t **results);
+TROUPE_EXPORT int troupe_pool_map(troupe_pool_t *pool, troupe_value_t *const *items,
+                                  size_t n, troupe_value_t **results);
 /*  The same for integers and doubles in, integers (doubles) out. */
-int troupe_pool_map_int(troupe_pool_t *pool, const int64_t *in, int64_t *out, size_t n);
-int troupe_pool_map_double(troupe_pool_t *pool, const double *in, double *out,
-                           size_t n);
+TROUPE_EXPORT int troupe_pool_map_int(troupe_pool_t *pool, const int64_t *in,
+                                      int64_t *out, size_t n);
+TROUPE_EXPORT int troupe_pool_map_double(troupe_pool_t *pool, const double *in,
+                                         double *out, size_t n);
 
 /*  Called in the caller's thread, once per item, in the order results come
     back: `result` (owned by troupe, valid during the call) or `error` (the
@@ -332,38 +402,42 @@ typedef int(troupe_result_fn)(void *arg, size_t index, const msgpack_object *res
     handed to fn as soon as it is back. Returns 0 when every item was
     handed over (failed items included), -1 when the pool failed or fn
     stopped early. */
-int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items,
-                               size_t n, troupe_result_fn *fn, void *arg);
+TROUPE_EXPORT int troupe_pool_imap_unordered(troupe_pool_t *pool,
+                                             troupe_value_t *const *items, size_t n,
+                                             troupe_result_fn *fn, void *arg);
 
 /*  One item, now: returns its future (the caller's; destroy it), or NULL. */
-troupe_future_t *troupe_pool_submit(troupe_pool_t *pool, const troupe_value_t *item);
+TROUPE_EXPORT troupe_future_t *troupe_pool_submit(troupe_pool_t *pool,
+                                                  const troupe_value_t *item);
 
 /*  No more work: waits for what was submitted and for every process to
     exit. Returns 0, or -1 when the pool had failed (troupe_error says why).
     Futures stay readable. */
-int troupe_pool_close(troupe_pool_t *pool);
+TROUPE_EXPORT int troupe_pool_close(troupe_pool_t *pool);
 /*  Frees the pool; one not closed is terminated: its processes are killed
     and reaped, its pending futures fail. Futures stay readable. */
-void troupe_pool_destroy(troupe_pool_t **pool_p);
+TROUPE_EXPORT void troupe_pool_destroy(troupe_pool_t **pool_p);
 
 /*  Waits until the future is done (timeout in seconds; < 0: forever).
     Returns 0 when done, -1 on timeout (errno ETIMEDOUT). */
-int troupe_future_wait(troupe_future_t *f, double timeout);
-bool troupe_future_done(const troupe_future_t *f);
+TROUPE_EXPORT int troupe_future_wait(troupe_future_t *f, double timeout);
+TROUPE_EXPORT bool troupe_future_done(const troupe_future_t *f);
 /*  The result once done (owned by the future), or NULL when the item failed
     or is not done. */
-const msgpack_object *troupe_future_result(const troupe_future_t *f);
+TROUPE_EXPORT const msgpack_object *troupe_future_result(const troupe_future_t *f);
 /*  Why the item failed (owned by the future), or NULL. A worker crash is
     not a failure (the item goes to another worker) unless the pool gives
     up on its workers: then every pending future fails with the reason. */
-const char *troupe_future_error(const troupe_future_t *f);
+TROUPE_EXPORT const char *troupe_future_error(const troupe_future_t *f);
 /*  Python's as_completed, one at a time: the index of a done future among
     fs[0 .. n-1] (the first, when several are), waiting up to timeout; -1
     on timeout. Take it out of fs before the next call. */
-int troupe_future_wait_any(troupe_future_t *const *fs, size_t n, double timeout);
+TROUPE_EXPORT int troupe_future_wait_any(troupe_future_t *const *fs, size_t n,
+                                         double timeout);
 /*  Waits for all of them; 0, or -1 on timeout. */
-int troupe_future_wait_all(troupe_future_t *const *fs, size_t n, double timeout);
-void troupe_future_destroy(troupe_future_t **f_p);
+TROUPE_EXPORT int troupe_future_wait_all(troupe_future_t *const *fs, size_t n,
+                                         double timeout);
+TROUPE_EXPORT void troupe_future_destroy(troupe_future_t **f_p);
 
 /* ---- processes: Python's Process(target=..., args=...) --------------------- */
 typedef struct troupe_process troupe_process_t;
@@ -374,41 +448,62 @@ typedef int(troupe_process_fn)(const msgpack_object *args);
     function of this program or of a library it has loaded; the process is
     this program started again, so main must call troupe_init first. The
     process is killed if the thread that started it ends. */
-troupe_process_t *troupe_process_start(troupe_process_fn *fn, const troupe_value_t *args);
+TROUPE_EXPORT troupe_process_t *troupe_process_start(troupe_process_fn *fn,
+                                                     const troupe_value_t *args);
 /*  Waits for it to exit (timeout in seconds; < 0: forever). Returns 0 once
     it has, -1 on timeout (errno ETIMEDOUT). */
-int troupe_process_join(troupe_process_t *p, double timeout);
+TROUPE_EXPORT int troupe_process_join(troupe_process_t *p, double timeout);
 /*  Its exit status once joined, -N when signal N killed it, or
     TROUPE_RUNNING while it runs. */
 #define TROUPE_RUNNING (-1000)
-int troupe_process_exitcode(const troupe_process_t *p);
-int troupe_process_pid(const troupe_process_t *p);
+TROUPE_EXPORT int troupe_process_exitcode(const troupe_process_t *p);
+TROUPE_EXPORT int troupe_process_pid(const troupe_process_t *p);
 /*  Sends it SIGTERM (join it afterwards). */
-int troupe_process_terminate(troupe_process_t *p);
+TROUPE_EXPORT int troupe_process_terminate(troupe_process_t *p);
 /*  Frees it; one still running is terminated, killed after a second, and
     reaped: no zombie is left. */
-void troupe_process_destroy(troupe_process_t **p_p);
+TROUPE_EXPORT void troupe_process_destroy(troupe_process_t **p_p);
 
 /* ---- queues: Python's multiprocessing.Queue ----------------------------- */
 typedef struct troupe_queue troupe_queue_t;
 
 /*  A queue hosted by this process (a thread of its own serves it), for any
     number of processes to put to and get from. maxsize 0: unbounded. */
-troupe_queue_t *troupe_queue_new(size_t maxsize);
+TROUPE_EXPORT troupe_queue_t *troupe_queue_new(size_t maxsize);
 /*  Its address, a string to hand to other processes (e.g. in their args). */
-const char *troupe_queue_address(const troupe_queue_t *q);
+TROUPE_EXPORT const char *troupe_queue_address(const troupe_queue_t *q);
 /*  Opens the queue at `address` from another process. */
-troupe_queue_t *troupe_queue_open(const char *address);
+TROUPE_EXPORT troupe_queue_t *troupe_queue_open(const char *address);
 /*  Puts a copy of v, waiting up to timeout seconds (< 0: forever) while the
     queue is full. 0 once the queue holds it, -1 on timeout or error. */
-int troupe_queue_put(troupe_queue_t *q, const troupe_value_t *v, double timeout);
-int troupe_queue_put_int(troupe_queue_t *q, int64_t v);
+TROUPE_EXPORT int troupe_queue_put(troupe_queue_t *q, const troupe_value_t *v,
+                                   double timeout);
+TROUPE_EXPORT int troupe_queue_put_int(troupe_queue_t *q, int64_t v);
 /*  The next value (the caller's), waiting up to timeout seconds (< 0:
     forever); NULL on timeout (errno ETIMEDOUT) or error. */
-troupe_value_t *troupe_queue_get(troupe_queue_t *q, double timeout);
+TROUPE_EXPORT troupe_value_t *troupe_queue_get(troupe_queue_t *q, double timeout);
 /*  Closes this handle; the host's destroy also ends the queue, and what
     it still held is dropped. */
-void troupe_queue_destroy(troupe_queue_t **q_p);
+TROUPE_EXPORT void troupe_queue_destroy(troupe_queue_t **q_p);
+
+/* ---- deprecated names ------------------------------------------------------
+    Names that broke the _cstr/_strn rule (top of this file), each the call
+    it was renamed to under its old name. They stay for one release, so
+    that a program or module can move at its own pace (the compiler warns
+    where one is used), and are gone in the release after. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TROUPE_DEPRECATED(why) __attribute__((deprecated(why)))
+#else
+#define TROUPE_DEPRECATED(why)
+#endif
+TROUPE_EXPORT int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
+    TROUPE_DEPRECATED("renamed troupe_emit_strn");
+TROUPE_EXPORT troupe_value_t *troupe_value_str(const char *string)
+    TROUPE_DEPRECATED("renamed troupe_value_cstr");
+TROUPE_EXPORT troupe_value_t *troupe_value_strs(const char *const *v, size_t n)
+    TROUPE_DEPRECATED("renamed troupe_value_cstrs");
+TROUPE_EXPORT const char *troupe_value_as_str(const troupe_value_t *v, size_t *size)
+    TROUPE_DEPRECATED("renamed troupe_value_as_strn");
 
 #ifdef __cplusplus
 }

@@ -103,7 +103,7 @@ int main(int argc, char **argv)
     /*  This process hosts the queue (a thread of troupe's serves it); the
         others reach it by its address. */
     troupe_queue_t *q = troupe_queue_new(0);
-    troupe_value_t *address = q ? troupe_value_str(troupe_queue_address(q)) : NULL;
+    troupe_value_t *address = q ? troupe_value_cstr(troupe_queue_address(q)) : NULL;
     if (!address) {
         fprintf(stderr, "counter: %s\n", troupe_error());
         troupe_queue_destroy(&q);

@@ -34,7 +34,7 @@ static double now(void)
 static double timed_map(unsigned workers, const char *us, const int64_t *items,
                         int64_t *results, size_t n)
 {
-    troupe_pool_opts_t opts = { .args = (const char *const[]){ "us", us, NULL } };
+    troupe_pool_opts_t opts = TROUPE_POOL_OPTS(.args = (const char *const[]){ "us", us, NULL });
     troupe_pool_t *pool = troupe_pool_new("spin", workers, &opts);
     if (!pool)
         return -1;

@@ -56,7 +56,7 @@ int main(int argc, char **argv)
     /*  chunksize 1: each item goes to a worker on its own. By default
         futures share batches as map items do, and a quick item would come
         back only with the slow ones batched with it. */
-    troupe_pool_opts_t opts = { .chunksize = 1 };
+    troupe_pool_opts_t opts = TROUPE_POOL_OPTS(.chunksize = 1);
     troupe_pool_t *pool = troupe_pool_new_module(&slow_square_module, WORKERS, &opts);
     if (!pool) {
         fprintf(stderr, "futures: %s\n", troupe_error());

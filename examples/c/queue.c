@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     /*  This process hosts the queue (a thread of troupe's serves it): it
         lives until troupe_queue_destroy below, after both have ended. */
     troupe_queue_t *q = troupe_queue_new(0);
-    troupe_value_t *address = q ? troupe_value_str(troupe_queue_address(q)) : NULL;
+    troupe_value_t *address = q ? troupe_value_cstr(troupe_queue_address(q)) : NULL;
     if (!address) {
         fprintf(stderr, "queue: %s\n", troupe_error());
         troupe_queue_destroy(&q);

@@ -1,5 +1,7 @@
 /*  error.h: the calling thread's last error message, what troupe_error ()
-    returns. Every failing embedding call sets it before it returns. */
+    returns. Every embedding call that can fail clears it first
+    (tr_error_clear) and sets it when it fails, so that it is "" after a
+    success; destructors and plain readers leave it alone. */
 #ifndef TR_ERROR_H
 #define TR_ERROR_H
 

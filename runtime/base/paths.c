@@ -17,7 +17,8 @@
 #ifndef TROUPE_LIBEXEC_DIR
 #define TROUPE_LIBEXEC_DIR "/usr/local/libexec/troupe"
 #endif
-/*  The same two relative to the prefix, and the libdir (meson's options):
+/*  The same two relative to the prefix, the libdir and the bindir
+    (meson's options):
     a prefix installed with DESTDIR or moved finds its own files from
     where libtroupe is. */
 #ifndef TROUPE_LIBEXEC_REL
@@ -25,6 +26,9 @@
 #endif
 #ifndef TROUPE_LIBDIR
 #define TROUPE_LIBDIR "lib"
+#endif
+#ifndef TROUPE_BINDIR
+#define TROUPE_BINDIR "bin"
 #endif
 #define TROUPE_MODULE_REL TROUPE_LIBDIR "/troupe/actors"
 
@@ -57,19 +61,30 @@ static int program_dir(char *buf, size_t len)
     return 0;
 }
 
-/*  `rel` (relative to the prefix) in the installation libtroupe was
-    loaded from, PREFIX/LIBDIR/libtroupe.so: -1 when libtroupe is not in
-    an installed libdir (a build tree) or a folder option is absolute. */
+/*  The prefix, when `dir` is one of its folders `sub` (relative): -1 when
+    dir does not end in "/SUB" or sub is absolute. */
+static int strip_folder(char *dir, const char *sub)
+{
+    size_t n = strlen(dir), l = strlen(sub);
+    if (sub[0] == '/' || n <= l || strcmp(dir + n - l, sub) != 0 || dir[n - l - 1] != '/')
+        return -1;
+    dir[n - l - 1] = '\0';
+    return 0;
+}
+
+/*  `rel` (relative to the prefix) in the installation the runtime was
+    loaded from: libtroupe.so in PREFIX/LIBDIR, or a program that holds
+    the runtime itself in PREFIX/BINDIR (the troupe command) or
+    PREFIX/LIBEXEC_REL (troupe-actor). -1 from a build tree or when a
+    folder option is absolute. */
 static int installed(const char *rel, char *buf, size_t len)
 {
     char dir[PATH_MAX];
-    size_t l = strlen(TROUPE_LIBDIR);
-    if (rel[0] == '/' || TROUPE_LIBDIR[0] == '/' || paths_lib_dir(dir, sizeof dir) < 0)
+    if (rel[0] == '/' || paths_lib_dir(dir, sizeof dir) < 0)
         return -1;
-    size_t n = strlen(dir);
-    if (n <= l || strcmp(dir + n - l, TROUPE_LIBDIR) != 0 || dir[n - l - 1] != '/')
+    if (strip_folder(dir, TROUPE_LIBDIR) < 0 && strip_folder(dir, TROUPE_BINDIR) < 0
+        && strip_folder(dir, TROUPE_LIBEXEC_REL) < 0)
         return -1;
-    dir[n - l - 1] = '\0'; /* the prefix */
     int w = snprintf(buf, len, "%s/%s", dir, rel);
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }

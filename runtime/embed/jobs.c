@@ -227,6 +227,7 @@ static bool items_null(troupe_value_t *const *items, size_t n, const char *what)
 int troupe_pool_map(troupe_pool_t *pool, troupe_value_t *const *items, size_t n,
                     troupe_value_t **results)
 {
+    tr_error_clear();
     if (!pool || (n && (!items || !results)))
         return tr_error("troupe: pool_map: %s", !pool ? "no pool" : "no items or results");
     for (size_t i = 0; i < n; i++)
@@ -296,17 +297,20 @@ static int map_numbers(troupe_pool_t *pool, job_kind_t kind, const void *in, voi
 
 int troupe_pool_map_int(troupe_pool_t *pool, const int64_t *in, int64_t *out, size_t n)
 {
+    tr_error_clear();
     return map_numbers(pool, JOB_INTS, in, out, n, "pool_map_int");
 }
 
 int troupe_pool_map_double(troupe_pool_t *pool, const double *in, double *out, size_t n)
 {
+    tr_error_clear();
     return map_numbers(pool, JOB_DOUBLES, in, out, n, "pool_map_double");
 }
 
 int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items,
                                size_t n, troupe_result_fn *fn, void *arg)
 {
+    tr_error_clear();
     if (!pool || !fn || (n && !items))
         return tr_error("troupe: pool_imap_unordered: %s",
                         !pool ? "no pool" : !fn ? "no callback" : "no items");
@@ -370,6 +374,7 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
 
 troupe_future_t *troupe_pool_submit(troupe_pool_t *pool, const troupe_value_t *item)
 {
+    tr_error_clear();
     if (!pool || !item) {
         tr_error("troupe: pool_submit: %s", !pool ? "no pool" : "no item");
         return NULL;
@@ -393,6 +398,7 @@ troupe_future_t *troupe_pool_submit(troupe_pool_t *pool, const troupe_value_t *i
 
 int troupe_future_wait(troupe_future_t *f, double timeout)
 {
+    tr_error_clear();
     if (!f)
         return tr_error("troupe: future_wait: no future");
     job_t *j = &f->job;
@@ -502,6 +508,7 @@ static int wait_some(troupe_future_t *const *fs, size_t n, double timeout, bool 
 
 int troupe_future_wait_any(troupe_future_t *const *fs, size_t n, double timeout)
 {
+    tr_error_clear();
     if (n == 0)
         return tr_error("troupe: future_wait_any: no futures");
     return wait_some(fs, n, timeout, false);
@@ -509,6 +516,7 @@ int troupe_future_wait_any(troupe_future_t *const *fs, size_t n, double timeout)
 
 int troupe_future_wait_all(troupe_future_t *const *fs, size_t n, double timeout)
 {
+    tr_error_clear();
     return wait_some(fs, n, timeout, true) < 0 ? -1 : 0;
 }
 

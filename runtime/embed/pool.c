@@ -542,11 +542,38 @@ static plan_t *pool_plan(troupe_pool_t *p, const char *module, const char *path,
     return plan;
 }
 
+/*  The first troupe.h whose options have a size ends them at `name`: no
+    caller's struct is shorter. */
+#define OPTS_FIRST_SIZE (offsetof(troupe_pool_opts_t, name) + sizeof(const char *))
+
+/*  The caller's options as this library's struct: the fields its size
+    covers, the defaults (0) for the rest; fields past this library's own
+    (the caller's troupe.h is newer) are not read. NULL: every default.
+    Returns 0, or -1 (EINVAL) when the size cannot be a troupe.h's. */
+static int opts_read(const troupe_pool_opts_t *opts, troupe_pool_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    if (!opts)
+        return 0;
+    if (opts->size < OPTS_FIRST_SIZE) {
+        errno = EINVAL;
+        return tr_error("troupe: pool: the options' size is %zu: start them from "
+                        "TROUPE_POOL_OPTS_INIT or TROUPE_POOL_OPTS (...)",
+                        opts->size);
+    }
+    memcpy(o, opts, opts->size < sizeof *o ? opts->size : sizeof *o);
+    o->size = sizeof *o;
+    return 0;
+}
+
 static troupe_pool_t *pool_start(const char *module, const char *path, const char *exe,
                                  unsigned workers, const troupe_pool_opts_t *opts)
 {
-    static const troupe_pool_opts_t none;
-    const troupe_pool_opts_t *o = opts ? opts : &none;
+    troupe_pool_opts_t mine;
+    const troupe_pool_opts_t *o = &mine;
+    if (opts_read(opts, &mine) < 0)
+        return NULL;
     if (getenv("TROUPE_WORKER")) {
         /* this is a worker whose main() went on as the program: it would
            start pools of its own, and their workers more */
@@ -623,6 +650,7 @@ static troupe_pool_t *pool_start(const char *module, const char *path, const cha
 troupe_pool_t *troupe_pool_new(const char *module, unsigned workers,
                                const troupe_pool_opts_t *opts)
 {
+    tr_error_clear();
     if (!module || !*module) {
         tr_error("troupe: pool: no module named");
         return NULL;
@@ -641,6 +669,7 @@ troupe_pool_t *troupe_pool_new(const char *module, unsigned workers,
 troupe_pool_t *troupe_pool_new_module(const troupe_module_t *module, unsigned workers,
                                       const troupe_pool_opts_t *opts)
 {
+    tr_error_clear();
     char ref[PATH_MAX + 64], exe[PATH_MAX];
     if (!module) {
         tr_error("troupe: pool: no module given");
@@ -680,6 +709,7 @@ static void pool_join(troupe_pool_t *p)
 
 int troupe_pool_close(troupe_pool_t *pool)
 {
+    tr_error_clear();
     if (!pool)
         return tr_error("troupe: pool_close: no pool");
     pthread_mutex_lock(&pool->mu);

@@ -144,6 +144,7 @@ static int open_pidfd(pid_t pid)
 
 troupe_process_t *troupe_process_start(troupe_process_fn *fn, const troupe_value_t *args)
 {
+    tr_error_clear();
     if (!fn) {
         errno = EINVAL;
         tr_error("troupe_process_start: no function");
@@ -291,6 +292,7 @@ static int wait_exit(troupe_process_t *p, double timeout)
     join () or is_alive () has seen it end. */
 int troupe_process_join(troupe_process_t *p, double timeout)
 {
+    tr_error_clear();
     if (!p) {
         errno = EINVAL;
         return tr_error("troupe_process_join: no process");
@@ -346,6 +348,7 @@ static int send_signal(troupe_process_t *p, int sig)
 
 int troupe_process_terminate(troupe_process_t *p)
 {
+    tr_error_clear();
     if (!p) {
         errno = EINVAL;
         return tr_error("troupe_process_terminate: no process");

@@ -314,6 +314,7 @@ static troupe_queue_t *queue_connect(const char *address, queue_broker_t *broker
 
 troupe_queue_t *troupe_queue_new(size_t maxsize)
 {
+    tr_error_clear();
     queue_broker_t *b = queue_broker_start(maxsize);
     return b ? queue_connect(queue_broker_address(b), b) : NULL;
 }
@@ -325,6 +326,7 @@ const char *troupe_queue_address(const troupe_queue_t *q)
 
 troupe_queue_t *troupe_queue_open(const char *address)
 {
+    tr_error_clear();
     if (!address) {
         errno = EINVAL;
         tr_error("troupe_queue_open: NULL address");
@@ -364,6 +366,7 @@ static int queue_put(troupe_queue_t *q, const void *data, size_t size, double ti
 
 int troupe_queue_put(troupe_queue_t *q, const troupe_value_t *v, double timeout)
 {
+    tr_error_clear();
     if (!q || !v) {
         errno = EINVAL;
         return tr_error("troupe_queue_put: NULL %s", q ? "value" : "queue");
@@ -375,6 +378,7 @@ int troupe_queue_put(troupe_queue_t *q, const troupe_value_t *v, double timeout)
 
 int troupe_queue_put_int(troupe_queue_t *q, int64_t v)
 {
+    tr_error_clear();
     if (!q) {
         errno = EINVAL;
         return tr_error("troupe_queue_put_int: NULL queue");
@@ -388,6 +392,7 @@ int troupe_queue_put_int(troupe_queue_t *q, int64_t v)
 
 troupe_value_t *troupe_queue_get(troupe_queue_t *q, double timeout)
 {
+    tr_error_clear();
     if (!q) {
         errno = EINVAL;
         tr_error("troupe_queue_get: NULL queue");

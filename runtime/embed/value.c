@@ -151,6 +151,7 @@ static troupe_value_t *builder_finish(builder_t *b)
 
 troupe_value_t *troupe_value_nil(void)
 {
+    tr_error_clear();
     builder_t b;
     builder_init(&b, 1);
     msgpack_pack_nil(&b.pk);
@@ -159,6 +160,7 @@ troupe_value_t *troupe_value_nil(void)
 
 troupe_value_t *troupe_value_bool(bool v)
 {
+    tr_error_clear();
     builder_t b;
     builder_init(&b, 1);
     if (v)
@@ -170,6 +172,7 @@ troupe_value_t *troupe_value_bool(bool v)
 
 troupe_value_t *troupe_value_int(int64_t v)
 {
+    tr_error_clear();
     builder_t b;
     builder_init(&b, 9);
     msgpack_pack_int64(&b.pk, v);
@@ -178,16 +181,18 @@ troupe_value_t *troupe_value_int(int64_t v)
 
 troupe_value_t *troupe_value_double(double v)
 {
+    tr_error_clear();
     builder_t b;
     builder_init(&b, 9);
     msgpack_pack_double(&b.pk, v);
     return builder_finish(&b);
 }
 
-troupe_value_t *troupe_value_str(const char *string)
+troupe_value_t *troupe_value_cstr(const char *string)
 {
+    tr_error_clear();
     if (!string)
-        return fail_errno(EINVAL, "troupe_value_str: NULL string");
+        return fail_errno(EINVAL, "troupe_value_cstr: NULL string");
     return troupe_value_strn(string, strlen(string));
 }
 
@@ -210,6 +215,7 @@ static bool sized_ok(const void *data, size_t size, const char *who)
 
 troupe_value_t *troupe_value_strn(const char *data, size_t size)
 {
+    tr_error_clear();
     if (!sized_ok(data, size, "troupe_value_strn"))
         return NULL;
     builder_t b;
@@ -220,6 +226,7 @@ troupe_value_t *troupe_value_strn(const char *data, size_t size)
 
 troupe_value_t *troupe_value_bytes(const void *data, size_t size)
 {
+    tr_error_clear();
     if (!sized_ok(data, size, "troupe_value_bytes"))
         return NULL;
     builder_t b;
@@ -230,6 +237,7 @@ troupe_value_t *troupe_value_bytes(const void *data, size_t size)
 
 troupe_value_t *troupe_value_ints(const int64_t *v, size_t n)
 {
+    tr_error_clear();
     if (!sized_ok(v, n, "troupe_value_ints"))
         return NULL;
     builder_t b;
@@ -242,6 +250,7 @@ troupe_value_t *troupe_value_ints(const int64_t *v, size_t n)
 
 troupe_value_t *troupe_value_doubles(const double *v, size_t n)
 {
+    tr_error_clear();
     if (!sized_ok(v, n, "troupe_value_doubles"))
         return NULL;
     builder_t b;
@@ -252,20 +261,21 @@ troupe_value_t *troupe_value_doubles(const double *v, size_t n)
     return builder_finish(&b);
 }
 
-troupe_value_t *troupe_value_strs(const char *const *v, size_t n)
+troupe_value_t *troupe_value_cstrs(const char *const *v, size_t n)
 {
-    if (!sized_ok(v, n, "troupe_value_strs"))
+    tr_error_clear();
+    if (!sized_ok(v, n, "troupe_value_cstrs"))
         return NULL;
     size_t hint = 5;
     for (size_t i = 0; i < n; i++) {
         if (!v[i]) {
-            tr_error("troupe_value_strs: string %zu is NULL", i);
+            tr_error("troupe_value_cstrs: string %zu is NULL", i);
             errno = EINVAL;
             return NULL;
         }
         size_t len = strlen(v[i]);
         if (len > UINT32_MAX) {
-            tr_error("troupe_value_strs: string %zu is longer than msgpack can hold", i);
+            tr_error("troupe_value_cstrs: string %zu is longer than msgpack can hold", i);
             errno = EINVAL;
             return NULL;
         }
@@ -281,6 +291,7 @@ troupe_value_t *troupe_value_strs(const char *const *v, size_t n)
 
 troupe_value_t *troupe_value_object(const msgpack_object *value)
 {
+    tr_error_clear();
     if (!value)
         return fail_errno(EINVAL, "troupe_value_object: NULL value");
     builder_t b;
@@ -291,6 +302,7 @@ troupe_value_t *troupe_value_object(const msgpack_object *value)
 
 troupe_value_t *troupe_value_packed(const void *data, size_t size)
 {
+    tr_error_clear();
     if (!sized_ok(data, size, "troupe_value_packed"))
         return NULL;
     if (size == 0)
@@ -305,6 +317,7 @@ troupe_value_t *troupe_value_packed(const void *data, size_t size)
 
 msgpack_packer *troupe_value_begin(void)
 {
+    tr_error_clear();
     builder_t *b = malloc(sizeof *b);
     if (!b)
         return fail_errno(ENOMEM, "out of memory");
@@ -314,6 +327,7 @@ msgpack_packer *troupe_value_begin(void)
 
 troupe_value_t *troupe_value_end(msgpack_packer *pk)
 {
+    tr_error_clear();
     if (!pk)
         return fail_errno(EINVAL, "troupe_value_end: NULL packer");
     builder_t *b = (builder_t *)pk; /* pk is b's first member */
@@ -346,8 +360,9 @@ bool troupe_value_as_double(const troupe_value_t *v, double *out)
     return v && out && troupe_as_double(&v->root, out);
 }
 
-const char *troupe_value_as_str(const troupe_value_t *v, size_t *size)
+const char *troupe_value_as_strn(const troupe_value_t *v, size_t *size)
 {
+    tr_error_clear();
     if (v && v->root.type == MSGPACK_OBJECT_STR) {
         if (size)
             *size = v->root.via.str.size;
@@ -398,11 +413,13 @@ static long as_numbers(const troupe_value_t *v, void *out, size_t n, bool ints)
 
 long troupe_value_as_ints(const troupe_value_t *v, int64_t *out, size_t n)
 {
+    tr_error_clear();
     return as_numbers(v, out, n, true);
 }
 
 long troupe_value_as_doubles(const troupe_value_t *v, double *out, size_t n)
 {
+    tr_error_clear();
     return as_numbers(v, out, n, false);
 }
 
@@ -423,4 +440,21 @@ void troupe_value_destroy(troupe_value_t **v_p)
     msgpack_zone_destroy(&(*v_p)->zone);
     free(*v_p);
     *v_p = NULL;
+}
+
+/* ---- the names before the _cstr/_strn rule (troupe.h): one more release ---- */
+
+troupe_value_t *troupe_value_str(const char *string)
+{
+    return troupe_value_cstr(string);
+}
+
+troupe_value_t *troupe_value_strs(const char *const *v, size_t n)
+{
+    return troupe_value_cstrs(v, n);
+}
+
+const char *troupe_value_as_str(const troupe_value_t *v, size_t *size)
+{
+    return troupe_value_as_strn(v, size);
 }

@@ -343,7 +343,7 @@ static void *new_output_socket(host_t *h, char *err, size_t errlen)
     each in turn from one that depends on the pid, so that instances
     starting together mostly try different ones first. libzmq has no
     ranges of its own (czmq's zsock_bind has, but actors do not link
-    czmq: actor_main.c says why). */
+    czmq: supervisor/actor_process.c says why). */
 static int bind_output(void *sock, const char *name, const char *endpoint,
                        const msgpack_object *ports, char *err, size_t errlen)
 {

@@ -131,7 +131,7 @@ int troupe_emit_nil(troupe_ctx_t *ctx)
     return emit_finish(ctx, at);
 }
 
-int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
+int troupe_emit_strn(troupe_ctx_t *ctx, const char *data, size_t size)
 {
     size_t at;
     msgpack_packer *pk = emit_packer(ctx, &at);
@@ -139,6 +139,12 @@ int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
         return -1;
     msgpack_pack_str_with_body(pk, data, size);
     return emit_finish(ctx, at);
+}
+
+/*  The name before the _cstr/_strn rule (troupe.h): one more release. */
+int troupe_emit_str(troupe_ctx_t *ctx, const char *data, size_t size)
+{
+    return troupe_emit_strn(ctx, data, size);
 }
 
 int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size)
@@ -153,7 +159,7 @@ int host_emit_packed(troupe_ctx_t *ctx, const void *data, size_t size)
 
 int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
 {
-    return troupe_emit_str(ctx, string, strlen(string));
+    return troupe_emit_strn(ctx, string, strlen(string));
 }
 
 int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size)

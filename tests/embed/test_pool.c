@@ -61,7 +61,7 @@ static int odd_message(troupe_ctx_t *ctx, const msgpack_object *v)
             char c = v->via.str.ptr[i];
             buf[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
         }
-        return troupe_emit_str(ctx, buf, len);
+        return troupe_emit_strn(ctx, buf, len);
     }
     if (!troupe_as_int(v, &n)) {
         troupe_fail(ctx, "not a number");
@@ -82,6 +82,27 @@ static const troupe_module_t odd_module = {
     .abi_version = TROUPE_ABI_VERSION,
     .name = "odd",
     .message = odd_message,
+};
+
+/*  A module written before the _cstr/_strn rule: troupe_emit_str, the old
+    name of troupe_emit_strn, still works for one release. Each string
+    comes back as its first half. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static int old_names_message(troupe_ctx_t *ctx, const msgpack_object *v)
+{
+    if (v->type != MSGPACK_OBJECT_STR) {
+        troupe_fail(ctx, "not a string");
+        return TROUPE_ERROR;
+    }
+    return troupe_emit_str(ctx, v->via.str.ptr, v->via.str.size / 2);
+}
+#pragma GCC diagnostic pop
+
+static const troupe_module_t old_names_module = {
+    .abi_version = TROUPE_ABI_VERSION,
+    .name = "old_names",
+    .message = old_names_message,
 };
 
 /*  Emits nothing for even numbers and the number three times for odd ones:
@@ -131,7 +152,7 @@ static int big_message(troupe_ctx_t *ctx, const msgpack_object *v)
         return TROUPE_ERROR;
     }
     memset(text, 'x', (size_t)n);
-    int rc = troupe_emit_str(ctx, text, (size_t)n);
+    int rc = troupe_emit_strn(ctx, text, (size_t)n);
     free(text);
     return rc;
 }
@@ -238,7 +259,7 @@ static void test_chunking_changes_nothing_but_batches(void)
         xs[i] = (int64_t)i - 1000;
     unsigned sizes[] = { 1, 7, 1000, 0 };
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
-        troupe_pool_opts_t o = { .chunksize = sizes[k] };
+        troupe_pool_opts_t o = TROUPE_POOL_OPTS(.chunksize = sizes[k]);
         troupe_pool_t *pool = troupe_pool_new("square", 2, &o);
         CHECK(pool);
         if (!pool)
@@ -267,12 +288,12 @@ static void test_values_through_a_module_of_this_program(void)
     const char *words[] = { "pool", "map", "Hello, world" };
     troupe_value_t *items[3], *results[3];
     for (int i = 0; i < 3; i++)
-        items[i] = troupe_value_str(words[i]);
+        items[i] = troupe_value_cstr(words[i]);
     CHECK(troupe_pool_map(pool, items, 3, results) == 0);
     size_t len;
-    const char *s = results[2] ? troupe_value_as_str(results[2], &len) : NULL;
+    const char *s = results[2] ? troupe_value_as_strn(results[2], &len) : NULL;
     CHECK(s && len == 12 && !memcmp(s, "HELLO, WORLD", 12));
-    s = results[0] ? troupe_value_as_str(results[0], &len) : NULL;
+    s = results[0] ? troupe_value_as_strn(results[0], &len) : NULL;
     CHECK(s && len == 4 && !memcmp(s, "POOL", 4));
     for (int i = 0; i < 3; i++) {
         troupe_value_destroy(&items[i]);
@@ -307,6 +328,23 @@ static void test_values_through_a_module_of_this_program(void)
     CHECK(strstr(troupe_error(), "item 0: the result is not an integer: [3, 3, 3]"));
     troupe_pool_destroy(&pool); /* without close: terminated */
     CHECK(children() == 0);
+}
+
+static void test_a_module_with_deprecated_names_still_runs(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&old_names_module, 1, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    troupe_value_t *item = troupe_value_cstr("halfhalf"), *result = NULL;
+    CHECK(troupe_pool_map(pool, &item, 1, &result) == 0);
+    size_t len = 0;
+    const char *s = result ? troupe_value_as_strn(result, &len) : NULL;
+    CHECK(s && len == 4 && !memcmp(s, "half", 4));
+    troupe_value_destroy(&item);
+    troupe_value_destroy(&result);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
 }
 
 static void test_failed_items_are_reported_where_they_belong(void)
@@ -399,7 +437,7 @@ static int on_deep(void *arg, size_t index, const msgpack_object *result,
 static void test_imap_unordered_hands_over_each_result_once(void)
 {
     troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 2,
-                                                 &(troupe_pool_opts_t){ .chunksize = 3 });
+                                                 &TROUPE_POOL_OPTS(.chunksize = 3));
     CHECK(pool);
     if (!pool)
         return;
@@ -553,7 +591,7 @@ static void test_out_of_memory_a_result_not_kept_fails_its_item(void)
     arm_fn *arm = failmalloc();
     if (!arm)
         return;
-    troupe_pool_opts_t o = { .chunksize = 1 };
+    troupe_pool_opts_t o = TROUPE_POOL_OPTS(.chunksize = 1);
     troupe_pool_t *pool = troupe_pool_new_module(&big_module, 1, &o);
     CHECK(pool);
     if (!pool)
@@ -568,7 +606,7 @@ static void test_out_of_memory_a_result_not_kept_fails_its_item(void)
     arm("any", 0, 0, 0, 0);
     CHECK(troupe_pool_map(pool, items, 3, results) == 0);
     size_t len = 0;
-    CHECK(results[0] && troupe_value_as_str(results[0], &len) && len == 65536);
+    CHECK(results[0] && troupe_value_as_strn(results[0], &len) && len == 65536);
     for (int i = 0; i < 3; i++) {
         troupe_value_destroy(&items[i]);
         troupe_value_destroy(&results[i]);
@@ -611,7 +649,7 @@ static void test_futures_complete_as_they_finish(void)
        workers. Futures share batches as map items do; chunksize 1 sends
        each on its own. A quick one comes back first, long before the slow
        one; every one comes back once, with its own result. */
-    pool = troupe_pool_new_module(&odd_module, 2, &(troupe_pool_opts_t){ .chunksize = 1 });
+    pool = troupe_pool_new_module(&odd_module, 2, &TROUPE_POOL_OPTS(.chunksize = 1));
     CHECK(pool);
     if (!pool)
         return;
@@ -663,8 +701,8 @@ static void *kill_a_worker(void *arg)
 
 static void test_a_killed_worker_loses_nothing(void)
 {
-    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "20", NULL },
-                             .name = pool_name };
+    troupe_pool_opts_t o = TROUPE_POOL_OPTS(.args = (const char *const[]){ "us", "20", NULL },
+                                            .name = pool_name);
     troupe_pool_t *pool = troupe_pool_new("spin", 2, &o);
     CHECK(pool);
     if (!pool)
@@ -695,7 +733,7 @@ static void test_a_killed_worker_loses_nothing(void)
 
 static void test_a_pool_that_gives_up_fails_its_futures(void)
 {
-    troupe_pool_opts_t o = { .max_restarts = 2, .restart_period = 30 };
+    troupe_pool_opts_t o = TROUPE_POOL_OPTS(.max_restarts = 2, .restart_period = 30);
     troupe_pool_t *pool = troupe_pool_new_module(&odd_module, 1, &o);
     CHECK(pool);
     if (!pool)
@@ -807,7 +845,7 @@ static void test_bad_modules_are_refused_with_a_reason(void)
     CHECK(troupe_pool_new(NULL, 2, NULL) == NULL);
     /* a module that refuses its arguments: the worker's reason, every
        time (not "the pool's supervisor exited with status 2") */
-    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "lots", NULL } };
+    troupe_pool_opts_t o = TROUPE_POOL_OPTS(.args = (const char *const[]){ "us", "lots", NULL });
     for (int i = 0; i < 10; i++) {
         CHECK(troupe_pool_new("spin", 1, &o) == NULL);
         CHECK(strstr(troupe_error(), "argument 'us': 'lots' is not an integer"));
@@ -834,7 +872,7 @@ static void test_the_reason_reaches_a_caller_that_connects_late(void)
         printf("skip: needs tests/slowconnect.so in LD_PRELOAD (the pool-reason test)\n");
         return;
     }
-    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "lots", NULL } };
+    troupe_pool_opts_t o = TROUPE_POOL_OPTS(.args = (const char *const[]){ "us", "lots", NULL });
     arm(1000);
     troupe_pool_t *pool = troupe_pool_new("spin", 1, &o);
     arm(0);
@@ -844,11 +882,102 @@ static void test_the_reason_reaches_a_caller_that_connects_late(void)
     CHECK(children() == 0);
 }
 
+/*  troupe_pool_opts_t can grow: the library reads what the caller's size
+    covers. Options from a newer troupe.h (a field this library does not
+    know) work, their extra field ignored; options whose size is 0 (not
+    started from TROUPE_POOL_OPTS_INIT) or shorter than any troupe.h's are
+    refused with EINVAL and a reason; NULL is every default. */
+static void test_options_are_read_as_far_as_their_size(void)
+{
+    int64_t in[3] = { 1, 2, 3 }, out[3] = { 0 };
+    struct {
+        troupe_pool_opts_t known;
+        double later_field; /* what a newer troupe.h might add */
+    } newer = { .known = TROUPE_POOL_OPTS_INIT, .later_field = 1e9 };
+    newer.known.size = sizeof newer;
+    newer.known.chunksize = 1;
+    troupe_pool_t *pool = troupe_pool_new("square", 1, &newer.known);
+    CHECK(pool);
+    CHECK(pool && troupe_pool_map_int(pool, in, out, 3) == 0);
+    CHECK(out[0] == 1 && out[1] == 4 && out[2] == 9);
+    CHECK(pool && troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+
+    troupe_pool_opts_t unsized = { .chunksize = 1 };
+    errno = 0;
+    CHECK(troupe_pool_new("square", 1, &unsized) == NULL);
+    CHECK(errno == EINVAL);
+    CHECK(strstr(troupe_error(), "TROUPE_POOL_OPTS_INIT") != NULL);
+    troupe_pool_opts_t short_one = TROUPE_POOL_OPTS_INIT;
+    short_one.size = sizeof(size_t) + sizeof(unsigned);
+    errno = 0;
+    CHECK(troupe_pool_new("square", 1, &short_one) == NULL);
+    CHECK(errno == EINVAL);
+
+    pool = troupe_pool_new("square", 1, NULL);
+    CHECK(pool && troupe_pool_map_int(pool, in, out, 3) == 0);
+    CHECK(out[2] == 9);
+    troupe_pool_destroy(&pool);
+    CHECK(children() == 0);
+}
+
+static int count_result(void *arg, size_t index, const msgpack_object *result,
+                        const char *error)
+{
+    (void)index;
+    (void)result;
+    *(int *)arg += error == NULL;
+    return 0;
+}
+
+/*  Every pool and future call that succeeds leaves troupe_error () "",
+    even right after a call that failed (troupe_value_cstr (NULL) here). */
+#define AFTER_A_FAILURE(call)                                                  \
+    do {                                                                       \
+        CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');     \
+        CHECK(call);                                                           \
+        CHECK(*troupe_error() == '\0');                                       \
+    } while (0)
+
+static void test_a_success_clears_the_last_error(void)
+{
+    troupe_pool_t *pool = NULL;
+    AFTER_A_FAILURE((pool = troupe_pool_new("square", 2, NULL)) != NULL);
+    if (!pool)
+        return;
+    int64_t in[3] = { 1, 2, 3 }, out[3];
+    double din[2] = { 0.5, 2 }, dout[2];
+    AFTER_A_FAILURE(troupe_pool_map_int(pool, in, out, 3) == 0);
+    AFTER_A_FAILURE(troupe_pool_map_double(pool, din, dout, 2) == 0);
+    troupe_value_t *items[2] = { troupe_value_int(4), troupe_value_int(5) };
+    troupe_value_t *results[2] = { NULL, NULL };
+    AFTER_A_FAILURE(troupe_pool_map(pool, items, 2, results) == 0);
+    int got = 0;
+    AFTER_A_FAILURE(troupe_pool_imap_unordered(pool, items, 2, count_result, &got) == 0);
+    CHECK(got == 2);
+    troupe_future_t *fs[2] = { NULL, NULL };
+    AFTER_A_FAILURE((fs[0] = troupe_pool_submit(pool, items[0])) != NULL);
+    AFTER_A_FAILURE((fs[1] = troupe_pool_submit(pool, items[1])) != NULL);
+    AFTER_A_FAILURE(troupe_future_wait(fs[0], 60) == 0);
+    AFTER_A_FAILURE(troupe_future_wait_any(fs, 2, 60) >= 0);
+    AFTER_A_FAILURE(troupe_future_wait_all(fs, 2, 60) == 0);
+    AFTER_A_FAILURE(troupe_pool_close(pool) == 0);
+    for (int i = 0; i < 2; i++) {
+        troupe_future_destroy(&fs[i]);
+        troupe_value_destroy(&items[i]);
+        troupe_value_destroy(&results[i]);
+    }
+    troupe_pool_destroy(&pool);
+    AFTER_A_FAILURE((pool = troupe_pool_new_module(&odd_module, 1, NULL)) != NULL);
+    troupe_pool_destroy(&pool);
+    CHECK(children() == 0);
+}
+
 /*  For tests/embed_interrupt.sh: a pool busy mapping, until a signal. */
 static int serve_until_killed(void)
 {
-    troupe_pool_opts_t o = { .args = (const char *const[]){ "us", "1000", NULL },
-                             .name = "interrupted" };
+    troupe_pool_opts_t o = TROUPE_POOL_OPTS(.args = (const char *const[]){ "us", "1000", NULL },
+                                            .name = "interrupted");
     troupe_pool_t *pool = troupe_pool_new("spin", 2, &o);
     if (!pool) {
         fprintf(stderr, "%s\n", troupe_error());
@@ -889,6 +1018,9 @@ int main(int argc, char **argv)
         T(test_destroy_terminates_pending_work),
         T(test_bad_modules_are_refused_with_a_reason),
         T(test_the_reason_reaches_a_caller_that_connects_late),
+        T(test_options_are_read_as_far_as_their_size),
+        T(test_a_success_clears_the_last_error),
+        T(test_a_module_with_deprecated_names_still_runs),
         T(test_threads_share_a_pool_beside_the_callers_zmq),
         T(test_out_of_memory_a_lost_result_ends_imap_unordered),
         T(test_out_of_memory_a_result_not_kept_fails_its_item),

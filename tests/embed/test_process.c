@@ -238,6 +238,25 @@ static void test_join_times_out_then_terminate_reports_sigterm(void)
     troupe_process_destroy(&p);
 }
 
+/*  Starting, joining and terminating leave troupe_error () "" when they
+    succeed, even right after a call that failed. */
+static void test_a_success_clears_the_last_error(void)
+{
+    troupe_process_t *p = NULL;
+    CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');
+    CHECK((p = troupe_process_start(sleeper, NULL)) != NULL);
+    CHECK(*troupe_error() == '\0');
+    if (!p)
+        return;
+    CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');
+    CHECK(troupe_process_terminate(p) == 0);
+    CHECK(*troupe_error() == '\0');
+    CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');
+    CHECK(troupe_process_join(p, 30) == 0);
+    CHECK(*troupe_error() == '\0');
+    troupe_process_destroy(&p);
+}
+
 static void test_death_by_signal_reports_minus_the_signal(void)
 {
     troupe_process_t *p = troupe_process_start(self_signal, NULL);
@@ -533,6 +552,7 @@ int main(int argc, char **argv)
         T(test_five_workers_print_once_and_exit_with_their_number),
         T(test_join_times_out_then_terminate_reports_sigterm),
         T(test_death_by_signal_reports_minus_the_signal),
+        T(test_a_success_clears_the_last_error),
         T(test_args_round_trip),
         T(test_function_not_in_the_program_is_refused),
         T(test_children_inherit_no_troupe_descriptor_or_variable),

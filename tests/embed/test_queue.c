@@ -71,9 +71,9 @@ static void test_fifo(void)
     for (int64_t i = 0; i < 100; i++)
         CHECK(troupe_queue_put_int(q, i * 7 - 50) == 0);
     /* values of other kinds keep their place and their bytes */
-    troupe_value_t *s = troupe_value_str("after the ints");
+    troupe_value_t *s = troupe_value_cstr("after the ints");
     const char *names[] = { "x", "y" };
-    troupe_value_t *a = troupe_value_strs(names, 2);
+    troupe_value_t *a = troupe_value_cstrs(names, 2);
     CHECK(troupe_queue_put(q, s, 1) == 0);
     CHECK(troupe_queue_put(q, a, 1) == 0);
     for (int64_t i = 0; i < 100; i++)
@@ -497,6 +497,34 @@ static int child_open(const char *address)
     return 0;
 }
 
+/*  Every queue call that succeeds leaves troupe_error () "", even right
+    after a call that failed (troupe_value_cstr (NULL) here). */
+#define AFTER_A_FAILURE(call)                                                  \
+    do {                                                                       \
+        CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');     \
+        CHECK(call);                                                           \
+        CHECK_STR(troupe_error(), "");                                         \
+    } while (0)
+
+static void test_a_success_clears_the_last_error(void)
+{
+    troupe_queue_t *q = NULL, *other = NULL;
+    AFTER_A_FAILURE((q = troupe_queue_new(0)) != NULL);
+    if (!q)
+        return;
+    AFTER_A_FAILURE((other = troupe_queue_open(troupe_queue_address(q))) != NULL);
+    troupe_value_t *v = troupe_value_int(5), *got = NULL;
+    AFTER_A_FAILURE(troupe_queue_put(other, v, 5) == 0);
+    AFTER_A_FAILURE(troupe_queue_put_int(q, 6) == 0);
+    AFTER_A_FAILURE((got = troupe_queue_get(other, 5)) != NULL);
+    troupe_value_destroy(&got);
+    AFTER_A_FAILURE((got = troupe_queue_get(q, 5)) != NULL);
+    troupe_value_destroy(&got);
+    troupe_value_destroy(&v);
+    troupe_queue_destroy(&other);
+    troupe_queue_destroy(&q);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "put") == 0)
@@ -513,5 +541,6 @@ int main(int argc, char **argv)
     test_closed();
     test_processes();
     test_bad_address();
+    test_a_success_clears_the_last_error();
     CHECK_DONE();
 }

@@ -1,7 +1,8 @@
 /*  test_values: every troupe_value constructor makes the value it was given
     (its packed bytes decode to the same value, its readers and its text
     give back what went in), and troupe_value_packed and troupe_value_end
-    refuse anything that is not exactly one msgpack value. */
+    refuse anything that is not exactly one msgpack value. Also the
+    library's run-time version (troupe_version), which needs no process. */
 #include "../unit/check.h"
 #include "troupe.h"
 
@@ -120,11 +121,11 @@ static void test_scalars(void)
 
 static void test_strings(void)
 {
-    troupe_value_t *v = troupe_value_str("hello");
+    troupe_value_t *v = troupe_value_cstr("hello");
     check_round_trip(v);
     check_bytes(v, "\xa5hello", 6);
     size_t n = 0;
-    const char *s = troupe_value_as_str(v, &n);
+    const char *s = troupe_value_as_strn(v, &n);
     CHECK(n == 5 && s && memcmp(s, "hello", 5) == 0);
     CHECK_STR(text(v), "hello");
     CHECK(troupe_value_get(v)->type == MSGPACK_OBJECT_STR);
@@ -136,15 +137,15 @@ static void test_strings(void)
     char buf[] = { 'a', '\0', 'b' };
     v = troupe_value_strn(buf, 3);
     buf[0] = 'X';
-    s = troupe_value_as_str(v, &n);
+    s = troupe_value_as_strn(v, &n);
     CHECK(n == 3 && s && memcmp(s, "a\0b", 3) == 0);
     check_round_trip(v);
     troupe_value_destroy(&v);
 
-    v = troupe_value_str("");
+    v = troupe_value_cstr("");
     check_round_trip(v);
     check_bytes(v, "\xa0", 1);
-    s = troupe_value_as_str(v, &n);
+    s = troupe_value_as_strn(v, &n);
     CHECK(s != NULL && n == 0);
     CHECK_STR(text(v), "");
     troupe_value_destroy(&v);
@@ -156,7 +157,7 @@ static void test_strings(void)
     v = troupe_value_bytes(raw, sizeof raw);
     check_round_trip(v);
     check_bytes(v, "\xc4\x04\xde\xad\x00\x01", 6);
-    s = troupe_value_as_str(v, &n);
+    s = troupe_value_as_strn(v, &n);
     CHECK(n == 4 && s && memcmp(s, raw, 4) == 0);
     CHECK(troupe_value_get(v)->type == MSGPACK_OBJECT_BIN);
     CHECK_STR(text(v), "0xdead0001");
@@ -168,9 +169,9 @@ static void test_strings(void)
     for (size_t k = 0; k < big; k++)
         long_str[k] = (char)('a' + k % 26);
     long_str[big] = '\0';
-    v = troupe_value_str(long_str);
+    v = troupe_value_cstr(long_str);
     check_round_trip(v);
-    s = troupe_value_as_str(v, &n);
+    s = troupe_value_as_strn(v, &n);
     CHECK(n == big && s && memcmp(s, long_str, big) == 0);
     size_t size;
     troupe_value_data(v, &size);
@@ -180,7 +181,7 @@ static void test_strings(void)
 
     /* NULL with a size is a mistake, said so */
     errno = 0;
-    CHECK(troupe_value_str(NULL) == NULL && errno == EINVAL);
+    CHECK(troupe_value_cstr(NULL) == NULL && errno == EINVAL);
     CHECK(strstr(troupe_error(), "NULL") != NULL);
     errno = 0;
     CHECK(troupe_value_strn(NULL, 3) == NULL && errno == EINVAL);
@@ -220,11 +221,11 @@ static void test_arrays(void)
     troupe_value_destroy(&v);
 
     const char *strs[] = { "a", "b\"c", "" };
-    v = troupe_value_strs(strs, 3);
+    v = troupe_value_cstrs(strs, 3);
     check_round_trip(v);
     CHECK_STR(text(v), "[\"a\", \"b\\\"c\", \"\"]");
     CHECK(troupe_value_as_ints(v, NULL, 0) == -1);
-    CHECK(troupe_value_as_str(v, NULL) == NULL);
+    CHECK(troupe_value_as_strn(v, NULL) == NULL);
     troupe_value_destroy(&v);
 
     /* empty arrays */
@@ -250,8 +251,8 @@ static void test_arrays(void)
 
     const char *with_null[] = { "a", NULL };
     errno = 0;
-    CHECK(troupe_value_strs(with_null, 2) == NULL && errno == EINVAL);
-    CHECK_STR(troupe_error(), "troupe_value_strs: string 1 is NULL");
+    CHECK(troupe_value_cstrs(with_null, 2) == NULL && errno == EINVAL);
+    CHECK_STR(troupe_error(), "troupe_value_cstrs: string 1 is NULL");
     CHECK(troupe_value_ints(NULL, 2) == NULL && errno == EINVAL);
     CHECK(troupe_value_doubles(NULL, 1) == NULL);
 
@@ -287,12 +288,12 @@ static void test_begin_end_and_object(void)
     troupe_value_destroy(&copy);
 
     /* strings of a copy point into the copy's own bytes */
-    troupe_value_t *s = troupe_value_str("own");
+    troupe_value_t *s = troupe_value_cstr("own");
     copy = troupe_value_object(troupe_value_get(s));
     troupe_value_destroy(&s);
     size_t size;
     const char *data = troupe_value_data(copy, &size);
-    const char *p = troupe_value_as_str(copy, NULL);
+    const char *p = troupe_value_as_strn(copy, NULL);
     CHECK(p >= data && p < data + size);
     CHECK_STR(text(copy), "own");
     troupe_value_destroy(&copy);
@@ -402,6 +403,91 @@ static void test_destroy(void)
     CHECK(!troupe_value_as_int(NULL, &i));
 }
 
+/*  A call that can fail leaves troupe_error () "" when it succeeds, even
+    right after another call failed: each success below follows a failure
+    (troupe_value_cstr (NULL)). Readers that cannot fail leave it alone. */
+#define AFTER_A_FAILURE(call)                                                  \
+    do {                                                                       \
+        CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');     \
+        CHECK(call);                                                           \
+        CHECK_STR(troupe_error(), "");                                         \
+    } while (0)
+
+static void test_a_success_clears_the_last_error(void)
+{
+    troupe_value_t *v[12] = { NULL };
+    int64_t ints[2] = { 1, 2 };
+    double doubles[2] = { 0.5, 1.5 };
+    const char *strs[2] = { "a", "b" };
+    AFTER_A_FAILURE((v[0] = troupe_value_nil()) != NULL);
+    AFTER_A_FAILURE((v[1] = troupe_value_bool(true)) != NULL);
+    AFTER_A_FAILURE((v[2] = troupe_value_int(7)) != NULL);
+    AFTER_A_FAILURE((v[3] = troupe_value_double(0.25)) != NULL);
+    AFTER_A_FAILURE((v[4] = troupe_value_cstr("s")) != NULL);
+    AFTER_A_FAILURE((v[5] = troupe_value_strn("sn", 2)) != NULL);
+    AFTER_A_FAILURE((v[6] = troupe_value_bytes("b", 1)) != NULL);
+    AFTER_A_FAILURE((v[7] = troupe_value_ints(ints, 2)) != NULL);
+    AFTER_A_FAILURE((v[8] = troupe_value_doubles(doubles, 2)) != NULL);
+    AFTER_A_FAILURE((v[9] = troupe_value_cstrs(strs, 2)) != NULL);
+    AFTER_A_FAILURE((v[10] = troupe_value_object(troupe_value_get(v[7]))) != NULL);
+    size_t size;
+    const void *data = troupe_value_data(v[2], &size);
+    AFTER_A_FAILURE((v[11] = troupe_value_packed(data, size)) != NULL);
+    msgpack_packer *pk = NULL;
+    AFTER_A_FAILURE((pk = troupe_value_begin()) != NULL);
+    msgpack_pack_int(pk, 3);
+    troupe_value_t *built = NULL;
+    AFTER_A_FAILURE((built = troupe_value_end(pk)) != NULL);
+    AFTER_A_FAILURE(troupe_value_as_strn(v[4], &size) != NULL);
+    int64_t out[2];
+    AFTER_A_FAILURE(troupe_value_as_ints(v[7], out, 2) == 2);
+    AFTER_A_FAILURE(troupe_value_as_doubles(v[8], doubles, 2) == 2);
+    /* a reader that cannot fail keeps the message for the caller to read */
+    CHECK(troupe_value_cstr(NULL) == NULL);
+    CHECK(troupe_value_get(v[2]) != NULL && troupe_value_format(v[2], NULL, 0) == 1);
+    CHECK(*troupe_error() != '\0');
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        troupe_value_destroy(&v[i]);
+    troupe_value_destroy(&built);
+    CHECK(*troupe_error() != '\0');
+}
+
+/*  The names from before the _cstr/_strn rule still work, for one
+    release: each is the renamed call (the compiler warns; not here). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void test_deprecated_names_still_work(void)
+{
+    troupe_value_t *s = troupe_value_str("old");
+    const char *names[] = { "x", "y" };
+    troupe_value_t *a = troupe_value_strs(names, 2);
+    size_t size = 0;
+    CHECK(s && a);
+    const char *p = troupe_value_as_str(s, &size);
+    CHECK(p && size == 3 && memcmp(p, "old", 3) == 0);
+    CHECK_STR(text(a), "[\"x\", \"y\"]");
+    CHECK(troupe_value_str(NULL) == NULL && errno == EINVAL);
+    troupe_value_destroy(&s);
+    troupe_value_destroy(&a);
+}
+#pragma GCC diagnostic pop
+
+/*  troupe_version: the library's version, as string and numbers, which is
+    this troupe.h's here (built together). */
+static void test_version_at_run_time(void)
+{
+    int major = -1, minor = -1, patch = -1;
+    const char *v = troupe_version(&major, &minor, &patch);
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", TROUPE_VERSION_MAJOR, TROUPE_VERSION_MINOR,
+             TROUPE_VERSION_PATCH);
+    CHECK_STR(v, want);
+    CHECK(TROUPE_MAKE_VERSION(major, minor, patch) == TROUPE_VERSION);
+    CHECK(troupe_version(NULL, NULL, NULL) == v);
+    CHECK(TROUPE_MAKE_VERSION(0, 1, 0) < TROUPE_MAKE_VERSION(0, 2, 0));
+    CHECK(TROUPE_MAKE_VERSION(0, 9, 9) < TROUPE_MAKE_VERSION(1, 0, 0));
+}
+
 int main(void)
 {
     test_scalars();
@@ -410,5 +496,8 @@ int main(void)
     test_begin_end_and_object();
     test_packed_refuses();
     test_destroy();
+    test_version_at_run_time();
+    test_a_success_clears_the_last_error();
+    test_deprecated_names_still_work();
     CHECK_DONE();
 }

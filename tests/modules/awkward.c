@@ -72,7 +72,7 @@ static int awkward_produce(troupe_ctx_t *ctx, uint64_t index)
     if (!strcmp(kind, "inf"))
         return troupe_emit_double(ctx, INFINITY);
     if (!strcmp(kind, "badutf8"))
-        return troupe_emit_str(ctx, "\xff\xfe", 2);
+        return troupe_emit_strn(ctx, "\xff\xfe", 2);
     if (!strcmp(kind, "bigu"))
         return troupe_emit_uint(ctx, UINT64_MAX);
     msgpack_packer *pk = troupe_emit_begin(ctx);

@@ -80,7 +80,7 @@ static int emit_without_memory(troupe_ctx_t *ctx)
     }
     memset(big, 'x', size);
     arm("any", size, SIZE_MAX, 1, 1);
-    troupe_emit_str(ctx, big, size); /* not looked at, on purpose */
+    troupe_emit_strn(ctx, big, size); /* not looked at, on purpose */
     arm("any", 0, 0, 0, 1);          /* disarmed, whatever happened */
     free(big);
     troupe_emit_int(ctx, 7);

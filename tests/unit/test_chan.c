@@ -15,10 +15,12 @@
 #include <string.h>
 #include <zmq.h>
 
-/* ---- an allocator that fails libtroupe's calls on demand --------------
-    This program's malloc, calloc and realloc are the ones libtroupe calls.
-    While `oom` is set, every call made from libtroupe itself fails (and is
-    counted); libzmq's, msgpack-c's and this program's go through. */
+/* ---- an allocator that fails the wire layer's calls on demand ---------
+    This program's malloc, calloc and realloc are the ones every library in
+    it calls. While `oom` is set, every call made from the wire layer
+    (chan.c and envelope.c, built as a library of their own for this test:
+    tests/meson.build) fails and is counted; libzmq's, msgpack-c's and this
+    program's go through. */
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);

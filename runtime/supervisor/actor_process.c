@@ -1,5 +1,5 @@
-/*  actor_main.c: troupe-actor, the program each actor process runs. The
-    supervisor execs it as
+/*  actor_process.c: what the troupe-actor program runs, inside libtroupe.
+    The supervisor execs it as
         troupe-actor CONTROL_ENDPOINT ID TITLE
     It is the actor host alone: no czmq, no config loader, so that an actor
     process loads libzmq, msgpack-c, libtroupe and its module, and nothing
@@ -9,7 +9,11 @@
         troupe-actor --supervise FD
     it is the supervisor of a pool that a program started (troupe.h's
     embedding API): it reads the packed plan from FD and runs it.
+    runtime/cli/troupe_actor.c is only a main () that calls this, so that
+    the actor process and every module it loads share the one libtroupe
+    (actor_process.h).
 */
+#include "supervisor/actor_process.h"
 #include "host/actor.h"
 #include "plan/plan.h"
 #include "supervisor/supervisor.h"
@@ -58,7 +62,7 @@ static int supervise(int fd)
     return rc;
 }
 
-int main(int argc, char **argv)
+int troupe__actor_process_main(int argc, char **argv)
 {
     host_tune_malloc();
     /* Ctrl-C reaches the whole process group: the supervisor decides */
