@@ -171,8 +171,11 @@ static void send_packbuf(host_t *h, const packbuf_t *buf)
         zmq_send(h->ctl, buf->data, buf->size, ZMQ_DONTWAIT);
 }
 
-/*  [FAIL, item, text]: an item failed. */
-static void send_fail(host_t *h, uint64_t item, const char *text)
+/*  [FAIL, item, text]: an item failed. Out of line: it is rare, and its
+    buffer would keep group_end, which runs for every item, from being
+    inlined. */
+__attribute__((cold, noinline)) static void send_fail(host_t *h, uint64_t item,
+                                                      const char *text)
 {
     packbuf_t buf;
     packbuf_init(&buf);
@@ -190,7 +193,7 @@ static void send_fail(host_t *h, uint64_t item, const char *text)
     says so and stops the host, which acknowledges nothing from now on and
     exits 1. What it has not acknowledged its producers still hold, and
     they give it to its successor, as for any death. */
-static void host_fatal(host_t *h, const char *what)
+__attribute__((cold, noinline)) static void host_fatal(host_t *h, const char *what)
 {
     if (h->fatal)
         return;
@@ -245,7 +248,7 @@ static long heartbeat_rss_kb(host_t *h, int kind)
     return h->peak_rss_kb;
 }
 
-static void send_stats(host_t *h, int kind)
+__attribute__((noinline)) static void send_stats(host_t *h, int kind)
 {
     host_stats_t *s = &h->ctx.stats;
     packbuf_t buf;
@@ -1690,8 +1693,8 @@ static bool finished(host_t *h)
         return false;
     if (!source && !h->flushed)
         flush_module(h);
-    if (!outs_idle(h))
-        return false;
+    if (h->fatal || !outs_idle(h))
+        return false; /* failed in the flush: no DONE (host_fatal) */
     /* one last checkpoint, after the flush: it covers the last items and
        what the flush wrote (a sink's buffered output); kept at once when it
        goes to the file, answered later when sent */
