@@ -1,7 +1,7 @@
 /*  api.c: the functions troupe.h promises modules (emit, fail, args, who).
 
     Emitted values are packed into the context's group buffer; the host
-    copies the finished group into each output batch (actor.c).
+    copies the finished group into each output batch (items.c).
 */
 #include "base/clock.h"
 #include "base/log.h"
@@ -215,7 +215,7 @@ void troupe_set_total(troupe_ctx_t *ctx, uint64_t items)
         ctx->stats.total = items; /* goes out with the next STATS */
 }
 
-/*  produce_batch (actor.c) deals indexes out in blocks of `batch`: block
+/*  host_produce_batch (items.c) deals indexes out in blocks of `batch`: block
     b goes to instance b % instances. Of the indexes below count, this
     instance has its full blocks and, if the last block is partial and
     its own, the rest. */

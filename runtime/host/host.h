@@ -1,4 +1,4 @@
-/*  host.h: the actor host's state, shared by the event loop (actor.c) and
+/*  host.h: the module context, shared by the host's files (internal.h) and
     the module-facing API (api.c). Modules see only the opaque troupe_ctx_t.
 */
 #ifndef TR_HOST_H
