@@ -198,15 +198,20 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                 chan_out_group_failed(ctx->outs[i], msg);
             continue;
         }
-        bool seen = grp->type != MSGPACK_OBJECT_NIL && h->dedup
-                    && seen_check(&h->seen, b->origin, ctx->item);
+        int seen = grp->type != MSGPACK_OBJECT_NIL && h->dedup
+                       ? seen_check(&h->seen, b->origin, ctx->item)
+                       : 0;
+        if (seen < 0) { /* taken now, it would be taken again as a repeat */
+            host_fatal(h, "for the set of items seen");
+            return;
+        }
         if (grp->type == MSGPACK_OBJECT_NIL || seen) {
             /* a repeat we took ourselves may have been taken since our last
                checkpoint: this batch, which is its only copy now if the
                first one's producer died, waits for the next checkpoint as
                the first one does (touched), or a death before it would
                lose the item */
-            h->touched |= seen;
+            h->touched |= seen == 1;
             for (int i = 0; i < ctx->nouts; i++)
                 chan_out_group_repeat(ctx->outs[i]);
             continue;

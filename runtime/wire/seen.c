@@ -35,22 +35,21 @@ static bool insert_at(seen_origin_t *o, size_t at, uint64_t seq)
     return true;
 }
 
-bool seen_check(seen_t *self, uint32_t origin, uint64_t seq)
+int seen_check(seen_t *self, uint32_t origin, uint64_t seq)
 {
     seen_origin_t *o = origin_of(self, origin);
     if (!o)
-        return false;
+        return -1;
     /* the common case: the next item after the last range */
     if (o->n && seq >= o->r[o->n - 1].lo) {
         seen_range_t *last = &o->r[o->n - 1];
         if (seq < last->hi)
-            return true;
+            return 1;
         if (seq == last->hi) {
             last->hi++;
-            return false;
+            return 0;
         }
-        insert_at(o, o->n, seq);
-        return false;
+        return insert_at(o, o->n, seq) ? 0 : -1;
     }
     /* first range whose hi > seq */
     size_t lo = 0, hi = o->n;
@@ -62,7 +61,7 @@ bool seen_check(seen_t *self, uint32_t origin, uint64_t seq)
             hi = mid;
     }
     if (lo < o->n && o->r[lo].lo <= seq)
-        return true;
+        return 1;
     bool joins_prev = lo > 0 && o->r[lo - 1].hi == seq;
     bool joins_next = lo < o->n && o->r[lo].lo == seq + 1;
     if (joins_prev && joins_next) {
@@ -74,9 +73,9 @@ bool seen_check(seen_t *self, uint32_t origin, uint64_t seq)
         o->r[lo - 1].hi++;
     else if (joins_next)
         o->r[lo].lo--;
-    else
-        insert_at(o, lo, seq);
-    return false;
+    else if (!insert_at(o, lo, seq))
+        return -1;
+    return 0;
 }
 
 size_t seen_ranges(const seen_t *self, uint32_t origin)

@@ -25,10 +25,11 @@ typedef struct {
     size_t n;
 } seen_t;
 
-/*  True when (origin, seq) was seen before; otherwise records it and returns
-    false. On allocation failure it returns false without recording (the
-    item is handled; a later repeat would be too). */
-bool seen_check(seen_t *self, uint32_t origin, uint64_t seq);
+/*  1 when (origin, seq) was seen before; 0 when it was not, and is now
+    recorded; -1 when it was not and cannot be recorded (out of memory):
+    then the caller must not take the item, since a repeat of it would be
+    taken again (the actor host stops, and its successor gets the item). */
+int seen_check(seen_t *self, uint32_t origin, uint64_t seq);
 /*  Ranges held for origin: for tests and memory bounds. */
 size_t seen_ranges(const seen_t *self, uint32_t origin);
 void seen_clear(seen_t *self);

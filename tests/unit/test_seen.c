@@ -1,12 +1,50 @@
 /*  test_seen: every item is new exactly once, in any arrival order, and
-    items arriving in order keep the set at one range. */
+    items arriving in order keep the set at one range; out of memory, an
+    item that cannot be recorded is not called new. */
 #include "check.h"
 #include "wire/seen.h"
 
+#include <errno.h>
 #include <stdlib.h>
+
+/*  This program's realloc is the one seen.c calls (the runtime is linked
+    in whole): it fails while `no_memory` is set. */
+extern void *__libc_realloc(void *, size_t);
+static bool no_memory;
+
+__attribute__((visibility("default"))) void *realloc(void *p, size_t size)
+{
+    if (no_memory) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_realloc(p, size);
+}
+
+/*  A set whose range list cannot grow says so (-1), for a new origin and
+    for a gap; it records nothing then, and once memory is back the same
+    item is new exactly once. It used to say "not seen" without recording,
+    so that the actor took the item, and took it again when it came back. */
+static void test_out_of_memory_is_not_new(void)
+{
+    seen_t s = { 0 };
+    CHECK(seen_check(&s, 1, 0) == 0);
+    for (uint64_t i = 2; i < 16; i += 2) /* 8 ranges: the list is full */
+        CHECK(seen_check(&s, 1, i) == 0);
+    no_memory = true;
+    CHECK(seen_check(&s, 1, 100) == -1); /* a ninth range */
+    CHECK(seen_check(&s, 9, 0) == -1);   /* a new origin */
+    CHECK(seen_check(&s, 1, 15) == 0);   /* joins the last range: no memory needed */
+    CHECK(seen_check(&s, 1, 4) == 1);
+    no_memory = false;
+    CHECK(seen_check(&s, 1, 100) == 0 && seen_check(&s, 1, 100) == 1);
+    CHECK(seen_check(&s, 9, 0) == 0 && seen_check(&s, 9, 0) == 1);
+    seen_clear(&s);
+}
 
 int main(void)
 {
+    test_out_of_memory_is_not_new();
     seen_t s = { 0 };
     for (uint64_t i = 0; i < 1000; i++)
         CHECK(!seen_check(&s, 1, i));
