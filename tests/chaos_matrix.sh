@@ -213,6 +213,44 @@ if selected $name; then
     expect_same "$name: the sums add up to 2 x the sum of the values" "$SCRATCH/$name.sum" "$SCRATCH/want"
 fi
 
+# --- 5b. copies that meet again: a fan-out into two outputs, and a broadcast -----
+# into a stateless actor of two instances, each merged into one sum: every
+# copy is an item of its own there (each copy is named apart), so each
+# value counts twice
+name=cm_fanout_merge
+if selected $name; then
+    {
+        echo "pipeline = $name"
+        source_of numbers "$P_ITEMS" "left right"
+        identity pass_l 2 left merged
+        identity pass_r 1 right merged
+        actor sum sum 2 merged partial
+        actor total sum 1 partial summed
+        collect_into sum_out summed "$SCRATCH/$name.sum"
+    } > "$SCRATCH/$name.zpl"
+    chaos "$name" "$SRC_STAGE" pass_l pass_r sum total sum_out
+    echo $((2 * $(sum_below "$P_ITEMS"))) > "$SCRATCH/want"
+    expect_same "$name: both copies of every value, once each" "$SCRATCH/$name.sum" "$SCRATCH/want"
+fi
+
+name=cm_bcast_merge
+if selected $name; then
+    {
+        echo "pipeline = $name"
+        echo "channel = news"
+        echo "    type = broadcast"
+        source_of numbers "$P_ITEMS" numbers
+        identity pass 1 numbers news
+        identity relay 2 news merged
+        actor sum sum 2 merged partial
+        actor total sum 1 partial summed
+        collect_into sum_out summed "$SCRATCH/$name.sum"
+    } > "$SCRATCH/$name.zpl"
+    chaos "$name" "$SRC_STAGE" pass relay sum total sum_out
+    echo $((2 * $(sum_below "$P_ITEMS"))) > "$SCRATCH/want"
+    expect_same "$name: each relay's copy of every value, once each" "$SCRATCH/$name.sum" "$SCRATCH/want"
+fi
+
 # --- 6. a stateful module without snapshot/restore that dies ----------------------
 # killed once after the start: its count is lost, so the run must fail,
 # naming it, unless its restart says the loss is accepted

@@ -16,6 +16,7 @@ clang $flags -o "$out/fuzz_envelope" "$SRC/tests/fuzz/fuzz_envelope.c" \
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_config" "$SRC/tests/fuzz/fuzz_config.c" \
     "$SRC/runtime/plan/config.c" "$SRC/runtime/base/module.c" "$SRC/runtime/plan/plan.c" \
+    "$SRC/runtime/plan/names.c" "$SRC/runtime/wire/envelope.c" \
     "$SRC/runtime/base/selfref.c" "$SRC/runtime/base/paths.c" $deps -ldl -lm \
     || { fail "building fuzz_config"; finish; }
 

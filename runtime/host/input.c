@@ -297,6 +297,13 @@ void host_read_input(host_t *h, int input)
             continue;
         }
         in->credit_owed++;
+        if (in->branch >= 0
+            && !env_batch_rename(zmq_msg_data(&msg), zmq_msg_size(&msg), h->names,
+                                 (uint32_t)in->chan, (uint32_t)in->branch)) {
+            h->ctx.stats.malformed++; /* not a batch troupe writes */
+            zmq_msg_close(&msg);
+            continue;
+        }
         if (h->embed && h->embed->collect)
             collect_batch(h, input, &msg);
         else if (h->ordered)

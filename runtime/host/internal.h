@@ -66,6 +66,7 @@ typedef struct {
     char *rid; /* our routing id on every socket */
     void *dl;
     unsigned batch, window, credit;
+    uint32_t names; /* the salt of copies' names (envelope.h) */
     unsigned incarnation, retries;
     bool ordered;
     bool dedup; /* stateful or terminal: take each item once */

@@ -123,10 +123,19 @@ void host_on_out_acked(void *arg, inrec_t *src)
         host_rec_release(arg, src);
 }
 
+/*  Opens a batch of items (origin, seq ...) in every output; with several
+    outputs each takes its copies under names of their own (envelope.h,
+    "Item names"). */
 static void outs_begin(host_t *h, uint32_t origin, uint64_t seq, inrec_t *src)
 {
-    for (int i = 0; i < h->ctx.nouts; i++)
-        chan_out_begin(h->ctx.outs[i], origin, seq, src);
+    troupe_ctx_t *ctx = &h->ctx;
+    for (int i = 0; i < ctx->nouts; i++) {
+        uint32_t name = ctx->nouts > 1 ? env_branch_origin(h->names, origin,
+                                                           (uint32_t)ctx->outs[i]->chan,
+                                                           ENV_BRANCH_OUT)
+                                       : origin;
+        chan_out_begin(ctx->outs[i], name, seq, src);
+    }
 }
 
 /*  A batch that cannot be made is not dropped: the input it came from

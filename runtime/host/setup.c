@@ -188,6 +188,9 @@ int host_setup_inputs(host_t *h, const msgpack_object *list, char *err,
                     sock = NULL;
                     in->producer = producer;
                     producer = NULL;
+                    in->chan = (int)ctl_map_u64(o, "chan", 0);
+                    if (ctl_map_bool(o, "broadcast", false))
+                        in->branch = (int)h->ctx.instance;
                 }
             }
         }
@@ -335,6 +338,7 @@ static int take_plan(host_t *h, const msgpack_object *cfg, char **path)
         h->batch = ctx->batch = pipe.batch; /* ctx's: for troupe_index_share */
         h->window = pipe.window;
         h->credit = pipe.credit;
+        h->names = pipe.names;
         h->ordered = a.ordered > 0;
         h->retries = a.retries;
         ok = (ctx->args = calloc((size_t)a.nargs + 1, sizeof *ctx->args)) != NULL;

@@ -35,7 +35,8 @@ static const field_t plan_fields[] = {
     STR(plan_t, name), STR(plan_t, file), STR(plan_t, dir), STR(plan_t, rundir),
     UINT(plan_t, batch, UINT32_MAX), UINT(plan_t, window, UINT32_MAX),
     UINT(plan_t, credit, UINT32_MAX), STR(plan_t, tcp_host),
-    UINT(plan_t, port_lo, 65535), UINT(plan_t, port_hi, 65535), END,
+    UINT(plan_t, port_lo, 65535), UINT(plan_t, port_hi, 65535),
+    UINT(plan_t, names, UINT32_MAX), END,
 };
 
 static const field_t chan_fields[] = {

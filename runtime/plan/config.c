@@ -965,6 +965,9 @@ static void check_plan(cfg_t *c, plan_t *p, zconfig_t *root)
         check_topics(c, p);
         if (c->nerr == before)
             check_cycles(c, p);
+        char why[256];
+        if (c->nerr == before && plan_name_copies(p, why, sizeof why) < 0)
+            error_at(c, NULL, "%s", why);
         check_modules(c, p);
     }
 }

@@ -6,6 +6,7 @@
 #define TR_PLAN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { CHAN_PIPE = 0, CHAN_BROADCAST = 1 } plan_chan_mode_t;
@@ -81,6 +82,8 @@ typedef struct {
                        by the system); NULL: ipc in the run directory */
     unsigned port_lo, port_hi; /* with tcp_host: the data ports, from
                        --data-ports; 0: any the system picks */
+    unsigned names; /* the salt of copies' names (envelope.h), from
+                       plan_name_copies */
 } plan_t;
 
 /*  The pipeline-wide defaults (batch, window, credit). */
@@ -104,6 +107,11 @@ bool plan_actor_checkpoints(const plan_actor_t *a);
 /*  The one actor reading pipe `chan` when it is exact (its items go to
     their home instance), else -1. */
 int plan_chan_home(const plan_t *self, int chan);
+
+/*  Picks the salt of the names items' copies take (envelope.h, "Item
+    names") so that no two copies that can reach the same actor share a
+    name (names.c): 0, or -1 with the reason in err. */
+int plan_name_copies(plan_t *self, char *err, size_t errlen);
 
 /*  The plan codec (codec.c): a plan as msgpack, and back, one way for
     every place a plan travels: whole, to a pool's supervisor in another

@@ -819,6 +819,7 @@ chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
         return NULL;
     self->sock = sock;
     self->credit = credit;
+    self->branch = -1;
     self->endpoint = strdup(endpoint);
     self->consumer = strdup(consumer);
     self->topic = strdup(topic ? topic : "");

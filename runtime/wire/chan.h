@@ -162,6 +162,9 @@ typedef struct {
     uint64_t cost_ns; /* reported with the next ack */
     uint64_t *acks;
     size_t nacks, ackcap;
+    int chan;   /* the channel's index in the plan */
+    int branch; /* a broadcast: this reader's instance, whose copies its
+                   batches are (envelope.h, "Item names"); -1: a pipe */
 } chan_in_t;
 
 /*  Makes an input on `sock` (a DEALER connected to endpoint, owned from now

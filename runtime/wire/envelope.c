@@ -39,6 +39,31 @@ static uint64_t get_be(const uint8_t *p, int bytes)
     return v;
 }
 
+uint32_t env_branch_origin(uint32_t salt, uint32_t origin, uint32_t chan, uint32_t branch)
+{
+    /* splitmix64's finaliser over the four, mixed in one at a time */
+    uint64_t parts[4] = { salt, origin, chan, branch }, x = 0x243f6a8885a308d3ull;
+    for (int i = 0; i < 4; i++) {
+        x ^= parts[i] + 0x9e3779b97f4a7c15ull;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+        x ^= x >> 31;
+    }
+    return (uint32_t)(x >> 32) | 0x80000000u;
+}
+
+bool env_batch_rename(void *frame, size_t size, uint32_t salt, uint32_t chan,
+                      uint32_t branch)
+{
+    uint8_t *p = frame;
+    if (size < ENV_BATCH_HEADER || p[0] != 0x96 || p[1] != ENV_VERSION || p[2] != ENV_BATCH
+        || p[3] != 0xcf || p[12] != 0xce || p[17] != 0xcf)
+        return false;
+    uint32_t origin = (uint32_t)get_be(p + 13, 4);
+    put_be((char *)p + 13, env_branch_origin(salt, origin, chan, branch), 4);
+    return true;
+}
+
 /*  msgpack-c's C unpacker allocates a container's whole element array as
     soon as it reads the declared count, before it knows the frame holds
     that many elements: five hostile bytes can ask for gigabytes. (Its C++

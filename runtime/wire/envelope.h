@@ -29,6 +29,28 @@
 void env_batch_header(char *head, uint64_t batch_id, uint32_t origin,
                       uint64_t first_seq, uint32_t ngroups, bool all_empty);
 
+/*  Item names. An item is named (origin, seq): origin is the actor whose
+    hook made it (its index in the plan), seq its number there, and every
+    stage passes the name on with what the item makes. Where an item is
+    copied, each copy is renamed, so that where paths meet again an actor
+    that takes each item once (seen.h) takes each copy once: the copy into
+    output channel `chan` of an actor with several outputs (`branch` =
+    ENV_BRANCH_OUT), and the copy instance `branch` of a broadcast
+    channel's reader takes. A copy's origin is a hash of the name it had,
+    `chan` and `branch` (and the run's `salt`, which plan/names.c picks so
+    that no two copies that can meet share a name), with the top bit set,
+    so that it is never an actor's index: the same copy gets the same name
+    whoever makes it and however often, and a repeat stays a repeat. */
+#define ENV_BRANCH_OUT UINT32_MAX
+uint32_t env_branch_origin(uint32_t salt, uint32_t origin, uint32_t chan, uint32_t branch);
+/*  Renames a batch frame in place, as one that reached a branch: its
+    origin becomes env_branch_origin's. Only a header as env_batch_header
+    writes it is renamed; false for any other frame (which every troupe
+    producer's is not). Frames received on ipc and tcp are the receiver's
+    own copy, so this changes nothing the producer keeps. */
+bool env_batch_rename(void *frame, size_t size, uint32_t salt, uint32_t chan,
+                      uint32_t branch);
+
 typedef struct {
     uint64_t batch_id;
     uint32_t origin;

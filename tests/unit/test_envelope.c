@@ -349,11 +349,48 @@ static void test_depth_limit_is_msgpack_cs(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  Copies' names: the same copy always gets the same name, never an
+    actor's index; copies apart (another channel, another branch, another
+    salt, another name before) get names apart; a batch renamed in place
+    reads back with the new origin and nothing else changed, and a header
+    packed another way is not renamed. */
+static void test_copies_names(void)
+{
+    uint32_t a = env_branch_origin(0, 4, 2, 1);
+    CHECK(a == env_branch_origin(0, 4, 2, 1) && (a & 0x80000000u));
+    CHECK(a != env_branch_origin(0, 4, 2, 0) && a != env_branch_origin(0, 4, 3, 1));
+    CHECK(a != env_branch_origin(1, 4, 2, 1) && a != env_branch_origin(0, 5, 2, 1));
+    CHECK(a != env_branch_origin(0, 4, 2, ENV_BRANCH_OUT));
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char zeros[ENV_BATCH_HEADER] = { 0 };
+    msgpack_sbuffer_write(&sb, zeros, sizeof zeros);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_int(&pk, 7);
+    env_batch_header(sb.data, 11, 4, 300, 1, false);
+    CHECK(env_batch_rename(sb.data, sb.size, 0, 2, 1));
+    env_batch_t b;
+    CHECK(decode_batch(sb.data, sb.size, &b) == ENV_OK);
+    CHECK(b.origin == a && b.batch_id == 11 && b.first_seq == 300 && b.groups.size == 1);
+    CHECK(!env_batch_rename(sb.data, ENV_BATCH_HEADER - 1, 0, 2, 1));
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_array(&pk, 6);
+    const int fields[5] = { ENV_VERSION, ENV_BATCH, 1, 1, 1 };
+    for (int i = 0; i < 5; i++)
+        msgpack_pack_int(&pk, fields[i]);
+    msgpack_pack_array(&pk, 0);
+    CHECK(!env_batch_rename(sb.data, sb.size, 0, 2, 1));
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     msgpack_zone_init(&zone, 4096);
     test_batch_round_trip();
     test_peek();
+    test_copies_names();
     test_bad_shapes();
     test_int_batches();
     test_hello_and_ack();
