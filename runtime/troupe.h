@@ -166,6 +166,13 @@ TROUPE_EXPORT int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string);
 TROUPE_EXPORT int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size);
 /*  Any decoded value, e.g. an input passed through unchanged. */
 TROUPE_EXPORT int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *value);
+/*  On a keyed output (a channel of `type = keyed`): the next value emitted
+    goes to the instance that owns `key` (`size` bytes), rather than to the
+    owner of the key the channel names; a key set so routes as a string
+    value of the same bytes would (`troupe_emit_key (ctx, "fox", 3)` then
+    any value meets the value "fox"). Other outputs ignore it. Returns 0,
+    or -1 outside a hook. */
+TROUPE_EXPORT int troupe_emit_key(troupe_ctx_t *ctx, const void *key, size_t size);
 /*  For values the helpers above do not cover: pack exactly one msgpack value
     with the returned packer, then call troupe_emit_end. The packer belongs to
     the runtime. */

@@ -251,6 +251,46 @@ if selected $name; then
     expect_same "$name: each relay's copy of every value, once each" "$SCRATCH/$name.sum" "$SCRATCH/want"
 fi
 
+# --- 5c. a keyed channel: the word count, 1, 2 and 4 keyed counters -----------
+# lines -> tokenize x2 -> keyed counter xK -> sorted: every word's count
+# meets at the counter that owns the word, its checkpoint restored when it
+# is killed, and the output is `tr | sort | uniq -c`'s, byte for byte
+K_LINES=${CHAOS_K_LINES:-1500000}
+if selected cm_keyed; then
+    /usr/bin/python3 - "$SCRATCH/keyed.text" "$K_LINES" <<'PY'
+import random, sys
+r = random.Random(7)
+vocab = ["".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(1, 8)))
+         for _ in range(20000)]
+with open(sys.argv[1], "w") as f:
+    for i in range(int(sys.argv[2])):
+        f.write(" ".join(r.choice(vocab) for _ in range(r.randint(1, 12))) + "\n")
+PY
+    tr -cs A-Za-z '\n' < "$SCRATCH/keyed.text" | sort | uniq -c > "$SCRATCH/keyed.want"
+fi
+for k in 1 2 4; do
+    name=cm_keyed_k$k
+    selected $name || continue
+    {
+        echo "pipeline = $name"
+        echo "channel = words"
+        echo "    type = keyed"
+        actor text lines 1 - lines
+        echo "    args"
+        echo "        file = $SCRATCH/keyed.text"
+        actor split "$BUILD/examples/tokenize.so" 2 lines words
+        actor count counter "$k" words counts
+        echo "    args"
+        echo "        emit = pairs"
+        actor show sorted 1 counts -
+        echo "    args"
+        echo "        as = uniq-c"
+    } > "$SCRATCH/$name.zpl"
+    chaos "$name" text:$SOURCE_KILLS split count show
+    expect_same "$name: the count of every word, as tr | sort | uniq -c" \
+        "$SCRATCH/$name.out" "$SCRATCH/keyed.want"
+done
+
 # --- 6. a stateful module without snapshot/restore that dies ----------------------
 # killed once after the start: its count is lost, so the run must fail,
 # naming it, unless its restart says the loss is accepted

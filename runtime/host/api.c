@@ -25,6 +25,8 @@ void host_group_reset(troupe_ctx_t *ctx)
     ctx->group_n = 0;
     ctx->failed = false;
     ctx->emit_open = false;
+    ctx->key_n = 0;
+    ctx->next_key = 0;
 }
 
 int host_group_write(void *data, const char *buf, size_t len)
@@ -53,6 +55,27 @@ static bool is_container(uint8_t type)
     return (type >= 0x80 && type <= 0x9f) || (type >= 0xdc && type <= 0xdf);
 }
 
+/*  The value about to join the group takes the key troupe_emit_key set
+    (or none, when values before it had one). 0, or -1 out of memory. */
+static int note_key(troupe_ctx_t *ctx)
+{
+    uint32_t i = ctx->group_n;
+    if (i >= ctx->keys_cap) {
+        size_t cap = ctx->keys_cap ? ctx->keys_cap * 2 : 16;
+        uint64_t *more = realloc(ctx->keys, cap * sizeof *more);
+        if (!more)
+            return -1;
+        ctx->keys = more;
+        ctx->keys_cap = cap;
+    }
+    while (ctx->key_n < i)
+        ctx->keys[ctx->key_n++] = 0;
+    ctx->keys[i] = ctx->next_key;
+    ctx->key_n = i + 1;
+    ctx->next_key = 0;
+    return 0;
+}
+
 /*  The value packed from `at` on joins the group, counted only now that it
     is whole: a count without its bytes, or bytes no consumer can decode,
     would make the whole batch garbage. A value that cannot travel is taken
@@ -70,12 +93,22 @@ static int emit_finish(troupe_ctx_t *ctx, size_t at)
         troupe_fail(ctx, "a value nested more than %d deep (arrays and maps inside one "
                          "another) is more than a batch can carry",
                     ENV_MAX_DEPTH);
+    else if ((ctx->next_key || ctx->key_n) && note_key(ctx) < 0)
+        troupe_fail(ctx, "out of memory for the key of a value");
     else {
         ctx->group_n++;
         return 0;
     }
     ctx->group_sb.size = at;
     return -1;
+}
+
+int troupe_emit_key(troupe_ctx_t *ctx, const void *key, size_t size)
+{
+    if (!ctx || !ctx->in_hook || ctx->emit_open || (!key && size))
+        return -1;
+    ctx->next_key = chan_key_hash(key, size);
+    return 0;
 }
 
 int troupe_emit_int(troupe_ctx_t *ctx, int64_t value)

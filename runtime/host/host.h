@@ -48,6 +48,13 @@ struct _troupe_ctx_t {
     uint32_t group_n;
     bool group_oom; /* a write into the group failed since the value began */
     bool emit_open; /* between troupe_emit_begin and _end */
+    /* keys set by troupe_emit_key: keys[i] is value i's key hash, or 0
+       (the channel's key); key_n values have one or 0; next_key is for
+       the value emitted next */
+    uint64_t *keys;
+    uint32_t key_n;
+    size_t keys_cap;
+    uint64_t next_key;
     size_t emit_at; /* where the value troupe_emit_begin opened starts */
     int wait_fd;    /* a source waits for this to be readable; -1: no */
     /* channels */

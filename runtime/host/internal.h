@@ -67,6 +67,7 @@ typedef struct {
     void *dl;
     unsigned batch, window, credit;
     uint32_t names; /* the salt of copies' names (envelope.h) */
+    bool keyed_outs; /* an output is keyed: each group is split by key */
     unsigned incarnation, retries;
     bool ordered;
     bool dedup; /* stateful or terminal: take each item once */

@@ -149,9 +149,34 @@ static void outs_flush(host_t *h)
 
 /*  The group just made by a hook goes to every output; a failed item is
     reported and travels on as its message. */
+/*  Each keyed output finds the home of each value of the group (the
+    split its chan_out_group then follows); a value without a key, or with
+    one that cannot be a key, fails the item instead. */
+static bool split_keyed(host_t *h)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    for (int i = 0; i < ctx->nouts; i++)
+        if (ctx->outs[i]->keyed
+            && chan_out_split(ctx->outs[i], ctx->group_n, ctx->group_sb.data,
+                              ctx->group_sb.size, ctx->keys, ctx->key_n, ctx->error,
+                              sizeof ctx->error)
+                   < 0) {
+            ctx->failed = true;
+            return false;
+        }
+    return true;
+}
+
 static void group_end(host_t *h, int rc)
 {
     troupe_ctx_t *ctx = &h->ctx;
+    if (rc != TROUPE_ERROR && !ctx->failed && h->keyed_outs) {
+        if (ctx->emit_open) { /* as below: the half value is not the group's */
+            ctx->group_sb.size = ctx->emit_at;
+            ctx->emit_open = false;
+        }
+        split_keyed(h);
+    }
     if (rc == TROUPE_ERROR || ctx->failed) {
         if (!ctx->failed)
             snprintf(ctx->error, sizeof ctx->error, "failed (no message given)");
@@ -183,12 +208,33 @@ static void split_if_big(host_t *h, uint32_t origin, uint64_t next_seq,
         }
 }
 
+/*  The message hook over one group's values, tried again up to `retries`
+    times while it fails. */
+static int call_message(host_t *h, const msgpack_object_array *values)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    int rc = TROUPE_OK;
+    for (unsigned attempt = 0; attempt <= h->retries; attempt++) {
+        host_group_reset(ctx);
+        ctx->in_hook = true;
+        rc = TROUPE_OK;
+        for (uint32_t v = 0; v < values->size && rc != TROUPE_ERROR; v++) {
+            rc = ctx->mod->message(ctx, &values->ptr[v]);
+            if (ctx->failed)
+                rc = TROUPE_ERROR;
+        }
+        if (rc != TROUPE_ERROR)
+            break;
+    }
+    ctx->in_hook = false;
+    return rc;
+}
+
 /*  Runs the message hook over groups [from, to) of a batch. */
 void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                           uint32_t to, inrec_t *src)
 {
     troupe_ctx_t *ctx = &h->ctx;
-    troupe_message_fn *fn = ctx->mod->message;
     uint64_t t0 = now_ns();
     outs_begin(h, b->origin, b->first_seq + from, src);
     for (uint32_t g = from; g < to; g++) {
@@ -239,21 +285,8 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
             h->slot->item = ctx->item;
             __atomic_store_n(&h->slot->busy, 1, __ATOMIC_RELEASE);
         }
-        int rc = TROUPE_OK;
         h->touched = true;
-        for (unsigned attempt = 0; attempt <= h->retries; attempt++) {
-            host_group_reset(ctx);
-            ctx->in_hook = true;
-            rc = TROUPE_OK;
-            for (uint32_t v = 0; v < grp->via.array.size && rc != TROUPE_ERROR; v++) {
-                rc = fn(ctx, &grp->via.array.ptr[v]);
-                if (ctx->failed)
-                    rc = TROUPE_ERROR;
-            }
-            if (rc != TROUPE_ERROR)
-                break;
-        }
-        ctx->in_hook = false;
+        int rc = call_message(h, &grp->via.array);
         if (h->slot)
             __atomic_store_n(&h->slot->busy, 0, __ATOMIC_RELEASE);
         group_end(h, rc);

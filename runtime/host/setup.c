@@ -93,6 +93,27 @@ static int bind_output(void *sock, const char *name, const char *endpoint,
     return -1;
 }
 
+/*  How an output picks a batch's consumer, from its CONFIG map `o`: by
+    credit, or a homed pipe's home (an exact reader's: "home_actor"), or a
+    keyed channel's owner of each key ("keyed_actor", "key"). 0, or -1 out
+    of memory. */
+static int route_output(chan_out_t *out, const msgpack_object *o)
+{
+    char *home_actor = ctl_map_str(o, "home_actor");
+    char *keyed_actor = ctl_map_str(o, "keyed_actor");
+    char *key = ctl_map_str(o, "key");
+    int rc = 0;
+    if (home_actor)
+        rc = chan_out_home(out, (unsigned)ctl_map_u64(o, "home", 0), home_actor,
+                           ctl_map_u64(o, "block", 0));
+    else if (keyed_actor)
+        rc = chan_out_keyed(out, (unsigned)ctl_map_u64(o, "keyed", 0), keyed_actor, key);
+    free(home_actor);
+    free(keyed_actor);
+    free(key);
+    return rc;
+}
+
 static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                          size_t errlen)
 {
@@ -119,12 +140,8 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                                (uint64_t)h->incarnation << 40);
             sock = NULL;
         }
-        char *home_actor = out ? ctl_map_str(o, "home_actor") : NULL;
-        if (out && home_actor
-            && chan_out_home(out, (unsigned)ctl_map_u64(o, "home", 0), home_actor,
-                             ctl_map_u64(o, "block", 0)) < 0)
+        if (out && route_output(out, o) < 0)
             chan_out_destroy(&out);
-        free(home_actor);
         if (out) {
             out->on_acked = host_on_out_acked;
             out->acked_arg = h;
@@ -139,6 +156,7 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                 free(cn);
                 free(pre);
             }
+            h->keyed_outs |= out->keyed;
             h->ctx.outs[h->ctx.nouts++] = out;
         }
         if (sock)
@@ -189,7 +207,7 @@ int host_setup_inputs(host_t *h, const msgpack_object *list, char *err,
                     in->producer = producer;
                     producer = NULL;
                     in->chan = (int)ctl_map_u64(o, "chan", 0);
-                    if (ctl_map_bool(o, "broadcast", false))
+                    if (ctl_map_bool(o, "broadcast", false) || ctl_map_bool(o, "keyed", false))
                         in->branch = (int)h->ctx.instance;
                 }
             }
@@ -548,6 +566,7 @@ void host_free(host_t *h)
     for (int i = 0; i < ctx->npaths; i++)
         free(ctx->paths[i]);
     free(ctx->paths);
+    free(ctx->keys);
     free(ctx->base_dir);
     free(ctx->pipeline);
     free(ctx->actor);

@@ -40,7 +40,7 @@ static const field_t plan_fields[] = {
 };
 
 static const field_t chan_fields[] = {
-    STR(plan_chan_t, name), INT(plan_chan_t, mode, CHAN_PIPE, CHAN_BROADCAST),
+    STR(plan_chan_t, name), INT(plan_chan_t, mode, CHAN_PIPE, CHAN_KEYED), STR(plan_chan_t, key),
     INT(plan_chan_t, line, 0, INT32_MAX), INT(plan_chan_t, nproducers, 0, INT32_MAX),
     INT(plan_chan_t, nconsumers, 0, INT32_MAX), END,
 };

@@ -360,6 +360,28 @@ static void read_pipeline(cfg_t *c, plan_t *p, zconfig_t *node)
     }
 }
 
+/*  key = SPEC of a keyed channel: an array index or a map field name; a
+    value's key is then that part of it (the whole value without a key). */
+static void read_chan_key(cfg_t *c, plan_chan_t *ch, zconfig_t *k)
+{
+    const char *spec = zconfig_value(k);
+    if (ch->mode != CHAN_KEYED) {
+        error_at(c, k, "channel '%s': key is for a keyed channel (type = keyed)",
+                 ch->name);
+        return;
+    }
+    bool index = *spec >= '0' && *spec <= '9';
+    for (const char *q = spec; index && *q; q++)
+        index = *q >= '0' && *q <= '9';
+    if (!*spec || (!index && !is_ident(spec)) || (index && strlen(spec) > 9)) {
+        error_at(c, k, "channel '%s': key '%s' is not an array index (key = 0) or a "
+                 "map field (key = word)", ch->name, spec);
+        return;
+    }
+    free(ch->key);
+    ch->key = strdup(spec);
+}
+
 static void read_channel(cfg_t *c, plan_t *p, zconfig_t *node)
 {
     const char *name = zconfig_value(node);
@@ -375,6 +397,7 @@ static void read_channel(cfg_t *c, plan_t *p, zconfig_t *node)
     ch = chan_get(p, name, line_of(c, node));
     if (ch < 0)
         return;
+    zconfig_t *key = NULL;
     for (zconfig_t *k = zconfig_child(node); k; k = zconfig_next(k)) {
         no_children(c, k, name);
         if (!strcmp(zconfig_name(k), "type")) {
@@ -383,14 +406,20 @@ static void read_channel(cfg_t *c, plan_t *p, zconfig_t *node)
                 p->chans[ch].mode = CHAN_PIPE;
             else if (!strcmp(t, "broadcast"))
                 p->chans[ch].mode = CHAN_BROADCAST;
+            else if (!strcmp(t, "keyed"))
+                p->chans[ch].mode = CHAN_KEYED;
             else
-                error_at(c, k, "channel '%s': type '%s' is not pipe or broadcast",
+                error_at(c, k, "channel '%s': type '%s' is not pipe, broadcast or keyed",
                          name, t);
         }
+        else if (!strcmp(zconfig_name(k), "key"))
+            key = k;
         else
-            error_at(c, k, "channel '%s': unknown key '%s' (known: type)", name,
+            error_at(c, k, "channel '%s': unknown key '%s' (known: type, key)", name,
                      zconfig_name(k));
     }
+    if (key)
+        read_chan_key(c, &p->chans[ch], key);
 }
 
 static void read_args(cfg_t *c, plan_actor_t *a, zconfig_t *node)
@@ -748,6 +777,31 @@ static void check_topics(cfg_t *c, const plan_t *p)
     }
 }
 
+/*  A keyed channel has one reading actor: its instances own the keys
+    between them. */
+static void check_keyed(cfg_t *c, const plan_t *p)
+{
+    for (int ch = 0; ch < p->nchans; ch++) {
+        if (p->chans[ch].mode != CHAN_KEYED)
+            continue;
+        int first = -1;
+        for (int a = 0; a < p->nactors; a++)
+            for (int k = 0; k < p->actors[a].ninputs; k++)
+                if (p->actors[a].inputs[k] == ch) {
+                    if (first < 0)
+                        first = a;
+                    else if (first != a) {
+                        fprintf(c->err, "%s:%d: channel '%s' is keyed and read by '%s' and "
+                                "'%s': a keyed channel has one reading actor, whose "
+                                "instances own its keys\n", c->file, p->chans[ch].line,
+                                p->chans[ch].name, p->actors[first].name,
+                                p->actors[a].name);
+                        c->nerr++;
+                    }
+                }
+    }
+}
+
 /*  A cycle would never complete: an actor ends only after all its
     upstream actors have. */
 static bool cycle_from(const plan_t *p, int actor, char *state, int *path,
@@ -829,6 +883,11 @@ static void check_modules(cfg_t *c, plan_t *p)
         if (a->ordered && a->instances > 1 && a->ninputs)
             error_at(c, mnode, "actor '%s': ordered input needs instances = 1 "
                      "(or set ordered = false)", a->name);
+        if (a->ordered && any_mode(p, a->inputs, a->ninputs, CHAN_KEYED))
+            error_at(c, mnode, "actor '%s': reads a keyed channel in order (module '%s' "
+                     "is ordered by default): an item's values reach their keys' "
+                     "owners apart, in no order of the source's (set ordered = false)",
+                     a->name, a->module);
         for (int j = 0; j < a->nargs; j++)
             if (!module_takes_arg(mod, a->args[j].key)) {
                 char known[512] = "";
@@ -963,6 +1022,7 @@ static void check_plan(cfg_t *c, plan_t *p, zconfig_t *root)
         int before = c->nerr;
         check_channels(c, p, root);
         check_topics(c, p);
+        check_keyed(c, p);
         if (c->nerr == before)
             check_cycles(c, p);
         char why[256];

@@ -69,7 +69,9 @@ static void emit(walk_t *w, int actor, uint32_t name, uint64_t copy)
         uint32_t cname = fan ? env_branch_origin(w->salt, name, (uint32_t)c, ENV_BRANCH_OUT)
                              : name;
         uint64_t ccopy = fan ? copy_mix(copy, (uint64_t)c, ENV_BRANCH_OUT) : copy;
-        bool bc = p->chans[c].mode == CHAN_BROADCAST;
+        /* every reading instance's copy is its own: all of the item on a
+           broadcast, the values whose keys it owns on a keyed channel */
+        bool bc = p->chans[c].mode != CHAN_PIPE;
         for (int r = 0; r < p->nactors && !w->over; r++)
             for (int k = 0; k < p->actors[r].ninputs; k++) {
                 if (p->actors[r].inputs[k] != c)

@@ -52,8 +52,10 @@ void plan_destroy(plan_t **self_p)
         return;
     for (int i = 0; i < self->nactors; i++)
         plan_actor_clear(&self->actors[i]);
-    for (int i = 0; i < self->nchans; i++)
+    for (int i = 0; i < self->nchans; i++) {
         free(self->chans[i].name);
+        free(self->chans[i].key);
+    }
     free(self->actors);
     free(self->chans);
     free(self->name);
@@ -91,17 +93,24 @@ bool plan_actor_checkpoints(const plan_actor_t *a)
     return plan_actor_exact(a) && !a->lossy && (a->checkpoints || !a->stateful);
 }
 
-int plan_chan_home(const plan_t *self, int chan)
+int plan_chan_reader(const plan_t *self, int chan)
 {
-    if (self->chans[chan].mode != CHAN_PIPE)
-        return -1;
     int reader = -1;
     for (int a = 0; a < self->nactors; a++)
         for (int k = 0; k < self->actors[a].ninputs; k++)
             if (self->actors[a].inputs[k] == chan) {
                 if (reader >= 0 && reader != a)
-                    return -1; /* several readers share it: load-balanced */
+                    return -1;
                 reader = a;
             }
+    return reader;
+}
+
+int plan_chan_home(const plan_t *self, int chan)
+{
+    if (self->chans[chan].mode != CHAN_PIPE)
+        return -1;
+    /* several readers share it: load-balanced */
+    int reader = plan_chan_reader(self, chan);
     return reader >= 0 && plan_actor_exact(&self->actors[reader]) ? reader : -1;
 }

@@ -9,7 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CHAN_PIPE = 0, CHAN_BROADCAST = 1 } plan_chan_mode_t;
+/*  pipe: each item to one instance of one reading actor (load-balanced);
+    broadcast: every item to every reading instance whose subscription
+    matches its topic; keyed: each item to one instance of each reading
+    actor, chosen by its key, so that equal keys meet at one instance. */
+typedef enum { CHAN_PIPE = 0, CHAN_BROADCAST = 1, CHAN_KEYED = 2 } plan_chan_mode_t;
 typedef enum { ON_ERROR_FAIL = 0, ON_ERROR_SKIP = 1 } plan_on_error_t;
 /*  After Erlang/OTP: permanent and transient instances are restarted when
     they die before finishing (an actor only exits normally once done, so
@@ -26,6 +30,8 @@ typedef struct {
     plan_chan_mode_t mode;
     int line;
     int nproducers, nconsumers; /* actors */
+    char *key; /* keyed: the part of a value that is its key, an array
+                  index ("0") or a map field ("word"); NULL: the whole value */
 } plan_chan_t;
 
 typedef struct {
@@ -107,6 +113,8 @@ bool plan_actor_checkpoints(const plan_actor_t *a);
 /*  The one actor reading pipe `chan` when it is exact (its items go to
     their home instance), else -1. */
 int plan_chan_home(const plan_t *self, int chan);
+/*  The one actor reading `chan`, or -1 when none or several do. */
+int plan_chan_reader(const plan_t *self, int chan);
 
 /*  Picks the salt of the names items' copies take (envelope.h, "Item
     names") so that no two copies that can reach the same actor share a

@@ -48,15 +48,25 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
             snprintf(ep, sizeof ep, "tcp://%s:*", host);
         else
             wiring_bind_endpoint(p, rundir, actor, instance, ch, ep, sizeof ep);
-        /* a pipe into an exact actor: each item goes to its home instance */
+        /* a pipe into an exact actor: each item goes to its home instance;
+           a keyed channel: each value to the instance that owns its key */
         int home = plan_chan_home(p, ch);
-        msgpack_pack_map(pk, home >= 0 ? 10 : 7);
+        int keyed = p->chans[ch].mode == CHAN_KEYED ? plan_chan_reader(p, ch) : -1;
+        const char *key = p->chans[ch].key;
+        msgpack_pack_map(pk, 7 + (home >= 0 ? 3 : 0) + (keyed >= 0 ? 2 + (key != NULL) : 0));
         if (home >= 0) {
             ctl_pack_str(pk, "home");
             msgpack_pack_unsigned_int(pk, p->actors[home].instances);
             ctl_pack_kv_str(pk, "home_actor", p->actors[home].name);
             ctl_pack_str(pk, "block");
             msgpack_pack_unsigned_int(pk, p->batch);
+        }
+        if (keyed >= 0) {
+            ctl_pack_str(pk, "keyed");
+            msgpack_pack_unsigned_int(pk, p->actors[keyed].instances);
+            ctl_pack_kv_str(pk, "keyed_actor", p->actors[keyed].name);
+            if (key)
+                ctl_pack_kv_str(pk, "key", key);
         }
         ctl_pack_str(pk, "chan");
         msgpack_pack_int(pk, ch);
@@ -118,12 +128,15 @@ void wiring_pack_inputs(msgpack_packer *pk, const plan_t *p, int actor,
                     const char *ep = bound(arg, b, i, ch);
                     const char *server_key = key ? key(arg, b, i) : NULL;
                     wiring_producer_key(b, i, ch, name, sizeof name);
-                    msgpack_pack_map(pk, server_key ? 6 : 5);
+                    msgpack_pack_map(pk, server_key ? 7 : 6);
                     ctl_pack_str(pk, "chan");
                     msgpack_pack_int(pk, ch);
                     ctl_pack_str(pk, "broadcast");
                     p->chans[ch].mode == CHAN_BROADCAST ? msgpack_pack_true(pk)
                                                         : msgpack_pack_false(pk);
+                    ctl_pack_str(pk, "keyed");
+                    p->chans[ch].mode == CHAN_KEYED ? msgpack_pack_true(pk)
+                                                    : msgpack_pack_false(pk);
                     ctl_pack_kv_str(pk, "producer", name);
                     ctl_pack_kv_str(pk, "endpoint", ep ? ep : "");
                     ctl_pack_kv_str(pk, "subscribe", a->subscribe);

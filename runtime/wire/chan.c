@@ -8,6 +8,7 @@
 #include "wire/packbuf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,7 @@ static void bufs_close(chan_bufs_t **self_p)
 /*  Gives the batch being opened a buffer: one back from the pool if it is
     large enough for what the last batch took, else a new one that is.
     Out of memory, sb stays empty and its first write tries again. */
-static void buf_open(chan_out_t *self)
+static void buf_open(chan_out_t *self, chan_build_t *bd)
 {
     chan_bufs_t *bufs = self->bufs;
     char *buf = NULL;
@@ -121,26 +122,26 @@ static void buf_open(chan_out_t *self)
         bufs->bytes -= cap;
     }
     pthread_mutex_unlock(&bufs->lock);
-    if (buf && cap < self->buf_want) {
-        char *bigger = realloc(buf, self->buf_want);
+    if (buf && cap < bd->buf_want) {
+        char *bigger = realloc(buf, bd->buf_want);
         if (bigger) {
             buf = bigger;
-            cap = self->buf_want;
+            cap = bd->buf_want;
         }
     }
-    else if (!buf && (buf = malloc(self->buf_want)))
-        cap = self->buf_want;
-    self->sb.data = buf;
-    self->sb.alloc = buf ? cap : 0;
-    self->sb.size = 0;
+    else if (!buf && (buf = malloc(bd->buf_want)))
+        cap = bd->buf_want;
+    bd->sb.data = buf;
+    bd->sb.alloc = buf ? cap : 0;
+    bd->sb.size = 0;
 }
 
 /*  The open batch's buffer becomes msg, which owns it from now on. */
-static int buf_to_msg(chan_out_t *self, zmq_msg_t *msg)
+static int buf_to_msg(chan_out_t *self, chan_build_t *bd, zmq_msg_t *msg)
 {
-    char *buf = self->sb.data;
-    size_t size = self->sb.size - BUF_PREFIX;
-    memcpy(buf, &self->sb.alloc, sizeof self->sb.alloc);
+    char *buf = bd->sb.data;
+    size_t size = bd->sb.size - BUF_PREFIX;
+    memcpy(buf, &bd->sb.alloc, sizeof bd->sb.alloc);
     pthread_mutex_lock(&self->bufs->lock);
     self->bufs->refs++;
     pthread_mutex_unlock(&self->bufs->lock);
@@ -152,10 +153,10 @@ static int buf_to_msg(chan_out_t *self, zmq_msg_t *msg)
     }
     /* the next batch's new buffer, if it needs one, takes this one's size
        and a little more, so that it is not regrown while it fills */
-    size_t want = self->sb.size + self->sb.size / 4;
-    self->buf_want = want > BUF_FIRST ? want : BUF_FIRST;
-    self->sb.data = NULL;
-    self->sb.size = self->sb.alloc = 0;
+    size_t want = bd->sb.size + bd->sb.size / 4;
+    bd->buf_want = want > BUF_FIRST ? want : BUF_FIRST;
+    bd->sb.data = NULL;
+    bd->sb.size = bd->sb.alloc = 0;
     return 0;
 }
 
@@ -164,6 +165,32 @@ static int buf_to_msg(chan_out_t *self, zmq_msg_t *msg)
 static out_batch_t *batch_at(chan_out_t *self, uint64_t id)
 {
     return &self->ring[id & (self->cap - 1)];
+}
+
+/*  n builders for the batches built side by side (n > 1: a keyed
+    output's homes). 0, or -1 with none. */
+static int builds_make(chan_out_t *self, unsigned n)
+{
+    chan_build_t *build = calloc(n, sizeof *build);
+    if (!build)
+        return -1;
+    for (unsigned k = 0; k < n; k++) {
+        msgpack_sbuffer_init(&build[k].sb);
+        msgpack_packer_init(&build[k].pk, &build[k].sb, msgpack_sbuffer_write);
+        build[k].buf_want = BUF_FIRST;
+    }
+    self->build = build;
+    self->nbuild = n;
+    return 0;
+}
+
+static void builds_free(chan_out_t *self)
+{
+    for (unsigned k = 0; k < self->nbuild; k++)
+        msgpack_sbuffer_destroy(&self->build[k].sb);
+    free(self->build);
+    self->build = NULL;
+    self->nbuild = 0;
 }
 
 chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
@@ -184,16 +211,15 @@ chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
     while (self->cap < (uint64_t)self->window * 2)
         self->cap <<= 1;
     self->ring = calloc(self->cap, sizeof *self->ring);
-    msgpack_sbuffer_init(&self->sb);
-    msgpack_packer_init(&self->pk, &self->sb, msgpack_sbuffer_write);
+    self->key_index = -1;
     self->bufs = bufs_new(self->window + 1);
-    self->buf_want = BUF_FIRST;
+    builds_make(self, 1);
     /* acks of a window's batches fit in its first chunk, which clearing
        keeps */
     bool zone = msgpack_zone_init(&self->zone, 4096);
     if (!zone)
         self->zone.chunk_list.head = NULL;
-    if (!self->name || !self->topic || !self->ring || !self->bufs || !zone) {
+    if (!self->name || !self->topic || !self->ring || !self->bufs || !self->build || !zone) {
         chan_out_destroy(&self);
         return NULL;
     }
@@ -213,10 +239,14 @@ void chan_out_destroy(chan_out_t **self_p)
         }
     if (self->sock)
         zmq_close(self->sock);
-    msgpack_sbuffer_destroy(&self->sb);
+    builds_free(self);
     bufs_close(&self->bufs);
     if (self->zone.chunk_list.head)
         msgpack_zone_destroy(&self->zone);
+    if (self->keyed)
+        msgpack_zone_destroy(&self->key_zone);
+    free(self->split);
+    free(self->key);
     free(self->ring);
     free(self->home_actor);
     free(self->home_slot);
@@ -248,6 +278,168 @@ int chan_out_home(chan_out_t *self, unsigned n, const char *actor, uint64_t bloc
         self->home_slot[k] = -1;
     self->home_n = n;
     self->block = block;
+    return 0;
+}
+
+/* ==== output: keyed ========================================================= */
+
+int chan_out_keyed(chan_out_t *self, unsigned n, const char *actor, const char *key)
+{
+    if (!n || self->broadcast)
+        return 0;
+    if (chan_out_home(self, n, actor, 1) < 0)
+        return -1;
+    self->keyed = true;
+    msgpack_zone_init(&self->key_zone, 4096);
+    bool index = key && *key >= '0' && *key <= '9';
+    if (index)
+        self->key_index = atoi(key);
+    else if (key && !(self->key = strdup(key)))
+        return -1;
+    /* a batch per home of each: the buffer pool keeps as many */
+    builds_free(self);
+    bufs_close(&self->bufs);
+    self->bufs = bufs_new((self->window + 1) * n);
+    if (!self->bufs || builds_make(self, n) < 0)
+        return -1;
+    return 0;
+}
+
+/*  FNV-1a, 64 bits. */
+static uint64_t fnv(uint64_t h, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define FNV_BASIS 0xcbf29ce484222325ull
+
+uint64_t chan_key_hash(const void *key, size_t size)
+{
+    uint64_t h = fnv(fnv(FNV_BASIS, "s", 1), &size, sizeof size);
+    h = fnv(h, key, size);
+    return h ? h : 1;
+}
+
+/*  A key's hash by value: integers as integers whatever their msgpack
+    form, and a float with an integer's value as that integer; a NaN (no
+    key equals it) and a map (no order of its own) have none: -1, with
+    *why. */
+static int key_hash(const msgpack_object *o, uint64_t *h, const char **why, int depth)
+{
+    int64_t i;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: *h = fnv(*h, "n", 1); return 0;
+    case MSGPACK_OBJECT_BOOLEAN: *h = fnv(fnv(*h, "b", 1), &o->via.boolean, 1); return 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        *h = fnv(fnv(*h, "i", 1), &o->via.u64, sizeof o->via.u64);
+        return 0;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (o->via.f64 != o->via.f64) {
+            *why = "a NaN";
+            return -1;
+        }
+        if (o->via.f64 >= -9.2e18 && o->via.f64 <= 9.2e18
+            && (double)(i = (int64_t)o->via.f64) == o->via.f64) {
+            *h = fnv(fnv(*h, "i", 1), &i, sizeof i);
+            return 0;
+        }
+        *h = fnv(fnv(*h, "f", 1), &o->via.f64, sizeof o->via.f64);
+        return 0;
+    case MSGPACK_OBJECT_STR:
+        *h = chan_key_hash(o->via.str.ptr, o->via.str.size) ^ (*h - FNV_BASIS);
+        return 0;
+    case MSGPACK_OBJECT_BIN:
+        *h = fnv(fnv(*h, "y", 1), &o->via.bin.size, sizeof o->via.bin.size);
+        *h = fnv(*h, o->via.bin.ptr, o->via.bin.size);
+        return 0;
+    case MSGPACK_OBJECT_ARRAY:
+        *h = fnv(fnv(*h, "a", 1), &o->via.array.size, sizeof o->via.array.size);
+        for (uint32_t k = 0; k < o->via.array.size; k++)
+            if (key_hash(&o->via.array.ptr[k], h, why, depth + 1) < 0)
+                return -1;
+        return 0;
+    case MSGPACK_OBJECT_EXT:
+        *h = fnv(fnv(*h, "x", 1), &o->via.ext.type, 1);
+        *h = fnv(*h, o->via.ext.ptr, o->via.ext.size);
+        return 0;
+    default: *why = "a map"; return -1;
+    }
+}
+
+/*  The part of value v that is its key for this output, or NULL. */
+static const msgpack_object *key_of(const chan_out_t *self, const msgpack_object *v)
+{
+    if (self->key_index >= 0)
+        return v->type == MSGPACK_OBJECT_ARRAY && (uint32_t)self->key_index < v->via.array.size
+                   ? &v->via.array.ptr[self->key_index]
+                   : NULL;
+    if (!self->key)
+        return v;
+    if (v->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen(self->key);
+    for (uint32_t k = 0; k < v->via.map.size; k++) {
+        const msgpack_object *f = &v->via.map.ptr[k].key;
+        if (f->type == MSGPACK_OBJECT_STR && f->via.str.size == len
+            && memcmp(f->via.str.ptr, self->key, len) == 0)
+            return &v->via.map.ptr[k].val;
+    }
+    return NULL;
+}
+
+int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
+                   const uint64_t *keys, uint32_t nkeys, char *err, size_t errlen)
+{
+    self->split_data = NULL;
+    if (n > self->splitcap) {
+        chan_split_t *more = realloc(self->split, n * sizeof *more);
+        if (!more) {
+            snprintf(err, errlen, "out of memory to split a group by key");
+            return -1;
+        }
+        self->split = more;
+        self->splitcap = n;
+    }
+    msgpack_zone_clear(&self->key_zone);
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_object v;
+        size_t at = off;
+        if (msgpack_unpack(data, size, &off, &self->key_zone, &v) <= 0) {
+            snprintf(err, errlen, "value %u could not be read to find its key", i);
+            return -1;
+        }
+        uint64_t set = i < nkeys ? keys[i] : 0;
+        uint64_t h = set ? set : FNV_BASIS;
+        const char *why = NULL;
+        const msgpack_object *k = set ? NULL : key_of(self, &v);
+        if (!set && !k) {
+            if (self->key)
+                snprintf(err, errlen, "value has no key '%s' (channel '%s')", self->key,
+                         self->name);
+            else
+                snprintf(err, errlen, "value has no element %d, its key (channel '%s')",
+                         self->key_index, self->name);
+            return -1;
+        }
+        if (k && key_hash(k, &h, &why, 0) < 0) {
+            snprintf(err, errlen, "the key of a value is %s, which cannot be a key "
+                     "(channel '%s')", why, self->name);
+            return -1;
+        }
+        /* splitmix64's finaliser: FNV's low bits alone spread keys poorly */
+        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+        h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+        h ^= h >> 31;
+        self->split[i] = (chan_split_t){ (unsigned)(h % self->nbuild), at, off };
+    }
+    self->nsplit = n;
+    self->split_data = data;
     return 0;
 }
 
@@ -309,27 +501,30 @@ int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix)
     return slot_add(self, consumer, strlen(consumer), match) < 0 ? -1 : 0;
 }
 
-/*  Every write into the open batch goes through here or through pk: one
-    that fails (out of memory) spoils the batch, which chan_out_flush then
-    refuses rather than send it short. */
-static void batch_write(chan_out_t *self, const char *data, size_t len)
+/*  Every write into an open batch goes through here or through its pk:
+    one that fails (out of memory) spoils the batch, which chan_out_flush
+    then refuses rather than send it short. */
+static void batch_write(chan_build_t *bd, const char *data, size_t len)
 {
-    if (msgpack_sbuffer_write(&self->sb, data, len) < 0)
-        self->broken = true;
+    if (msgpack_sbuffer_write(&bd->sb, data, len) < 0)
+        bd->broken = true;
 }
 
 void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
                     inrec_t *src)
 {
     static const char zeros[BUF_PREFIX + ENV_BATCH_HEADER];
-    if (!self->sb.data)
-        buf_open(self);
-    self->sb.size = 0;
-    self->broken = false;
-    batch_write(self, zeros, sizeof zeros);
+    for (unsigned k = 0; k < self->nbuild; k++) {
+        chan_build_t *bd = &self->build[k];
+        if (!bd->sb.data)
+            buf_open(self, bd);
+        bd->sb.size = 0;
+        bd->broken = false;
+        bd->nonempty = 0;
+        batch_write(bd, zeros, sizeof zeros);
+    }
     self->open = true;
     self->ngroups = 0;
-    self->nonempty = 0;
     self->origin = origin;
     self->first_seq = first_seq;
     self->src = src;
@@ -338,50 +533,115 @@ void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
 /*  While every group of a batch is empty nothing is written: such a batch
     goes out as a count (env_batch_header). The first group that is not
     empty writes out the empty ones before it. */
-static void materialize(chan_out_t *self)
+static void materialize(chan_out_t *self, chan_build_t *bd)
 {
-    if (self->nonempty++)
+    if (bd->nonempty++)
         return;
     static const char empties[256] = { [0 ... 255] = (char)0x90 };
     for (uint32_t left = self->ngroups; left;) {
         uint32_t k = left < sizeof empties ? left : (uint32_t)sizeof empties;
-        batch_write(self, empties, k);
+        batch_write(bd, empties, k);
         left -= k;
+    }
+}
+
+/*  An empty group in bd: nothing while all its groups are. */
+static void group_empty(chan_build_t *bd)
+{
+    if (bd->nonempty && msgpack_pack_array(&bd->pk, 0) < 0)
+        bd->broken = true;
+}
+
+static void group_into(chan_out_t *self, chan_build_t *bd, uint32_t n, const char *data,
+                       size_t size)
+{
+    if (!n) {
+        group_empty(bd);
+        return;
+    }
+    materialize(self, bd);
+    if (msgpack_pack_array(&bd->pk, n) < 0)
+        bd->broken = true;
+    batch_write(bd, data, size);
+}
+
+/*  A keyed group: each home's values, as chan_out_split found them, in
+    their order (the split is in value order; each home's are written
+    together, so a home's array header comes first). */
+static void group_keyed(chan_out_t *self)
+{
+    for (unsigned k = 0; k < self->nbuild; k++) {
+        chan_build_t *bd = &self->build[k];
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < self->nsplit; i++)
+            n += self->split[i].home == k;
+        if (!n) {
+            group_empty(bd);
+            continue;
+        }
+        materialize(self, bd);
+        if (msgpack_pack_array(&bd->pk, n) < 0)
+            bd->broken = true;
+        for (uint32_t i = 0; i < self->nsplit; i++)
+            if (self->split[i].home == k)
+                batch_write(bd, self->split_data + self->split[i].at,
+                            self->split[i].end - self->split[i].at);
     }
 }
 
 void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
 {
-    if (n) {
-        materialize(self);
-        if (msgpack_pack_array(&self->pk, n) < 0)
-            self->broken = true;
-        batch_write(self, data, size);
+    if (!self->keyed)
+        group_into(self, &self->build[0], n, data, size);
+    else if (n && self->split_data == data && self->nsplit == n)
+        group_keyed(self);
+    else if (n) { /* not split first: a caller's mistake, never sent short */
+        for (unsigned k = 0; k < self->nbuild; k++)
+            self->build[k].broken = true;
     }
-    else if (self->nonempty && msgpack_pack_array(&self->pk, 0) < 0)
-        self->broken = true;
+    else
+        for (unsigned k = 0; k < self->nbuild; k++)
+            group_empty(&self->build[k]);
+    self->split_data = NULL;
     self->ngroups++;
 }
 
 void chan_out_group_failed(chan_out_t *self, const char *message)
 {
-    materialize(self);
-    if (msgpack_pack_str_with_body(&self->pk, message, strlen(message)) < 0)
-        self->broken = true;
+    /* a keyed output's failed item goes to one home, the same every time */
+    unsigned home = self->keyed ? chan_home(self->origin, self->first_seq + self->ngroups,
+                                            self->nbuild)
+                                : 0;
+    for (unsigned k = 0; k < self->nbuild; k++) {
+        chan_build_t *bd = &self->build[k];
+        if (k != home) {
+            group_empty(bd);
+            continue;
+        }
+        materialize(self, bd);
+        if (msgpack_pack_str_with_body(&bd->pk, message, strlen(message)) < 0)
+            bd->broken = true;
+    }
     self->ngroups++;
 }
 
 void chan_out_group_repeat(chan_out_t *self)
 {
-    materialize(self);
-    if (msgpack_pack_nil(&self->pk) < 0)
-        self->broken = true;
+    for (unsigned k = 0; k < self->nbuild; k++) {
+        chan_build_t *bd = &self->build[k];
+        materialize(self, bd);
+        if (msgpack_pack_nil(&bd->pk) < 0)
+            bd->broken = true;
+    }
     self->ngroups++;
 }
 
 size_t chan_out_size(const chan_out_t *self)
 {
-    return self->open ? self->sb.size : 0;
+    size_t size = 0;
+    for (unsigned k = 0; self->open && k < self->nbuild; k++)
+        size += self->build[k].sb.size;
+    return size;
 }
 
 /*  Makes room for one more batch; the ring doubles when full. */
@@ -406,38 +666,30 @@ static int ring_reserve(chan_out_t *self)
     return 0;
 }
 
-int chan_out_flush(chan_out_t *self)
+/*  Seals builder bd's batch into the outbox, bound for home instance
+    `home` (-1: whoever has credit). 0, or -1 when the outbox or zmq could
+    not take it (ENOMEM): then nothing of it was counted. */
+static int seal(chan_out_t *self, chan_build_t *bd, int home)
 {
-    if (!self->open)
-        return 0;
-    self->open = false;
-    if (self->broken) { /* short of what it says it holds: never sent */
-        errno = ENOMEM;
-        return -1;
-    }
-    if (self->ngroups == 0)
-        return 0;
     if (ring_reserve(self) < 0)
         return -1;
     uint64_t id = self->next_id;
     /* with no group that is not empty, nothing but the header was written:
        the batch is a count */
-    env_batch_header(self->sb.data + BUF_PREFIX, id, self->origin, self->first_seq,
-                     self->ngroups, self->nonempty == 0);
+    env_batch_header(bd->sb.data + BUF_PREFIX, id, self->origin, self->first_seq,
+                     self->ngroups, bd->nonempty == 0);
     out_batch_t *b = batch_at(self, id);
     memset(b, 0, sizeof *b);
     /* before anything counts it: a batch zmq could not take leaves no
        trace but the error */
-    if (buf_to_msg(self, &b->msg) < 0)
+    if (buf_to_msg(self, bd, &b->msg) < 0)
         return -1;
     self->next_id++;
     b->id = id;
     b->live = true;
     b->slot = -1;
     b->src = self->src;
-    b->home = self->home_n ? (int)chan_home(self->origin, self->first_seq / self->block,
-                                            self->home_n)
-                           : -1;
+    b->home = home;
     if (!self->broadcast)
         self->unsent++;
     if (self->src)
@@ -455,8 +707,34 @@ int chan_out_flush(chan_out_t *self)
             self->on_acked(self->acked_arg, b->src);
         while (self->head < self->next_id && !batch_at(self, self->head)->live)
             self->head++;
-        return 0;
     }
+    return 0;
+}
+
+int chan_out_flush(chan_out_t *self)
+{
+    if (!self->open)
+        return 0;
+    self->open = false;
+    for (unsigned k = 0; k < self->nbuild; k++)
+        if (self->build[k].broken) { /* short of what it says it holds: never sent */
+            errno = ENOMEM;
+            return -1;
+        }
+    if (self->ngroups == 0)
+        return 0;
+    if (!self->keyed) {
+        int home = self->home_n ? (int)chan_home(self->origin, self->first_seq / self->block,
+                                                 self->home_n)
+                                : -1;
+        if (seal(self, &self->build[0], home) < 0)
+            return -1;
+    }
+    else /* one batch per home that has a group of its own; out of memory
+            part way, the host stops (what was sealed is never acknowledged) */
+        for (unsigned k = 0; k < self->nbuild; k++)
+            if (self->build[k].nonempty && seal(self, &self->build[k], (int)k) < 0)
+                return -1;
     /* in the outbox now: what could not be sent goes at the next pump */
     chan_out_pump(self);
     return 0;
@@ -464,7 +742,8 @@ int chan_out_flush(chan_out_t *self)
 
 bool chan_out_ready(const chan_out_t *self)
 {
-    if (self->next_id - self->head >= self->window)
+    /* a keyed output makes a batch per home of each it is given */
+    if (self->next_id - self->head >= (uint64_t)self->window * self->nbuild)
         return false;
     if (self->home_n) /* batches wait for their own home's credit */
         return self->unsent < self->home_n;

@@ -54,6 +54,23 @@ typedef struct {
     inrec_t *src;
 } out_batch_t;
 
+/*  A batch being built: its buffer (from the output's pool) and what it
+    holds. An output builds one at a time; a keyed output one per home
+    instance, side by side, over the same items. */
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t buf_want;   /* what its last batch took: a new buffer's size */
+    bool broken;       /* a write into it failed (out of memory) */
+    uint32_t nonempty; /* groups with a value, a failure or a repeat */
+} chan_build_t;
+
+/*  Where a keyed output sends each value of the group being split. */
+typedef struct {
+    unsigned home;
+    size_t at, end; /* its bytes in the group */
+} chan_split_t;
+
 typedef struct chan_out chan_out_t;
 /*  The buffers of sent batches, kept for the next (chan.c). */
 typedef struct chan_bufs chan_bufs_t;
@@ -81,15 +98,22 @@ struct chan_out {
     uint64_t block;       /* items of one origin share a home per block */
     int *home_slot;       /* per home instance: its slot, -1 until hello */
     uint64_t unsent;      /* live batches not with any consumer */
-    /* the batch being built, in a buffer from bufs */
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
+    /* a keyed output (chan_out_keyed): each value goes to the home that
+       owns its key, so a batch is built for each of the home_n instances */
+    bool keyed;
+    char *key;            /* a map field; NULL: key_index, or the value */
+    int key_index;        /* an array index; -1: none */
+    msgpack_zone key_zone; /* a group's values are decoded here to split */
+    chan_split_t *split;  /* the group chan_out_split split ... */
+    const char *split_data; /* ... which is these bytes */
+    uint32_t nsplit;
+    size_t splitcap;
+    /* the batch being built (one per home when keyed), in buffers from bufs */
+    chan_build_t *build;
+    unsigned nbuild;
     chan_bufs_t *bufs;
-    size_t buf_want; /* what the last batch took: a new buffer's size */
-    bool broken;     /* a write into it failed (out of memory) */
     bool open;
     uint32_t ngroups;
-    uint32_t nonempty; /* groups with a value, a failure or a repeat */
     uint32_t origin;
     uint64_t first_seq;
     inrec_t *src;
@@ -112,6 +136,24 @@ void chan_out_destroy(chan_out_t **self_p);
     stage keeps an item's name, so a whole batch has one home, and an item
     sent again, by anyone, goes where it went the first time. */
 int chan_out_home(chan_out_t *self, unsigned n, const char *actor, uint64_t block);
+/*  Makes a pipe keyed: its consumers are the `n` instances of `actor`
+    (the one actor reading it), and each value goes to the instance that
+    owns its key: the value itself (key NULL), its element `key` (an array
+    index, "0") or its field `key` (a map's, "word"). Equal keys, by value
+    (1 and 1.0 are one key, a string and the same bytes as binary are not),
+    go to one instance, whoever sends them and however often. */
+int chan_out_keyed(chan_out_t *self, unsigned n, const char *actor, const char *key);
+/*  Splits a group (`n` values packed in `data`) of a keyed output by key,
+    for the chan_out_group that must follow with the same group. keys[i]
+    (i < nkeys), when not 0, is the hash of value i's key, set by the
+    module (chan_key_hash). Returns 0, or -1 with the
+    reason in err when a value has no such key, or a key that cannot be
+    hashed (a map, a NaN): then the item must fail instead. */
+int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
+                   const uint64_t *keys, uint32_t nkeys, char *err, size_t errlen);
+/*  The hash a key of `size` bytes set by a module has: that of a string of
+    those bytes as a value's key, never 0. */
+uint64_t chan_key_hash(const void *key, size_t size);
 /*  The home instance of block `block` of `origin` among n. */
 unsigned chan_home(uint32_t origin, uint64_t block, unsigned n);
 /*  Declares a broadcast subscriber before it says hello, so that no batch

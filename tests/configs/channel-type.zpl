@@ -1,4 +1,4 @@
-# expect: :3: channel 'n': type 'fanout' is not pipe or broadcast
+# expect: :3: channel 'n': type 'fanout' is not pipe, broadcast or keyed
 channel = n
     type = fanout
 actor = a

@@ -362,12 +362,93 @@ static void test_batch_out_of_memory(void)
     chan_out_destroy(&out);
 }
 
+/*  A keyed output splits a group by key: equal keys (1 and 1.0, a string
+    and the same key set with chan_key_hash) go to one home, each value
+    once; a value without the key, or with a map for one, is refused with
+    the reason; each home's batch holds its values only, all-empty homes
+    send nothing. */
+static int home_of(chan_out_t *out, const char *data, size_t size)
+{
+    char err[256];
+    CHECK(chan_out_split(out, 1, data, size, NULL, 0, err, sizeof err) == 0);
+    return out->nsplit == 1 ? (int)out->split[0].home : -1;
+}
+
+static void test_keyed(void)
+{
+    chan_out_t *out = producer("inproc://keyed", false, 0);
+    CHECK(chan_out_keyed(out, 4, "count", NULL) == 0 && out->nbuild == 4);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int seen[4] = { 0 };
+    for (int i = 0; i < 64; i++) { /* 64 keys spread over the 4 homes */
+        msgpack_sbuffer_clear(&sb);
+        msgpack_pack_int(&pk, i);
+        int home = home_of(out, sb.data, sb.size);
+        CHECK(home >= 0 && home < 4);
+        if (home >= 0 && home < 4)
+            seen[home]++;
+        msgpack_sbuffer_clear(&sb);
+        msgpack_pack_double(&pk, (double)i);
+        CHECK(home_of(out, sb.data, sb.size) == home); /* i and i.0: one key */
+    }
+    CHECK(seen[0] && seen[1] && seen[2] && seen[3]);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_str_with_body(&pk, "fox", 3);
+    int fox = home_of(out, sb.data, sb.size);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_int(&pk, 1);
+    uint64_t key = chan_key_hash("fox", 3);
+    char err[256];
+    CHECK(chan_out_split(out, 1, sb.data, sb.size, &key, 1, err, sizeof err) == 0);
+    CHECK(out->split[0].home == (unsigned)fox);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 0);
+    CHECK(chan_out_split(out, 1, sb.data, sb.size, NULL, 0, err, sizeof err) < 0);
+    CHECK(strstr(err, "is a map, which cannot be a key"));
+    msgpack_pack_double(&pk, 0.0 / 0.0);
+    CHECK(chan_out_split(out, 1, sb.data + 1, sb.size - 1, NULL, 0, err, sizeof err) < 0);
+    CHECK(strstr(err, "is a NaN"));
+    chan_out_destroy(&out);
+
+    /* key = word: a map's field */
+    out = producer("inproc://keyed-field", false, 0);
+    CHECK(chan_out_keyed(out, 2, "count", "word") == 0);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "n", 1);
+    msgpack_pack_int(&pk, 1);
+    CHECK(chan_out_split(out, 1, sb.data, sb.size, NULL, 0, err, sizeof err) < 0);
+    CHECK(strstr(err, "value has no key 'word'"));
+    /* a group of three values, two of one key: each home's batch has its own */
+    msgpack_sbuffer_clear(&sb);
+    const char *words[3] = { "a", "b", "a" };
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "word", 4);
+        msgpack_pack_str_with_body(&pk, words[i], 1);
+    }
+    chan_out_begin(out, 1, 0, NULL);
+    CHECK(chan_out_split(out, 3, sb.data, sb.size, NULL, 0, err, sizeof err) == 0);
+    CHECK(out->split[0].home == out->split[2].home);
+    unsigned a_home = out->split[0].home, b_home = out->split[1].home;
+    chan_out_group(out, 3, sb.data, sb.size);
+    CHECK(out->build[a_home].nonempty == 1 && (a_home == b_home || out->build[b_home].nonempty == 1));
+    CHECK(chan_out_flush(out) == 0);
+    CHECK(out->next_id == (a_home == b_home ? 1u : 2u)); /* one batch per home with values */
+    msgpack_sbuffer_destroy(&sb);
+    chan_out_destroy(&out);
+}
+
 int main(void)
 {
     ctx = zmq_ctx_new();
     test_pipe();
     test_homed();
     test_broadcast();
+    test_keyed();
     test_warm_allocates_nothing();
     test_acks_out_of_memory();
     test_batch_out_of_memory();
