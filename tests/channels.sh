@@ -129,5 +129,58 @@ expect_contains "topic on a pipe: says why" "$SCRATCH/topic.err" \
 expect_contains "subscribe on a pipe: says why" "$SCRATCH/topic.err" \
     "actor 'sink': subscribe is for broadcast inputs"
 
-for p in m2m fan names; do expect_nothing_left "$p" "$p"; done
+# ---- several subscribe prefixes: any of them matches ------------------------------
+cat > "$SCRATCH/subs.zpl" <<ZPL
+pipeline = subs
+channel = news
+    type = broadcast
+actor = eu
+    module = seq
+    out = news
+    topic = eu.fr
+    args
+        count = 100
+actor = us
+    module = seq
+    out = news
+    topic = us
+    args
+        count = 10
+actor = asia
+    module = seq
+    out = news
+    topic = asia
+    args
+        count = 1
+actor = two
+    module = count
+    in = news
+    out = c2
+    subscribe = "eu us"
+actor = show2
+    module = print
+    in = c2
+    args
+        prefix = "two "
+actor = all
+    module = count
+    in = news
+    out = call
+actor = showall
+    module = print
+    in = call
+    args
+        prefix = "all "
+ZPL
+"$TROUPE" run "$SCRATCH/subs.zpl" > "$SCRATCH/subs.out" 2> "$SCRATCH/subs.err"
+expect_eq "subscribe = \"eu us\": exit code" "$?" 0
+expect_eq "subscribe = \"eu us\": the eu.fr and us items, not asia's" \
+    "$(grep '^two ' "$SCRATCH/subs.out")" "two 110"
+expect_eq "no subscribe: every item" "$(grep '^all ' "$SCRATCH/subs.out")" "all 111"
+"$TROUPE" check -s 'eu.topic=eu fr' "$SCRATCH/subs.zpl" 2> "$SCRATCH/subs.err"
+expect_eq "a topic of two words: refused" "$?" 2
+expect_contains "a topic of two words: says why" "$SCRATCH/subs.err" \
+    "actor 'eu': topic 'eu fr' is more than one word"
+
+for p in m2m fan names subs; do expect_nothing_left "$p" "$p"; done
 finish

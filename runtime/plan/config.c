@@ -486,16 +486,22 @@ static void actor_out(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
     parse_chan_list(c, p, k, name, &a->outputs, &a->noutputs);
 }
 
-/*  topic = TEXT: what it publishes on broadcast outputs. */
+/*  topic = TEXT: what it publishes on broadcast outputs; one word, since
+    subscriptions are lists of words. */
 static void actor_topic(cfg_t *c, plan_t *p, plan_actor_t *a, const char *name,
                         zconfig_t *k)
 {
-    (void)c, (void)p, (void)name;
+    (void)p;
+    if (strpbrk(zconfig_value(k), " ,\t"))
+        error_at(c, k, "actor '%s': topic '%s' is more than one word (a topic has no "
+                 "space or comma; subscribe lists several)", name, zconfig_value(k));
     free(a->topic);
     a->topic = strdup(zconfig_value(k));
 }
 
-/*  subscribe = PREFIX: what it takes from broadcast inputs. */
+/*  subscribe = PREFIX ...: what it takes from broadcast inputs, the
+    topics that start with any of the prefixes (spaces or commas between
+    them). */
 static void actor_subscribe(cfg_t *c, plan_t *p, plan_actor_t *a,
                             const char *name, zconfig_t *k)
 {

@@ -490,9 +490,26 @@ static int slot_add(chan_out_t *self, const char *name, size_t len, bool match)
     return self->nslots++;
 }
 
-static bool topic_matches(const char *topic, const char *prefix, size_t plen)
+/*  A subscription is a list of prefixes, separated by spaces or commas:
+    a topic matches when it starts with one of them; an empty list takes
+    every topic. */
+static bool topic_matches(const char *topic, const char *prefixes, size_t plen)
 {
-    return strlen(topic) >= plen && memcmp(topic, prefix, plen) == 0;
+    size_t tlen = strlen(topic);
+    bool any = false;
+    for (size_t i = 0; i < plen;) {
+        while (i < plen && (prefixes[i] == ' ' || prefixes[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < plen && prefixes[i] != ' ' && prefixes[i] != ',')
+            i++;
+        if (i == start)
+            continue;
+        any = true;
+        if (tlen >= i - start && memcmp(topic, prefixes + start, i - start) == 0)
+            return true;
+    }
+    return !any;
 }
 
 int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix)
