@@ -173,6 +173,18 @@ TROUPE_EXPORT int troupe_emit_object(troupe_ctx_t *ctx, const msgpack_object *va
     any value meets the value "fox"). Other outputs ignore it. Returns 0,
     or -1 outside a hook. */
 TROUPE_EXPORT int troupe_emit_key(troupe_ctx_t *ctx, const void *key, size_t size);
+/*  A map of `n` entries, or an array of `n` elements, built with the
+    calls above: the next 2n emits (for a map: a key, then its value, n
+    times) or n emits are its pieces, and the whole is one value. A piece
+    may be a map or array in turn. A hook that returns before the last
+    piece fails its item, saying so:
+
+        troupe_emit_map (ctx, 2);
+        troupe_emit_cstr (ctx, "word");  troupe_emit_strn (ctx, w, len);
+        troupe_emit_cstr (ctx, "n");     troupe_emit_int (ctx, 1);
+*/
+TROUPE_EXPORT int troupe_emit_map(troupe_ctx_t *ctx, uint32_t n);
+TROUPE_EXPORT int troupe_emit_array(troupe_ctx_t *ctx, uint32_t n);
 /*  For values the helpers above do not cover: pack exactly one msgpack value
     with the returned packer, then call troupe_emit_end. The packer belongs to
     the runtime. */
@@ -259,6 +271,24 @@ TROUPE_EXPORT size_t troupe_format(const msgpack_object *value, char *buf, size_
 TROUPE_EXPORT bool troupe_as_int(const msgpack_object *value, int64_t *out);
 /*  Reads any number as a double. Returns false when the value is not one. */
 TROUPE_EXPORT bool troupe_as_double(const msgpack_object *value, double *out);
+TROUPE_EXPORT bool troupe_as_bool(const msgpack_object *value, bool *out);
+/*  A string value's bytes (not NUL-terminated: they point into the value)
+    and, when size is not NULL, their length; NULL when it is not a string. */
+TROUPE_EXPORT const char *troupe_as_strn(const msgpack_object *value, size_t *size);
+/*  Field `name` of a map value (a string key), or NULL when the value is
+    not a map or has no such field; element `index` of an array value, or
+    NULL when it is not an array or has no such element. NULL is taken
+    for a value, so that they chain: troupe_get (troupe_at (v, 0), "id"). */
+TROUPE_EXPORT const msgpack_object *troupe_get(const msgpack_object *value, const char *name);
+TROUPE_EXPORT const msgpack_object *troupe_at(const msgpack_object *value, size_t index);
+/*  A map's field read as a type: false (or NULL) when it is missing or
+    of another type, as troupe_as_int and the others say. */
+TROUPE_EXPORT bool troupe_get_int(const msgpack_object *value, const char *name,
+                                  int64_t *out);
+TROUPE_EXPORT bool troupe_get_double(const msgpack_object *value, const char *name,
+                                     double *out);
+TROUPE_EXPORT const char *troupe_get_strn(const msgpack_object *value, const char *name,
+                                          size_t *size);
 
 
 /* ==== embedding: pools, futures, processes and queues from a C program ====

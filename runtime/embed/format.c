@@ -182,33 +182,3 @@ size_t troupe_format(const msgpack_object *value, char *buf, size_t size)
     return o.len;
 }
 
-bool troupe_as_int(const msgpack_object *value, int64_t *out)
-{
-    switch (value->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        if (value->via.u64 > INT64_MAX)
-            return false;
-        *out = (int64_t)value->via.u64;
-        return true;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = value->via.i64; return true;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        if (value->via.f64 != floor(value->via.f64)
-            || fabs(value->via.f64) >= 9.2e18)
-            return false;
-        *out = (int64_t)value->via.f64;
-        return true;
-    default: return false;
-    }
-}
-
-bool troupe_as_double(const msgpack_object *value, double *out)
-{
-    switch (value->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)value->via.u64; return true;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)value->via.i64; return true;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: *out = value->via.f64; return true;
-    default: return false;
-    }
-}

@@ -27,6 +27,27 @@ void host_group_reset(troupe_ctx_t *ctx)
     ctx->emit_open = false;
     ctx->key_n = 0;
     ctx->next_key = 0;
+    ctx->nest = 0;
+}
+
+bool host_group_close(troupe_ctx_t *ctx)
+{
+    if (ctx->emit_open) { /* emit_begin without emit_end: the half value is
+                             not counted, nor sent */
+        ctx->group_sb.size = ctx->emit_at;
+        ctx->emit_open = false;
+    }
+    if (!ctx->nest)
+        return true;
+    uint32_t left = ctx->nest_left[ctx->nest - 1];
+    ctx->group_sb.size = ctx->nest_at;
+    ctx->nest = 0;
+    if (!ctx->failed) /* else the module's own reason stands */
+        snprintf(ctx->error, sizeof ctx->error, "a map or array emitted (troupe_emit_map, "
+                 "troupe_emit_array) still needed %u piece%s when the hook returned",
+                 left, left == 1 ? "" : "s");
+    ctx->failed = true;
+    return false;
 }
 
 int host_group_write(void *data, const char *buf, size_t len)
@@ -81,8 +102,26 @@ static int note_key(troupe_ctx_t *ctx)
     would make the whole batch garbage. A value that cannot travel is taken
     back and fails its item instead. The depth is looked at only for a
     container with room for more levels than a batch carries. */
+static int emit_finish(troupe_ctx_t *ctx, size_t at);
+
+/*  A piece of the open container is in: a container whose last piece this
+    was is one piece of the one around it, and the outermost, once whole,
+    is one value of the group. */
+static int piece_done(troupe_ctx_t *ctx)
+{
+    while (ctx->nest && --ctx->nest_left[ctx->nest - 1] == 0)
+        ctx->nest--;
+    return ctx->nest ? 0 : emit_finish(ctx, ctx->nest_at);
+}
+
 static int emit_finish(troupe_ctx_t *ctx, size_t at)
 {
+    if (ctx->nest) { /* a piece of a map or array */
+        if (!ctx->group_oom && ctx->group_sb.size > at)
+            return piece_done(ctx);
+        at = ctx->nest_at; /* the whole container goes */
+        ctx->nest = 0;
+    }
     const uint8_t *v = (const uint8_t *)ctx->group_sb.data + at;
     size_t size = ctx->group_sb.size - at;
     if (ctx->group_oom)
@@ -101,6 +140,41 @@ static int emit_finish(troupe_ctx_t *ctx, size_t at)
     }
     ctx->group_sb.size = at;
     return -1;
+}
+
+static int emit_container(troupe_ctx_t *ctx, uint32_t n, bool map)
+{
+    size_t at;
+    msgpack_packer *pk = emit_packer(ctx, &at);
+    if (!pk || (map && n > UINT32_MAX / 2))
+        return -1;
+    if (ctx->nest == HOST_NEST_MAX) {
+        troupe_fail(ctx, "more than %d maps and arrays emitted inside one another",
+                    HOST_NEST_MAX);
+        ctx->group_sb.size = ctx->nest_at;
+        ctx->nest = 0;
+        return -1;
+    }
+    if (map)
+        msgpack_pack_map(pk, n);
+    else
+        msgpack_pack_array(pk, n);
+    if (!ctx->nest)
+        ctx->nest_at = at;
+    if (n == 0) /* whole already */
+        return ctx->nest ? piece_done(ctx) : emit_finish(ctx, at);
+    ctx->nest_left[ctx->nest++] = map ? 2 * n : n;
+    return 0;
+}
+
+int troupe_emit_map(troupe_ctx_t *ctx, uint32_t n)
+{
+    return emit_container(ctx, n, true);
+}
+
+int troupe_emit_array(troupe_ctx_t *ctx, uint32_t n)
+{
+    return emit_container(ctx, n, false);
 }
 
 int troupe_emit_key(troupe_ctx_t *ctx, const void *key, size_t size)
@@ -432,4 +506,92 @@ void troupe_warn(troupe_ctx_t *ctx, const char *format, ...)
     va_start(ap, format);
     log_line(ctx, LOG_WARNING, format, ap);
     va_end(ap);
+}
+
+/* ---- reading values ----------------------------------------------------- */
+
+bool troupe_as_int(const msgpack_object *value, int64_t *out)
+{
+    switch (value->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (value->via.u64 > INT64_MAX)
+            return false;
+        *out = (int64_t)value->via.u64;
+        return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = value->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (value->via.f64 != floor(value->via.f64)
+            || fabs(value->via.f64) >= 9.2e18)
+            return false;
+        *out = (int64_t)value->via.f64;
+        return true;
+    default: return false;
+    }
+}
+
+bool troupe_as_double(const msgpack_object *value, double *out)
+{
+    switch (value->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)value->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)value->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = value->via.f64; return true;
+    default: return false;
+    }
+}
+
+const msgpack_object *troupe_get(const msgpack_object *value, const char *name)
+{
+    if (!value || !name || value->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < value->via.map.size; i++) {
+        const msgpack_object *k = &value->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len
+            && memcmp(k->via.str.ptr, name, len) == 0)
+            return &value->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+const msgpack_object *troupe_at(const msgpack_object *value, size_t index)
+{
+    if (!value || value->type != MSGPACK_OBJECT_ARRAY || index >= value->via.array.size)
+        return NULL;
+    return &value->via.array.ptr[index];
+}
+
+const char *troupe_as_strn(const msgpack_object *value, size_t *size)
+{
+    if (!value || value->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    if (size)
+        *size = value->via.str.size;
+    return value->via.str.ptr;
+}
+
+bool troupe_as_bool(const msgpack_object *value, bool *out)
+{
+    if (!value || value->type != MSGPACK_OBJECT_BOOLEAN)
+        return false;
+    *out = value->via.boolean;
+    return true;
+}
+
+bool troupe_get_int(const msgpack_object *value, const char *name, int64_t *out)
+{
+    const msgpack_object *f = troupe_get(value, name);
+    return f && troupe_as_int(f, out);
+}
+
+bool troupe_get_double(const msgpack_object *value, const char *name, double *out)
+{
+    const msgpack_object *f = troupe_get(value, name);
+    return f && troupe_as_double(f, out);
+}
+
+const char *troupe_get_strn(const msgpack_object *value, const char *name, size_t *size)
+{
+    return troupe_as_strn(troupe_get(value, name), size);
 }

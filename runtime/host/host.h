@@ -22,6 +22,10 @@ typedef struct {
     uint64_t total; /* a source's announced item count (0: not known) */
 } host_stats_t;
 
+/*  Maps and arrays opened inside one another, at most (what a batch
+    carries: envelope.h's ENV_MAX_DEPTH). */
+#define HOST_NEST_MAX 29
+
 struct _troupe_ctx_t {
     /* who */
     char *pipeline;
@@ -55,6 +59,11 @@ struct _troupe_ctx_t {
     uint32_t key_n;
     size_t keys_cap;
     uint64_t next_key;
+    /* maps and arrays troupe_emit_map / _array opened, innermost last:
+       the pieces each still needs; the outermost starts at nest_at */
+    uint32_t nest_left[HOST_NEST_MAX];
+    int nest;
+    size_t nest_at;
     size_t emit_at; /* where the value troupe_emit_begin opened starts */
     int wait_fd;    /* a source waits for this to be readable; -1: no */
     /* channels */
@@ -70,6 +79,12 @@ long host_peak_rss_kb(void);
 
 /*  Clears the group buffer before a hook runs for one item. */
 void host_group_reset(troupe_ctx_t *ctx);
+
+/*  At the end of a hook: a value left half made (troupe_emit_begin without
+    _end, a map or array short of pieces) is dropped. Returns false when
+    the item must fail for it (a container short of pieces; the reason is
+    in ctx->error). */
+bool host_group_close(troupe_ctx_t *ctx);
 
 /*  The group packer's write callback (data: the ctx): msgpack_sbuffer_write,
     noting a failure, which a module's own packing calls may not look at. */

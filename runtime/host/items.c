@@ -170,13 +170,10 @@ static bool split_keyed(host_t *h)
 static void group_end(host_t *h, int rc)
 {
     troupe_ctx_t *ctx = &h->ctx;
-    if (rc != TROUPE_ERROR && !ctx->failed && h->keyed_outs) {
-        if (ctx->emit_open) { /* as below: the half value is not the group's */
-            ctx->group_sb.size = ctx->emit_at;
-            ctx->emit_open = false;
-        }
+    if (!host_group_close(ctx))
+        rc = TROUPE_ERROR;
+    if (rc != TROUPE_ERROR && !ctx->failed && h->keyed_outs)
         split_keyed(h);
-    }
     if (rc == TROUPE_ERROR || ctx->failed) {
         if (!ctx->failed)
             snprintf(ctx->error, sizeof ctx->error, "failed (no message given)");
@@ -185,11 +182,6 @@ static void group_end(host_t *h, int rc)
         for (int i = 0; i < ctx->nouts; i++)
             chan_out_group_failed(ctx->outs[i], ctx->error);
         return;
-    }
-    if (ctx->emit_open) { /* emit_begin without emit_end: drop the half value,
-                             not counted yet, or the group is garbage */
-        ctx->group_sb.size = ctx->emit_at;
-        ctx->emit_open = false;
     }
     ctx->stats.items_out += ctx->group_n;
     for (int i = 0; i < ctx->nouts; i++)

@@ -1,7 +1,9 @@
 /*  test_api: what runtime/host/api.c gives modules, on a context made by
     hand (no actor process): troupe_arg_path resolves relative paths from
     the config's folder once per text, so that a module calling it for
-    every item does not grow the actor's memory with each call. */
+    every item does not grow the actor's memory with each call; maps and
+    arrays emitted a piece at a time are one value each, whole, and one
+    short of pieces fails its item; troupe_get and its kin read them back. */
 #include "check.h"
 #include "host/host.h"
 
@@ -33,8 +35,77 @@ static void test_arg_path_is_made_once_per_text(void)
     free(ctx.paths);
 }
 
+/*  A context in a hook, its group packed as the host packs it. */
+static void hook_ctx(troupe_ctx_t *ctx)
+{
+    memset(ctx, 0, sizeof *ctx);
+    msgpack_sbuffer_init(&ctx->group_sb);
+    msgpack_packer_init(&ctx->group_pk, ctx, host_group_write);
+    host_group_reset(ctx);
+    ctx->in_hook = true;
+}
+
+/*  The group's values, decoded: how many, into vals[]. */
+static int group_values(troupe_ctx_t *ctx, msgpack_zone *zone, msgpack_object *vals, int max)
+{
+    size_t off = 0;
+    int n = 0;
+    while (n < max && off < ctx->group_sb.size
+           && msgpack_unpack(ctx->group_sb.data, ctx->group_sb.size, &off, zone, &vals[n]) > 0)
+        n++;
+    return n;
+}
+
+static void test_maps_and_arrays_a_piece_at_a_time(void)
+{
+    troupe_ctx_t ctx;
+    hook_ctx(&ctx);
+    /* {"word": "fox", "n": 2, "at": [1, [], {}]} then 7 */
+    CHECK(troupe_emit_map(&ctx, 3) == 0);
+    CHECK(troupe_emit_cstr(&ctx, "word") == 0 && troupe_emit_strn(&ctx, "foxes", 3) == 0);
+    CHECK(ctx.group_n == 0); /* not whole yet */
+    CHECK(troupe_emit_cstr(&ctx, "n") == 0 && troupe_emit_int(&ctx, 2) == 0);
+    CHECK(troupe_emit_cstr(&ctx, "at") == 0 && troupe_emit_array(&ctx, 3) == 0);
+    CHECK(troupe_emit_int(&ctx, 1) == 0 && troupe_emit_array(&ctx, 0) == 0);
+    CHECK(troupe_emit_map(&ctx, 0) == 0);
+    CHECK(ctx.group_n == 1 && ctx.nest == 0);
+    CHECK(troupe_emit_int(&ctx, 7) == 0 && ctx.group_n == 2);
+    CHECK(host_group_close(&ctx));
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    msgpack_object v[4];
+    CHECK(group_values(&ctx, &zone, v, 4) == 2);
+    char text[128];
+    troupe_format(&v[0], text, sizeof text);
+    CHECK_STR(text, "{\"word\": \"fox\", \"n\": 2, \"at\": [1, [], {}]}");
+    size_t len = 0;
+    const char *w = troupe_get_strn(&v[0], "word", &len);
+    CHECK(w && len == 3 && memcmp(w, "fox", 3) == 0);
+    int64_t n = 0, at0 = 0;
+    CHECK(troupe_get_int(&v[0], "n", &n) && n == 2);
+    CHECK(troupe_as_int(troupe_at(troupe_get(&v[0], "at"), 0), &at0) && at0 == 1);
+    CHECK(troupe_at(troupe_get(&v[0], "at"), 3) == NULL);
+    CHECK(troupe_get(&v[0], "none") == NULL && troupe_get(NULL, "n") == NULL);
+    CHECK(!troupe_get_int(&v[0], "word", &n)); /* a string, not a number */
+    CHECK(troupe_get(&v[1], "n") == NULL && troupe_at(&v[1], 0) == NULL);
+
+    /* short of a piece when the hook returns: dropped, and the item fails */
+    host_group_reset(&ctx);
+    ctx.in_hook = true;
+    CHECK(troupe_emit_int(&ctx, 1) == 0);
+    CHECK(troupe_emit_array(&ctx, 2) == 0 && troupe_emit_int(&ctx, 5) == 0);
+    CHECK(!host_group_close(&ctx) && ctx.failed);
+    CHECK(strstr(ctx.error, "still needed 1 piece when the hook returned"));
+    CHECK(ctx.group_n == 1);
+    msgpack_zone_clear(&zone);
+    CHECK(group_values(&ctx, &zone, v, 4) == 1); /* the 1 alone */
+    msgpack_zone_destroy(&zone);
+    msgpack_sbuffer_destroy(&ctx.group_sb);
+}
+
 int main(void)
 {
     test_arg_path_is_made_once_per_text();
+    test_maps_and_arrays_a_piece_at_a_time();
     CHECK_DONE();
 }
