@@ -185,6 +185,12 @@ TROUPE_EXPORT int troupe_emit_key(troupe_ctx_t *ctx, const void *key, size_t siz
 */
 TROUPE_EXPORT int troupe_emit_map(troupe_ctx_t *ctx, uint32_t n);
 TROUPE_EXPORT int troupe_emit_array(troupe_ctx_t *ctx, uint32_t n);
+/*  On broadcast outputs, what the current item emits goes under `topic`
+    (one word, under 256 bytes) rather than the actor's `topic`: to the
+    subscribers with a prefix it starts with (ZeroMQ's model, a topic per
+    message). Each item starts with the actor's. Returns 0, or -1 outside
+    a hook or for a topic with a space or comma. */
+TROUPE_EXPORT int troupe_set_topic(troupe_ctx_t *ctx, const char *topic);
 /*  For values the helpers above do not cover: pack exactly one msgpack value
     with the returned packer, then call troupe_emit_end. The packer belongs to
     the runtime. */

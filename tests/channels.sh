@@ -182,5 +182,66 @@ expect_eq "a topic of two words: refused" "$?" 2
 expect_contains "a topic of two words: says why" "$SCRATCH/subs.err" \
     "actor 'eu': topic 'eu fr' is more than one word"
 
-for p in m2m fan names subs; do expect_nothing_left "$p" "$p"; done
+# ---- topics set per item: each to the subscribers of its topic, in order --------
+PARITY="$BUILD/tests/parity.so"
+cat > "$SCRATCH/parity.zpl" <<ZPL
+pipeline = parity
+channel = news
+    type = broadcast
+actor = src
+    module = seq
+    out = nums
+    args
+        count = 1000
+actor = tag
+    module = $PARITY
+    instances = 2
+    in = nums
+    out = news
+actor = odd
+    module = $PARITY
+    in = news
+    out = odds
+    subscribe = odd
+    args
+        read = true
+actor = show_odd
+    module = print
+    in = odds
+actor = even
+    module = $PARITY
+    in = news
+    out = evens
+    subscribe = even
+    args
+        read = true
+actor = sum_even
+    module = sum
+    in = evens
+    out = even_total
+actor = show_even
+    module = print
+    in = even_total
+    args
+        prefix = "even sum "
+actor = all
+    module = count
+    in = news
+    out = all_n
+actor = show_all
+    module = print
+    in = all_n
+    args
+        prefix = "all "
+ZPL
+"$TROUPE" run "$SCRATCH/parity.zpl" > "$SCRATCH/parity.out" 2> "$SCRATCH/parity.err"
+expect_eq "topics per item: exit code" "$?" 0
+seq 1 2 999 > "$SCRATCH/odd.want"
+grep -E '^[0-9]+$' "$SCRATCH/parity.out" > "$SCRATCH/odd.got"
+expect_file_eq "topic 'odd': every odd number, in order" "$SCRATCH/odd.got" "$SCRATCH/odd.want"
+expect_eq "topic 'even': the even numbers' sum" "$(grep '^even sum ' "$SCRATCH/parity.out")" \
+    "even sum 249500"
+expect_eq "no subscribe: every item" "$(grep '^all ' "$SCRATCH/parity.out")" "all 1000"
+
+for p in m2m fan names subs parity; do expect_nothing_left "$p" "$p"; done
 finish

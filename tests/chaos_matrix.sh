@@ -213,6 +213,34 @@ if selected $name; then
     expect_same "$name: the sums add up to 2 x the sum of the values" "$SCRATCH/$name.sum" "$SCRATCH/want"
 fi
 
+# --- 4b. topics set per item: each subscriber gets its topic's items, in order -
+name=cm_item_topics
+if selected $name; then
+    {
+        echo "pipeline = $name"
+        echo "channel = news"
+        echo "    type = broadcast"
+        source_of numbers "$P_ITEMS" numbers
+        actor tag "$BUILD/tests/parity.so" 2 numbers news
+        actor odd "$BUILD/tests/parity.so" 1 news odds "subscribe = odd"
+        echo "    args"
+        echo "        read = true"
+        collect_into odd_out odds "$SCRATCH/$name.odd"
+        actor even "$BUILD/tests/parity.so" 2 news evens "subscribe = even"
+        echo "    args"
+        echo "        read = true"
+        actor even_sum sum 1 evens even_total
+        collect_into even_out even_total "$SCRATCH/$name.even"
+    } > "$SCRATCH/$name.zpl"
+    chaos "$name" "$SRC_STAGE" tag odd odd_out even even_sum even_out
+    seq 1 2 $((P_ITEMS - 1)) > "$SCRATCH/want"
+    expect_same "$name: the odd ones, in order" "$SCRATCH/$name.odd" "$SCRATCH/want"
+    # both even instances take every even item (a broadcast): twice their sum
+    echo $(( 2 * (P_ITEMS / 2) * (P_ITEMS / 2 - 1) )) > "$SCRATCH/want"
+    expect_same "$name: each even instance's copy of the even ones, summed" \
+        "$SCRATCH/$name.even" "$SCRATCH/want"
+fi
+
 # --- 5b. copies that meet again: a fan-out into two outputs, and a broadcast -----
 # into a stateless actor of two instances, each merged into one sum: every
 # copy is an item of its own there (each copy is named apart), so each
@@ -256,7 +284,7 @@ fi
 # meets at the counter that owns the word, its checkpoint restored when it
 # is killed, and the output is `tr | sort | uniq -c`'s, byte for byte
 K_LINES=${CHAOS_K_LINES:-1500000}
-if selected cm_keyed; then
+if selected cm_keyed_k1 || selected cm_keyed_k2 || selected cm_keyed_k4; then
     /usr/bin/python3 - "$SCRATCH/keyed.text" "$K_LINES" <<'PY'
 import random, sys
 r = random.Random(7)

@@ -28,6 +28,7 @@ void host_group_reset(troupe_ctx_t *ctx)
     ctx->key_n = 0;
     ctx->next_key = 0;
     ctx->nest = 0;
+    ctx->topic[0] = '\0';
 }
 
 bool host_group_close(troupe_ctx_t *ctx)
@@ -175,6 +176,15 @@ int troupe_emit_map(troupe_ctx_t *ctx, uint32_t n)
 int troupe_emit_array(troupe_ctx_t *ctx, uint32_t n)
 {
     return emit_container(ctx, n, false);
+}
+
+int troupe_set_topic(troupe_ctx_t *ctx, const char *topic)
+{
+    if (!ctx || !ctx->in_hook || !topic || strpbrk(topic, " ,\t")
+        || strlen(topic) >= sizeof ctx->topic)
+        return -1;
+    memcpy(ctx->topic, topic, strlen(topic) + 1);
+    return 0;
 }
 
 int troupe_emit_key(troupe_ctx_t *ctx, const void *key, size_t size)

@@ -64,6 +64,7 @@ struct _troupe_ctx_t {
     uint32_t nest_left[HOST_NEST_MAX];
     int nest;
     size_t nest_at;
+    char topic[256]; /* troupe_set_topic's for this item; "": the actor's */
     size_t emit_at; /* where the value troupe_emit_begin opened starts */
     int wait_fd;    /* a source waits for this to be readable; -1: no */
     /* channels */

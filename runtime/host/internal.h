@@ -68,6 +68,7 @@ typedef struct {
     unsigned batch, window, credit;
     uint32_t names; /* the salt of copies' names (envelope.h) */
     bool keyed_outs; /* an output is keyed: each group is split by key */
+    bool broadcast_outs; /* an output is a broadcast: items may set topics */
     unsigned incarnation, retries;
     bool ordered;
     bool dedup; /* stateful or terminal: take each item once */

@@ -167,9 +167,19 @@ static bool split_keyed(host_t *h)
     return true;
 }
 
+/*  The topic of the groups that follow on every broadcast output (NULL:
+    each output's own). Out of memory for it, the host stops. */
+static void outs_topic(host_t *h, const char *topic)
+{
+    for (int i = 0; h->broadcast_outs && i < h->ctx.nouts; i++)
+        if (chan_out_topic(h->ctx.outs[i], topic) < 0)
+            host_fatal(h, "for a batch of another topic");
+}
+
 static void group_end(host_t *h, int rc)
 {
     troupe_ctx_t *ctx = &h->ctx;
+    outs_topic(h, ctx->topic[0] ? ctx->topic : NULL);
     if (!host_group_close(ctx))
         rc = TROUPE_ERROR;
     if (rc != TROUPE_ERROR && !ctx->failed && h->keyed_outs)
@@ -232,6 +242,7 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
     for (uint32_t g = from; g < to; g++) {
         ctx->item = b->first_seq + g;
         if (!b->groups.ptr) { /* all empty: nothing to call the module for */
+            outs_topic(h, NULL); /* what passes through: the actor's own */
             for (int i = 0; i < ctx->nouts; i++)
                 chan_out_group(ctx->outs[i], 0, NULL, 0);
             continue;
@@ -241,6 +252,7 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
             char msg[512];
             snprintf(msg, sizeof msg, "%.*s", (int)grp->via.str.size,
                      grp->via.str.ptr);
+            outs_topic(h, NULL);
             for (int i = 0; i < ctx->nouts; i++)
                 chan_out_group_failed(ctx->outs[i], msg);
             continue;
@@ -259,6 +271,7 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                the first one does (touched), or a death before it would
                lose the item */
             h->touched |= seen == 1;
+            outs_topic(h, NULL);
             for (int i = 0; i < ctx->nouts; i++)
                 chan_out_group_repeat(ctx->outs[i]);
             continue;

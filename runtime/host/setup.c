@@ -157,6 +157,7 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
                 free(pre);
             }
             h->keyed_outs |= out->keyed;
+            h->broadcast_outs |= out->broadcast;
             h->ctx.outs[h->ctx.nouts++] = out;
         }
         if (sock)

@@ -239,6 +239,12 @@ void chan_out_destroy(chan_out_t **self_p)
         }
     if (self->sock)
         zmq_close(self->sock);
+    for (int i = 0; i < self->nslots; i++)
+        free(self->slots[i].subscribe);
+    free(self->group_topic);
+    for (int i = 0; i < self->nslot_build; i++)
+        msgpack_sbuffer_destroy(&self->slot_build[i].sb);
+    free(self->slot_build);
     builds_free(self);
     bufs_close(&self->bufs);
     if (self->zone.chunk_list.head)
@@ -477,14 +483,22 @@ static int slot_find_rid(chan_out_t *self, const char *rid, size_t len)
     return -1;
 }
 
-static int slot_add(chan_out_t *self, const char *name, size_t len, bool match)
+static bool topic_matches(const char *topic, const char *prefixes, size_t plen);
+
+/*  A consumer's slot; on a broadcast, with its subscription's prefixes. */
+static int slot_add(chan_out_t *self, const char *name, size_t len, const char *subscribe,
+                    size_t sublen)
 {
     if (self->nslots == CHAN_MAX_SLOTS || len >= CHAN_NAME_MAX)
+        return -1;
+    char *sub = self->broadcast ? strndup(subscribe, sublen) : NULL;
+    if (self->broadcast && !sub)
         return -1;
     out_slot_t *s = &self->slots[self->nslots];
     memset(s, 0, sizeof *s);
     memcpy(s->name, name, len);
-    s->match = match;
+    s->subscribe = sub;
+    s->match = !self->broadcast || topic_matches(self->topic, subscribe, sublen);
     s->cursor = self->head;
     home_learn(self, self->nslots);
     return self->nslots++;
@@ -514,8 +528,7 @@ static bool topic_matches(const char *topic, const char *prefixes, size_t plen)
 
 int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix)
 {
-    bool match = topic_matches(self->topic, prefix, strlen(prefix));
-    return slot_add(self, consumer, strlen(consumer), match) < 0 ? -1 : 0;
+    return slot_add(self, consumer, strlen(consumer), prefix, strlen(prefix)) < 0 ? -1 : 0;
 }
 
 /*  Every write into an open batch goes through here or through its pk:
@@ -541,6 +554,7 @@ void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
         batch_write(bd, zeros, sizeof zeros);
     }
     self->open = true;
+    self->per_slot = false;
     self->ngroups = 0;
     self->origin = origin;
     self->first_seq = first_seq;
@@ -606,9 +620,80 @@ static void group_keyed(chan_out_t *self)
     }
 }
 
+/* ---- items' own topics: a batch per subscriber ---------------------------- */
+
+/*  Whether subscriber slot i takes the next group: its prefixes match the
+    group's topic, or with none, the output's (what `match` says). */
+static bool slot_takes(const chan_out_t *self, int i)
+{
+    const out_slot_t *s = &self->slots[i];
+    if (!self->group_topic)
+        return s->match;
+    return !s->gone && topic_matches(self->group_topic, s->subscribe, strlen(s->subscribe));
+}
+
+/*  The open batch becomes one per subscriber, each a copy of what it holds
+    so far. 0, or -1 out of memory. */
+static int to_per_slot(chan_out_t *self)
+{
+    if (self->nslot_build < self->nslots) {
+        chan_build_t *more = realloc(self->slot_build, (size_t)self->nslots * sizeof *more);
+        if (!more)
+            return -1;
+        self->slot_build = more;
+        for (int i = self->nslot_build; i < self->nslots; i++) {
+            memset(&more[i], 0, sizeof more[i]);
+            msgpack_sbuffer_init(&more[i].sb);
+            msgpack_packer_init(&more[i].pk, &more[i].sb, msgpack_sbuffer_write);
+            more[i].buf_want = BUF_FIRST;
+        }
+        self->nslot_build = self->nslots;
+    }
+    const chan_build_t *shared = &self->build[0];
+    for (int i = 0; i < self->nslots; i++) {
+        chan_build_t *bd = &self->slot_build[i];
+        if (!bd->sb.data)
+            buf_open(self, bd);
+        bd->sb.size = 0;
+        bd->broken = shared->broken;
+        bd->nonempty = shared->nonempty;
+        batch_write(bd, shared->sb.data, shared->sb.size);
+    }
+    self->per_slot = true;
+    return 0;
+}
+
+int chan_out_topic(chan_out_t *self, const char *topic)
+{
+    if (!self->broadcast)
+        return 0;
+    if (topic && !strcmp(topic, self->topic))
+        topic = NULL; /* the output's own */
+    if (!topic != !self->group_topic || (topic && strcmp(topic, self->group_topic))) {
+        free(self->group_topic);
+        self->group_topic = topic ? strdup(topic) : NULL;
+        if (topic && !self->group_topic) {
+            self->build[0].broken = true;
+            return -1;
+        }
+    }
+    if (topic && self->open && !self->per_slot && to_per_slot(self) < 0) {
+        self->build[0].broken = true;
+        return -1;
+    }
+    return 0;
+}
+
 void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
 {
-    if (!self->keyed)
+    if (self->per_slot) {
+        for (int i = 0; i < self->nslots; i++)
+            if (slot_takes(self, i))
+                group_into(self, &self->slot_build[i], n, data, size);
+            else
+                group_empty(&self->slot_build[i]);
+    }
+    else if (!self->keyed)
         group_into(self, &self->build[0], n, data, size);
     else if (n && self->split_data == data && self->nsplit == n)
         group_keyed(self);
@@ -625,6 +710,20 @@ void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size)
 
 void chan_out_group_failed(chan_out_t *self, const char *message)
 {
+    if (self->per_slot) {
+        for (int i = 0; i < self->nslots; i++) {
+            chan_build_t *bd = &self->slot_build[i];
+            if (!slot_takes(self, i)) {
+                group_empty(bd);
+                continue;
+            }
+            materialize(self, bd);
+            if (msgpack_pack_str_with_body(&bd->pk, message, strlen(message)) < 0)
+                bd->broken = true;
+        }
+        self->ngroups++;
+        return;
+    }
     /* a keyed output's failed item goes to one home, the same every time */
     unsigned home = self->keyed ? chan_home(self->origin, self->first_seq + self->ngroups,
                                             self->nbuild)
@@ -644,6 +743,16 @@ void chan_out_group_failed(chan_out_t *self, const char *message)
 
 void chan_out_group_repeat(chan_out_t *self)
 {
+    for (int i = 0; self->per_slot && i < self->nslots; i++) {
+        chan_build_t *bd = &self->slot_build[i];
+        materialize(self, bd);
+        if (msgpack_pack_nil(&bd->pk) < 0)
+            bd->broken = true;
+    }
+    if (self->per_slot) {
+        self->ngroups++;
+        return;
+    }
     for (unsigned k = 0; k < self->nbuild; k++) {
         chan_build_t *bd = &self->build[k];
         materialize(self, bd);
@@ -656,8 +765,10 @@ void chan_out_group_repeat(chan_out_t *self)
 size_t chan_out_size(const chan_out_t *self)
 {
     size_t size = 0;
-    for (unsigned k = 0; self->open && k < self->nbuild; k++)
+    for (unsigned k = 0; self->open && !self->per_slot && k < self->nbuild; k++)
         size += self->build[k].sb.size;
+    for (int i = 0; self->open && self->per_slot && i < self->nslots; i++)
+        size += self->slot_build[i].sb.size;
     return size;
 }
 
@@ -684,9 +795,10 @@ static int ring_reserve(chan_out_t *self)
 }
 
 /*  Seals builder bd's batch into the outbox, bound for home instance
-    `home` (-1: whoever has credit). 0, or -1 when the outbox or zmq could
+    `home` (-1: whoever has credit), or on a broadcast for subscriber slot
+    `slot` only (-1: every subscriber that takes the output's topic). 0, or -1 when the outbox or zmq could
     not take it (ENOMEM): then nothing of it was counted. */
-static int seal(chan_out_t *self, chan_build_t *bd, int home)
+static int seal(chan_out_t *self, chan_build_t *bd, int home, int slot)
 {
     if (ring_reserve(self) < 0)
         return -1;
@@ -713,7 +825,7 @@ static int seal(chan_out_t *self, chan_build_t *bd, int home)
         self->src->pending++;
     if (self->broadcast)
         for (int i = 0; i < self->nslots; i++)
-            if (self->slots[i].match)
+            if (slot >= 0 ? i == slot : self->slots[i].match)
                 b->pending |= 1ull << i;
     self->batches_out++;
     if (self->broadcast && b->pending == 0) {
@@ -733,24 +845,35 @@ int chan_out_flush(chan_out_t *self)
     if (!self->open)
         return 0;
     self->open = false;
+    bool broken = false;
     for (unsigned k = 0; k < self->nbuild; k++)
-        if (self->build[k].broken) { /* short of what it says it holds: never sent */
-            errno = ENOMEM;
-            return -1;
-        }
+        broken |= self->build[k].broken;
+    for (int i = 0; self->per_slot && i < self->nslots; i++)
+        broken |= self->slot_build[i].broken;
+    if (broken) { /* short of what it says it holds: never sent */
+        errno = ENOMEM;
+        return -1;
+    }
     if (self->ngroups == 0)
         return 0;
-    if (!self->keyed) {
+    self->fanout = 1;
+    if (self->per_slot) { /* each subscriber its own; header alone when empty */
+        self->fanout = (unsigned)self->nslots;
+        for (int i = 0; i < self->nslots; i++)
+            if (!self->slots[i].gone && seal(self, &self->slot_build[i], -1, i) < 0)
+                return -1;
+    }
+    else if (!self->keyed) {
         int home = self->home_n ? (int)chan_home(self->origin, self->first_seq / self->block,
                                                  self->home_n)
                                 : -1;
-        if (seal(self, &self->build[0], home) < 0)
+        if (seal(self, &self->build[0], home, -1) < 0)
             return -1;
     }
     else /* one batch per home that has a group of its own; out of memory
             part way, the host stops (what was sealed is never acknowledged) */
         for (unsigned k = 0; k < self->nbuild; k++)
-            if (self->build[k].nonempty && seal(self, &self->build[k], (int)k) < 0)
+            if (self->build[k].nonempty && seal(self, &self->build[k], (int)k, -1) < 0)
                 return -1;
     /* in the outbox now: what could not be sent goes at the next pump */
     chan_out_pump(self);
@@ -760,7 +883,8 @@ int chan_out_flush(chan_out_t *self)
 bool chan_out_ready(const chan_out_t *self)
 {
     /* a keyed output makes a batch per home of each it is given */
-    if (self->next_id - self->head >= (uint64_t)self->window * self->nbuild)
+    unsigned per = self->nbuild > self->fanout ? self->nbuild : self->fanout;
+    if (self->next_id - self->head >= (uint64_t)self->window * per)
         return false;
     if (self->home_n) /* batches wait for their own home's credit */
         return self->unsent < self->home_n;
@@ -892,7 +1016,7 @@ static int pump_broadcast(chan_out_t *self)
         out_slot_t *s = &self->slots[i];
         if (s->cursor < self->head)
             s->cursor = self->head;
-        while (s->connected && s->match && s->credit > 0
+        while (s->connected && !s->gone && s->credit > 0
                && s->cursor < self->next_id) {
             out_batch_t *b = batch_at(self, s->cursor);
             if (b->live && (b->pending & (1ull << i))) {
@@ -965,6 +1089,7 @@ void chan_out_gone(chan_out_t *self, const char *name)
     if (!self->broadcast)
         return;
     self->slots[slot].match = false; /* no batch waits for it any more */
+    self->slots[slot].gone = true;
     uint64_t bit = 1ull << slot;
     for (uint64_t id = self->head; id < self->next_id; id++) {
         out_batch_t *b = batch_at(self, id);
@@ -990,9 +1115,7 @@ static void on_hello(chan_out_t *self, const char *rid, size_t rid_len,
             s->cursor = self->head;
     }
     else {
-        bool match = !self->broadcast
-                     || topic_matches(self->topic, h->topic, h->topic_len);
-        slot = slot_add(self, h->consumer, h->consumer_len, match);
+        slot = slot_add(self, h->consumer, h->consumer_len, h->topic, h->topic_len);
         if (slot < 0)
             return;
         self->slots[slot].cursor = self->next_id; /* a late subscriber */

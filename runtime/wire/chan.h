@@ -39,6 +39,7 @@ typedef struct {
     uint32_t credit;
     bool connected;
     bool match;      /* broadcast: subscribes to this producer's topic */
+    char *subscribe; /* broadcast: its prefixes, for items' own topics */
     uint64_t cursor; /* broadcast: next batch id this slot is due */
     uint64_t cost_ns; /* its last report of ns per item downstream */
     bool gone;        /* it died for good (restart = temporary) */
@@ -82,6 +83,15 @@ struct chan_out {
     char *name;
     bool broadcast;
     char *topic;
+    /* items' own topics (chan_out_topic): once an item of the open batch
+       has one, the batch is built for each subscriber apart (slot_build,
+       one per slot), each item's group in full for those whose prefixes
+       take its topic and empty for the others */
+    char *group_topic;       /* the next groups' topic; NULL: the output's */
+    bool per_slot;
+    chan_build_t *slot_build;
+    int nslot_build;
+    unsigned fanout;         /* batches the last one became (window) */
     void *sock;
     out_slot_t slots[CHAN_MAX_SLOTS];
     int nslots;
@@ -162,6 +172,12 @@ int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix);
 /*  Starts a batch of groups from `origin`, the first numbered first_seq. */
 void chan_out_begin(chan_out_t *self, uint32_t origin, uint64_t first_seq,
                     inrec_t *src);
+/*  A broadcast's groups from now on go under `topic` (NULL: the output's
+    own), to the subscribers whose prefixes take it; the others get them
+    empty, in a batch of their own, so that an ordered one sees no gap.
+    0, or -1 out of memory (the batch open is then spoilt, as a failed
+    write spoils it). */
+int chan_out_topic(chan_out_t *self, const char *topic);
 /*  Appends one group: `n` values packed in `data`, or failure text. */
 void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size);
 void chan_out_group_failed(chan_out_t *self, const char *message);
