@@ -1,0 +1,147 @@
+/*  chan_key.c: a keyed output's keys (chan.h): which part of a value is
+    its key, a key's hash by value, and the split of a group's values by
+    the home instance that owns each key.
+*/
+#include "wire/chan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  FNV-1a, 64 bits. */
+static uint64_t fnv(uint64_t h, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define FNV_BASIS 0xcbf29ce484222325ull
+
+uint64_t chan_key_hash(const void *key, size_t size)
+{
+    uint64_t h = fnv(fnv(FNV_BASIS, "s", 1), &size, sizeof size);
+    h = fnv(h, key, size);
+    return h ? h : 1;
+}
+
+/*  A key's hash by value: integers as integers whatever their msgpack
+    form, and a float with an integer's value as that integer; a NaN (no
+    key equals it) and a map (no order of its own) have none: -1, with
+    *why. */
+static int key_hash(const msgpack_object *o, uint64_t *h, const char **why, int depth)
+{
+    int64_t i;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: *h = fnv(*h, "n", 1); return 0;
+    case MSGPACK_OBJECT_BOOLEAN: *h = fnv(fnv(*h, "b", 1), &o->via.boolean, 1); return 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        *h = fnv(fnv(*h, "i", 1), &o->via.u64, sizeof o->via.u64);
+        return 0;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (o->via.f64 != o->via.f64) {
+            *why = "a NaN";
+            return -1;
+        }
+        if (o->via.f64 >= -9.2e18 && o->via.f64 <= 9.2e18
+            && (double)(i = (int64_t)o->via.f64) == o->via.f64) {
+            *h = fnv(fnv(*h, "i", 1), &i, sizeof i);
+            return 0;
+        }
+        *h = fnv(fnv(*h, "f", 1), &o->via.f64, sizeof o->via.f64);
+        return 0;
+    case MSGPACK_OBJECT_STR:
+        *h = chan_key_hash(o->via.str.ptr, o->via.str.size) ^ (*h - FNV_BASIS);
+        return 0;
+    case MSGPACK_OBJECT_BIN:
+        *h = fnv(fnv(*h, "y", 1), &o->via.bin.size, sizeof o->via.bin.size);
+        *h = fnv(*h, o->via.bin.ptr, o->via.bin.size);
+        return 0;
+    case MSGPACK_OBJECT_ARRAY:
+        *h = fnv(fnv(*h, "a", 1), &o->via.array.size, sizeof o->via.array.size);
+        for (uint32_t k = 0; k < o->via.array.size; k++)
+            if (key_hash(&o->via.array.ptr[k], h, why, depth + 1) < 0)
+                return -1;
+        return 0;
+    case MSGPACK_OBJECT_EXT:
+        *h = fnv(fnv(*h, "x", 1), &o->via.ext.type, 1);
+        *h = fnv(*h, o->via.ext.ptr, o->via.ext.size);
+        return 0;
+    default: *why = "a map"; return -1;
+    }
+}
+
+/*  The part of value v that is its key for this output, or NULL. */
+static const msgpack_object *key_of(const chan_out_t *self, const msgpack_object *v)
+{
+    if (self->key_index >= 0)
+        return v->type == MSGPACK_OBJECT_ARRAY && (uint32_t)self->key_index < v->via.array.size
+                   ? &v->via.array.ptr[self->key_index]
+                   : NULL;
+    if (!self->key)
+        return v;
+    if (v->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen(self->key);
+    for (uint32_t k = 0; k < v->via.map.size; k++) {
+        const msgpack_object *f = &v->via.map.ptr[k].key;
+        if (f->type == MSGPACK_OBJECT_STR && f->via.str.size == len
+            && memcmp(f->via.str.ptr, self->key, len) == 0)
+            return &v->via.map.ptr[k].val;
+    }
+    return NULL;
+}
+
+int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
+                   const uint64_t *keys, uint32_t nkeys, char *err, size_t errlen)
+{
+    self->split_data = NULL;
+    if (n > self->splitcap) {
+        chan_split_t *more = realloc(self->split, n * sizeof *more);
+        if (!more) {
+            snprintf(err, errlen, "out of memory to split a group by key");
+            return -1;
+        }
+        self->split = more;
+        self->splitcap = n;
+    }
+    msgpack_zone_clear(&self->key_zone);
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_object v;
+        size_t at = off;
+        if (msgpack_unpack(data, size, &off, &self->key_zone, &v) <= 0) {
+            snprintf(err, errlen, "value %u could not be read to find its key", i);
+            return -1;
+        }
+        uint64_t set = i < nkeys ? keys[i] : 0;
+        uint64_t h = set ? set : FNV_BASIS;
+        const char *why = NULL;
+        const msgpack_object *k = set ? NULL : key_of(self, &v);
+        if (!set && !k) {
+            if (self->key)
+                snprintf(err, errlen, "value has no key '%s' (channel '%s')", self->key,
+                         self->name);
+            else
+                snprintf(err, errlen, "value has no element %d, its key (channel '%s')",
+                         self->key_index, self->name);
+            return -1;
+        }
+        if (k && key_hash(k, &h, &why, 0) < 0) {
+            snprintf(err, errlen, "the key of a value is %s, which cannot be a key "
+                     "(channel '%s')", why, self->name);
+            return -1;
+        }
+        /* splitmix64's finaliser: FNV's low bits alone spread keys poorly */
+        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+        h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+        h ^= h >> 31;
+        self->split[i] = (chan_split_t){ (unsigned)(h % self->nbuild), at, off };
+    }
+    self->nsplit = n;
+    self->split_data = data;
+    return 0;
+}
