@@ -21,8 +21,13 @@ expect_contains "graph: -s overrides apply" "$SCRATCH/seven.dot" 'square x7'
 expect_eq "graph: a broadcast joins every producer to every subscriber" \
     "$(grep -c -- '-> .*style=dashed' "$SCRATCH/broadcast.dot")" 4
 
+"$TROUPE" graph -s "split.module=$BUILD/examples/tokenize.so" "$SRC/examples/wordcount.zpl" \
+    > "$SCRATCH/wordcount.dot"
+expect_contains "graph: a keyed channel, bold, with its key" "$SCRATCH/wordcount.dot" \
+    '"split" -> "count" [label="words by value", style=bold];'
+
 if command -v dot > /dev/null; then
-    for g in squares broadcast; do
+    for g in squares broadcast wordcount; do
         dot -Tpng "$SCRATCH/$g.dot" > "$SCRATCH/$g.png" 2> "$SCRATCH/dot.err"
         expect_eq "graph: dot renders $g" "$?" 0
         expect_eq "graph: $g.png is a PNG" "$(head -c 8 "$SCRATCH/$g.png" | od -An -tx1 | tr -d ' \n')" \

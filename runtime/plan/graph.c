@@ -1,7 +1,8 @@
 /*  graph.c: `troupe graph FILE`: a pipeline as Graphviz DOT. One box per
     actor (its name, its module, how many instances), one edge per pair of
     actors a channel joins, labelled with the channel; broadcasts are
-    dashed. `dot -Tpng` draws it.
+    dashed, keyed channels bold and labelled with their key ("words by
+    value"). `dot -Tpng` draws it.
 */
 #include "plan/graph.h"
 
@@ -65,9 +66,19 @@ void graph_write(const plan_t *p, FILE *out)
                         fputs(" -> ", out);
                         put_id(out, p->actors[b].name);
                         fputs(" [label=", out);
-                        put_id(out, ch->name);
-                        fputs(ch->mode == CHAN_BROADCAST ? ", style=dashed];\n" : "];\n",
+                        if (ch->mode == CHAN_KEYED) { /* "words by word" */
+                            char label[256];
+                            snprintf(label, sizeof label, "%s by %s", ch->name,
+                                     ch->key ? ch->key : "value");
+                            put_id(out, label);
+                        }
+                        else
+                            put_id(out, ch->name);
+                        fputs(ch->mode == CHAN_BROADCAST ? ", style=dashed]"
+                              : ch->mode == CHAN_KEYED   ? ", style=bold]"
+                                                         : "]",
                               out);
+                        fputs(";\n", out);
                     }
             }
     }
