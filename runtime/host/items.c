@@ -276,6 +276,14 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                 chan_out_group_repeat(ctx->outs[i]);
             continue;
         }
+        if (grp->via.array.size == 0) { /* nothing for the module: an empty
+                                            group on (a keyed channel's other
+                                            homes' items, a filter's) */
+            outs_topic(h, NULL);
+            for (int i = 0; i < ctx->nouts; i++)
+                chan_out_group(ctx->outs[i], 0, NULL, 0);
+            continue;
+        }
         ctx->stats.items_in += grp->via.array.size;
         const char *poison = h->npoison ? poisoned(h, b->origin, ctx->item) : NULL;
         if (poison) { /* it kills whoever handles it: failed, not handled */

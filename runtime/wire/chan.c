@@ -295,6 +295,10 @@ int chan_out_keyed(chan_out_t *self, unsigned n, const char *actor, const char *
 {
     if (!n || self->broadcast)
         return 0;
+    if (n > CHAN_MAX_SLOTS) { /* as many consumers as an output takes */
+        errno = EINVAL;
+        return -1;
+    }
     if (chan_out_home(self, n, actor, 1) < 0)
         return -1;
     self->keyed = true;
@@ -400,7 +404,11 @@ int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix)
     then refuses rather than send it short. */
 static void batch_write(chan_build_t *bd, const char *data, size_t len)
 {
-    if (msgpack_sbuffer_write(&bd->sb, data, len) < 0)
+    if (bd->sb.alloc - bd->sb.size >= len) { /* the common case, inline */
+        memcpy(bd->sb.data + bd->sb.size, data, len);
+        bd->sb.size += len;
+    }
+    else if (msgpack_sbuffer_write(&bd->sb, data, len) < 0)
         bd->broken = true;
 }
 
@@ -461,26 +469,27 @@ static void group_into(chan_out_t *self, chan_build_t *bd, uint32_t n, const cha
 }
 
 /*  A keyed group: each home's values, as chan_out_split found them, in
-    their order (the split is in value order; each home's are written
-    together, so a home's array header comes first). */
+    their order: how many each home gets, each home's array header, then
+    every value into its home's batch (two passes over the values, one
+    over the homes). */
 static void group_keyed(chan_out_t *self)
 {
+    uint32_t count[CHAN_MAX_SLOTS] = { 0 };
+    for (uint32_t i = 0; i < self->nsplit; i++)
+        count[self->split[i].home]++;
     for (unsigned k = 0; k < self->nbuild; k++) {
         chan_build_t *bd = &self->build[k];
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < self->nsplit; i++)
-            n += self->split[i].home == k;
-        if (!n) {
+        if (!count[k]) {
             group_empty(bd);
             continue;
         }
         materialize(self, bd);
-        if (msgpack_pack_array(&bd->pk, n) < 0)
+        if (msgpack_pack_array(&bd->pk, count[k]) < 0)
             bd->broken = true;
-        for (uint32_t i = 0; i < self->nsplit; i++)
-            if (self->split[i].home == k)
-                batch_write(bd, self->split_data + self->split[i].at,
-                            self->split[i].end - self->split[i].at);
+    }
+    for (uint32_t i = 0; i < self->nsplit; i++) {
+        const chan_split_t *v = &self->split[i];
+        batch_write(&self->build[v->home], self->split_data + v->at, v->end - v->at);
     }
 }
 

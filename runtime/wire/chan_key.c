@@ -95,6 +95,60 @@ static const msgpack_object *key_of(const chan_out_t *self, const msgpack_object
     return NULL;
 }
 
+/*  A string value at data[*off] whose key is itself: its hash into *h and
+    *off past it, as key_hash and msgpack-c would read it (a str header,
+    then that many bytes). False for any other value, or one cut short:
+    msgpack-c reads those. */
+static bool str_key(const char *data, size_t size, size_t *off, uint64_t *h)
+{
+    const uint8_t *p = (const uint8_t *)data + *off;
+    size_t left = size - *off, head, len;
+    if (left >= 1 && p[0] >= 0xa0 && p[0] <= 0xbf)
+        head = 1, len = p[0] & 0x1f;
+    else if (left >= 2 && p[0] == 0xd9)
+        head = 2, len = p[1];
+    else if (left >= 3 && p[0] == 0xda)
+        head = 3, len = (size_t)p[1] << 8 | p[2];
+    else
+        return false;
+    if (len > left - head)
+        return false;
+    *h = chan_key_hash(p + head, len);
+    *off += head + len;
+    return true;
+}
+
+/*  Value i at data[*off], decoded: its key's hash into *h (unless `set`,
+    the module's), *off past it. 0, or -1 with the reason in err. */
+static int value_key(chan_out_t *self, const char *data, size_t size, size_t *off,
+                     uint64_t set, uint64_t *h, uint32_t i, char *err, size_t errlen)
+{
+    msgpack_object v;
+    if (msgpack_unpack(data, size, off, &self->key_zone, &v) <= 0) {
+        snprintf(err, errlen, "value %u could not be read to find its key", i);
+        return -1;
+    }
+    if (set)
+        return 0;
+    const char *why = NULL;
+    const msgpack_object *k = key_of(self, &v);
+    if (!k) {
+        if (self->key)
+            snprintf(err, errlen, "value has no key '%s' (channel '%s')", self->key,
+                     self->name);
+        else
+            snprintf(err, errlen, "value has no element %d, its key (channel '%s')",
+                     self->key_index, self->name);
+        return -1;
+    }
+    if (key_hash(k, h, &why, 0) < 0) {
+        snprintf(err, errlen, "the key of a value is %s, which cannot be a key "
+                 "(channel '%s')", why, self->name);
+        return -1;
+    }
+    return 0;
+}
+
 int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
                    const uint64_t *keys, uint32_t nkeys, char *err, size_t errlen)
 {
@@ -111,35 +165,21 @@ int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
     msgpack_zone_clear(&self->key_zone);
     size_t off = 0;
     for (uint32_t i = 0; i < n; i++) {
-        msgpack_object v;
         size_t at = off;
-        if (msgpack_unpack(data, size, &off, &self->key_zone, &v) <= 0) {
-            snprintf(err, errlen, "value %u could not be read to find its key", i);
-            return -1;
-        }
         uint64_t set = i < nkeys ? keys[i] : 0;
         uint64_t h = set ? set : FNV_BASIS;
-        const char *why = NULL;
-        const msgpack_object *k = set ? NULL : key_of(self, &v);
-        if (!set && !k) {
-            if (self->key)
-                snprintf(err, errlen, "value has no key '%s' (channel '%s')", self->key,
-                         self->name);
-            else
-                snprintf(err, errlen, "value has no element %d, its key (channel '%s')",
-                         self->key_index, self->name);
+        if (!set && self->key_index < 0 && !self->key && str_key(data, size, &off, &h))
+            ; /* a string, its own key: the common case, read without msgpack-c */
+        else if (value_key(self, data, size, &off, set, &h, i, err, errlen) < 0)
             return -1;
-        }
-        if (k && key_hash(k, &h, &why, 0) < 0) {
-            snprintf(err, errlen, "the key of a value is %s, which cannot be a key "
-                     "(channel '%s')", why, self->name);
-            return -1;
-        }
         /* splitmix64's finaliser: FNV's low bits alone spread keys poorly */
         h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
         h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
         h ^= h >> 31;
-        self->split[i] = (chan_split_t){ (unsigned)(h % self->nbuild), at, off };
+        /* the home: h's top bits scaled to the homes (a multiply, where a
+           modulo is a division per value) */
+        unsigned home = (unsigned)(((h >> 32) * self->nbuild) >> 32);
+        self->split[i] = (chan_split_t){ home, at, off };
     }
     self->nsplit = n;
     self->split_data = data;

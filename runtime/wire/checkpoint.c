@@ -33,6 +33,11 @@ bool ckpt_due(const ckpt_t *self, uint64_t now_ns, size_t batches, uint64_t max_
     return self->nwaiting >= batches || now_ns - self->oldest_ns >= max_wait_ns;
 }
 
+bool ckpt_due_idle(const ckpt_t *self, size_t batches)
+{
+    return self->nwaiting >= batches && !self->in_flight;
+}
+
 bool ckpt_pending(const ckpt_t *self)
 {
     return self->nwaiting || self->in_flight;

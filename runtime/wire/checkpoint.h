@@ -40,6 +40,10 @@ int ckpt_wait(ckpt_t *self, int input, uint64_t batch_id, uint64_t now_ns);
     the last one's cost allows it, and either `batches` have piled up or
     the oldest has waited `max_wait_ns`. */
 bool ckpt_due(const ckpt_t *self, uint64_t now_ns, size_t batches, uint64_t max_wait_ns);
+/*  Whether `batches` wait while the actor has nothing else to do (its
+    input paused): then a checkpoint is due whatever the last one cost,
+    since waiting for it holds back producers that would otherwise send. */
+bool ckpt_due_idle(const ckpt_t *self, size_t batches);
 bool ckpt_pending(const ckpt_t *self);
 /*  The checkpoint being taken covers every waiting batch; returns its
     number. */
