@@ -191,15 +191,17 @@ static size_t checkpoint_batches(const host_t *h)
 
 /*  A checkpoint is due once enough batches wait, or the oldest has waited
     long enough, and its cost allows (checkpoint.h: at most 5% of the
-    actor's time); or, whatever the cost, once enough wait while the input
-    has paused (the actor is not busy): the pause is then most likely its
-    producers, their windows full of what the checkpoint would release. */
+    actor's time); or, whatever the cost, once CKPT_BATCHES wait while the
+    input has paused (the actor is not busy): the pause is then most likely
+    its producers, their windows full of what the checkpoint would release.
+    Not at every pause: a sink writing a file checkpoints after every batch
+    its cost allows, and one at every pause besides cost squares.zpl 20%. */
 void host_maybe_checkpoint(host_t *h)
 {
     host_promote_held(h);
     if (h->ckpt_on
         && (ckpt_due(&h->ckpt, now_ns(), checkpoint_batches(h), CKPT_MAX_WAIT_NS)
-            || (!h->busy && ckpt_due_idle(&h->ckpt, checkpoint_batches(h)))))
+            || (!h->busy && ckpt_due_idle(&h->ckpt, CKPT_BATCHES))))
         host_take_checkpoint(h, false);
 }
 
@@ -213,7 +215,8 @@ long host_checkpoint_wait_ms(const host_t *h)
     uint64_t now = now_ns(), at = h->ckpt.nwaiting >= checkpoint_batches(h)
                                       ? 0
                                       : h->ckpt.oldest_ns + CKPT_MAX_WAIT_NS;
-    if (h->ckpt.not_before_ns > at && !(!h->busy && at == 0))
+    bool idle_due = !h->busy && h->ckpt.nwaiting >= CKPT_BATCHES;
+    if (h->ckpt.not_before_ns > at && !idle_due)
         at = h->ckpt.not_before_ns;
     return at <= now ? 0 : (long)((at - now + 999999) / 1000000);
 }
