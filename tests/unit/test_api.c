@@ -103,8 +103,31 @@ static void test_maps_and_arrays_a_piece_at_a_time(void)
     msgpack_sbuffer_destroy(&ctx.group_sb);
 }
 
+/*  troupe_emit_key gives the next value, and it alone, a key: the hash a
+    string value of those bytes has as its own key (chan_key_hash); values
+    before it and after it have none (0: the channel's key). Only in a
+    hook. */
+static void test_emit_key_marks_one_value(void)
+{
+    troupe_ctx_t ctx;
+    hook_ctx(&ctx);
+    CHECK(troupe_emit_int(&ctx, 1) == 0);
+    CHECK(troupe_emit_key(&ctx, "fox", 3) == 0);
+    CHECK(troupe_emit_int(&ctx, 2) == 0);
+    CHECK(troupe_emit_int(&ctx, 3) == 0);
+    CHECK(ctx.group_n == 3 && ctx.key_n == 3 && ctx.keys[2] == 0);
+    CHECK(ctx.keys[0] == 0 && ctx.keys[1] == chan_key_hash("fox", 3));
+    host_group_reset(&ctx);
+    CHECK(ctx.key_n == 0 && ctx.next_key == 0);
+    ctx.in_hook = false;
+    CHECK(troupe_emit_key(&ctx, "fox", 3) == -1);
+    free(ctx.keys);
+    msgpack_sbuffer_destroy(&ctx.group_sb);
+}
+
 int main(void)
 {
+    test_emit_key_marks_one_value();
     test_arg_path_is_made_once_per_text();
     test_maps_and_arrays_a_piece_at_a_time();
     CHECK_DONE();
