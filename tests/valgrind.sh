@@ -113,4 +113,49 @@ expect_eq "a watched run under valgrind: exit code" "$?" 0
 logs=$(cat "$SCRATCH/vg-watched"/*.log 2> /dev/null)
 expect_eq "a watched run under valgrind: valgrind found nothing" "$logs" ""
 [ -z "$logs" ] || echo "$logs" | head -40 >&2
+
+# a keyed channel (a batch per home, keys split), items' own topics on a
+# broadcast (a batch per subscriber), and a fan-out into two outputs
+# (copies renamed)
+for i in $(seq 300); do echo "the quick brown fox $i jumps over the lazy dog"; done > "$SCRATCH/vg.text"
+vg 0 keyed run -s split.module="$BUILD/examples/tokenize.so" -s text.args.file="$SCRATCH/vg.text" \
+    "$SRC/examples/wordcount.zpl"
+tr -cs A-Za-z '\n' < "$SCRATCH/vg.text" | LC_ALL=C sort | uniq -c > "$SCRATCH/want"
+expect_file_eq "keyed under valgrind: output" "$SCRATCH/keyed.out" "$SCRATCH/want"
+cat > "$SCRATCH/vgtopics.zpl" <<ZPL
+pipeline = vgtopics
+channel = news
+    type = broadcast
+actor = src
+    module = seq
+    out = nums copy
+    args
+        count = 2000
+actor = tag
+    module = $BUILD/tests/parity.so
+    in = nums
+    out = news
+actor = odd
+    module = $BUILD/tests/parity.so
+    in = news
+    out = odds
+    subscribe = odd
+    args
+        read = true
+actor = show
+    module = print
+    in = odds
+actor = copies
+    module = count
+    in = copy
+    out = ncopy
+actor = show_copies
+    module = print
+    in = ncopy
+    args
+        prefix = "copies "
+ZPL
+vg 0 topics run "$SCRATCH/vgtopics.zpl"
+expect_eq "topics under valgrind: the odd ones" "$(grep -c '^[0-9]' "$SCRATCH/topics.out")" 1000
+expect_eq "a fan-out under valgrind: every copy" "$(grep '^copies ' "$SCRATCH/topics.out")" "copies 2000"
 finish
