@@ -7,6 +7,7 @@
     Each of them aborts: a call from libtroupe would kill the test.
 */
 #include "troupe.h"
+#include "embed_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,16 +45,6 @@ void module_resolve(void) { called("module_resolve"); }
 void tr_error(void) { called("tr_error"); }
 void actor_run_embedded(void) { called("actor_run_embedded"); }
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s (troupe_error: '%s')\n", __FILE__, \
-                    __LINE__, #cond, troupe_error());                          \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 static int triple_message(troupe_ctx_t *ctx, const msgpack_object *v)
 {

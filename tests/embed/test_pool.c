@@ -9,6 +9,7 @@
 */
 #define _GNU_SOURCE
 #include "troupe.h"
+#include "embed_check.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -23,16 +24,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s (troupe_error: '%s')\n", __FILE__, \
-                    __LINE__, #cond, troupe_error());                          \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 static double now(void)
 {
@@ -932,12 +923,6 @@ static int count_result(void *arg, size_t index, const msgpack_object *result,
 
 /*  Every pool and future call that succeeds leaves troupe_error () "",
     even right after a call that failed (troupe_value_cstr (NULL) here). */
-#define AFTER_A_FAILURE(call)                                                  \
-    do {                                                                       \
-        CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');     \
-        CHECK(call);                                                           \
-        CHECK(*troupe_error() == '\0');                                       \
-    } while (0)
 
 static void test_a_success_clears_the_last_error(void)
 {

@@ -6,6 +6,7 @@
 */
 #define _GNU_SOURCE
 #include "troupe.h"
+#include "embed_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,16 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s (troupe_error: '%s')\n", __FILE__, \
-                    __LINE__, #cond, troupe_error());                          \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 static double now(void)
 {

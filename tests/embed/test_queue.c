@@ -12,6 +12,7 @@
 #include "embed/queue_broker.h"
 #include "embed/queue_wire.h"
 #include "troupe.h"
+#include "embed_check.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -499,12 +500,6 @@ static int child_open(const char *address)
 
 /*  Every queue call that succeeds leaves troupe_error () "", even right
     after a call that failed (troupe_value_cstr (NULL) here). */
-#define AFTER_A_FAILURE(call)                                                  \
-    do {                                                                       \
-        CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');     \
-        CHECK(call);                                                           \
-        CHECK_STR(troupe_error(), "");                                         \
-    } while (0)
 
 static void test_a_success_clears_the_last_error(void)
 {

@@ -5,6 +5,7 @@
     library's run-time version (troupe_version), which needs no process. */
 #include "../unit/check.h"
 #include "troupe.h"
+#include "embed_check.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -406,12 +407,6 @@ static void test_destroy(void)
 /*  A call that can fail leaves troupe_error () "" when it succeeds, even
     right after another call failed: each success below follows a failure
     (troupe_value_cstr (NULL)). Readers that cannot fail leave it alone. */
-#define AFTER_A_FAILURE(call)                                                  \
-    do {                                                                       \
-        CHECK(troupe_value_cstr(NULL) == NULL && *troupe_error() != '\0');     \
-        CHECK(call);                                                           \
-        CHECK_STR(troupe_error(), "");                                         \
-    } while (0)
 
 static void test_a_success_clears_the_last_error(void)
 {
