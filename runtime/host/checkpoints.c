@@ -215,8 +215,7 @@ long host_checkpoint_wait_ms(const host_t *h)
     uint64_t now = now_ns(), at = h->ckpt.nwaiting >= checkpoint_batches(h)
                                       ? 0
                                       : h->ckpt.oldest_ns + CKPT_MAX_WAIT_NS;
-    bool idle_due = !h->busy && h->ckpt.nwaiting >= CKPT_BATCHES;
-    if (h->ckpt.not_before_ns > at && !idle_due)
+    if (h->ckpt.not_before_ns > at && !(!h->busy && ckpt_due_idle(&h->ckpt, CKPT_BATCHES)))
         at = h->ckpt.not_before_ns;
     return at <= now ? 0 : (long)((at - now + 999999) / 1000000);
 }

@@ -5,6 +5,7 @@
 #define TR_HOST_H
 
 #include "wire/chan.h"
+#include "wire/envelope.h"
 #include "troupe.h"
 
 #include <stdbool.h>
@@ -22,9 +23,9 @@ typedef struct {
     uint64_t total; /* a source's announced item count (0: not known) */
 } host_stats_t;
 
-/*  Maps and arrays opened inside one another, at most (what a batch
-    carries: envelope.h's ENV_MAX_DEPTH). */
-#define HOST_NEST_MAX 29
+/*  Maps and arrays opened inside one another, at most: what a batch
+    carries. */
+#define HOST_NEST_MAX ENV_MAX_DEPTH
 
 struct _troupe_ctx_t {
     /* who */

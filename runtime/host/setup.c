@@ -120,6 +120,10 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
     if (!list || list->type != MSGPACK_OBJECT_ARRAY)
         return 0;
     h->ctx.outs = calloc(list->via.array.size + 1, sizeof *h->ctx.outs);
+    if (!h->ctx.outs) {
+        snprintf(err, errlen, "out of memory for %u outputs", list->via.array.size);
+        return -1;
+    }
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *o = &list->via.array.ptr[i];
         char *name = ctl_map_str(o, "name");
@@ -181,6 +185,10 @@ int host_setup_inputs(host_t *h, const msgpack_object *list, char *err,
     if (!list || list->type != MSGPACK_OBJECT_ARRAY)
         return 0;
     h->ctx.ins = calloc(list->via.array.size + 1, sizeof *h->ctx.ins);
+    if (!h->ctx.ins) {
+        snprintf(err, errlen, "out of memory for %u inputs", list->via.array.size);
+        return -1;
+    }
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *o = &list->via.array.ptr[i];
         char *endpoint = ctl_map_str(o, "endpoint");

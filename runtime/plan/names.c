@@ -34,9 +34,10 @@ typedef struct {
 typedef struct {
     const plan_t *p;
     uint32_t salt;
-    arrival_t *at;
-    size_t n;
-    bool over;
+    arrival_t *at; /* grown as the walk needs, up to WALK_MAX */
+    size_t n, cap;
+    bool over;     /* stopped at WALK_MAX, or out of memory */
+    bool nomem;
 } walk_t;
 
 static uint64_t copy_mix(uint64_t copy, uint64_t chan, uint64_t branch)
@@ -51,9 +52,16 @@ static void emit(walk_t *w, int actor, uint32_t name, uint64_t copy);
 
 static void arrive(walk_t *w, int actor, uint32_t name, uint64_t copy)
 {
-    if (w->n == WALK_MAX) {
-        w->over = true;
-        return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        arrival_t *more = cap <= WALK_MAX ? realloc(w->at, cap * sizeof *more) : NULL;
+        if (!more) {
+            w->over = true;
+            w->nomem = cap <= WALK_MAX;
+            return;
+        }
+        w->at = more;
+        w->cap = cap;
     }
     w->at[w->n++] = (arrival_t){ actor, name, copy };
     emit(w, actor, name, copy);
@@ -100,10 +108,11 @@ static int by_actor_name(const void *x, const void *y)
 static bool names_collide(walk_t *w)
 {
     w->n = 0;
-    w->over = false;
+    w->over = w->nomem = false;
     for (int x = 0; x < w->p->nactors && !w->over; x++)
         emit(w, x, (uint32_t)x, copy_mix(0, (uint64_t)x, 0));
-    qsort(w->at, w->n, sizeof *w->at, by_actor_name);
+    if (w->n > 1)
+        qsort(w->at, w->n, sizeof *w->at, by_actor_name);
     for (size_t i = 1; i < w->n; i++)
         if (w->at[i].actor == w->at[i - 1].actor && w->at[i].name == w->at[i - 1].name
             && w->at[i].copy != w->at[i - 1].copy)
@@ -113,15 +122,15 @@ static bool names_collide(walk_t *w)
 
 int plan_name_copies(plan_t *self, char *err, size_t errlen)
 {
-    walk_t w = { .p = self, .at = malloc(WALK_MAX * sizeof *w.at) };
-    if (!w.at) {
-        snprintf(err, errlen, "out of memory to name the copies of items");
-        return -1;
-    }
+    walk_t w = { .p = self };
     for (w.salt = 0; w.salt < SALTS; w.salt++)
         if (!names_collide(&w) || w.over) {
-            self->names = w.over ? 0 : w.salt;
             free(w.at);
+            if (w.nomem) {
+                snprintf(err, errlen, "out of memory to name the copies of items");
+                return -1;
+            }
+            self->names = w.over ? 0 : w.salt;
             return 0;
         }
     free(w.at);
