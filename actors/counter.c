@@ -9,50 +9,63 @@
     default) or one [name, total] per counter, by name (`emit = pairs`,
     what a keyed counter of several instances hands a sorted sink).
 
-    Counters live in an open-addressing hash table that doubles when it is
-    half full, so any number of names fit and the memory is in proportion
-    to how many distinct ones came.
+    Counters live in a dense array, in the order their names first came,
+    found through an open-addressing index of 8-byte slots (a tag of the
+    name's hash and the counter's place) that doubles when half full: any
+    number of names fit (up to 2^32 - 1), the memory is in proportion to
+    how many distinct ones came, and a lookup reads one small slot and
+    then the one counter it names.
 */
 #include <troupe.h>
 
 #include <stdlib.h>
 #include <string.h>
 
+/*  A counter. Names of up to NAME_INLINE bytes (nearly every word) live
+    in the counter itself, zero-padded, so that a match compares two words;
+    longer ones are allocated. */
+#define NAME_INLINE 16
+
 typedef struct {
-    char *name; /* NULL: a free slot */
-    size_t len;
-    uint64_t hash;
     int64_t value;
+    union {
+        char inl[NAME_INLINE];
+        char *ptr;
+    } name;
+    uint32_t len;
 } entry_t;
 
 typedef struct {
-    entry_t *slots;
-    size_t cap, n; /* cap: a power of two */
-    bool pairs;    /* emit = pairs */
+    uint64_t *slots;   /* 0 free, else the hash's top half << 32 | place + 1 */
+    size_t cap;        /* slots, a power of two */
+    entry_t *ents;     /* the counters, dense */
+    size_t n, ents_cap;
+    bool pairs;        /* emit = pairs */
 } counter_t;
 
-static uint64_t hash_of(const char *s, size_t len)
+static const char *name_of(const entry_t *e)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
+    return e->len <= NAME_INLINE ? e->name.inl : e->name.ptr;
 }
 
+static uint64_t slot_of(uint64_t h, size_t place)
+{
+    return (h & 0xffffffff00000000ull) | (uint64_t)(place + 1);
+}
+
+/*  The index at twice the slots, every counter placed again. */
 static bool grow(counter_t *c)
 {
     size_t cap = c->cap ? c->cap * 2 : 64;
-    entry_t *slots = calloc(cap, sizeof *slots);
+    uint64_t *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return false;
-    for (size_t i = 0; i < c->cap; i++) {
-        entry_t *e = &c->slots[i];
-        if (!e->name)
-            continue;
-        size_t j = e->hash & (cap - 1);
-        while (slots[j].name)
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t h = troupe_hash(name_of(&c->ents[i]), c->ents[i].len);
+        size_t j = h & (cap - 1);
+        while (slots[j])
             j = (j + 1) & (cap - 1);
-        slots[j] = *e;
+        slots[j] = slot_of(h, i);
     }
     free(c->slots);
     c->slots = slots;
@@ -60,29 +73,65 @@ static bool grow(counter_t *c)
     return true;
 }
 
+static bool same_name(const entry_t *e, const char *pad, const char *name, size_t len)
+{
+    if (e->len != len)
+        return false;
+    if (len > NAME_INLINE)
+        return !memcmp(e->name.ptr, name, len);
+    uint64_t a[2], b[2];
+    memcpy(a, e->name.inl, sizeof a);
+    memcpy(b, pad, sizeof b);
+    return a[0] == b[0] && a[1] == b[1];
+}
+
+/*  A new counter of that name at 0, at the end of the dense array. */
+static entry_t *append(counter_t *c, const char *pad, const char *name, size_t len)
+{
+    if (c->n == c->ents_cap) {
+        size_t cap = c->ents_cap ? c->ents_cap * 2 : 32;
+        entry_t *more = realloc(c->ents, cap * sizeof *more);
+        if (!more)
+            return NULL;
+        c->ents = more;
+        c->ents_cap = cap;
+    }
+    entry_t *e = &c->ents[c->n];
+    if (len <= NAME_INLINE)
+        memcpy(e->name.inl, pad, NAME_INLINE);
+    else if ((e->name.ptr = malloc(len)))
+        memcpy(e->name.ptr, name, len);
+    else
+        return NULL;
+    e->len = (uint32_t)len;
+    e->value = 0;
+    c->n++;
+    return e;
+}
+
 /*  The counter of that name, made at 0 when new; NULL when out of memory. */
 static entry_t *find(counter_t *c, const char *name, size_t len)
 {
+    if (len > UINT32_MAX || c->n >= UINT32_MAX - 1)
+        return NULL;
     if ((c->n + 1) * 2 > c->cap && !grow(c))
         return NULL;
-    uint64_t h = hash_of(name, len);
+    char pad[NAME_INLINE] = { 0 };
+    if (len <= NAME_INLINE)
+        memcpy(pad, name, len);
+    uint64_t h = troupe_hash(name, len), tag = h & 0xffffffff00000000ull;
     size_t j = h & (c->cap - 1);
-    for (;; j = (j + 1) & (c->cap - 1)) {
-        entry_t *e = &c->slots[j];
-        if (!e->name)
-            break;
-        if (e->hash == h && e->len == len && !memcmp(e->name, name, len))
+    for (; c->slots[j]; j = (j + 1) & (c->cap - 1)) {
+        uint64_t s = c->slots[j];
+        if ((s & 0xffffffff00000000ull) != tag)
+            continue;
+        entry_t *e = &c->ents[(uint32_t)s - 1];
+        if (same_name(e, pad, name, len))
             return e;
     }
-    entry_t *e = &c->slots[j];
-    if (!(e->name = malloc(len + 1)))
-        return NULL;
-    memcpy(e->name, name, len);
-    e->name[len] = '\0';
-    e->len = len;
-    e->hash = h;
-    e->value = 0;
-    c->n++;
+    entry_t *e = append(c, pad, name, len);
+    if (e)
+        c->slots[j] = slot_of(h, c->n - 1);
     return e;
 }
 
@@ -94,7 +143,7 @@ static int add(troupe_ctx_t *ctx, const char *name, size_t len, int64_t by)
         return TROUPE_ERROR;
     }
     if (__builtin_add_overflow(e->value, by, &e->value)) {
-        troupe_fail(ctx, "counter: '%s' overflows 64 bits", e->name);
+        troupe_fail(ctx, "counter: '%.*s' overflows 64 bits", (int)e->len, name_of(e));
         return TROUPE_ERROR;
     }
     return TROUPE_OK;
@@ -135,7 +184,7 @@ static int by_name(const void *a, const void *b)
 {
     const entry_t *x = *(entry_t *const *)a, *y = *(entry_t *const *)b;
     size_t n = x->len < y->len ? x->len : y->len;
-    int d = memcmp(x->name, y->name, n);
+    int d = memcmp(name_of(x), name_of(y), n);
     return d ? d : (x->len > y->len) - (x->len < y->len);
 }
 
@@ -144,9 +193,8 @@ static entry_t **sorted(const counter_t *c)
 {
     entry_t **v = malloc((c->n + 1) * sizeof *v);
     size_t k = 0;
-    for (size_t i = 0; v && i < c->cap; i++)
-        if (c->slots[i].name)
-            v[k++] = &c->slots[i];
+    for (size_t i = 0; v && i < c->n; i++)
+        v[k++] = &c->ents[i];
     if (v)
         qsort(v, k, sizeof *v, by_name);
     return v;
@@ -156,9 +204,16 @@ static void pack_map(msgpack_packer *pk, entry_t *const *v, size_t n)
 {
     msgpack_pack_map(pk, n);
     for (size_t i = 0; i < n; i++) {
-        msgpack_pack_str_with_body(pk, v[i]->name, v[i]->len);
+        msgpack_pack_str_with_body(pk, name_of(v[i]), v[i]->len);
         msgpack_pack_int64(pk, v[i]->value);
     }
+}
+
+/*  Whether the one counter is "value": only integers came, so the total
+    goes out as a plain integer. */
+static bool only_value(const counter_t *c, entry_t *const *v)
+{
+    return c->n == 1 && v[0]->len == 5 && !memcmp(name_of(v[0]), "value", 5);
 }
 
 static int counter_flush(troupe_ctx_t *ctx)
@@ -170,7 +225,7 @@ static int counter_flush(troupe_ctx_t *ctx)
         return TROUPE_ERROR;
     }
     int rc = TROUPE_OK;
-    if (!c->pairs && (c->n == 0 || (c->n == 1 && !strcmp(v[0]->name, "value"))))
+    if (!c->pairs && (c->n == 0 || only_value(c, v)))
         rc = troupe_emit_int(ctx, c->n ? v[0]->value : 0);
     for (size_t i = 0; c->pairs && rc == TROUPE_OK && i < c->n; i++) {
         msgpack_packer *pk = troupe_emit_begin(ctx);
@@ -178,12 +233,12 @@ static int counter_flush(troupe_ctx_t *ctx)
             rc = TROUPE_ERROR;
         else {
             msgpack_pack_array(pk, 2);
-            msgpack_pack_str_with_body(pk, v[i]->name, v[i]->len);
+            msgpack_pack_str_with_body(pk, name_of(v[i]), v[i]->len);
             msgpack_pack_int64(pk, v[i]->value);
             rc = troupe_emit_end(ctx);
         }
     }
-    if (!c->pairs && c->n && !(c->n == 1 && !strcmp(v[0]->name, "value"))) {
+    if (!c->pairs && c->n && !only_value(c, v)) {
         msgpack_packer *pk = troupe_emit_begin(ctx);
         if (!pk)
             rc = TROUPE_ERROR;
@@ -201,11 +256,10 @@ static int counter_snapshot(troupe_ctx_t *ctx, msgpack_packer *pk)
 {
     counter_t *c = troupe_state(ctx);
     msgpack_pack_map(pk, c->n);
-    for (size_t i = 0; i < c->cap; i++)
-        if (c->slots[i].name) {
-            msgpack_pack_str_with_body(pk, c->slots[i].name, c->slots[i].len);
-            msgpack_pack_int64(pk, c->slots[i].value);
-        }
+    for (size_t i = 0; i < c->n; i++) {
+        msgpack_pack_str_with_body(pk, name_of(&c->ents[i]), c->ents[i].len);
+        msgpack_pack_int64(pk, c->ents[i].value);
+    }
     return TROUPE_OK;
 }
 
@@ -233,10 +287,13 @@ static int counter_restore(troupe_ctx_t *ctx, const msgpack_object *state)
 static void counter_stop(troupe_ctx_t *ctx)
 {
     counter_t *c = troupe_state(ctx);
-    for (size_t i = 0; c && i < c->cap; i++)
-        free(c->slots[i].name);
-    if (c)
+    for (size_t i = 0; c && i < c->n; i++)
+        if (c->ents[i].len > NAME_INLINE)
+            free(c->ents[i].name.ptr);
+    if (c) {
         free(c->slots);
+        free(c->ents);
+    }
     free(c);
 }
 

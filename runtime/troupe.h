@@ -295,6 +295,12 @@ TROUPE_EXPORT bool troupe_get_double(const msgpack_object *value, const char *na
                                      double *out);
 TROUPE_EXPORT const char *troupe_get_strn(const msgpack_object *value, const char *name,
                                           size_t *size);
+/*  A 64-bit hash of size bytes, well spread in every bit, eight bytes at a
+    time: the one a keyed channel finds a string's home with, for a
+    module's own tables (actors/counter.c's). The same on every machine of
+    one troupe version; not for a table an attacker fills (it has no
+    secret seed). */
+TROUPE_EXPORT uint64_t troupe_hash(const void *data, size_t size);
 
 
 /* ==== embedding: pools, futures, processes and queues from a C program ====

@@ -8,13 +8,17 @@
 
 TOKENIZE="$BUILD/examples/tokenize.so"
 # a text of 40,000 lines: words of mixed case, punctuation, digits, runs
-# of spaces and empty lines, more than 256 distinct words (the old
+# of spaces and empty lines, long words, more than 256 distinct words (the old
 # counter's limit), first character not a letter (tr's empty first word)
 /usr/bin/python3 - "$SCRATCH/text" <<'PY'
 import random, sys
 r = random.Random(13)
 vocab = ["".join(r.choice("abcdefghijklmnopqrstuvwxyzABCDEFG") for _ in range(r.randint(1, 9)))
          for _ in range(5000)]
+# and long ones: the counter keeps names of up to 16 bytes in place, longer
+# ones elsewhere (14 to 40 letters: both sides of that line)
+vocab += ["".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(14, 40)))
+          for _ in range(300)]
 with open(sys.argv[1], "w") as f:
     f.write("-- a text --\n")
     for i in range(40000):

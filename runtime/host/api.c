@@ -195,6 +195,11 @@ int troupe_emit_key(troupe_ctx_t *ctx, const void *key, size_t size)
     return 0;
 }
 
+uint64_t troupe_hash(const void *data, size_t size)
+{
+    return data || !size ? chan_key_hash(data, size) : 0;
+}
+
 int troupe_emit_int(troupe_ctx_t *ctx, int64_t value)
 {
     size_t at;

@@ -469,14 +469,11 @@ static void group_into(chan_out_t *self, chan_build_t *bd, uint32_t n, const cha
 }
 
 /*  A keyed group: each home's values, as chan_out_split found them, in
-    their order: how many each home gets, each home's array header, then
-    every value into its home's batch (two passes over the values, one
-    over the homes). */
+    their order: each home's array header (chan_out_split counted them),
+    then every value into its home's batch. */
 static void group_keyed(chan_out_t *self)
 {
-    uint32_t count[CHAN_MAX_SLOTS] = { 0 };
-    for (uint32_t i = 0; i < self->nsplit; i++)
-        count[self->split[i].home]++;
+    const uint32_t *count = self->split_count;
     for (unsigned k = 0; k < self->nbuild; k++) {
         chan_build_t *bd = &self->build[k];
         if (!count[k]) {

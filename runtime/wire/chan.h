@@ -118,6 +118,7 @@ struct chan_out {
     const char *split_data; /* ... which is these bytes */
     uint32_t nsplit;
     size_t splitcap;
+    uint32_t split_count[CHAN_MAX_SLOTS]; /* how many of them each home gets */
     /* the batch being built (one per home when keyed), in buffers from bufs */
     chan_build_t *build;
     unsigned nbuild;

@@ -125,8 +125,30 @@ static void test_emit_key_marks_one_value(void)
     msgpack_sbuffer_destroy(&ctx.group_sb);
 }
 
+/*  troupe_hash: what a keyed channel homes a string with, bytes only:
+    every length around the 4- and 8-byte reads hashes apart from its
+    neighbours (a trailing NUL, one byte changed at either end). */
+static void test_hash_tells_near_strings_apart(void)
+{
+    char a[40], b[40];
+    memset(a, 'x', sizeof a);
+    CHECK(troupe_hash(NULL, 0) == troupe_hash("", 0));
+    CHECK(troupe_hash("fox", 3) == troupe_hash("foxes", 3));
+    for (size_t n = 1; n < sizeof a - 1; n++) {
+        CHECK(troupe_hash(a, n) != troupe_hash(a, n + 1));
+        memcpy(b, a, n);
+        b[0] = 'y';
+        CHECK(troupe_hash(a, n) != troupe_hash(b, n));
+        memcpy(b, a, n);
+        b[n - 1] = 'y';
+        CHECK(troupe_hash(a, n) != troupe_hash(b, n));
+    }
+    CHECK(troupe_hash("a", 1) != troupe_hash("a\0", 2));
+}
+
 int main(void)
 {
+    test_hash_tells_near_strings_apart();
     test_emit_key_marks_one_value();
     test_arg_path_is_made_once_per_text();
     test_maps_and_arrays_a_piece_at_a_time();
