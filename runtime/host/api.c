@@ -4,6 +4,7 @@
     copies the finished group into each output batch (items.c).
 */
 #include "base/clock.h"
+#include "base/copy.h"
 #include "base/log.h"
 #include "host/host.h"
 
@@ -54,7 +55,7 @@ bool host_group_close(troupe_ctx_t *ctx)
 int host_group_write(void *data, const char *buf, size_t len)
 {
     troupe_ctx_t *ctx = data;
-    if (msgpack_sbuffer_write(&ctx->group_sb, buf, len) == 0)
+    if (sbuffer_append(&ctx->group_sb, buf, len) == 0)
         return 0;
     ctx->group_oom = true; /* the packer's caller may not look at the answer */
     return -1;

@@ -6,6 +6,7 @@
 */
 #include "wire/chan.h"
 
+#include "base/copy.h"
 #include "wire/envelope.h"
 #include "wire/packbuf.h"
 
@@ -178,7 +179,7 @@ static int builds_make(chan_out_t *self, unsigned n)
         return -1;
     for (unsigned k = 0; k < n; k++) {
         msgpack_sbuffer_init(&build[k].sb);
-        msgpack_packer_init(&build[k].pk, &build[k].sb, msgpack_sbuffer_write);
+        msgpack_packer_init(&build[k].pk, &build[k].sb, sbuffer_append_cb);
         build[k].buf_want = BUF_FIRST;
     }
     self->build = build;
@@ -404,11 +405,7 @@ int chan_out_expect(chan_out_t *self, const char *consumer, const char *prefix)
     then refuses rather than send it short. */
 static void batch_write(chan_build_t *bd, const char *data, size_t len)
 {
-    if (bd->sb.alloc - bd->sb.size >= len) { /* the common case, inline */
-        memcpy(bd->sb.data + bd->sb.size, data, len);
-        bd->sb.size += len;
-    }
-    else if (msgpack_sbuffer_write(&bd->sb, data, len) < 0)
+    if (sbuffer_append(&bd->sb, data, len) < 0)
         bd->broken = true;
 }
 
@@ -514,7 +511,7 @@ static int to_per_slot(chan_out_t *self)
         for (int i = self->nslot_build; i < self->nslots; i++) {
             memset(&more[i], 0, sizeof more[i]);
             msgpack_sbuffer_init(&more[i].sb);
-            msgpack_packer_init(&more[i].pk, &more[i].sb, msgpack_sbuffer_write);
+            msgpack_packer_init(&more[i].pk, &more[i].sb, sbuffer_append_cb);
             more[i].buf_want = BUF_FIRST;
         }
         self->nslot_build = self->nslots;
