@@ -196,12 +196,14 @@ static void send_turn(host_t *h)
     /* the embedding caller's results go nowhere further: reporting its
        outputs' cost back to the workers would feed it back in a loop */
     uint64_t cost = h->embed && h->embed->collect ? 0 : host_cost_downstream(h);
+    /* what we made goes on before our acks go back: an item's next hop
+       waits for nothing of ours */
+    for (int i = 0; i < ctx->nouts; i++)
+        chan_out_pump(ctx->outs[i]);
     for (int i = 0; i < ctx->nins; i++) {
         ctx->ins[i]->cost_ns = cost;
         chan_in_flush(ctx->ins[i]);
     }
-    for (int i = 0; i < ctx->nouts; i++)
-        chan_out_pump(ctx->outs[i]);
     if (!h->done_sent && finished(h)) {
         for (int i = 0; i < ctx->nins; i++)
             chan_in_flush(ctx->ins[i]);
