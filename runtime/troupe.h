@@ -535,6 +535,81 @@ TROUPE_EXPORT troupe_value_t *troupe_queue_get(troupe_queue_t *q, double timeout
     it still held is dropped. */
 TROUPE_EXPORT void troupe_queue_destroy(troupe_queue_t **q_p);
 
+/* ---- shared memory: Python's Value, Array, Lock, RLock, Event, Semaphore ----
+    Objects in memory that this process and every process it starts with
+    troupe_process_start (and those start, in turn) share. Each has an
+    address, a string to hand to another process (in its args, as a
+    queue's), where troupe_*_open finds the same object. They are not for
+    a pool's workers, which take values and return values.
+
+    What Python's lose, these keep: a lock whose holder died (killed, or
+    exited holding it) is not locked for ever; the next troupe_lock_acquire
+    takes it and returns TROUPE_OWNER_DIED, so that the caller knows the
+    state it guards may be half-changed. The memory of an object is not
+    given back before the program ends: make them at the start, as Python
+    programs do, not one per item. */
+typedef struct troupe_lock troupe_lock_t;
+typedef struct troupe_event troupe_event_t;
+typedef struct troupe_semaphore troupe_semaphore_t;
+typedef struct troupe_shared troupe_shared_t;
+
+/*  troupe_lock_acquire's answer when it has the lock, but its last holder
+    died holding it. */
+#define TROUPE_OWNER_DIED 1
+
+/*  Python's Lock, and RLock (the holder may take it again; it is free once
+    released as many times). NULL on error (troupe_error). */
+TROUPE_EXPORT troupe_lock_t *troupe_lock_new(void);
+TROUPE_EXPORT troupe_lock_t *troupe_rlock_new(void);
+/*  Takes it, waiting up to timeout seconds (< 0: forever; 0: only if
+    free now). 0, TROUPE_OWNER_DIED, or -1 on timeout (errno ETIMEDOUT) or
+    error. */
+TROUPE_EXPORT int troupe_lock_acquire(troupe_lock_t *l, double timeout);
+/*  Gives it back. -1 when this thread does not hold it (Python lets any
+    process release a Lock; here only its holder may). */
+TROUPE_EXPORT int troupe_lock_release(troupe_lock_t *l);
+
+/*  Python's Event: a flag that processes wait for. */
+TROUPE_EXPORT troupe_event_t *troupe_event_new(void);
+TROUPE_EXPORT int troupe_event_set(troupe_event_t *e);
+TROUPE_EXPORT int troupe_event_clear(troupe_event_t *e);
+TROUPE_EXPORT bool troupe_event_is_set(troupe_event_t *e);
+/*  Waits up to timeout seconds (< 0: forever) for the flag: true once it
+    is set, false on timeout. */
+TROUPE_EXPORT bool troupe_event_wait(troupe_event_t *e, double timeout);
+
+/*  Python's Semaphore(value), and BoundedSemaphore(value) when bounded:
+    its releases may not take it above value. */
+TROUPE_EXPORT troupe_semaphore_t *troupe_semaphore_new(unsigned value, bool bounded);
+/*  0, or -1 on timeout (errno ETIMEDOUT) or error; timeout as a lock's. */
+TROUPE_EXPORT int troupe_semaphore_acquire(troupe_semaphore_t *s, double timeout);
+/*  -1 when a bounded one is at its value already. */
+TROUPE_EXPORT int troupe_semaphore_release(troupe_semaphore_t *s);
+TROUPE_EXPORT int troupe_semaphore_value(troupe_semaphore_t *s);
+
+/*  Python's Value and Array: size bytes, zeroed, with a lock of their own
+    (Value's get_lock), which guards nothing by itself: take it around
+    what must not interleave. troupe_shared_add adds to the index'th
+    int64_t of the memory in one atomic step, no lock needed, and returns
+    the new value: Value('i').value += 1 done right. */
+TROUPE_EXPORT troupe_shared_t *troupe_shared_new(size_t size);
+TROUPE_EXPORT void *troupe_shared_data(troupe_shared_t *s);
+TROUPE_EXPORT size_t troupe_shared_size(const troupe_shared_t *s);
+TROUPE_EXPORT troupe_lock_t *troupe_shared_lock(troupe_shared_t *s);
+TROUPE_EXPORT int64_t troupe_shared_add(troupe_shared_t *s, size_t index, int64_t by);
+
+/*  Addresses, and the objects at them in another process (NULL, with
+    troupe_error saying why, for an address that is not one of this kind,
+    or in a process that does not share the memory). */
+TROUPE_EXPORT const char *troupe_lock_address(const troupe_lock_t *l);
+TROUPE_EXPORT const char *troupe_event_address(const troupe_event_t *e);
+TROUPE_EXPORT const char *troupe_semaphore_address(const troupe_semaphore_t *s);
+TROUPE_EXPORT const char *troupe_shared_address(const troupe_shared_t *s);
+TROUPE_EXPORT troupe_lock_t *troupe_lock_open(const char *address);
+TROUPE_EXPORT troupe_event_t *troupe_event_open(const char *address);
+TROUPE_EXPORT troupe_semaphore_t *troupe_semaphore_open(const char *address);
+TROUPE_EXPORT troupe_shared_t *troupe_shared_open(const char *address);
+
 /* ---- deprecated names ------------------------------------------------------
     Names that broke the _cstr/_strn rule (top of this file), each the call
     it was renamed to under its old name. They stay for one release, so

@@ -56,6 +56,9 @@ expect_eq "pool_map: the squares, in input order" "$(cat "$SCRATCH/out")" "[1, 4
 run_c counter "$EX/counter"
 expect_eq "counter: 5 workers x 1000 increments" "$(cat "$SCRATCH/out")" 5000
 
+run_c shared_counter "$EX/shared_counter"
+expect_eq "shared_counter: 5 workers x 1000 increments under the lock" "$(cat "$SCRATCH/out")" 5000
+
 # what a killed program's queue left (its pid is gone) is removed by the
 # next queue made; a live owner's directory, and anything not named as
 # troupe names its own, are not touched

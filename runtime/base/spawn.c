@@ -21,7 +21,7 @@ enum { STAGE_PDEATHSIG, STAGE_ORPHAN, STAGE_KEEP_FD, STAGE_EXEC };
 static const char *const stages[] = {
     [STAGE_PDEATHSIG] = "cannot ask to die with its parent",
     [STAGE_ORPHAN] = "its parent exited",
-    [STAGE_KEEP_FD] = "cannot keep its descriptor open",
+    [STAGE_KEEP_FD] = "cannot keep its descriptors open",
     [STAGE_EXEC] = "cannot execute",
 };
 
@@ -55,7 +55,8 @@ static void child(const spawn_t *sp, pid_t parent, int report_fd)
         r = (report_t){ STAGE_ORPHAN, ESRCH };
         goto fail;
     }
-    if (sp->keep_fd >= 0 && fcntl(sp->keep_fd, F_SETFD, 0) != 0) {
+    if ((sp->keep_fd >= 0 && fcntl(sp->keep_fd, F_SETFD, 0) != 0)
+        || (sp->share_fd > 0 && fcntl(sp->share_fd, F_SETFD, 0) != 0)) {
         r = (report_t){ STAGE_KEEP_FD, errno };
         goto fail;
     }

@@ -6,7 +6,7 @@
     only, since the parent may have threads: it puts every caught signal
     back to its default (ignored ones stay ignored, as exec keeps them),
     sets the signal mask it is given, asks to die with its parent, keeps
-    the one descriptor it is given open across exec, and execs. All
+    the descriptors it is given open across exec, and execs. All
     signals are blocked in the parent around the fork, so that no handler
     of the caller's runs in the child. The child reports a failure before
     or at exec on a close-on-exec pipe, so the caller learns it now, with
@@ -27,6 +27,8 @@ typedef struct {
     const sigset_t *mask;    /* the child's signal mask; NULL: none blocked */
     int pdeathsig;           /* sent to the child when its parent thread ends; 0: none */
     int keep_fd;             /* a descriptor that survives exec; -1: none */
+    int share_fd;            /* another (troupe_process_start's shared memory);
+                                0, as a zero-initialised spawn_t has it: none */
 } spawn_t;
 
 /*  Starts the program. Returns its pid once it has reached exec, or -1 with

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/selfref.h"
 #include "base/spawn.h"
+#include "embed/shared.h"
 #include "troupe.h"
 
 #include <errno.h>
@@ -88,32 +89,37 @@ static bool env_is(const char *entry, const char *name)
     return !strncmp(entry, name, len) && entry[len] == '=';
 }
 
-/*  The child's environment: ours, less any stale TROUPE_PROCESS*, plus the
-    two entries it is to read. The array is the caller's (free it, not the
-    strings but the last two); the other strings are environ's own, which
+/*  The child's environment: ours, less any stale TROUPE_PROCESS* or
+    TROUPE_SHARED_FD, plus the three entries it is to read. The array is
+    the caller's (free it, not the strings but the last three); the other strings are environ's own, which
     setenv and unsetenv never free. */
-static char **child_env(const char *ref, int args_fd)
+static char **child_env(const char *ref, int args_fd, int share_fd)
 {
     size_t n = 0;
     while (environ && environ[n])
         n++;
-    char **envp = calloc(n + 3, sizeof *envp);
+    char **envp = calloc(n + 4, sizeof *envp);
     size_t ref_len = strlen(PROCESS_ENV_FN) + 1 + strlen(ref) + 1;
-    char *fn_var = malloc(ref_len), *fd_var = malloc(sizeof PROCESS_ENV_ARGS_FD + 16);
-    if (!envp || !fn_var || !fd_var) {
+    char *fn_var = malloc(ref_len), *fd_var = malloc(sizeof PROCESS_ENV_ARGS_FD + 16),
+         *share_var = malloc(sizeof SHARED_ENV_FD + 16);
+    if (!envp || !fn_var || !fd_var || !share_var) {
         free(envp);
         free(fn_var);
         free(fd_var);
+        free(share_var);
         return NULL;
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!env_is(environ[i], PROCESS_ENV_FN) && !env_is(environ[i], PROCESS_ENV_ARGS_FD))
+        if (!env_is(environ[i], PROCESS_ENV_FN) && !env_is(environ[i], PROCESS_ENV_ARGS_FD)
+            && !env_is(environ[i], SHARED_ENV_FD))
             envp[k++] = environ[i];
     snprintf(fn_var, ref_len, "%s=%s", PROCESS_ENV_FN, ref);
     snprintf(fd_var, sizeof PROCESS_ENV_ARGS_FD + 16, "%s=%d", PROCESS_ENV_ARGS_FD, args_fd);
+    snprintf(share_var, sizeof SHARED_ENV_FD + 16, "%s=%d", SHARED_ENV_FD, share_fd);
     envp[k++] = fn_var;
     envp[k++] = fd_var;
+    envp[k++] = share_var;
     envp[k] = NULL;
     return envp;
 }
@@ -125,8 +131,9 @@ static void free_env(char **envp)
     size_t n = 0;
     while (envp[n])
         n++;
-    free(envp[n - 1]); /* the two entries child_env added */
+    free(envp[n - 1]); /* the three entries child_env added */
     free(envp[n - 2]);
+    free(envp[n - 3]);
     free(envp);
 }
 
@@ -187,7 +194,10 @@ troupe_process_t *troupe_process_start(troupe_process_fn *fn, const troupe_value
         return NULL;
     }
     p->pidfd = -1;
-    char **envp = child_env(ref, args_fd);
+    /* the memory shared objects live in (shared.h), made now if it is not
+       yet, so that this process can open any object made later too */
+    int share_fd = shared_arena_fd();
+    char **envp = child_env(ref, args_fd, share_fd);
     if (!envp) {
         tr_error("troupe_process_start: out of memory");
         close(args_fd);
@@ -202,7 +212,7 @@ troupe_process_t *troupe_process_start(troupe_process_fn *fn, const troupe_value
         PDEATHSIG before this returns. */
     char *argv[] = { path, NULL };
     spawn_t sp = { .path = path, .argv = argv, .envp = envp, .pdeathsig = SIGKILL,
-                   .keep_fd = args_fd };
+                   .keep_fd = args_fd, .share_fd = share_fd > 2 ? share_fd : 0 };
     char why[PATH_MAX + 128];
     pid_t pid = spawn_exec(&sp, why, sizeof why);
     close(args_fd); /* the child has its own copy */
@@ -438,6 +448,7 @@ void process_child_main(void)
     /* what this process starts in turn gets its own */
     unsetenv(PROCESS_ENV_FN);
     unsetenv(PROCESS_ENV_ARGS_FD);
+    shared_attach();
     if (!fd_ok)
         child_fail("cannot read its arguments: %s is '%s'", PROCESS_ENV_ARGS_FD,
                    fd_env ? fd_env : "(unset)");

@@ -123,7 +123,8 @@ static int return_259(const msgpack_object *args)
     variable is left, else the first stray descriptor. */
 static int clean_start(const msgpack_object *args)
 {
-    if (getenv("TROUPE_PROCESS") || getenv("TROUPE_PROCESS_ARGS_FD"))
+    if (getenv("TROUPE_PROCESS") || getenv("TROUPE_PROCESS_ARGS_FD")
+        || getenv("TROUPE_SHARED_FD"))
         return 100;
     DIR *d = opendir("/proc/self/fd");
     if (!d)
