@@ -8,6 +8,8 @@
                                    one by one, then waited for; their rate
     py_map.py startup N METHOD     Pool(N) started, one item moved, stopped
     py_map.py rss N                a Pool(N) worker's peak RSS
+    py_map.py value N              the seeds' counter: 5 Processes each add 1
+                                   to a Value('i') N times under its lock
 
 Each prints one JSON line (whole prints the results instead).
 """
@@ -30,6 +32,12 @@ def maxrss(_):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def add_locked(total, n):
+    for _ in range(n):
+        with total.get_lock():
+            total.value += 1
 
 
 def main():
@@ -74,6 +82,15 @@ def main():
         with mp.Pool(n) as p:
             kb = max(p.map(maxrss, range(n), chunksize=1))
         print(json.dumps({"worker_kb": kb}))
+    elif mode == "value":
+        total = mp.Value("i", 0)
+        t0 = time.perf_counter()
+        ps = [mp.Process(target=add_locked, args=(total, n)) for _ in range(5)]
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join()
+        print(json.dumps({"s": time.perf_counter() - t0, "total": total.value}))
     else:
         sys.exit(__doc__)
 
