@@ -395,11 +395,22 @@ typedef struct {
     unsigned retries;       /* extra tries of an item that fails (0) */
     unsigned max_restarts;  /* worker restarts allowed ... (0: 10) */
     double restart_period;  /* ... within this many seconds (0: 5) */
-    double hang;            /* seconds without a heartbeat: hung (0: 10) */
+    /*  Seconds a worker may go neither answering nor using CPU (a hook
+        blocked for good) before it is killed as hung (0: 10); a hook
+        that computes is never hung, one that waits longer needs more. */
+    double hang;
     int verbose;            /* 1: worker restarts and the summary on stderr */
     /*  The pool's name in process titles ("troupe: NAME/work#0") and
         messages; NULL: the program's name. */
     const char *name;
+    /*  (After 0.1.0.) Batches a worker may be sent besides the one it works
+        on. 0: automatic: none until an item's cost is measured, so the
+        first items go one to each idle worker; then one, but only while
+        a batch is measured to take at most 10 ms, so that an idle worker
+        never waits longer than that behind another's unstarted work.
+        -1: never (a worker gets work only once it is done). k > 0: up
+        to k always (at most 64), for cheap items whose cost varies. */
+    int prefetch;
     /*  New fields go here, each with the version that brought it. */
 } troupe_pool_opts_t;
 

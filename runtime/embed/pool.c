@@ -30,6 +30,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "host/host.h"
+#include "wire/chan.h"
 #include "base/module.h"
 #include "plan/plan.h"
 #include "embed/pool.h"
@@ -107,6 +108,37 @@ static void pool_produce_end(void *arg)
     host_unlock(arg);
 }
 
+/*  A batch that takes at most this long is cheap: it may wait for its
+    worker behind the one in hand (troupe.h, prefetch). */
+#define CHEAP_BATCH_NS 10000000ull
+
+/*  The size of the next batch, from item `next` on, and how many batches
+    a worker may hold ahead. Until a worker has said what an item costs,
+    one item per batch and none ahead: the first items go one to each
+    idle worker, however slow they are. After, the host's size, but never
+    more than a quarter of what waits per worker (Python's Pool.map cuts
+    its chunks so), so that a small map spreads over every worker even
+    when the cost known is that of cheaper items before it. */
+static uint64_t pool_batching(void *arg, uint64_t next, uint64_t cost_ns, uint64_t n,
+                              uint32_t *ahead)
+{
+    troupe_pool_t *p = arg;
+    if (!cost_ns)
+        n = 1;
+    else {
+        host_lock(p); /* held through the batch: produce_end unlocks */
+        uint64_t waiting = p->next_index > next ? p->next_index - next : 0;
+        uint64_t share = (waiting + 4ull * p->workers - 1) / (4ull * p->workers);
+        if (n > share)
+            n = share ? share : 1;
+    }
+    if (p->prefetch != 0)
+        *ahead = p->prefetch < 0 ? 0 : (uint32_t)p->prefetch;
+    else
+        *ahead = cost_ns && cost_ns * n <= CHEAP_BATCH_NS ? 1 : 0;
+    return n;
+}
+
 /*  produce: item `index`, if it has been submitted. */
 static int pool_produce(troupe_ctx_t *ctx, uint64_t index)
 {
@@ -132,7 +164,7 @@ static int pool_produce(troupe_ctx_t *ctx, uint64_t index)
     }
     job_t *j = job_find(p, index);
     int rc = 0;
-    if (j && !j->abandoned) {
+    if (j && !j->abandoned && !j->failed) {
         size_t i = (size_t)(index - j->first);
         switch (j->kind) {
         case JOB_VALUES: {
@@ -392,6 +424,7 @@ static void *pool_thread(void *arg)
         .collect = pool_collect,
         .collect_end = pool_collect_end,
         .produce_end = pool_produce_end,
+        .batching = pool_batching,
         .started = pool_started,
         .tick = pool_tick,
         .aborted = pool_aborted,
@@ -478,6 +511,8 @@ static plan_t *pool_plan(troupe_pool_t *p, const char *module, const char *path,
     plan_defaults(plan);
     if (o->chunksize)
         plan->batch = o->chunksize;
+    if (p->prefetch + 1 > (int)plan->credit) /* the batches ahead, and one in hand */
+        plan->credit = (unsigned)p->prefetch + 1;
     plan->name = strdup(o->name && *o->name ? o->name : program_invocation_short_name);
     plan->file = strdup("(embedded)");
     plan->dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");
@@ -595,6 +630,8 @@ static troupe_pool_t *pool_start(const char *module, const char *path, const cha
         return NULL;
     }
     p->refs = 1;
+    p->workers = workers;
+    p->prefetch = o->prefetch > 64 ? 64 : o->prefetch < 0 ? -1 : o->prefetch;
     p->work_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     msgpack_sbuffer_init(&p->plan);

@@ -67,6 +67,8 @@ struct troupe_pool {
     bool source_waiting; /* the caller's actor waits on work_fd: a
                             submission must wake it (else it needs not) */
     int wake_fd; /* eventfd: the pool is being destroyed */
+    unsigned workers;
+    int prefetch; /* troupe_pool_opts_t's, bounded */
     pid_t sup;
     char rundir[PATH_MAX];
     char actor_exe[PATH_MAX];
