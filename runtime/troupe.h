@@ -471,6 +471,19 @@ TROUPE_EXPORT int troupe_pool_close(troupe_pool_t *pool);
 /*  Frees the pool; one not closed is terminated: its processes are killed
     and reaped, its pending futures fail. Futures stay readable. */
 TROUPE_EXPORT void troupe_pool_destroy(troupe_pool_t **pool_p);
+/*  Ends the work pending on the pool: every map, imap_unordered and
+    future not done fails at once with "cancelled" (a map or imap returns
+    -1 with errno ECANCELED); items not yet handed to a worker are never
+    run, and the results of those a worker has started are dropped when
+    they come. The pool stays usable: close waits for the started items,
+    destroy ends them. Safe in a signal handler (it only counts the call
+    and writes to an eventfd; the pool's thread does the rest a moment
+    later) and from any thread; it never touches troupe_error. Only work
+    submitted before the call is cancelled, never what comes after. Returns 0, or -1 with
+    errno EINVAL for a NULL pool (so a handler may call it with a pool
+    pointer it has cleared). The pool must not be destroyed while a
+    handler may still call it: clear the pointer the handler reads first. */
+TROUPE_EXPORT int troupe_pool_cancel(troupe_pool_t *pool);
 
 /*  Waits until the future is done (timeout in seconds; < 0: forever).
     Returns 0 when done, -1 on timeout (errno ETIMEDOUT). */

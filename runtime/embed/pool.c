@@ -177,7 +177,8 @@ static int pool_produce(troupe_ctx_t *ctx, uint64_t index)
         case JOB_DOUBLES: rc = troupe_emit_double(ctx, j->dbls[i]); break;
         }
     }
-    /* else: an abandoned item travels as an empty group, cheaply */
+    /* else: an abandoned or cancelled item travels as an empty group,
+       cheaply */
     return rc < 0 ? TROUPE_ERROR : TROUPE_OK;
 }
 
@@ -316,6 +317,23 @@ static void describe_status(int status, char *buf, size_t len)
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+/*  troupe_pool_cancel's work, in the pool's thread: every job submitted
+    before the call (its items below `below`) and not done fails now.
+    Under the lock. */
+static void cancel_jobs(troupe_pool_t *p, uint64_t below)
+{
+    for (size_t i = p->head; i < p->tail; i++) {
+        job_t *j = p->jobs[i];
+        if (j->first >= below)
+            break; /* submitted after the call, as every one after it */
+        if (job_finished(j))
+            continue;
+        j->failed = j->cancelled = true;
+        job_fail(j, 0, "cancelled (troupe_pool_cancel)");
+    }
+    pthread_cond_broadcast(&p->cv);
+}
+
 static bool pool_tick(void *arg)
 {
     troupe_pool_t *p = arg;
@@ -324,6 +342,11 @@ static bool pool_tick(void *arg)
         /* no wake-up pending */
     }
     pthread_mutex_lock(&p->mu);
+    uint64_t below = __atomic_load_n(&p->cancel_below, __ATOMIC_ACQUIRE);
+    if (below > p->cancelled_below) {
+        cancel_jobs(p, below);
+        p->cancelled_below = below;
+    }
     bool go = !p->destroying && p->state != P_ENDED, closing = p->closing;
     pthread_mutex_unlock(&p->mu);
     if (!go)
@@ -790,3 +813,28 @@ void troupe_pool_destroy(troupe_pool_t **pool_p)
         pool_free(p);
 }
 
+
+int troupe_pool_cancel(troupe_pool_t *pool)
+{
+    /* async-signal-safe: atomics that take no lock and a write, errno
+       kept as it was */
+    if (!pool) {
+        errno = EINVAL;
+        return -1;
+    }
+    int saved = errno;
+    /* the work submitted so far ends here; a later call may only raise it */
+    uint64_t below = __atomic_load_n(&pool->next_index, __ATOMIC_ACQUIRE);
+    uint64_t seen = __atomic_load_n(&pool->cancel_below, __ATOMIC_RELAXED);
+    while (seen < below
+           && !__atomic_compare_exchange_n(&pool->cancel_below, &seen, below, true,
+                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+        /* another call (a thread, a nested signal) moved it: try again */
+    }
+    uint64_t one = 1;
+    if (write(pool->wake_fd, &one, sizeof one) < 0) {
+        /* saturated: the thread wakes anyway */
+    }
+    errno = saved;
+    return 0;
+}
