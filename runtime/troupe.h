@@ -386,9 +386,11 @@ typedef struct troupe_future troupe_future_t;
     started from a macro) are refused: NULL, errno EINVAL. */
 typedef struct {
     size_t size; /* sizeof (troupe_pool_opts_t) where the caller was built */
-    /*  Items per message to a worker, at most; 0: automatic (batches of
-        about 10 ms of work, as `troupe run` sizes them). 1 is Python's
-        chunksize=1. */
+    /*  Items per message to a worker, at most; 0: automatic (one item
+        per batch until a worker has measured what one costs, so the
+        first items go one to each idle worker; then batches of about
+        10 ms of work, as `troupe run` sizes them, and at most a quarter
+        of the items waiting per worker). 1 is Python's chunksize=1. */
     unsigned chunksize;
     /*  The module's arguments: "name", "value" pairs, NULL-terminated. */
     const char *const *args;
