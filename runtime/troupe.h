@@ -389,8 +389,9 @@ typedef struct {
     /*  Items per message to a worker, at most; 0: automatic (one item
         per batch until a worker has measured what one costs, so the
         first items go one to each idle worker; then batches of about
-        10 ms of work, as `troupe run` sizes them, and at most a quarter
-        of the items waiting per worker). 1 is Python's chunksize=1. */
+        10 ms of work, as `troupe run` sizes them, and in a map at most a
+        quarter per worker of its items still to send). 1 is Python's
+        chunksize=1. */
     unsigned chunksize;
     /*  The module's arguments: "name", "value" pairs, NULL-terminated. */
     const char *const *args;

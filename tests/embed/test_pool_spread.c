@@ -139,6 +139,37 @@ static void test_the_first_map_runs_on_every_worker(void)
     CHECK(most_at_once(runs, 8) == 4);
 }
 
+/*  _TestPool.test_map_chunksize's point from the other side: the chunks
+    of a map are cut from its own length, not only from a cost measured
+    before it. 2000 items of 0 ms teach the pool that items are cheap;
+    8 of 0.2 s after them still run 4 at a time. */
+static void test_a_small_slow_map_after_cheap_ones_spreads(void)
+{
+    troupe_pool_t *pool = troupe_pool_new_module(&timed_module, 4, NULL);
+    CHECK(pool);
+    if (!pool)
+        return;
+    enum { CHEAP = 2000 };
+    static troupe_value_t *items[CHEAP], *results[CHEAP];
+    for (size_t i = 0; i < CHEAP; i++)
+        items[i] = troupe_value_int(i < 8 ? 200 : 0);
+    CHECK(troupe_pool_map(pool, items + 8, CHEAP - 8, results) == 0);
+    for (size_t i = 0; i < CHEAP - 8; i++)
+        troupe_value_destroy(&results[i]);
+    run_t runs[8];
+    CHECK(troupe_pool_map(pool, items, 8, results) == 0);
+    bool ok = true;
+    for (size_t i = 0; i < 8; i++) {
+        ok &= run_of(troupe_value_get(results[i]), &runs[i]);
+        troupe_value_destroy(&results[i]);
+    }
+    for (size_t i = 0; i < CHEAP; i++)
+        troupe_value_destroy(&items[i]);
+    CHECK(ok && most_at_once(runs, 8) == 4);
+    CHECK(troupe_pool_close(pool) == 0);
+    troupe_pool_destroy(&pool);
+}
+
 /*  The seeds' Pool(3).map(f, three slow items), default chunksize: the
     three run side by side. */
 static void test_three_slow_items_on_three_workers_overlap(void)
@@ -281,6 +312,7 @@ int main(int argc, char **argv)
 #define T(f) { #f, f }
         T(test_the_first_map_runs_on_every_worker),
         T(test_three_slow_items_on_three_workers_overlap),
+        T(test_a_small_slow_map_after_cheap_ones_spreads),
         T(test_futures_never_wait_behind_a_busy_worker),
         T(test_prefetch_sends_work_ahead_only_when_asked),
         T(test_cheap_maps_after_slow_ones_are_exact),
