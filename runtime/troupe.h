@@ -392,8 +392,11 @@ typedef struct troupe_future troupe_future_t;
     started from a macro) are refused: NULL, errno EINVAL. */
 typedef struct {
     size_t size; /* sizeof (troupe_pool_opts_t) where the caller was built */
-    /*  Items per message to a worker, at most; 0: automatic (batches of
-        about 10 ms of work, as `troupe run` sizes them). 1 is Python's
+    /*  Items per message to a worker, at most; 0: automatic (one item
+        per batch until a worker has measured what one costs, so the
+        first items go one to each idle worker; then batches of about
+        10 ms of work, as `troupe run` sizes them, and in a map at most a
+        quarter per worker of its items still to send). 1 is Python's
         chunksize=1. */
     unsigned chunksize;
     /*  The module's arguments: "name", "value" pairs, NULL-terminated. */
@@ -401,11 +404,22 @@ typedef struct {
     unsigned retries;       /* extra tries of an item that fails (0) */
     unsigned max_restarts;  /* worker restarts allowed ... (0: 10) */
     double restart_period;  /* ... within this many seconds (0: 5) */
-    double hang;            /* seconds without a heartbeat: hung (0: 10) */
+    /*  Seconds a worker may go neither answering nor using CPU (a hook
+        blocked for good) before it is killed as hung (0: 10); a hook
+        that computes is never hung, one that waits longer needs more. */
+    double hang;
     int verbose;            /* 1: worker restarts and the summary on stderr */
     /*  The pool's name in process titles ("troupe: NAME/work#0") and
         messages; NULL: the program's name. */
     const char *name;
+    /*  (After 0.1.0.) Batches a worker may be sent besides the one it works
+        on. 0: automatic: none until an item's cost is measured, so the
+        first items go one to each idle worker; then one, but only while
+        a batch is measured to take at most 10 ms, so that an idle worker
+        never waits longer than that behind another's unstarted work.
+        -1: never (a worker gets work only once it is done). k > 0: up
+        to k always (at most 64), for cheap items whose cost varies. */
+    int prefetch;
     /*  New fields go here, each with the version that brought it. */
 } troupe_pool_opts_t;
 
@@ -466,6 +480,19 @@ TROUPE_EXPORT int troupe_pool_close(troupe_pool_t *pool);
 /*  Frees the pool; one not closed is terminated: its processes are killed
     and reaped, its pending futures fail. Futures stay readable. */
 TROUPE_EXPORT void troupe_pool_destroy(troupe_pool_t **pool_p);
+/*  Ends the work pending on the pool: every map, imap_unordered and
+    future not done fails at once with "cancelled" (a map or imap returns
+    -1 with errno ECANCELED); items not yet handed to a worker are never
+    run, and the results of those a worker has started are dropped when
+    they come. The pool stays usable: close waits for the started items,
+    destroy ends them. Safe in a signal handler (it only counts the call
+    and writes to an eventfd; the pool's thread does the rest a moment
+    later) and from any thread; it never touches troupe_error. Only work
+    submitted before the call is cancelled, never what comes after. Returns 0, or -1 with
+    errno EINVAL for a NULL pool (so a handler may call it with a pool
+    pointer it has cleared). The pool must not be destroyed while a
+    handler may still call it: clear the pointer the handler reads first. */
+TROUPE_EXPORT int troupe_pool_cancel(troupe_pool_t *pool);
 
 /*  Waits until the future is done (timeout in seconds; < 0: forever).
     Returns 0 when done, -1 on timeout (errno ETIMEDOUT). */

@@ -5,6 +5,8 @@
 # arguments or cannot open its file stops the run before it starts, exit 2.
 # A value that cannot travel (nested too deep, or out of memory while it
 # is packed) fails its own item, never the batch it would have been in.
+# An item that computes longer than --hang finishes; one whose hook blocks
+# for good is killed as hung and, after two such deaths, failed as poison.
 . "$(dirname "$0")/lib.sh"
 
 # 3037000500 squared overflows int64: item 1 of 3 fails
@@ -214,4 +216,64 @@ expect_contains "out of memory in an emit: the item fails, saying why" "$SCRATCH
 expect_eq "out of memory in an emit: one failed, nothing malformed" \
     "$(/usr/bin/python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["failed_items"], sum(a["malformed"] for a in j["actors"]))' "$SCRATCH/oom.json")" "1 0"
 expect_nothing_left oom "out of memory in an emit"
+
+# an item that computes for 3 s, longer than --hang 1: busy, not hung (its
+# worker sends no heartbeat meanwhile, but uses CPU), so it is not killed
+cat > "$SCRATCH/long.zpl" <<ZPL
+pipeline = long
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 2
+actor = work
+    module = spin
+    instances = 2
+    in = numbers
+    out = results
+    args
+        us = 3000000
+actor = print
+    module = print
+    in = results
+ZPL
+"$TROUPE" run --hang 1 "$SCRATCH/long.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+wait_at_most $! 50
+expect_eq "a long item: exit code" "$?" 0
+seq 0 1 > "$SCRATCH/want"
+expect_file_eq "a long item: its result" "$SCRATCH/out" "$SCRATCH/want"
+grep -q "killing it" "$SCRATCH/err" && fail "a long item: its busy worker was killed as hung"
+
+# an item whose hook blocks for good (no heartbeat, no CPU): hung, killed,
+# tried again, and after two such deaths failed as poison, named, while
+# the others come out
+cat > "$SCRATCH/stuck.zpl" <<ZPL
+pipeline = stuck
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 5
+actor = work
+    module = $BUILD/tests/faulty.so
+    instances = 2
+    on_error = skip
+    in = numbers
+    out = passed
+    args
+        mode = hang
+        at = 2
+actor = print
+    module = print
+    in = passed
+ZPL
+"$TROUPE" run --hang 1 "$SCRATCH/stuck.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+wait_at_most $! 50
+expect_eq "a stuck item: exit code" "$?" 0
+seq 0 4 | grep -vx 2 > "$SCRATCH/want"
+expect_file_eq "a stuck item: the others exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "a stuck item: killed as hung" "$SCRATCH/err" "sent no heartbeat for"
+expect_contains "a stuck item: poison, named" "$SCRATCH/err" \
+    "item 2 is poison: it killed the worker handling it 2 times (last: hung: no heartbeat, no CPU used)"
+expect_nothing_left stuck "a stuck item"
 finish

@@ -53,11 +53,11 @@ int main(int argc, char **argv)
         going on here. */
     troupe_init(argc, argv);
 
-    /*  chunksize 1: each item goes to a worker on its own. By default
-        futures share batches as map items do, and a quick item would come
-        back only with the slow ones batched with it. */
-    troupe_pool_opts_t opts = TROUPE_POOL_OPTS(.chunksize = 1);
-    troupe_pool_t *pool = troupe_pool_new_module(&slow_square_module, WORKERS, &opts);
+    /*  The defaults, as ProcessPoolExecutor(4): until an item's cost is
+        known each goes to a worker on its own, and a slow one goes only to
+        a worker that is free, so each result comes back as soon as it is
+        done, never behind a slower item. */
+    troupe_pool_t *pool = troupe_pool_new_module(&slow_square_module, WORKERS, NULL);
     if (!pool) {
         fprintf(stderr, "futures: %s\n", troupe_error());
         return 1;

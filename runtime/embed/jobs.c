@@ -143,7 +143,7 @@ static int job_submit(troupe_pool_t *p, job_t *j)
     j->pool = p;
     j->refs = 2;
     j->first = p->next_index;
-    p->next_index += j->n;
+    __atomic_store_n(&p->next_index, p->next_index + j->n, __ATOMIC_RELEASE);
     p->jobs[p->tail++] = j;
     p->refs++;
     bool wake = p->source_waiting;
@@ -204,6 +204,8 @@ static int run_job(troupe_pool_t *p, job_t *j)
     pthread_mutex_lock(&p->mu);
     job_wait(p, j, 0);
     int rc = job_error(j) ? tr_error("troupe: pool: %s", job_error(j)) : 0;
+    if (j->cancelled)
+        errno = ECANCELED;
     j->abandoned = true;
     bool free_pool = job_release(j); /* the caller's reference */
     free_pool |= table_trim(p);
@@ -334,6 +336,8 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
         j->comp_head = j->comp_tail = NULL;
         if (!list && j->failed) {
             rc = tr_error("troupe: pool: %s", j->error ? j->error : "the pool ended");
+            if (j->cancelled)
+                errno = ECANCELED;
             break;
         }
         if (!list && job_finished(j)) {

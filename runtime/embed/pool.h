@@ -41,7 +41,8 @@ typedef struct job {
     char *error; /* the failed item of lowest index, or the pool's end */
     size_t error_index;
     size_t lost;    /* results not kept for want of memory */
-    bool failed;    /* the pool ended before the job did */
+    bool failed;    /* the pool ended before the job did, or it was cancelled */
+    bool cancelled; /* troupe_pool_cancel: errno ECANCELED for its caller */
     bool abandoned; /* the caller left: the rest of it is not wanted */
     bool imap;
     comp_t *comp_head, *comp_tail;
@@ -66,7 +67,14 @@ struct troupe_pool {
     int work_fd; /* eventfd: items were submitted, or the pool closes */
     bool source_waiting; /* the caller's actor waits on work_fd: a
                             submission must wake it (else it needs not) */
-    int wake_fd; /* eventfd: the pool is being destroyed */
+    int wake_fd; /* eventfd: the pool is being destroyed, or cancelled */
+    unsigned workers;
+    int prefetch; /* troupe_pool_opts_t's, bounded */
+    /* troupe_pool_cancel, maybe in a signal handler, only notes where
+       the work submitted so far ends and writes wake_fd; the pool's
+       thread fails the jobs before that (pool_tick) */
+    uint64_t cancel_below;    /* atomic: next_index at the last call */
+    uint64_t cancelled_below; /* the pool's thread's: acted on up to here */
     pid_t sup;
     char rundir[PATH_MAX];
     char actor_exe[PATH_MAX];
@@ -79,7 +87,7 @@ struct troupe_pool {
     /* the work */
     job_t **jobs;
     size_t head, tail, cap; /* live jobs are jobs[head .. tail) */
-    uint64_t next_index;
+    uint64_t next_index; /* stored atomically: troupe_pool_cancel reads it */
     bool wake_waiters;
     bool host_locked; /* the pool's thread holds mu through a whole batch */
     job_t *hint;      /* the job last found: the next item is most often in it */

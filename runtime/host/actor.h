@@ -26,6 +26,14 @@ typedef struct {
     void (*collect_end)(void *arg);
     /*  After each batch of produce calls. */
     void (*produce_end)(void *arg);
+    /*  Before each batch of produce calls, from item `next` on: `n` is the
+        size the host would give it (cost_ns: what an item costs the
+        slowest consumer, 0 while none has said). Returns the size to use
+        (at least 1, at most the pipeline's batch), and sets *ahead: how
+        many batches each consumer may hold besides the one it works on
+        (CHAN_AHEAD_ANY: as its credit allows). NULL: n, no limit. */
+    uint64_t (*batching)(void *arg, uint64_t next, uint64_t cost_ns, uint64_t n,
+                         uint32_t *ahead);
     /*  Once every actor of the run is ready (START). */
     void (*started)(void *arg);
     /*  Every loop turn and at least every heartbeat; false stops the host. */

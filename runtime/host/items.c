@@ -346,8 +346,10 @@ bool host_outs_idle(host_t *h)
     return true;
 }
 
-/*  How many items a source puts in its next batch. */
-static uint64_t batch_size(host_t *h)
+/*  How many items a source puts in its next batch, from item `next` on.
+    The embedding caller decides for itself (actor.h, batching), and how
+    far ahead its workers may be sent batches. */
+static uint64_t batch_size(host_t *h, uint64_t next)
 {
     uint64_t cost = 0;
     for (int i = 0; i < h->ctx.nouts; i++) {
@@ -358,7 +360,15 @@ static uint64_t batch_size(host_t *h)
     uint64_t n = !h->ctx.nouts ? h->batch
                  : cost ? BATCH_TARGET_NS / cost
                         : FIRST_BATCH;
-    return n < 1 ? 1 : n > h->batch ? h->batch : n;
+    n = n < 1 ? 1 : n > h->batch ? h->batch : n;
+    if (h->embed && h->embed->batching) {
+        uint32_t ahead = CHAN_AHEAD_ANY;
+        n = h->embed->batching(h->embed->arg, next, cost, n, &ahead);
+        n = n < 1 ? 1 : n > h->batch ? h->batch : n;
+        for (int i = 0; i < h->ctx.nouts; i++)
+            h->ctx.outs[i]->ahead = ahead;
+    }
+    return n;
 }
 
 /*  A source makes one batch per call. Instances share the index space in
@@ -369,7 +379,7 @@ void host_produce_batch(host_t *h)
     troupe_ctx_t *ctx = &h->ctx;
     uint64_t block = ctx->instance + h->block_k * ctx->instances;
     uint64_t base = block * h->batch + h->block_off;
-    uint64_t n = batch_size(h);
+    uint64_t n = batch_size(h, base);
     if (n > h->batch - h->block_off)
         n = h->batch - h->block_off;
     uint64_t t0 = now_ns();

@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 void spawned(inst_t *in, pid_t pid)
 {
@@ -15,6 +16,48 @@ void spawned(inst_t *in, pid_t pid)
     in->hung = false;
     in->state = I_SPAWNED;
     in->last_seen = in->spawned_at = now_ms();
+    in->cpu_look_at = in->cpu_look_ns = in->computed_at = 0;
+}
+
+/*  A process computes when it used at least this share of the time since
+    the last look: a blocked one uses none, or microseconds when its zmq
+    thread takes a message; one computing on a loaded machine still gets
+    tens of percent. */
+#define COMPUTING_PERMILLE 10
+
+/*  Its silence is looked into past two heartbeats, or half the limit if
+    that is less (two looks must fit in it), once per look period. */
+#define LOOK_AFTER_MS (2 * CTL_HEARTBEAT_MS)
+#define LOOK_EVERY_MS 100
+
+static bool cpu_of(pid_t pid, uint64_t *ns)
+{
+    clockid_t clock;
+    struct timespec ts;
+    if (pid <= 0 || clock_getcpuclockid(pid, &clock) != 0
+        || clock_gettime(clock, &ts) != 0)
+        return false;
+    *ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return true;
+}
+
+uint64_t inst_active_at(inst_t *in, uint64_t now, uint64_t limit_ms)
+{
+    uint64_t after = limit_ms / 2 < LOOK_AFTER_MS ? limit_ms / 2 : LOOK_AFTER_MS;
+    /* a node's process is on another machine: its silence is all we see */
+    if (in->node >= 0 || now - in->last_seen < after) {
+        in->cpu_look_at = 0; /* the next silence starts its looks afresh */
+        return in->last_seen;
+    }
+    uint64_t cpu;
+    if (now - in->cpu_look_at >= LOOK_EVERY_MS && cpu_of(in->pid, &cpu)) {
+        uint64_t wall_ns = (now - in->cpu_look_at) * 1000000ull;
+        if (in->cpu_look_at && cpu - in->cpu_look_ns >= wall_ns / 1000 * COMPUTING_PERMILLE)
+            in->computed_at = now;
+        in->cpu_look_at = now;
+        in->cpu_look_ns = cpu;
+    }
+    return in->computed_at > in->last_seen ? in->computed_at : in->last_seen;
 }
 
 bool instance_alive(const inst_t *in)

@@ -114,7 +114,7 @@ void poison_death(sup_t *s, inst_t *in, int status, const char *why)
         return;
     k->deaths++;
     snprintf(k->text, sizeof k->text, "it killed the worker handling it %u times (last: "
-             "%s)", k->deaths, in->hung ? "hung, sent no heartbeat" : why);
+             "%s)", k->deaths, in->hung ? "hung: no heartbeat, no CPU used" : why);
     if (k->deaths < 2 + a->retries) {
         if (s->opts->verbose > 0)
             say_info(s, "actor '%s' #%u died handling item %llu: it is tried again",

@@ -76,6 +76,10 @@ typedef struct {
     uint64_t out_freed; /* bytes of it given back to the file system */
     bool out_direct;   /* it writes the run's stdout itself (commit.c) */
     bool hung;         /* killed here for sending no heartbeat */
+    /* its process's CPU time, looked at while it sends no heartbeat (a
+       long hook): one that computes is busy, not hung (inst_active_at) */
+    uint64_t cpu_look_at, cpu_look_ns;
+    uint64_t computed_at; /* the last look that found it computing */
 } inst_t;
 
 #define MAX_NODES HEAD_MAX_NODES
@@ -176,6 +180,11 @@ const char *actor_name(sup_t *s, inst_t *in);
 /*  An instance's process started (pid: here, or on its node). */
 void spawned(inst_t *in, pid_t pid);
 bool instance_alive(const inst_t *in);
+/*  When the instance was last seen alive, in now_ms () time: its last
+    heartbeat, or, for one on this machine whose hook runs long, the last
+    time its process was seen using CPU. Called at every check of the
+    loop (at most every 100 ms); limit_ms is the silence it is allowed. */
+uint64_t inst_active_at(inst_t *in, uint64_t now, uint64_t limit_ms);
 inst_t *inst_by_rid(sup_t *s, const char *rid, size_t len);
 /*  Signals an instance, here or through its node. */
 void signal_instance(sup_t *s, inst_t *in, int sig);

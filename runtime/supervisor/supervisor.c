@@ -285,11 +285,15 @@ static void check_time(sup_t *s)
             fail_run(s, 1);
             return;
         }
-        if (now - in->last_seen > limit) {
-            say_warn(s, "actor '%s' #%u (pid %d) %s for %.1f s: killing it",
+        /* silent and not computing: a hook that computes is busy, not
+           hung, however long it takes (docs/RELIABILITY.md, "Hangs") */
+        uint64_t active = inst_active_at(in, now, limit);
+        if (now - active > limit) {
+            say_warn(s, "actor '%s' #%u (pid %d) %s for %.1f s%s: killing it",
                 actor_name(s, in), in->instance, (int)in->pid,
                 in->state == I_RUNNING ? "sent no heartbeat" : "did not start",
-                (double)(now - in->last_seen) / 1000.0);
+                (double)(now - in->last_seen) / 1000.0,
+                in->node < 0 ? " and used no CPU" : "");
             signal_instance(s, in, SIGKILL); /* reaped as a death: restarted or fatal */
             in->hung = true;
             in->last_seen = now;

@@ -209,6 +209,7 @@ chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
     self->broadcast = broadcast;
     self->sock = sock;
     self->window = window ? window : 1;
+    self->ahead = CHAN_AHEAD_ANY;
     self->head = self->next_id = self->send_cursor = first_id;
     self->cap = 16;
     while (self->cap < (uint64_t)self->window * 2)
@@ -788,12 +789,19 @@ static int send_to(chan_out_t *self, int slot, out_batch_t *b)
     return 0;
 }
 
+/*  Batches the consumer holds: sent, their credit not back yet (a late
+    ack can leave it more credit than its hello gave). */
+static uint32_t slot_in_hand(const out_slot_t *s)
+{
+    return s->credit < s->granted ? s->granted - s->credit : 0;
+}
+
 static int best_slot(chan_out_t *self)
 {
     int best = -1;
     for (int i = 0; i < self->nslots; i++) {
         out_slot_t *s = &self->slots[i];
-        if (s->connected && s->credit > 0
+        if (s->connected && s->credit > 0 && slot_in_hand(s) <= self->ahead
             && (best < 0 || s->credit > self->slots[best].credit))
             best = i;
     }
@@ -990,7 +998,7 @@ static void on_hello(chan_out_t *self, const char *rid, size_t rid_len,
     out_slot_t *s = &self->slots[slot];
     memcpy(s->rid, rid, rid_len);
     s->rid_len = rid_len;
-    s->credit = h->credit;
+    s->credit = s->granted = h->credit;
     s->connected = true;
 }
 

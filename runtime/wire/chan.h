@@ -19,6 +19,7 @@
 
 #define CHAN_MAX_SLOTS 64  /* consumers of one producer's output */
 #define CHAN_NAME_MAX 96
+#define CHAN_AHEAD_ANY UINT32_MAX /* chan_out_t.ahead: no limit but credit */
 
 /*  An input batch on its way through this actor: acknowledged upstream when
     `pending` (output batches not yet acknowledged, plus one while it is
@@ -37,6 +38,7 @@ typedef struct {
     char rid[CHAN_NAME_MAX];  /* zmq routing id of its live incarnation */
     size_t rid_len;
     uint32_t credit;
+    uint32_t granted; /* the credit of its hello: credit - granted are in hand */
     bool connected;
     bool match;      /* broadcast: subscribes to this producer's topic */
     char *subscribe; /* broadcast: its prefixes, for items' own topics */
@@ -104,6 +106,11 @@ struct chan_out {
     /* a pipe into an exact actor (chan_out_home): every item goes to one
        home instance, the same whoever sends it and however often */
     unsigned home_n;      /* its instances; 0: load-balanced by credit */
+    /* a pipe balanced by credit: batches a consumer may hold besides the
+       one it works on, however much credit it gave (CHAN_AHEAD_ANY: as
+       its credit allows); the embedding caller lowers it so that an idle
+       worker never waits while another holds a costly batch unstarted */
+    uint32_t ahead;
     char *home_actor;
     uint64_t block;       /* items of one origin share a home per block */
     int *home_slot;       /* per home instance: its slot, -1 until hello */
