@@ -565,6 +565,7 @@ static int slurm_setup(cli_t *cli, slurm_t **slurm, supervisor_launcher_t *launc
     }
     if (cli->sup.verbose > 0)
         slurm_tell(&alloc);
+    cli->sup.term_kills = true; /* scancel: SIGTERM to every process */
     if (alloc.nnodes == 0) { /* the job is this node: an ordinary run */
         cli->sup.listen = NULL;
         return -1;

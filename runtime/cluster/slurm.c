@@ -566,9 +566,13 @@ void slurm_stop(slurm_t *s)
 {
     if (!s)
         return;
-    /* a node that had its BYE ends, and its srun with it; one that never
-       joined is told by srun */
-    if (wait_steps(s, 5000))
+    /* a node that had its BYE ends, and its srun with it. srun passes
+       SIGUSR1 on to the node (which stops, removing its run directory);
+       SIGTERM it takes as its own end and kills the step */
+    if (wait_steps(s, 3000))
+        return;
+    signal_steps(s, SIGUSR1);
+    if (wait_steps(s, 3000))
         return;
     signal_steps(s, SIGTERM);
     if (wait_steps(s, 5000))

@@ -89,8 +89,8 @@ int slurm_joined(slurm_t *self, const char *const *names, int n, char *err,
                  size_t errlen);
 
 /*  After the head's BYE: waits for the sruns to end, then signals those
-    left (SIGTERM, which srun passes to its step; then SIGKILL), within
-    a bound of about 10 s. */
+    left (SIGUSR1, which srun passes on to the node; SIGTERM, on which
+    srun kills its step; SIGKILL), within a bound of about 12 s. */
 void slurm_stop(slurm_t *self);
 
 /*  The node's side: its keys from SLURM_ENV_NODE_SECRET and

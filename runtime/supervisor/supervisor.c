@@ -157,8 +157,11 @@ void read_signals(sup_t *s)
             s->caller_waits = false; /* it needs no reason: it ended us */
             continue;
         }
-        if (s->draining || s->killing) {
-            /* a second signal: no more patience */
+        bool cancelled = sig == SIGTERM && s->opts->term_kills;
+        if (cancelled && !s->draining && !s->killing)
+            say_warn(s, "%s: the job is cancelled: killing every actor", strsignal(sig));
+        if (s->draining || s->killing || cancelled) {
+            /* a second signal, or a batch system's: no more patience */
             if (s->exit_code < 0)
                 s->exit_code = code;
             s->killing = true;

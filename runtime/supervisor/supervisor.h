@@ -54,6 +54,9 @@ typedef struct {
     int head_cores;     /* the head's cores for placement: 0 the CPUs online
                            here; -1 none: workers go to nodes while one is
                            alive (a head outside its allocation's nodes) */
+    bool term_kills;    /* SIGTERM kills at once rather than drain: a batch
+                           system sends it to every process of a job it
+                           ends, the actors too, and SIGKILL soon after */
     const supervisor_launcher_t *launcher; /* starts the nodes, or NULL:
                            they come by themselves */
 } supervisor_opts_t;
