@@ -111,6 +111,7 @@ teardown() {
     rm -rf "$CL" "$SCRATCH"
 }
 trap teardown EXIT
+trap 'exit 143' TERM INT # meson's timeout: the EXIT trap still tears down
 logs() { # on failure: what the daemons said
     tail -n 15 "$CL"/log/*.log >&2
 }
