@@ -89,15 +89,20 @@ export SLURM_CONF="$CONF"
 # every process whose environment names our slurm.conf is ours: the
 # daemons, their slurmstepd and what the jobs ran
 our_pids() {
-    grep -lsaF "SLURM_CONF=$CONF" /proc/[0-9]*/environ 2> /dev/null \
+    grep -lzxsF "SLURM_CONF=$CONF" /proc/[0-9]*/environ 2> /dev/null \
         | sed 's|/proc/\([0-9]*\)/environ|\1|' | grep -vx "$$" || true
 }
 # the processes of job $1 (slurmstepd, and anything in its environment)
 job_pids() {
     { pgrep -f "slurmstepd: \[$1\." || true
-      for f in /proc/[0-9]*/environ; do
-          tr '\0' '\n' < "$f" 2> /dev/null | grep -qx "SLURM_JOB_ID=$1" && echo "${f//[^0-9]/}"
-      done; } | sort -u | grep -vx "$$" || true
+      grep -lzxsF "SLURM_JOB_ID=$1" /proc/[0-9]*/environ 2> /dev/null \
+          | sed 's|/proc/\([0-9]*\)/environ|\1|'; } | sort -u | grep -vx "$$" || true
+}
+# what they are, for a failure's message
+job_left() {
+    local pids
+    pids=$(job_pids "$1" | paste -sd,)
+    [ -z "$pids" ] || ps -o pid=,ppid=,stat=,etime=,args= -p "$pids" | tr '\n' ';'
 }
 teardown() {
     squeue -h -o %i 2> /dev/null | xargs -r scancel 2> /dev/null
@@ -236,8 +241,8 @@ expect_eq "a worker on n2 runs in a job step of job $id" "${in_step:+yes}" yes
 expect_eq "squeue shows the head's step on n2" \
     "$(squeue -h -s -j "$id" -o '%i %j %N' | grep -v batch)" "$id.0 troupe-node n2"
 scancel "$id"
-for _ in $(seq 300); do [ -z "$(job_pids "$id")" ] && break; sleep 0.1; done
-expect_eq "scancel: no process of job $id left" "$(job_pids "$id" | tr '\n' ' ')" ""
+for _ in $(seq 600); do [ -z "$(job_pids "$id")" ] && break; sleep 0.1; done
+expect_eq "scancel: no process of job $id left" "$(job_left "$id")" ""
 expect_eq "scancel: no actor of the pipeline left" "$(actor_pids slurmlong)" ""
 expect_eq "scancel: the job is CANCELLED" \
     "$(scontrol show job "$id" | grep -o 'JobState=[A-Z]*')" "JobState=CANCELLED"
@@ -259,7 +264,7 @@ squares 2000000 > "$SCRATCH/want"
 expect_file_eq "the node's step killed: output exact" "$SCRATCH/kill.out" "$SCRATCH/want"
 expect_contains "the node's step killed: the node is lost" "$SCRATCH/kill.err" "node 'n2' lost"
 for _ in $(seq 100); do [ -z "$(job_pids "$id")" ] && break; sleep 0.1; done
-expect_eq "the node's step killed: no process of job $id left" "$(job_pids "$id" | tr '\n' ' ')" ""
+expect_eq "the node's step killed: no process of job $id left" "$(job_left "$id")" ""
 rm -rf "$XDG_RUNTIME_DIR"/troupe-node-* # the SIGKILLed node's
 expect_nothing_left slurmkill "the node's step killed"
 
@@ -287,7 +292,7 @@ expect_contains "a node that cannot reach the head: says why" "$SCRATCH/fw.err" 
     "n2 (its troupe node never reached the head); the nodes must reach that address and port"
 id=$(squeue -h -t all -o %i -n fw.sh | tail -n 1)
 expect_eq "a node that cannot reach the head: no process of its job left" \
-    "$(job_pids "${id:-none}" | tr '\n' ' ')" ""
+    "$(job_left "${id:-none}")" ""
 expect_nothing_left slurmmap "a node that cannot reach the head"
 
 # --- a step that cannot start ---------------------------------------------------
