@@ -7,6 +7,7 @@
 #include "cli/keygen.h"
 #include "base/module.h"
 #include "cluster/node.h"
+#include "cluster/slurm.h"
 #include "supervisor/supervisor.h"
 #include "cli/top.h"
 #include "troupe.h"
@@ -93,7 +94,17 @@ static const char *usage_run =
     "                             can join (a warning says so)\n"
     "      --nodes N              wait for N nodes before the start (default 1)\n"
     "      --wait SECONDS         ... at most this long, then run with those\n"
-    "                             that came (default 10)\n";
+    "                             that came (default 10)\n"
+    "      --slurm                inside a Slurm allocation (an sbatch script or\n"
+    "                             salloc's shell): be the head of its nodes.\n"
+    "                             Starts a troupe node on each allocated node but\n"
+    "                             this one (srun, a job step each) with keys made\n"
+    "                             for this run, places workers by the CPUs Slurm\n"
+    "                             gave, ends the steps with the run. Waits --wait\n"
+    "                             seconds (default 30) for every node, and fails\n"
+    "                             if one does not join. --listen picks the address\n"
+    "                             (default: this host name's, any free port); no\n"
+    "                             --key, --allow, --insecure or --nodes\n";
 
 static const char *usage_node =
     "usage: troupe node --head tcp://HOST:PORT --key FILE --head-key FILE [OPTIONS]\n"
@@ -118,6 +129,10 @@ static const char *usage_node =
     "      --cores N         announced to the head for placement (default: the\n"
     "                        CPUs online here)\n"
     "      --name NAME       how the head calls this node (default: host name)\n"
+    "      --keys-from-env   this node's secret key and the head's public key,\n"
+    "                        Z85, from TROUPE_NODE_SECRET and TROUPE_HEAD_PUBLIC\n"
+    "                        (as troupe run --slurm starts its nodes: a key on\n"
+    "                        the command line would be in every user's ps)\n"
     "  -v, --verbose         say when it joins and leaves\n"
     "  -h, --help            this text\n";
 
@@ -176,6 +191,7 @@ typedef struct {
     unsigned port_lo, port_hi; /* --data-ports */
     bool insecure;
     const char *key_file, *allow_dir;
+    bool slurm, nodes_given, wait_given; /* --slurm; --nodes, --wait said */
 } cli_t;
 
 /*  N of --nodes into *out: 0, or an exit code having said why not. */
@@ -251,9 +267,16 @@ static int take_option(int c, char **argv, cli_t *cli, const char *usage)
     case 'I': cli->insecure = true; break;
     case 'K': cli->key_file = optarg; break;
     case 'A': cli->allow_dir = optarg; break;
-    case 'N': rc = parse_nodes(optarg, &cli->sup.nodes); break;
+    case 'U': cli->slurm = true; break;
+    case 'N':
+        cli->nodes_given = true;
+        rc = parse_nodes(optarg, &cli->sup.nodes);
+        break;
     case 'g': rc = parse_seconds("grace", optarg, &cli->sup.grace); break;
-    case 'W': rc = parse_seconds("wait", optarg, &cli->sup.wait); break;
+    case 'W':
+        cli->wait_given = true;
+        rc = parse_seconds("wait", optarg, &cli->sup.wait);
+        break;
     case 'H': rc = parse_seconds("hang", optarg, &cli->sup.hang); break;
     case 'D': rc = parse_ports(optarg, cli); break;
     case 'T': rc = parse_transport(optarg, cli); break;
@@ -287,6 +310,7 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         { "allow", required_argument, NULL, 'A' },
         { "nodes", required_argument, NULL, 'N' },
         { "wait", required_argument, NULL, 'W' },
+        { "slurm", no_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -460,6 +484,115 @@ static int head_setup(cli_t *cli, auth_keys_t *head_keys, char *host, size_t len
     return -1;
 }
 
+/* ==== troupe run --slurm (cluster/slurm.c) ====================================== */
+
+/*  The supervisor's launcher hooks, over a slurm_t. */
+static int slurm_start_hook(void *arg, const char *endpoint, char *err, size_t errlen)
+{
+    return slurm_start(arg, endpoint, err, errlen);
+}
+
+static int slurm_exited_hook(void *arg, pid_t pid, int status, char *why, size_t len)
+{
+    return slurm_exited(arg, pid, status, why, len);
+}
+
+static int slurm_joined_hook(void *arg, const char *const *names, int n, char *err,
+                             size_t errlen)
+{
+    return slurm_joined(arg, names, n, err, errlen);
+}
+
+static void slurm_stop_hook(void *arg)
+{
+    slurm_stop(arg);
+}
+
+/*  Says what the allocation is, with -v. */
+static void slurm_tell(const slurm_alloc_t *a)
+{
+    fprintf(stderr, "troupe: --slurm: job %s, %d node(s): ", a->job, a->total);
+    if (a->self[0])
+        fprintf(stderr, "the head on %s (%u CPUs)", a->self, a->self_cpus);
+    else
+        fprintf(stderr, "the head on no node of the job (its workers go to the nodes)");
+    for (int i = 0; i < a->nnodes; i++)
+        fprintf(stderr, "%s%s (%u CPUs)", i ? ", " : "; troupe node on ", a->names[i],
+                a->cpus[i]);
+    fputc('\n', stderr);
+}
+
+/*  Where the head listens: --listen, else this host name's address and a
+    port the system picks; into listen (the endpoint) and host. Returns -1
+    to go on, or an exit code. */
+static int slurm_listen(cli_t *cli, char *listen, size_t listen_len, char *host,
+                        size_t len)
+{
+    if (cli->sup.listen) {
+        snprintf(listen, listen_len, "%s", cli->sup.listen);
+        return check_listen("--listen", listen, true, false, host, len);
+    }
+    char err[512];
+    bool loopback = false;
+    if (slurm_head_address(host, len, &loopback, err, sizeof err) < 0) {
+        fprintf(stderr, "troupe: --slurm: %s\n", err);
+        return EXIT_USAGE;
+    }
+    snprintf(listen, listen_len, "tcp://%s:*", host);
+    if (loopback)
+        fprintf(stderr, "troupe: warning: --slurm: this host's name resolves to %s, a "
+                "loopback address: nodes on other hosts cannot reach the head there "
+                "(--listen tcp://ADDRESS:* names one they can)\n", host);
+    return -1;
+}
+
+/*  troupe run --slurm: reads the allocation and, when it has nodes besides
+    the head's, makes the run's keys (slurm_new) and makes the run a head
+    that starts them. Returns -1 to go on, or an exit code. */
+static int slurm_setup(cli_t *cli, slurm_t **slurm, supervisor_launcher_t *launcher,
+                       char *listen, size_t listen_len, char *host, size_t len)
+{
+    if (cli->key_file || cli->allow_dir || cli->insecure || cli->nodes_given) {
+        fprintf(stderr, "troupe: --slurm makes the run's keys and starts its nodes "
+                "itself: no --key, --allow, --insecure or --nodes\n");
+        return EXIT_USAGE;
+    }
+    slurm_alloc_t alloc;
+    char err[1024];
+    if (slurm_alloc_read(&alloc, err, sizeof err) < 0) {
+        fprintf(stderr, "troupe: --slurm: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (cli->sup.verbose > 0)
+        slurm_tell(&alloc);
+    cli->sup.term_kills = true; /* scancel: SIGTERM to every process */
+    if (alloc.nnodes == 0) { /* the job is this node: an ordinary run */
+        cli->sup.listen = NULL;
+        return -1;
+    }
+    int rc = slurm_listen(cli, listen, listen_len, host, len);
+    if (rc >= 0)
+        return rc;
+    if (!(*slurm = slurm_new(&alloc, cli->sup.verbose, err, sizeof err))) {
+        fprintf(stderr, "troupe: --slurm: %s\n", err);
+        return EXIT_USAGE;
+    }
+    *launcher = (supervisor_launcher_t){ .arg = *slurm,
+                                         .start = slurm_start_hook,
+                                         .exited = slurm_exited_hook,
+                                         .joined = slurm_joined_hook,
+                                         .stop = slurm_stop_hook };
+    cli->sup.listen = listen;
+    cli->sup.listen_keys = slurm_head_keys(*slurm);
+    cli->sup.allow_dir = slurm_allow_dir(*slurm);
+    cli->sup.nodes = (unsigned)alloc.nnodes;
+    cli->sup.wait = cli->wait_given ? cli->sup.wait : 30.0;
+    cli->sup.head_cores = alloc.self_cpus ? (int)alloc.self_cpus : -1;
+    cli->sup.launcher = launcher;
+    cli->tcp = true; /* nodes reach the head's actors on tcp */
+    return -1;
+}
+
 /*  What run, check and graph each do with the plan they loaded; host is
     --listen's HOST. Returns the exit code. */
 static int use_plan(cli_t *cli, plan_t *plan, bool run, bool graph, const char *host,
@@ -494,14 +627,19 @@ static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
 {
     cli_t cli;
     memset(&cli, 0, sizeof cli);
-    char host[256];
+    char host[256], listen[300];
     auth_keys_t head_keys;
     memset(&head_keys, 0, sizeof head_keys);
+    slurm_t *slurm = NULL;
+    supervisor_launcher_t launcher;
     int rc = parse_args(argc, argv, &cli,
                         run ? usage_run : graph ? usage_graph : usage_check);
     if (rc < 0 && run)
-        rc = head_setup(&cli, &head_keys, host, sizeof host);
+        rc = cli.slurm ? slurm_setup(&cli, &slurm, &launcher, listen, sizeof listen, host,
+                                     sizeof host)
+                       : head_setup(&cli, &head_keys, host, sizeof host);
     if (rc >= 0) {
+        slurm_destroy(&slurm);
         auth_keys_clear(&head_keys);
         free(cli.sets);
         return rc;
@@ -519,9 +657,34 @@ static int cmd_run_or_check(int argc, char **argv, bool run, bool graph)
         rc = EXIT_USAGE;
     }
     plan_destroy(&plan);
+    slurm_destroy(&slurm); /* after the run: its steps are over */
     auth_keys_clear(&head_keys);
     free(cli.sets);
     return rc;
+}
+
+/*  troupe node --keys-from-env: the keys a head that started this node
+    (troupe run --slurm) put in its environment. Returns -1 to go on, or
+    an exit code. */
+static int node_env_keys(const node_opts_t *opts, bool other_keys, auth_keys_t *keys,
+                         auth_keys_t *head, bool *keyed)
+{
+    char host[256], err[512];
+    if (other_keys) {
+        fprintf(stderr, "troupe: node: --keys-from-env takes the place of --key, "
+                "--head-key and --insecure\n");
+        return EXIT_USAGE;
+    }
+    int rc = check_listen("node --head", opts->head, true, false, host, sizeof host);
+    if (rc >= 0)
+        return rc;
+    memset(head, 0, sizeof *head);
+    if (slurm_node_keys(keys, head->public_txt, err, sizeof err) < 0) {
+        fprintf(stderr, "troupe: node: --keys-from-env: %s\n", err);
+        return EXIT_USAGE;
+    }
+    *keyed = true;
+    return -1;
 }
 
 static int cmd_node(int argc, char **argv)
@@ -533,12 +696,13 @@ static int cmd_node(int argc, char **argv)
         { "head-key", required_argument, NULL, 'P' },
         { "cores", required_argument, NULL, 'c' },
         { "name", required_argument, NULL, 'n' },
+        { "keys-from-env", no_argument, NULL, 'E' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     node_opts_t opts = { 0 };
-    bool insecure = false;
+    bool insecure = false, from_env = false;
     const char *key_file = NULL, *head_key_file = NULL;
     optind = 1;
     opterr = 0;
@@ -551,6 +715,7 @@ static int cmd_node(int argc, char **argv)
         case 'K': key_file = optarg; break;
         case 'P': head_key_file = optarg; break;
         case 'n': opts.name = optarg; break;
+        case 'E': from_env = true; break;
         case 'v': opts.verbose++; break;
         case 'c': {
             long v = strtol(optarg, &end, 10);
@@ -577,8 +742,10 @@ static int cmd_node(int argc, char **argv)
     }
     auth_keys_t keys, head;
     bool keyed;
-    int rc = link_keys("node", opts.head, key_file, head_key_file, insecure, &keys, &head,
-                       &keyed);
+    int rc = from_env ? node_env_keys(&opts, key_file || head_key_file || insecure, &keys,
+                                      &head, &keyed)
+                      : link_keys("node", opts.head, key_file, head_key_file, insecure,
+                                  &keys, &head, &keyed);
     if (rc >= 0)
         return rc;
     if (keyed) {

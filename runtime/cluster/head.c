@@ -147,6 +147,11 @@ void head_close(head_t **self_p)
     free(h);
 }
 
+int head_endpoint(const head_t *self, char *buf, size_t len)
+{
+    return zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, buf, &len) == 0 ? 0 : -1;
+}
+
 int head_nnodes(const head_t *self)
 {
     return self ? self->nnodes : 0;

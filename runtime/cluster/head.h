@@ -76,6 +76,11 @@ void head_read(head_t *self, const zmq_pollitem_t *items, int n);
 /*  Beats to every live node, and loses those silent too long. */
 void head_tick(head_t *self);
 
+/*  The address the listen socket is bound at, with the port the system
+    picked for a `*` (ZMQ_LAST_ENDPOINT): what nodes must connect to.
+    Returns 0, or -1. */
+int head_endpoint(const head_t *self, char *buf, size_t len);
+
 int head_nnodes(const head_t *self);
 const head_node_t *head_node(const head_t *self, int k);
 int head_alive(const head_t *self);

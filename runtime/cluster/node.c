@@ -1,7 +1,7 @@
 /*  node.c: `troupe node` (node.h). One loop polls three things: the
     node's control ROUTER (ipc, in a private run directory) where its
     actors connect, the DEALER to the head, and a signalfd (SIGCHLD,
-    SIGINT, SIGTERM, SIGHUP). Frames from an actor go to the head as
+    SIGINT, SIGTERM, SIGHUP, SIGUSR1). Frames from an actor go to the head as
     [RELAY, rid, body]; RELAY from the head goes to the actor with that
     routing id; SPAWN starts a troupe-actor, KILL signals one, and each
     child reaped is reported as EXITED. A node hears its head's BEAT every
@@ -336,6 +336,9 @@ static int setup(node_t *n)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGHUP);
+    /* srun passes SIGUSR1 on to its step, where it kills the step for
+       SIGTERM: a head that started this node with srun ends it so */
+    sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, &n->oldmask);
     n->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (n->sigfd < 0) {

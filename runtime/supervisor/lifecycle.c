@@ -317,6 +317,18 @@ void instance_exited(sup_t *s, inst_t *in, int status)
         on_death(s, in, status);
 }
 
+/*  A child that is no instance: the launcher's (a node's srun), if any. */
+static void launcher_exited(sup_t *s, pid_t pid, int status)
+{
+    const supervisor_launcher_t *l = s->opts->launcher;
+    char why[600];
+    int rc = l ? l->exited(l->arg, pid, status, why, sizeof why) : 0;
+    if (rc == 2)
+        s->nodes_never++;
+    if (rc && !s->killing)
+        say_warn(s, "%s", why);
+}
+
 void reap(sup_t *s)
 {
     for (;;) {
@@ -324,14 +336,17 @@ void reap(sup_t *s)
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
-        for (int i = 0; i < s->ninsts; i++) {
+        bool found = false;
+        for (int i = 0; i < s->ninsts && !found; i++) {
             inst_t *in = &s->insts[i];
             /* a node's pid is a number on another machine */
             if (in->node >= 0 || in->pid != pid || !instance_alive(in))
                 continue;
             instance_exited(s, in, status);
-            break;
+            found = true;
         }
+        if (!found)
+            launcher_exited(s, pid, status);
     }
 }
 

@@ -3,6 +3,7 @@
     starts, stops and moves the processes. */
 #include "supervisor/supervise.h"
 
+#include <math.h>
 #include <string.h>
 
 /*  Workers go to nodes; sources and sinks stay home unless the config
@@ -31,6 +32,13 @@ static unsigned cores_at(sup_t *s, int node)
     return node < 0 ? s->head_cores : head_node(s->head, node)->cores;
 }
 
+/*  Instances per core; a head of no cores (one outside its allocation's
+    nodes, troupe run --slurm under salloc) is always the busiest. */
+static double per_core(unsigned load, unsigned cores)
+{
+    return cores ? (double)load / cores : load ? HUGE_VAL : 0;
+}
+
 /*  The head or a live node, whichever has the fewest worker instances per
     announced core once it has this one (the head first on a tie). */
 void place(sup_t *s, inst_t *in)
@@ -47,7 +55,7 @@ void place(sup_t *s, inst_t *in)
         else {
             unsigned load[MAX_NODES + 1];
             count_load(s, load);
-            double best = (double)(load[0] + 1) / s->head_cores;
+            double best = per_core(load[0] + 1, s->head_cores);
             for (int k = 0; k < head_nnodes(s->head); k++) {
                 const head_node_t *nd = head_node(s->head, k);
                 double score = (double)(load[k + 1] + 1) / nd->cores;
@@ -82,11 +90,11 @@ int place_moves(sup_t *s, int k, inst_t **victims, int max)
     count_load(s, load);
     int n = 0;
     while (n < max) {
-        double worst = (double)(load[k + 1] + 1) / cores_at(s, k);
+        double worst = per_core(load[k + 1] + 1, cores_at(s, k));
         inst_t *victim = NULL;
         for (int i = 0; i < s->ninsts; i++) {
             inst_t *o = &s->insts[i];
-            double there = movable(s, o, k) ? (double)load[o->node + 1] / cores_at(s, o->node)
+            double there = movable(s, o, k) ? per_core(load[o->node + 1], cores_at(s, o->node))
                                             : 0;
             if (there > worst) {
                 worst = there;

@@ -147,7 +147,8 @@ typedef struct {
                             ended this process yet: it stays until then */
     /* a head with nodes (opts->listen) */
     head_t *head;
-    unsigned head_cores;
+    unsigned head_cores; /* 0: none (opts->head_cores -1) */
+    int nodes_never;     /* a launcher's nodes that ended before they joined */
     msgpack_zone relay_zone; /* for the control messages nodes relay */
     uint64_t *node_items; /* per actor, per place: [0] the head, [1+k] node k */
     /* what troupe top reads (watch.c) */

@@ -157,8 +157,11 @@ void read_signals(sup_t *s)
             s->caller_waits = false; /* it needs no reason: it ended us */
             continue;
         }
-        if (s->draining || s->killing) {
-            /* a second signal: no more patience */
+        bool cancelled = sig == SIGTERM && s->opts->term_kills;
+        if (cancelled && !s->draining && !s->killing)
+            say_warn(s, "%s: the job is cancelled: killing every actor", strsignal(sig));
+        if (s->draining || s->killing || cancelled) {
+            /* a second signal, or a batch system's: no more patience */
             if (s->exit_code < 0)
                 s->exit_code = code;
             s->killing = true;
@@ -379,10 +382,30 @@ static void head_watcher(void *arg, const void *id, size_t idlen)
     watch_watcher(arg, id, idlen);
 }
 
+/*  The nodes a launcher starts (troupe run --slurm) are told the address
+    the listen socket is bound at. */
+static int launch_nodes(sup_t *s)
+{
+    char ep[256], why[1024];
+    if (head_endpoint(s->head, ep, sizeof ep) < 0) {
+        say(s, "cannot read the listen socket's address: %s", zmq_strerror(errno));
+        return -1;
+    }
+    if (s->opts->verbose > 0)
+        say_info(s, "nodes join at %s", ep);
+    if (s->opts->launcher->start(s->opts->launcher->arg, ep, why, sizeof why) < 0) {
+        say(s, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_head(sup_t *s)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    s->head_cores = cores > 0 ? (unsigned)cores : 1;
+    long cores = s->opts->head_cores > 0 ? s->opts->head_cores
+               : s->opts->head_cores < 0 ? 0
+                                         : sysconf(_SC_NPROCESSORS_ONLN);
+    s->head_cores = cores > 0 ? (unsigned)cores : s->opts->head_cores < 0 ? 0 : 1;
     head_opts_t o = { .listen = s->opts->listen,
                       .keys = s->opts->listen_keys,
                       .allow_dir = s->opts->allow_dir,
@@ -401,7 +424,23 @@ static int open_head(sup_t *s)
         say(s, "%s", why);
         return -1;
     }
-    return 0;
+    return s->opts->launcher ? launch_nodes(s) : 0;
+}
+
+/*  The launcher's word on the nodes that joined: -1 fails the run. */
+static int launched_joined(sup_t *s)
+{
+    const supervisor_launcher_t *l = s->opts->launcher;
+    const char *names[MAX_NODES];
+    int n = 0;
+    for (int k = 0; k < head_nnodes(s->head) && n < MAX_NODES; k++)
+        if (head_node(s->head, k)->alive)
+            names[n++] = head_node(s->head, k)->name;
+    char why[2048];
+    if (l->joined(l->arg, names, n, why, sizeof why) == 0)
+        return 0;
+    say(s, "%s", why);
+    return -1;
 }
 
 /*  Before the start: until opts->nodes nodes have joined, or opts->wait
@@ -409,7 +448,9 @@ static int open_head(sup_t *s)
 static void wait_for_nodes(sup_t *s)
 {
     uint64_t deadline = now_ms() + (uint64_t)(s->opts->wait * 1000);
-    while (head_alive(s->head) < (int)s->opts->nodes && now_ms() < deadline && !s->killing) {
+    /* a launcher's node whose process ended will never come */
+    while (head_alive(s->head) + s->nodes_never < (int)s->opts->nodes
+           && now_ms() < deadline && !s->killing) {
         zmq_pollitem_t items[3] = { { .fd = s->sigfd, .events = ZMQ_POLLIN } };
         int nhead = head_poll_items(s->head, items + 1);
         if (zmq_poll(items, 1 + nhead, 100) < 0 && errno != EINTR)
@@ -418,9 +459,14 @@ static void wait_for_nodes(sup_t *s)
             read_signals(s);
         head_read(s->head, items + 1, nhead);
         head_tick(s->head);
+        reap(s);
     }
     if (s->killing)
         return;
+    if (s->opts->launcher && launched_joined(s) < 0) {
+        fail_run(s, 1);
+        return;
+    }
     int n = head_alive(s->head);
     if (n < (int)s->opts->nodes)
         say_warn(s, "%d of %u node(s) joined within %.0f s: running with %s", n,
@@ -635,6 +681,8 @@ static void teardown(sup_t *s)
     if (s->statsock) /* setup failed after watch_open */
         watch_close(s);
     head_close(&s->head); /* BYE to its nodes */
+    if (s->opts->launcher)
+        s->opts->launcher->stop(s->opts->launcher->arg);
     msgpack_zone_destroy(&s->relay_zone);
     if (s->ctl)
         zmq_close(s->ctl);

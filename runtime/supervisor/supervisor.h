@@ -10,6 +10,27 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
+
+/*  Who starts a head's nodes when the head does (troupe run --slurm: the
+    command, over cluster/slurm.c). The supervisor calls these and knows
+    nothing of how nodes are started. */
+typedef struct {
+    void *arg;
+    /*  The listen socket is bound at `endpoint` (a `*` port filled in):
+        start the nodes. 0, or -1 with the reason in err: the run fails. */
+    int (*start)(void *arg, const char *endpoint, char *err, size_t errlen);
+    /*  A child that is none of the run's instances ended (waitpid's
+        status): 0 when it is not the launcher's; 1 when it was, 2 when it
+        was a node's that will never join; with 1 or 2, a line in why. */
+    int (*exited)(void *arg, pid_t pid, int status, char *why, size_t len);
+    /*  The wait for nodes is over and these joined (names): 0 to run, or
+        -1 with the reason in err: the run fails. */
+    int (*joined)(void *arg, const char *const *names, int n, char *err, size_t errlen);
+    /*  The run is over and the nodes told (BYE): end what start started,
+        within a bound. */
+    void (*stop)(void *arg);
+} supervisor_launcher_t;
 
 typedef struct {
     int verbose;        /* 0: errors only; 1: summary; 2: lifecycle events */
@@ -30,6 +51,14 @@ typedef struct {
                            certificates (--allow), read by zauth */
     unsigned nodes;     /* how many to wait for before the start */
     double wait;        /* seconds to wait for them at most */
+    int head_cores;     /* the head's cores for placement: 0 the CPUs online
+                           here; -1 none: workers go to nodes while one is
+                           alive (a head outside its allocation's nodes) */
+    bool term_kills;    /* SIGTERM kills at once rather than drain: a batch
+                           system sends it to every process of a job it
+                           ends, the actors too, and SIGKILL soon after */
+    const supervisor_launcher_t *launcher; /* starts the nodes, or NULL:
+                           they come by themselves */
 } supervisor_opts_t;
 
 /*  Runs the plan to the end, taking over `zygote` (may be NULL). Returns the
