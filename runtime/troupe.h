@@ -526,16 +526,21 @@ typedef int(troupe_process_fn)(const msgpack_object *args);
     process is killed if the thread that started it ends. */
 TROUPE_EXPORT troupe_process_t *troupe_process_start(troupe_process_fn *fn,
                                                      const troupe_value_t *args);
-/*  Waits for it to exit (timeout in seconds; < 0: forever). Returns 0 once
-    it has, -1 on timeout (errno ETIMEDOUT). */
+/*  Waits for it to exit (timeout in seconds; < 0: forever, which is
+    Python's join (None): Python's join (-1) returns at once, as join (p, 0)
+    does here). Returns 0 once it has, -1 on timeout (errno ETIMEDOUT). */
 TROUPE_EXPORT int troupe_process_join(troupe_process_t *p, double timeout);
 /*  Its exit status once joined, -N when signal N killed it, or
     TROUPE_RUNNING while it runs. */
 #define TROUPE_RUNNING (-1000)
 TROUPE_EXPORT int troupe_process_exitcode(const troupe_process_t *p);
 TROUPE_EXPORT int troupe_process_pid(const troupe_process_t *p);
-/*  Sends it SIGTERM (join it afterwards). */
+/*  Sends it SIGTERM, or SIGKILL (Python's kill ()); join it afterwards. */
 TROUPE_EXPORT int troupe_process_terminate(troupe_process_t *p);
+TROUPE_EXPORT int troupe_process_kill(troupe_process_t *p);
+/*  Whether it still runs, as Python's is_alive (): one that has ended is
+    reaped here, and troupe_process_exitcode then says how. */
+TROUPE_EXPORT bool troupe_process_is_alive(troupe_process_t *p);
 /*  Frees it; one still running is terminated, killed after a second, and
     reaped: no zombie is left. */
 TROUPE_EXPORT void troupe_process_destroy(troupe_process_t **p_p);

@@ -219,8 +219,8 @@ expect_nothing_left oom "out of memory in an emit"
 
 # an item that computes for 3 s, longer than --hang 1: busy, not hung (its
 # worker sends no heartbeat meanwhile, but uses CPU), so it is not killed
-cat > "$SCRATCH/long.zpl" <<ZPL
-pipeline = long
+cat > "$SCRATCH/busy_item.zpl" <<ZPL
+pipeline = busy_item
 actor = numbers
     module = seq
     out = numbers
@@ -237,7 +237,7 @@ actor = print
     module = print
     in = results
 ZPL
-"$TROUPE" run --hang 1 "$SCRATCH/long.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+"$TROUPE" run --hang 1 "$SCRATCH/busy_item.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 wait_at_most $! 50
 expect_eq "a long item: exit code" "$?" 0
 seq 0 1 > "$SCRATCH/want"

@@ -356,17 +356,33 @@ static int send_signal(troupe_process_t *p, int sig)
     return rc;
 }
 
-int troupe_process_terminate(troupe_process_t *p)
+static int signal_process(troupe_process_t *p, int sig, const char *fn)
 {
     tr_error_clear();
     if (!p) {
         errno = EINVAL;
-        return tr_error("troupe_process_terminate: no process");
+        return tr_error("%s: no process", fn);
     }
-    if (send_signal(p, SIGTERM) != 0)
-        return tr_error("troupe_process_terminate: process %d: %s", (int)p->pid,
-                        strerror(errno));
+    if (send_signal(p, sig) != 0)
+        return tr_error("%s: process %d: %s", fn, (int)p->pid, strerror(errno));
     return 0;
+}
+
+int troupe_process_terminate(troupe_process_t *p)
+{
+    return signal_process(p, SIGTERM, "troupe_process_terminate");
+}
+
+int troupe_process_kill(troupe_process_t *p)
+{
+    return signal_process(p, SIGKILL, "troupe_process_kill");
+}
+
+/*  Python's is_alive: reaps a process that has ended (then exitcode has
+    its status), so that it does not stay a zombie. */
+bool troupe_process_is_alive(troupe_process_t *p)
+{
+    return p && reap(p, false) == 0;
 }
 
 void troupe_process_destroy(troupe_process_t **p_p)

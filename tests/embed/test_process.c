@@ -268,6 +268,26 @@ static void test_death_by_signal_reports_minus_the_signal(void)
     }
 }
 
+/*  CPython's test_terminate / test_kill: is_alive while it runs, false
+    once the signal has ended it (is_alive reaps it: no join needed), and
+    the exit code is minus the signal. */
+static void test_kill_and_is_alive(void)
+{
+    troupe_process_t *p = troupe_process_start(sleeper, NULL);
+    CHECK(p && troupe_process_is_alive(p));
+    CHECK(p && troupe_process_exitcode(p) == TROUPE_RUNNING);
+    CHECK(troupe_process_kill(p) == 0);
+    for (int i = 0; i < 1000 && troupe_process_is_alive(p); i++)
+        usleep(10000);
+    CHECK(!troupe_process_is_alive(p));
+    CHECK(troupe_process_exitcode(p) == -SIGKILL);
+    CHECK(troupe_process_join(p, 0) == 0);
+    CHECK(troupe_process_kill(p) == 0); /* gone already: nothing to do, no error */
+    troupe_process_destroy(&p);
+    CHECK(!troupe_process_is_alive(NULL));
+    CHECK(troupe_process_kill(NULL) == -1);
+}
+
 /*  Starts fn(args), joins it and returns its exit code (or -9999). */
 static int run(troupe_process_fn *fn, troupe_value_t *args)
 {
@@ -544,6 +564,7 @@ int main(int argc, char **argv)
         T(test_five_workers_print_once_and_exit_with_their_number),
         T(test_join_times_out_then_terminate_reports_sigterm),
         T(test_death_by_signal_reports_minus_the_signal),
+        T(test_kill_and_is_alive),
         T(test_a_success_clears_the_last_error),
         T(test_args_round_trip),
         T(test_function_not_in_the_program_is_refused),
