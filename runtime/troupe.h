@@ -563,6 +563,18 @@ TROUPE_EXPORT int troupe_queue_put_int(troupe_queue_t *q, int64_t v);
 /*  The next value (the caller's), waiting up to timeout seconds (< 0:
     forever); NULL on timeout (errno ETIMEDOUT) or error. */
 TROUPE_EXPORT troupe_value_t *troupe_queue_get(troupe_queue_t *q, double timeout);
+/*  How many values it holds now (Python's qsize, exact when the host
+    answers), whether it holds none, whether it holds maxsize (never, when
+    unbounded): -1 on error. */
+TROUPE_EXPORT long troupe_queue_qsize(troupe_queue_t *q);
+TROUPE_EXPORT int troupe_queue_empty(troupe_queue_t *q);
+TROUPE_EXPORT int troupe_queue_full(troupe_queue_t *q);
+/*  Every queue is a JoinableQueue: each value put is undone until someone
+    calls task_done for it (-1, EINVAL, when none is undone), and join
+    waits up to timeout seconds (< 0: forever) until none is: 0, or -1 on
+    timeout (errno ETIMEDOUT). */
+TROUPE_EXPORT int troupe_queue_task_done(troupe_queue_t *q);
+TROUPE_EXPORT int troupe_queue_join(troupe_queue_t *q, double timeout);
 /*  Closes this handle; the host's destroy also ends the queue, and what
     it still held is dropped. */
 TROUPE_EXPORT void troupe_queue_destroy(troupe_queue_t **q_p);

@@ -115,11 +115,12 @@ static void conn_give(troupe_queue_t *q, conn_t *c)
 
 /*  One request and what it brought back. */
 typedef struct {
-    unsigned kind;      /* QUEUE_PUT, QUEUE_GET or QUEUE_PING */
+    unsigned kind;      /* QUEUE_PUT, _GET, _PING, _SIZE, _DONE or _JOIN */
     int64_t timeout_ms; /* -1: forever */
     const void *data;   /* a put's packed value */
     size_t size;
     troupe_value_t *value; /* a get's answer */
+    uint64_t count[3];     /* a size's: values held, maxsize, not done */
 } request_t;
 
 enum { ANSWER_NONE = 1, GAVE_UP = 2 };
@@ -136,8 +137,17 @@ static int conn_answer(troupe_queue_t *q, conn_t *c, const void *data, size_t si
         return ANSWER_NONE;
     const msgpack_object *f = root.via.array.ptr;
     uint32_t n = root.via.array.size;
-    if (kind == QUEUE_OK && r->kind == QUEUE_PUT && n == 2)
+    if (kind == QUEUE_OK && n == 2
+        && (r->kind == QUEUE_PUT || r->kind == QUEUE_DONE || r->kind == QUEUE_JOIN))
         return 0;
+    if (kind == QUEUE_COUNT && r->kind == QUEUE_SIZE && n == 5) {
+        for (int i = 0; i < 3; i++) {
+            if (f[2 + i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return ANSWER_NONE;
+            r->count[i] = f[2 + i].via.u64;
+        }
+        return 0;
+    }
     if (kind == QUEUE_PING && r->kind == QUEUE_PING && n == 2)
         return 0;
     if (kind == QUEUE_VALUE && r->kind == QUEUE_GET && n == 3
@@ -151,8 +161,10 @@ static int conn_answer(troupe_queue_t *q, conn_t *c, const void *data, size_t si
         return 0;
     }
     if (kind == QUEUE_TIMEOUT && n == 2) {
-        tr_error(r->kind == QUEUE_PUT ? "put timed out after %lld ms: the queue stayed full"
-                                      : "get timed out after %lld ms: the queue stayed empty",
+        tr_error(r->kind == QUEUE_PUT   ? "put timed out after %lld ms: the queue stayed full"
+                 : r->kind == QUEUE_GET ? "get timed out after %lld ms: the queue stayed empty"
+                                        : "join timed out after %lld ms: values put are not "
+                                          "all done (task_done)",
                  (long long)r->timeout_ms);
         errno = ETIMEDOUT;
         return -1;
@@ -162,10 +174,11 @@ static int conn_answer(troupe_queue_t *q, conn_t *c, const void *data, size_t si
         errno = EPIPE;
         return -1;
     }
-    if (kind == QUEUE_FAILED && n == 3 && f[2].type == MSGPACK_OBJECT_STR) {
+    if ((kind == QUEUE_FAILED || kind == QUEUE_REFUSED) && n == 3
+        && f[2].type == MSGPACK_OBJECT_STR) {
         tr_error("queue at %s: %.*s", q->address, (int)f[2].via.str.size,
                  f[2].via.str.ptr);
-        errno = ENOMEM;
+        errno = kind == QUEUE_FAILED ? ENOMEM : EINVAL;
         return -1;
     }
     return ANSWER_NONE;
@@ -245,7 +258,8 @@ static int queue_call(troupe_queue_t *q, request_t *r)
     queue_head_t h;
     msgpack_packer pk;
     queue_head_init(&h, &pk);
-    bool timed = r->kind != QUEUE_PING, has_value = r->kind == QUEUE_PUT;
+    bool timed = r->kind == QUEUE_PUT || r->kind == QUEUE_GET || r->kind == QUEUE_JOIN,
+         has_value = r->kind == QUEUE_PUT;
     msgpack_pack_array(&pk, 2 + timed + has_value);
     msgpack_pack_uint8(&pk, (uint8_t)r->kind);
     msgpack_pack_uint64(&pk, id);
@@ -402,6 +416,63 @@ troupe_value_t *troupe_queue_get(troupe_queue_t *q, double timeout)
     if (timeout_to_ms(timeout, &r.timeout_ms) < 0 || queue_call(q, &r) < 0)
         return NULL;
     return r.value;
+}
+
+/*  The broker's counts: 0, or -1 (error set). */
+static int queue_count(troupe_queue_t *q, const char *fn, uint64_t count[3])
+{
+    tr_error_clear();
+    if (!q) {
+        errno = EINVAL;
+        return tr_error("%s: NULL queue", fn);
+    }
+    request_t r = { .kind = QUEUE_SIZE };
+    if (queue_call(q, &r) < 0)
+        return -1;
+    memcpy(count, r.count, sizeof r.count);
+    return 0;
+}
+
+long troupe_queue_qsize(troupe_queue_t *q)
+{
+    uint64_t c[3];
+    return queue_count(q, "troupe_queue_qsize", c) < 0 ? -1 : (long)c[0];
+}
+
+int troupe_queue_empty(troupe_queue_t *q)
+{
+    uint64_t c[3];
+    return queue_count(q, "troupe_queue_empty", c) < 0 ? -1 : c[0] == 0;
+}
+
+int troupe_queue_full(troupe_queue_t *q)
+{
+    uint64_t c[3];
+    return queue_count(q, "troupe_queue_full", c) < 0 ? -1 : c[1] && c[0] >= c[1];
+}
+
+int troupe_queue_task_done(troupe_queue_t *q)
+{
+    tr_error_clear();
+    if (!q) {
+        errno = EINVAL;
+        return tr_error("troupe_queue_task_done: NULL queue");
+    }
+    request_t r = { .kind = QUEUE_DONE };
+    return queue_call(q, &r);
+}
+
+int troupe_queue_join(troupe_queue_t *q, double timeout)
+{
+    tr_error_clear();
+    if (!q) {
+        errno = EINVAL;
+        return tr_error("troupe_queue_join: NULL queue");
+    }
+    request_t r = { .kind = QUEUE_JOIN };
+    if (timeout_to_ms(timeout, &r.timeout_ms) < 0)
+        return -1;
+    return queue_call(q, &r);
 }
 
 uint64_t queue_dropped(const troupe_queue_t *q)

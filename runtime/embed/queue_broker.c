@@ -67,6 +67,10 @@ struct queue_broker {
     /*  Puts wait only while the queue is full, gets only while it is
         empty, so at most one of the two lists is ever non-empty. */
     wlist_t puts, gets;
+    /*  Values put and not yet declared done (task_done), Python's
+        JoinableQueue's unfinished tasks, and the joins waiting for none. */
+    uint64_t undone;
+    wlist_t joins;
     msgpack_zone zone; /* decoded requests, cleared for each */
     uint64_t dropped;  /* malformed frames; read by other threads */
     char *dir, *path;
@@ -127,19 +131,27 @@ static int broker_reply(queue_broker_t *b, const unsigned char *ident, size_t id
     return queue_frame_send(b->router, &h, value, value ? size : 0, ZMQ_DONTWAIT);
 }
 
-/*  [FAILED, id, why]: the broker could not do what was asked. */
-static void broker_fail(queue_broker_t *b, const unsigned char *ident, size_t ident_len,
-                        uint64_t id, const char *why)
+/*  [kind, id, why]: FAILED, the broker could not do what was asked, or
+    REFUSED, it was not to be done. */
+static void broker_say(queue_broker_t *b, const unsigned char *ident, size_t ident_len,
+                       unsigned kind, uint64_t id, const char *why)
 {
     queue_head_t h;
     msgpack_packer pk;
     queue_head_init(&h, &pk);
     msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint8(&pk, QUEUE_FAILED);
+    msgpack_pack_uint8(&pk, (uint8_t)kind);
     msgpack_pack_uint64(&pk, id);
     msgpack_pack_str_with_body(&pk, why, strlen(why));
-    if (zmq_send(b->router, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
+    /* zmq_send answers the bytes sent: the routing id's length, not 0 */
+    if (zmq_send(b->router, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         queue_frame_send(b->router, &h, NULL, 0, ZMQ_DONTWAIT);
+}
+
+static void broker_fail(queue_broker_t *b, const unsigned char *ident, size_t ident_len,
+                        uint64_t id, const char *why)
+{
+    broker_say(b, ident, ident_len, QUEUE_FAILED, id, why);
 }
 
 /*  Appends a value the queue now owns. */
@@ -190,6 +202,7 @@ static void broker_put(queue_broker_t *b, const unsigned char *ident, size_t ide
                        uint64_t id, uint64_t deadline, const char *value, size_t size)
 {
     if (broker_deliver(b, value, size)) {
+        b->undone++;
         broker_reply(b, ident, ident_len, QUEUE_OK, id, NULL, 0);
         return;
     }
@@ -210,6 +223,7 @@ static void broker_put(queue_broker_t *b, const unsigned char *ident, size_t ide
             broker_fail(b, ident, ident_len, id, "the queue is out of memory");
             return;
         }
+        b->undone++;
         broker_reply(b, ident, ident_len, QUEUE_OK, id, NULL, 0);
         return;
     }
@@ -240,6 +254,7 @@ static void broker_get(queue_broker_t *b, const unsigned char *ident, size_t ide
         waiter_t *w = wlist_pop(&b->puts);
         if (w) {
             items_push(b, w->data, w->size);
+            b->undone++;
             w->data = NULL;
             broker_reply(b, w->ident, w->ident_len, QUEUE_OK, w->id, NULL, 0);
             waiter_free(w);
@@ -256,6 +271,62 @@ static void broker_get(queue_broker_t *b, const unsigned char *ident, size_t ide
         return;
     }
     wlist_push(&b->gets, w);
+}
+
+/*  [COUNT, id, held, maxsize, undone]: qsize, empty and full. */
+static void broker_count(queue_broker_t *b, const unsigned char *ident, size_t ident_len,
+                         uint64_t id)
+{
+    queue_head_t h;
+    msgpack_packer pk;
+    queue_head_init(&h, &pk);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint8(&pk, QUEUE_COUNT);
+    msgpack_pack_uint64(&pk, id);
+    msgpack_pack_uint64(&pk, b->count);
+    msgpack_pack_uint64(&pk, b->maxsize);
+    msgpack_pack_uint64(&pk, b->undone);
+    if (zmq_send(b->router, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        queue_frame_send(b->router, &h, NULL, 0, ZMQ_DONTWAIT);
+}
+
+/*  task_done: one value put is done with; the last one frees every join. */
+static void broker_done(queue_broker_t *b, const unsigned char *ident, size_t ident_len,
+                        uint64_t id)
+{
+    if (!b->undone) {
+        broker_say(b, ident, ident_len, QUEUE_REFUSED, id,
+                   "task_done called more times than values were put");
+        return;
+    }
+    b->undone--;
+    broker_reply(b, ident, ident_len, QUEUE_OK, id, NULL, 0);
+    waiter_t *w;
+    while (!b->undone && (w = wlist_pop(&b->joins))) {
+        broker_reply(b, w->ident, w->ident_len, QUEUE_OK, w->id, NULL, 0);
+        waiter_free(w);
+    }
+}
+
+/*  join: answered at once when nothing put is undone, else when the last
+    of it is, or at its deadline. */
+static void broker_join(queue_broker_t *b, const unsigned char *ident, size_t ident_len,
+                        uint64_t id, uint64_t deadline)
+{
+    if (!b->undone) {
+        broker_reply(b, ident, ident_len, QUEUE_OK, id, NULL, 0);
+        return;
+    }
+    if (deadline <= now_ms()) {
+        broker_reply(b, ident, ident_len, QUEUE_TIMEOUT, id, NULL, 0);
+        return;
+    }
+    waiter_t *w = waiter_new(ident, ident_len, id, deadline);
+    if (!w) {
+        broker_fail(b, ident, ident_len, id, "the queue is out of memory");
+        return;
+    }
+    wlist_push(&b->joins, w);
 }
 
 /*  A request's timeout in milliseconds, as a deadline; negative: forever. */
@@ -299,6 +370,12 @@ static void broker_handle(queue_broker_t *b, const unsigned char *ident, size_t 
         broker_get(b, ident, ident_len, id, deadline);
     else if (kind == QUEUE_PING && n == 2)
         broker_reply(b, ident, ident_len, QUEUE_PING, id, NULL, 0);
+    else if (kind == QUEUE_SIZE && n == 2)
+        broker_count(b, ident, ident_len, id);
+    else if (kind == QUEUE_DONE && n == 2)
+        broker_done(b, ident, ident_len, id);
+    else if (kind == QUEUE_JOIN && n == 3 && read_deadline(&f[2], &deadline))
+        broker_join(b, ident, ident_len, id, deadline);
     else
         dropped(b);
 }
@@ -359,6 +436,8 @@ static uint64_t broker_next_deadline(const queue_broker_t *b)
         next = w->deadline < next ? w->deadline : next;
     for (const waiter_t *w = b->gets.head; w; w = w->next)
         next = w->deadline < next ? w->deadline : next;
+    for (const waiter_t *w = b->joins.head; w; w = w->next)
+        next = w->deadline < next ? w->deadline : next;
     return next;
 }
 
@@ -366,8 +445,8 @@ static uint64_t broker_next_deadline(const queue_broker_t *b)
     waiting on a queue whose host has ended it fails at once. */
 static void broker_close(queue_broker_t *b)
 {
-    wlist_t *lists[] = { &b->puts, &b->gets };
-    for (int i = 0; i < 2; i++) {
+    wlist_t *lists[] = { &b->puts, &b->gets, &b->joins };
+    for (int i = 0; i < 3; i++) {
         waiter_t *w;
         while ((w = wlist_pop(lists[i]))) {
             broker_reply(b, w->ident, w->ident_len, QUEUE_CLOSED, w->id, NULL, 0);
@@ -411,6 +490,7 @@ static void *broker_main(void *arg)
         now = now_ms();
         broker_expire(b, &b->puts, now);
         broker_expire(b, &b->gets, now);
+        broker_expire(b, &b->joins, now);
     }
     broker_close(b);
     return NULL;
@@ -502,6 +582,7 @@ queue_broker_t *queue_broker_start(size_t maxsize)
     b->maxsize = maxsize;
     wlist_init(&b->puts);
     wlist_init(&b->gets);
+    wlist_init(&b->joins);
     if (broker_start(b) < 0) {
         int err = errno;
         queue_broker_destroy(&b);

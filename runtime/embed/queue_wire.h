@@ -14,9 +14,12 @@
     client's, echoed back; timeout_ms < 0 waits forever; bin holds exactly
     one packed value):
         [PUT, id, timeout_ms, bin]  [GET, id, timeout_ms]  [PING, id]
+        [SIZE, id]  [DONE, id] (task_done)  [JOIN, id, timeout_ms]
     answers, broker to client:
         [OK, id]  [VALUE, id, bin]  [TIMEOUT, id]  [PING, id]
-        [CLOSED, id] (the host ended the queue)  [FAILED, id, why] */
+        [COUNT, id, values held, maxsize, values not yet done]
+        [CLOSED, id] (the host ended the queue)  [FAILED, id, why] (out of
+        memory)  [REFUSED, id, why] (a DONE with nothing to be done) */
 enum {
     QUEUE_PUT = 1,
     QUEUE_OK = 1,
@@ -25,7 +28,12 @@ enum {
     QUEUE_TIMEOUT = 3,
     QUEUE_PING = 4,
     QUEUE_CLOSED = 5,
-    QUEUE_FAILED = 6
+    QUEUE_FAILED = 6,
+    QUEUE_SIZE = 7,
+    QUEUE_COUNT = 7,
+    QUEUE_DONE = 8,
+    QUEUE_JOIN = 9,
+    QUEUE_REFUSED = 10
 };
 
 /*  A message's fields before its value, packed on the stack: the value

@@ -520,6 +520,75 @@ static void test_a_success_clears_the_last_error(void)
     troupe_queue_destroy(&q);
 }
 
+/*  CPython's test_qsize and test_empty/full: exact counts as values come
+    and go, full only when bounded and at its bound. */
+static void test_qsize_empty_full(void)
+{
+    troupe_queue_t *q = troupe_queue_new(2), *u = troupe_queue_new(0);
+    CHECK(troupe_queue_qsize(q) == 0 && troupe_queue_empty(q) == 1 && troupe_queue_full(q) == 0);
+    CHECK(troupe_queue_put_int(q, 1) == 0);
+    CHECK(troupe_queue_qsize(q) == 1 && troupe_queue_empty(q) == 0 && troupe_queue_full(q) == 0);
+    CHECK(troupe_queue_put_int(q, 2) == 0);
+    CHECK(troupe_queue_qsize(q) == 2 && troupe_queue_full(q) == 1);
+    CHECK(get_int(q, 1) == 1 && troupe_queue_qsize(q) == 1 && troupe_queue_full(q) == 0);
+    for (int i = 0; i < 100; i++)
+        CHECK(troupe_queue_put_int(u, i) == 0);
+    CHECK(troupe_queue_qsize(u) == 100 && troupe_queue_full(u) == 0);
+    CHECK(troupe_queue_qsize(NULL) == -1 && troupe_queue_empty(NULL) == -1);
+    troupe_queue_destroy(&q);
+    troupe_queue_destroy(&u);
+}
+
+/*  Values about to be marked done, counted before each task_done is sent:
+    once join has returned, all of them must have been. */
+static int about_done;
+
+/*  A worker thread: gets n values, task_done for each, a moment later. */
+static void *get_and_mark_done(void *arg)
+{
+    job_t *j = arg;
+    int bad = 0;
+    for (int64_t i = 0; i < j->value; i++) {
+        bad += get_int(j->q, 10) == INT64_MIN;
+        sleep_ms(2);
+        __atomic_add_fetch(&about_done, 1, __ATOMIC_SEQ_CST);
+        bad += troupe_queue_task_done(j->q) != 0;
+    }
+    j->rc = bad;
+    __atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/*  CPython's test_task_done (JoinableQueue): join returns once every value
+    put has been marked done, not merely taken; one task_done too many is
+    refused (Python's ValueError); a join with values undone times out. */
+static void test_join_waits_for_task_done(void)
+{
+    troupe_queue_t *q = troupe_queue_new(0);
+    CHECK(troupe_queue_join(q, 0) == 0); /* nothing put: at once */
+    for (int i = 0; i < 40; i++)
+        CHECK(troupe_queue_put_int(q, i) == 0);
+    CHECK(troupe_queue_join(q, 0.05) == -1 && errno == ETIMEDOUT);
+    job_t js[4];
+    pthread_t ts[4];
+    for (int i = 0; i < 4; i++) {
+        js[i] = (job_t){ .q = q, .value = 10 };
+        pthread_create(&ts[i], NULL, get_and_mark_done, &js[i]);
+    }
+    CHECK(troupe_queue_join(q, 60) == 0);
+    /* not when the queue ran empty: when the last value was marked done */
+    CHECK(__atomic_load_n(&about_done, __ATOMIC_SEQ_CST) == 40);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(ts[i], NULL);
+        CHECK(js[i].rc == 0);
+    }
+    CHECK(troupe_queue_qsize(q) == 0);
+    CHECK(troupe_queue_task_done(q) == -1 && errno == EINVAL);
+    CHECK(strstr(troupe_error(), "more times") != NULL);
+    AFTER_A_FAILURE(troupe_queue_join(q, 0) == 0);
+    troupe_queue_destroy(&q);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "put") == 0)
@@ -537,5 +606,7 @@ int main(int argc, char **argv)
     test_processes();
     test_bad_address();
     test_a_success_clears_the_last_error();
+    test_qsize_empty_full();
+    test_join_waits_for_task_done();
     CHECK_DONE();
 }
