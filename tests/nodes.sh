@@ -209,6 +209,15 @@ wait $n2
 expect_eq "head lost: node n2 exits 1" "$?" 1
 expect_eq "head lost: the nodes noticed within 10 s" "$(( $(date +%s) - t0 <= 10 ))" 1
 expect_contains "head lost: the node says so" "$SCRATCH/n1.err" "lost the head"
+
+# --- a head never reached (nothing listens at the port): said as such ------
+port=$(free_port)
+"$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name nowhere --wait 1 \
+    2> "$SCRATCH/nowhere.err"
+expect_eq "a head never reached: exit code" "$?" 1
+expect_contains "a head never reached: says so, and where" "$SCRATCH/nowhere.err" \
+    "could not reach the head at tcp://127.0.0.1:$port"
+grep -q "lost the head" "$SCRATCH/nowhere.err" && fail "a head never reached: called lost"
 left=$(cd "$XDG_RUNTIME_DIR" && ls -d troupe-node-* 2> /dev/null | wc -l)
 expect_eq "head lost: the nodes removed their run directories" "$left" 0
 rm -rf "$XDG_RUNTIME_DIR"/troupe-* # the head's, which it could not remove

@@ -282,10 +282,10 @@ FW
 chmod +x "$SCRATCH/fw/srun"
 job fw "PATH='$SCRATCH/fw':\$PATH timeout 60 '$TROUPE' run --slurm --wait 3 ${listen[*]} '$SCRATCH/slurmmap.zpl' > /dev/null 2> '$SCRATCH/fw.err'
 echo \$? > '$SCRATCH/fw.rc'"
-t0=$(date +%s)
 timeout 120 sbatch --wait -N2 --exclusive -o "$SCRATCH/fw.log" "$SCRATCH/fw.sh" > /dev/null
-expect_eq "a node that cannot reach the head: troupe run's exit code" "$(cat "$SCRATCH/fw.rc")" 1
-expect_eq "a node that cannot reach the head: over within 30 s" "$(( $(date +%s) - t0 <= 30 ))" 1
+# 1, not timeout's 124: the head gave up by itself, after its --wait
+expect_eq "a node that cannot reach the head: troupe run's exit code (its own end)" \
+    "$(cat "$SCRATCH/fw.rc")" 1
 expect_contains "a node that cannot reach the head: names it, and the address" "$SCRATCH/fw.err" \
     "1 of 1 node(s) did not join the head at tcp://"
 expect_contains "a node that cannot reach the head: says why" "$SCRATCH/fw.err" \

@@ -114,8 +114,9 @@ static const char *usage_node =
     "\n"
     "Joins the head (troupe run --listen) at HOST:PORT and runs the actor\n"
     "instances it places here, until the head's run ends (exit 0), the head\n"
-    "is lost (no word for 4 s, or none at all for 30 s, as when the head\n"
-    "refuses this node: exit 1) or a signal N (exit 128+N). Its actors\n"
+    "is lost (no word for 4 s: exit 1) or never answers (none at all for\n"
+    "--wait, 30 s, as when the head refuses this node: exit 1) or a signal\n"
+    "N ends it (exit 128+N). Its actors\n"
     "are killed and its run directory removed in every case. Modules and\n"
     "files are found at the paths the head has: the same installation must be\n"
     "at the same place on every machine.\n"
@@ -131,6 +132,8 @@ static const char *usage_node =
     "      --cores N         announced to the head for placement (default: the\n"
     "                        CPUs online here)\n"
     "      --name NAME       how the head calls this node (default: host name)\n"
+    "      --wait SECONDS    how long to wait for the head's first word before\n"
+    "                        saying it cannot be reached (default 30)\n"
     "      --keys-from-env   this node's secret key and the head's public key,\n"
     "                        Z85, from TROUPE_NODE_SECRET and TROUPE_HEAD_PUBLIC\n"
     "                        (as troupe run --slurm starts its nodes: a key on\n"
@@ -699,6 +702,7 @@ static int cmd_node(int argc, char **argv)
         { "cores", required_argument, NULL, 'c' },
         { "name", required_argument, NULL, 'n' },
         { "keys-from-env", no_argument, NULL, 'E' },
+        { "wait", required_argument, NULL, 'W' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -718,6 +722,10 @@ static int cmd_node(int argc, char **argv)
         case 'P': head_key_file = optarg; break;
         case 'n': opts.name = optarg; break;
         case 'E': from_env = true; break;
+        case 'W':
+            if (parse_seconds("wait", optarg, &opts.first_wait) != 0)
+                return EXIT_USAGE;
+            break;
         case 'v': opts.verbose++; break;
         case 'c': {
             long v = strtol(optarg, &end, 10);

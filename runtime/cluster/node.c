@@ -445,7 +445,18 @@ int node_run(const node_opts_t *opts)
             n->next_beat = now + NODE_BEAT_MS;
         }
         /* before the head's first word, it may not be up yet: wait longer */
-        uint64_t limit = n->heard ? NODE_HEAD_LOST_MS : 30000;
+        uint64_t limit = n->heard             ? NODE_HEAD_LOST_MS
+                         : opts->first_wait > 0 ? (uint64_t)(opts->first_wait * 1000)
+                                                : 30000;
+        if (now - n->last_head > limit && !n->heard) {
+            /* never a word: not a head lost, one never reached */
+            node_say(n, LOG_WARNING, "could not reach the head at %s: no answer in %.1f s (is "
+                     "it running, with --listen at this address and port? does its --allow "
+                     "hold this node's key, or both run --insecure?); exiting", opts->head,
+                     (double)(now - n->last_head) / 1000.0);
+            rc = 1;
+            break;
+        }
         if (now - n->last_head > limit) {
             node_say(n, LOG_WARNING, "lost the head at %s (no word for %.1f s): stopping %d actor "
                      "process(es) and exiting", opts->head,

@@ -17,6 +17,7 @@ typedef struct {
     const auth_keys_t *keys;  /* this node's pair (--key): the link is CURVE;
                                  NULL: in the clear (--insecure) */
     const char *head_public;  /* with keys: the head's public key (--head-key) */
+    double first_wait;        /* seconds for the head's first word (0: 30) */
 } node_opts_t;
 
 /*  Serves the head until it says BYE (returns 0), is lost (1), or a signal
