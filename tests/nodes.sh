@@ -90,7 +90,10 @@ expect_eq "a node killed mid-run: exit code" "$?" 0
 squares 400000 > "$SCRATCH/want"
 expect_file_eq "a node killed mid-run: output exact" "$SCRATCH/out" "$SCRATCH/want"
 expect_contains "a node killed mid-run: the head says so" "$SCRATCH/err" "node 'n1' lost"
-expect_contains "a node killed mid-run: its instance restarted" "$SCRATCH/err" "restarting"
+expect_contains "a node killed mid-run: how many instances it held" "$SCRATCH/err" \
+    "instance(s) ran there"
+expect_eq "a node killed mid-run: its instances' deaths are not crashes" \
+    "$(grep -c ': restarting' "$SCRATCH/err")" 0
 wait $n1
 wait $n2
 expect_eq "the other node exits 0" "$?" 0
@@ -99,6 +102,54 @@ left=$(cd "$XDG_RUNTIME_DIR" && ls -d troupe-node-* 2> /dev/null | wc -l)
 expect_eq "a node killed mid-run: only its run directory stays" "$left" 1
 rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
 expect_nothing_left nodekill "a node killed mid-run"
+
+# --- a node holding more instances of one actor than its max_restarts ----
+# (the default 10) lost: one event, the node's, not 14 crashes; the run
+# goes on, exact, exit 0 (it used to give up: "restarted 10 times")
+cat > "$SCRATCH/nodemany.zpl" <<ZPL
+pipeline = nodemany
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 300000
+actor = work
+    module = spin
+    instances = 18
+    in = numbers
+    out = squares
+    args
+        us = 20
+actor = print
+    module = print
+    in = squares
+ZPL
+port=$(free_port)
+"$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
+    --stats "$SCRATCH/many.json" "$SCRATCH/nodemany.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+head=$!
+"$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name n1 --cores 16 \
+    2> "$SCRATCH/n1.err" &
+n1=$!
+"$TROUPE" node --head "tcp://127.0.0.1:$port" --insecure --name n2 --cores 2 \
+    2> "$SCRATCH/n2.err" &
+n2=$!
+for _ in $(seq 300); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
+sleep 0.2
+kill -KILL $n1
+wait $head
+expect_eq "a node of 14 instances lost: exit code" "$?" 0
+seq 0 299999 > "$SCRATCH/want"
+expect_file_eq "a node of 14 instances lost: output exact" "$SCRATCH/out" "$SCRATCH/want"
+held=$(sed -n "s/.*node 'n1' lost: .*; \([0-9]*\) instance(s) ran there.*/\1/p" "$SCRATCH/err")
+[ "${held:-0}" -gt 10 ]
+expect_eq "a node of 14 instances lost: it held more than max_restarts ($held)" "$?" 0
+expect_eq "a node of 14 instances lost: no restart counted" \
+    "$(grep -c ': restarting' "$SCRATCH/err")" 0
+wait $n1
+wait $n2
+rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
+expect_nothing_left nodemany "a node of 14 instances lost"
 
 # --- a node holding stateful instances lost: their state comes back ------
 # count x2 is a worker (in and out), so it is placed on the node; when the

@@ -288,7 +288,10 @@ static void on_death(sup_t *s, inst_t *in, int status)
         died_before_start(s, in, why);
         return;
     }
-    poison_death(s, in, status, why);
+    bool with_node = in->node_lost;
+    in->node_lost = false;
+    if (!with_node) /* its node's loss is no item's fault */
+        poison_death(s, in, status, why);
     if (death_loses_state(s, in, why))
         return;
     char name[128];
@@ -296,10 +299,12 @@ static void on_death(sup_t *s, inst_t *in, int status)
     fold_stats(in);
     if (a->restart == RESTART_TEMPORARY)
         gone_for_good(s, in, name, why);
-    else if (in->moving) { /* no crash: no restart counted, no backoff */
+    else if (in->moving || with_node) { /* no crash: no restart counted, no backoff */
         in->moving = false;
         if (s->opts->verbose > 0)
-            say_info(s, "actor '%s' #%u moves to a node that joined", a->name, in->instance);
+            say_info(s, with_node ? "actor '%s' #%u starts again elsewhere: its node was lost"
+                                  : "actor '%s' #%u moves to a node that joined",
+                     a->name, in->instance);
         in->state = I_WAITING;
         in->respawn_at = now_ms();
         send_text_all(s, CTL_PEER_LOST, name);

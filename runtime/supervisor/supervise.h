@@ -76,6 +76,7 @@ typedef struct {
     uint64_t out_freed; /* bytes of it given back to the file system */
     bool out_direct;   /* it writes the run's stdout itself (commit.c) */
     bool hung;         /* killed here for sending no heartbeat */
+    bool node_lost;    /* died with its node: one event, the node's, not a crash */
     /* its process's CPU time, looked at while it sends no heartbeat (a
        long hook): one that computes is busy, not hung (inst_active_at) */
     uint64_t cpu_look_at, cpu_look_ns;

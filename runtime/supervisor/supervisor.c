@@ -331,8 +331,10 @@ static void head_joined(void *arg, int k)
     free(victims);
 }
 
-/*  Each of its live instances died with it (restarted elsewhere, within
-    its restart intensity). */
+/*  Each of its live instances died with it and starts again elsewhere:
+    one event, the node's, that counts against no actor's restart
+    intensity and makes no item poison (a node that is lost stays lost, so
+    there are at most as many as there are nodes). */
 static void head_lost(void *arg, int k, const char *why)
 {
     sup_t *s = arg;
@@ -344,8 +346,10 @@ static void head_lost(void *arg, int k, const char *why)
                  head_node(s->head, k)->name, why, n);
     for (int i = 0; i < s->ninsts; i++) {
         inst_t *in = &s->insts[i];
-        if (in->node == k && instance_alive(in))
+        if (in->node == k && instance_alive(in)) {
+            in->node_lost = true;
             instance_exited(s, in, SIGKILL); /* as a waitpid status: killed */
+        }
     }
 }
 
