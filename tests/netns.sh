@@ -99,7 +99,7 @@ wait $n1 $n2 2> /dev/null
 
 # --- the link of a node cut mid-run: heartbeats notice ----------------------
 map_pipeline nscut 300000 6
-run_head nscut --hang 3
+run_head nscut --node-timeout 3
 start_nodes
 wait_output
 sleep 0.2
@@ -108,7 +108,9 @@ ip -n "$H" link set "${tag}1" down
 for _ in $(seq 200); do grep -q "node 'n1' lost" "$SCRATCH/err" && break; sleep 0.05; done
 took=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_contains "a cut link: the head notices" "$SCRATCH/err" "node 'n1' lost"
-[ "$took" -lt 8000 ] || fail "a cut link: noticed after $took ms (bound: 8 s with --hang 3)"
+[ "$took" -lt 8000 ] || fail "a cut link: noticed after $took ms (bound: 8 s with --node-timeout 3)"
+expect_contains "a cut link: by the node link's bound, not --hang's" "$SCRATCH/err" \
+    "node 'n1' lost: silent for 3."
 wait $head
 expect_eq "a cut link: exit code" "$?" 0
 expect_file_eq "a cut link: output exact" "$SCRATCH/out" "$SCRATCH/want"

@@ -97,6 +97,9 @@ static const char *usage_run =
     "      --nodes N              wait for N nodes before the start (default 1)\n"
     "      --wait SECONDS         ... at most this long, then run with those\n"
     "                             that came (default 10)\n"
+    "      --node-timeout SECONDS a node whose link is silent this long is\n"
+    "                             lost (default 4, as a node's bound for the\n"
+    "                             head; not --hang)\n"
     "      --slurm                inside a Slurm allocation (an sbatch script or\n"
     "                             salloc's shell): be the head of its nodes.\n"
     "                             Starts a troupe node on each allocated node but\n"
@@ -283,6 +286,7 @@ static int take_option(int c, char **argv, cli_t *cli, const char *usage)
         rc = parse_seconds("wait", optarg, &cli->sup.wait);
         break;
     case 'H': rc = parse_seconds("hang", optarg, &cli->sup.hang); break;
+    case 'X': rc = parse_seconds("node-timeout", optarg, &cli->sup.node_timeout); break;
     case 'D': rc = parse_ports(optarg, cli); break;
     case 'T': rc = parse_transport(optarg, cli); break;
     case 'h': fputs(usage, stdout); return 0;
@@ -315,6 +319,7 @@ static int parse_args(int argc, char **argv, cli_t *cli, const char *usage)
         { "allow", required_argument, NULL, 'A' },
         { "nodes", required_argument, NULL, 'N' },
         { "wait", required_argument, NULL, 'W' },
+        { "node-timeout", required_argument, NULL, 'X' },
         { "slurm", no_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },

@@ -414,7 +414,11 @@ static int open_head(sup_t *s)
                       .keys = s->opts->listen_keys,
                       .allow_dir = s->opts->allow_dir,
                       .zctx = s->zctx,
-                      .silent_ms = (uint64_t)(s->opts->hang * 1000),
+                      /* the link's own bound, as the node's for the head:
+                         not --hang, which long items may need long */
+                      .silent_ms = s->opts->node_timeout > 0
+                                       ? (uint64_t)(s->opts->node_timeout * 1000)
+                                       : NODE_HEAD_LOST_MS,
                       .verbose = s->opts->verbose };
     head_events_t ev = { .arg = s,
                          .say = head_say,

@@ -36,6 +36,8 @@ typedef struct {
     int verbose;        /* 0: errors only; 1: summary; 2: lifecycle events */
     double grace;       /* seconds a Ctrl-C drain may take before SIGKILL */
     double hang;        /* seconds without a heartbeat before an actor is hung */
+    double node_timeout; /* seconds of a silent node link before the node is lost
+                            (0: NODE_HEAD_LOST_MS, the node's own bound) */
     const char *stats;  /* path for the end-of-run summary as JSON, or NULL */
     int progress;       /* 0: a bar when stderr is a terminal (progress.c says
                            when not); 1: always (--progress: plain lines off a
