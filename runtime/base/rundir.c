@@ -81,6 +81,11 @@ static void sweep(const char *base, const char *kind)
     closedir(d);
 }
 
+void rundir_sweep(const char *kind)
+{
+    sweep(rundir_base(), kind);
+}
+
 int rundir_make(const char *kind, char *dir, size_t len)
 {
     const char *base = rundir_base();

@@ -19,6 +19,11 @@ const char *rundir_base(void);
     0, or -1 with errno set (dir then holds the base, for a message). */
 int rundir_make(const char *kind, char *dir, size_t len);
 
+/*  Removes what rundir_make removes first: the KIND directories of this
+    user's whose process is gone (a process that made one reaps its
+    children, then sweeps what those killed could not remove). */
+void rundir_sweep(const char *kind);
+
 /*  Removes dir and everything in it (it holds sockets, small files and at
     most a folder of certificates). Returns 0 or -1. */
 int rundir_remove(const char *dir);

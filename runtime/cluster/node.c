@@ -352,6 +352,9 @@ static void cleanup(node_t *n)
 {
     kill_children(n);
     zygote_stop(&n->zygote);
+    /* the allowlist folders of its actors (host/setup.c) that were killed
+       before they could remove them: reaped now, their pids are gone */
+    rundir_sweep("troupe-allow");
     if (n->ctl)
         zmq_close(n->ctl);
     if (n->headmon) {
