@@ -332,12 +332,8 @@ static void cancel_jobs(troupe_pool_t *p, uint64_t below)
         job_t *j = p->jobs[i];
         if (j->first >= below)
             break; /* submitted after the call, as every one after it */
-        if (job_finished(j))
-            continue;
-        j->failed = j->cancelled = true;
-        job_fail(j, 0, "cancelled (troupe_pool_cancel)");
+        job_cancel(p, j, "cancelled (troupe_pool_cancel)");
     }
-    pthread_cond_broadcast(&p->cv);
 }
 
 static bool pool_tick(void *arg)
