@@ -420,6 +420,15 @@ typedef struct {
         -1: never (a worker gets work only once it is done). k > 0: up
         to k always (at most 64), for cheap items whose cost varies. */
     int prefetch;
+    /*  (After 0.1.0.) Python's maxtasksperchild: a worker that has
+        handled this many items is replaced by a fresh process (0:
+        never). It finishes the batch it is on (batches are cut to at
+        most this many items: with chunksize 1, exactly this many), waits
+        until its results are taken, and hands back the items it was sent
+        ahead and has not started; no item is lost or run twice, and a
+        replacement counts against no max_restarts nor makes an item
+        poison. For modules that leak or hold what they should not. */
+    unsigned maxtasksperchild;
     /*  New fields go here, each with the version that brought it. */
 } troupe_pool_opts_t;
 

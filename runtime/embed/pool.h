@@ -72,6 +72,7 @@ struct troupe_pool {
     int wake_fd; /* eventfd: the pool is being destroyed, or cancelled */
     unsigned workers;
     int prefetch; /* troupe_pool_opts_t's, bounded */
+    unsigned maxtasks; /* troupe_pool_opts_t's maxtasksperchild */
     /* troupe_pool_cancel, maybe in a signal handler, only notes where
        the work submitted so far ends and writes wake_fd; the pool's
        thread fails the jobs before that (pool_tick) */
