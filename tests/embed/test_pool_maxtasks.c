@@ -151,9 +151,9 @@ static bool take(const msgpack_object *r, int64_t n, int64_t *pid)
     maxtasksperchild=10), 100 apply_async, every result right, and the
     workers at the end are not those of the start. Here the futures'
     pids say it: more processes than 3, none answering more than 10
-    (chunksize 1: a worker retires after exactly 10). The 9 and more
-    replacements, in a second or so, are far past max_restarts (10
-    within 5 s) had they counted as restarts. */
+    (chunksize 1: a worker retires after exactly 10). Its 7 or more
+    replacements, in a second or so, would be past max_restarts (2 here)
+    had they counted as restarts. */
 static void test_workers_are_replaced_after_maxtasksperchild(void)
 {
     enum { N = 100 };
