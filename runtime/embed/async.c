@@ -106,8 +106,10 @@ int troupe_mapresult_get(troupe_mapresult_t *r, double timeout, troupe_value_t *
         rc = tr_error("troupe: mapresult_get: the results were taken by an earlier get");
     else if (rc == 0) {
         /* the pool's thread writes no more into a finished job */
-        memcpy(results, j->own_results, j->n * sizeof *results);
-        memset(j->own_results, 0, j->n * sizeof *j->own_results);
+        if (j->n) {
+            memcpy(results, j->own_results, j->n * sizeof *results);
+            memset(j->own_results, 0, j->n * sizeof *j->own_results);
+        }
         r->taken = true;
     }
     pthread_mutex_unlock(&j->pool->mu);
@@ -269,7 +271,8 @@ int troupe_imap_next(troupe_imap_t *it, troupe_value_t **result, double timeout)
     int rc = 0;
     while (!(c = imap_collect(it))) {
         if (j->failed) {
-            rc = tr_error("troupe: pool: %s", job_error(j) ? job_error(j) : "the pool ended");
+            const char *why = job_error(j);
+            rc = tr_error("troupe: pool: %s", why ? why : "the pool ended");
             if (j->cancelled)
                 errno = ECANCELED;
             break;

@@ -3,9 +3,10 @@
     as it and those before it are back). The cases are the semantics of
     CPython's Lib/test/_test_multiprocessing.py ones named beside each.
     Each item is [n, ms]: the module sleeps ms and answers [n * n, start,
-    end] (or fails, for a negative ms) (CLOCK_MONOTONIC, shared by every process of the machine), and
-    writes a line per run to a log when it has one, so that the checks are
-    about order and counts, never about how long a run took.
+    end] (CLOCK_MONOTONIC, shared by every process of the machine), or
+    fails for a negative ms, and writes a line per run to a log when it
+    has one, so that the checks are about order and counts, never about
+    how long a run took.
 */
 #define _GNU_SOURCE
 #include "troupe.h"
@@ -112,7 +113,8 @@ static void free_items(troupe_value_t **items, size_t n)
 static bool result_of(const troupe_value_t *r, int64_t *sq, double *start, double *end)
 {
     const msgpack_object *o = r ? troupe_value_get(r) : NULL;
-    return o && troupe_as_int(troupe_at(o, 0), sq) && troupe_as_double(troupe_at(o, 1), start)
+    return o && troupe_as_int(troupe_at(o, 0), sq)
+           && troupe_as_double(troupe_at(o, 1), start)
            && troupe_as_double(troupe_at(o, 2), end);
 }
 

@@ -207,13 +207,15 @@ static void test_a_map_loses_nothing_and_runs_nothing_twice(void)
         CHECK(pool);
         if (!pool)
             return;
-        troupe_value_t **items = calloc(N, sizeof *items), **results = calloc(N, sizeof *results);
+        troupe_value_t **items = calloc(N, sizeof *items);
+        troupe_value_t **results = calloc(N, sizeof *results);
         for (size_t i = 0; i < N; i++)
             items[i] = item((int64_t)i, 0);
         CHECK(troupe_pool_map(pool, items, N, results) == 0);
         size_t wrong = 0;
         for (size_t i = 0; i < N; i++) {
-            wrong += !results[i] || !take(troupe_value_get(results[i]), (int64_t)i, &t.pid[i]);
+            const msgpack_object *r = results[i] ? troupe_value_get(results[i]) : NULL;
+            wrong += !take(r, (int64_t)i, &t.pid[i]);
             troupe_value_destroy(&results[i]);
             troupe_value_destroy(&items[i]);
         }
