@@ -283,7 +283,6 @@ static void retire(sup_t *s, inst_t *in, const char *why)
                  "one takes its place", a->name, in->instance, (int)in->pid,
                  (unsigned long long)in->stats[0], why);
     in->retiring = false;
-    in->retired++;
     fold_stats(in);
     in->state = I_WAITING;
     in->respawn_at = now_ms();

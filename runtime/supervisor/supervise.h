@@ -67,7 +67,6 @@ typedef struct {
     bool placed;     /* node says where (place() ran for it) */
     bool moving;     /* killed on purpose, to run on a node that joined late */
     bool retiring;   /* said RETIRE (retire_after): stopped, its end no death */
-    unsigned retired; /* incarnations that retired so */
     int prefer;      /* the node it moves to, or -1 */
     /* an exact actor that checkpoints (commit.c) */
     char *ckpt;        /* its last checkpoint's map, packed: its successor's */
