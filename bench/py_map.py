@@ -10,6 +10,10 @@
     py_map.py rss N                a Pool(N) worker's peak RSS
     py_map.py value N              the seeds' counter: 5 Processes each add 1
                                    to a Value('i') N times under its lock
+    py_map.py factorial W N1,N2,.. the seeds' CPU-bound map: Pool(W).map of a
+                                   factorial product loop over the Ns, timed
+                                   alone; each result as [bit length, n! mod
+                                   2^61 - 1], as bench/factorial prints them
 
 Each prints one JSON line (whole prints the results instead).
 """
@@ -38,6 +42,13 @@ def add_locked(total, n):
     for _ in range(n):
         with total.get_lock():
             total.value += 1
+
+
+def factorial(n):
+    r = 1
+    for i in range(2, n + 1):
+        r *= i
+    return [r.bit_length(), r % (2**61 - 1)]
 
 
 def main():
@@ -91,6 +102,13 @@ def main():
         for p in ps:
             p.join()
         print(json.dumps({"s": time.perf_counter() - t0, "total": total.value}))
+    elif mode == "factorial":
+        ns = [int(x) for x in sys.argv[3].split(",")]
+        with mp.Pool(n) as p:
+            t0 = time.perf_counter()
+            r = p.map(factorial, ns)
+            t = time.perf_counter() - t0
+        print(json.dumps({"map_s": t, "results": r}))
     else:
         sys.exit(__doc__)
 

@@ -420,6 +420,15 @@ typedef struct {
         -1: never (a worker gets work only once it is done). k > 0: up
         to k always (at most 64), for cheap items whose cost varies. */
     int prefetch;
+    /*  (After 0.1.0.) Python's maxtasksperchild: a worker that has
+        handled this many items is replaced by a fresh process (0:
+        never). It finishes the batch it is on (batches are cut to at
+        most this many items: with chunksize 1, exactly this many), waits
+        until its results are taken, and hands back the items it was sent
+        ahead and has not started; no item is lost or run twice, and a
+        replacement counts against no max_restarts nor makes an item
+        poison. For modules that leak or hold what they should not. */
+    unsigned maxtasksperchild;
     /*  New fields go here, each with the version that brought it. */
 } troupe_pool_opts_t;
 
@@ -468,6 +477,70 @@ typedef int(troupe_result_fn)(void *arg, size_t index, const msgpack_object *res
 TROUPE_EXPORT int troupe_pool_imap_unordered(troupe_pool_t *pool,
                                              troupe_value_t *const *items, size_t n,
                                              troupe_result_fn *fn, void *arg);
+
+/*  Python's pool.map_async(f, xs): starts the map and returns at once with
+    its handle (the caller's: destroy it), or NULL. The items are
+    borrowed: they must stay as they are until the map is done, cancelled
+    or destroyed. Get the results with a timeout, as Python's
+    .get(timeout=t) does:
+
+        troupe_mapresult_t *r = troupe_pool_map_async (pool, items, n);
+        if (troupe_mapresult_get (r, 5.0, results) < 0 && errno == ETIMEDOUT)
+            ...not done in 5 s: get again, or give it up...
+        troupe_mapresult_destroy (&r);
+
+    The map goes on after a timeout, as Python's does, until it is done
+    or the handle is cancelled or destroyed. */
+typedef struct troupe_mapresult troupe_mapresult_t;
+TROUPE_EXPORT troupe_mapresult_t *troupe_pool_map_async(troupe_pool_t *pool,
+                                                        troupe_value_t *const *items,
+                                                        size_t n);
+/*  Waits until the map is done (timeout in seconds; < 0: forever): 0, or
+    -1 on timeout (errno ETIMEDOUT). Python's .wait(t). */
+TROUPE_EXPORT int troupe_mapresult_wait(troupe_mapresult_t *r, double timeout);
+/*  True once it is done: every result is back, an item failed, or it was
+    cancelled (Python's .ready()). */
+TROUPE_EXPORT bool troupe_mapresult_ready(troupe_mapresult_t *r);
+/*  Waits as troupe_mapresult_wait, then results[i] gets item i's result,
+    the caller's from now on (as troupe_pool_map's): 0. -1 on timeout
+    (ETIMEDOUT; nothing taken, the map goes on), when an item failed
+    (troupe_error names the one of lowest index), the map was cancelled
+    (ECANCELED), the pool failed, or an earlier get took the results. */
+TROUPE_EXPORT int troupe_mapresult_get(troupe_mapresult_t *r, double timeout,
+                                       troupe_value_t **results);
+/*  Gives the map up, at once: as troupe_pool_cancel does for all the
+    pool's work, but for this map alone: its items not yet handed to a
+    worker never run, the results of those under way are dropped when
+    they come, a get returns -1 with errno ECANCELED. The pool and the
+    rest of its work go on. 0, or -1 for a NULL handle. */
+TROUPE_EXPORT int troupe_mapresult_cancel(troupe_mapresult_t *r);
+/*  Frees the handle; a map not done is cancelled first (its items are no
+    longer read once this returns). Results a get took are the caller's. */
+TROUPE_EXPORT void troupe_mapresult_destroy(troupe_mapresult_t **r_p);
+
+/*  Python's pool.imap(f, xs): every item through the module, the results
+    handed out in input order, each as soon as it and those before it are
+    back. Returns the iterator (the caller's: destroy it), or NULL. The
+    items are borrowed as map_async's are, and read only as the pool
+    sends them; a result that comes before its turn is held until the
+    ones before it are back, and no longer. */
+typedef struct troupe_imap troupe_imap_t;
+TROUPE_EXPORT troupe_imap_t *troupe_pool_imap(troupe_pool_t *pool,
+                                              troupe_value_t *const *items, size_t n);
+/*  The next item's result, waiting up to timeout seconds (< 0: forever):
+    0, and *result is the caller's; TROUPE_DONE when every item was
+    handed out (Python's StopIteration), *result NULL. -1 when:
+    errno ETIMEDOUT: not back yet; nothing was taken, call again;
+    errno EIO: this item failed (troupe_error names it and says why) and
+    the iterator has moved past it, as Python's next () raises the
+    item's exception and goes on; errno ECANCELED: cancelled (by
+    troupe_pool_cancel); else the pool failed, and so does every later
+    call. */
+TROUPE_EXPORT int troupe_imap_next(troupe_imap_t *it, troupe_value_t **result,
+                                   double timeout);
+/*  Frees the iterator; the items it has not handed out are cancelled, as
+    troupe_mapresult_destroy does. */
+TROUPE_EXPORT void troupe_imap_destroy(troupe_imap_t **it_p);
 
 /*  One item, now: returns its future (the caller's; destroy it), or NULL. */
 TROUPE_EXPORT troupe_future_t *troupe_pool_submit(troupe_pool_t *pool,

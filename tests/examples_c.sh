@@ -86,6 +86,12 @@ printf 'done: %d\n' 1 4 9 16 25 36 49 64 | sort > "$SCRATCH/want"
 expect_file_eq "futures: each result once, as it completes" "$SCRATCH/got" "$SCRATCH/want"
 expect_eq "futures: then the sum, last" "$(tail -n +9 "$SCRATCH/out")" "sum 204"
 
+run_c imap "$EX/imap"
+{ for n in $(seq 0 9); do echo $((n * n)); done; echo "map_async: not done in 0.1 s"; } \
+    > "$SCRATCH/want"
+expect_file_eq "imap: the squares in input order, then the map that timed out" \
+    "$SCRATCH/out" "$SCRATCH/want"
+
 # small, and never a speedup threshold: machines are noisy
 run_c cpu_bound "$EX/cpu_bound" 40 2000
 line=$(cat "$SCRATCH/out")

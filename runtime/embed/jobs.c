@@ -61,9 +61,13 @@ bool job_release(job_t *j)
     }
     troupe_value_destroy(&j->own_item);
     troupe_value_destroy(&j->own_result);
+    if (j->own_results)
+        for (size_t i = 0; i < j->n; i++)
+            troupe_value_destroy(&j->own_results[i]);
+    free(j->own_results);
     free(j->done);
     free(j->error);
-    free(j); /* a future's job is its first member: the same block */
+    free(j); /* a future's or handle's job is its first member: one block */
     return --p->refs == 0;
 }
 
@@ -94,8 +98,16 @@ void job_fail(job_t *j, size_t index, const char *why)
     j->error_index = index;
 }
 
-/*  The job's error, or NULL when it has none. Under the lock. */
-static const char *job_error(const job_t *j)
+void job_cancel(troupe_pool_t *p, job_t *j, const char *why)
+{
+    if (job_finished(j))
+        return;
+    j->failed = j->cancelled = true;
+    job_fail(j, 0, why);
+    pthread_cond_broadcast(&p->cv);
+}
+
+const char *job_error(const job_t *j)
 {
     if (j->error)
         return j->error;
@@ -106,13 +118,12 @@ static const char *job_error(const job_t *j)
 static void job_discard(job_t *j)
 {
     troupe_value_destroy(&j->own_item);
+    free(j->own_results);
     free(j->done);
     free(j);
 }
 
-/*  Queues a job (refs: the table's and the caller's) and wakes the source.
-    On failure the job is discarded. */
-static int job_submit(troupe_pool_t *p, job_t *j)
+int job_submit(troupe_pool_t *p, job_t *j)
 {
     pthread_mutex_lock(&p->mu);
     if (p->state == P_ENDED || p->closing) {
@@ -156,9 +167,11 @@ static int job_submit(troupe_pool_t *p, job_t *j)
     return 0;
 }
 
-static job_t *job_new(job_kind_t kind, size_t n)
+/*  size: of the struct the job begins (a future's, a handle's), at least
+    a job's. */
+job_t *job_new(job_kind_t kind, size_t n, size_t size)
 {
-    job_t *j = calloc(1, sizeof(struct troupe_future));
+    job_t *j = calloc(1, size > sizeof(job_t) ? size : sizeof(job_t));
     if (!j || !(j->done = calloc(n / 8 + 1, 1))) {
         free(j);
         tr_error("troupe: pool: out of memory");
@@ -169,9 +182,7 @@ static job_t *job_new(job_kind_t kind, size_t n)
     return j;
 }
 
-/*  Waits for the job to finish; deadline 0: forever. Under the lock.
-    Returns false on timeout. */
-static bool job_wait(troupe_pool_t *p, job_t *j, uint64_t deadline_ns)
+bool job_wait(troupe_pool_t *p, job_t *j, uint64_t deadline_ns)
 {
     while (!job_finished(j) && !(j->imap && j->comp_head)) {
         if (!deadline_ns) {
@@ -186,7 +197,19 @@ static bool job_wait(troupe_pool_t *p, job_t *j, uint64_t deadline_ns)
     return true;
 }
 
-static uint64_t deadline_after(double timeout)
+void job_leave(job_t *j)
+{
+    troupe_pool_t *p = j->pool;
+    pthread_mutex_lock(&p->mu);
+    j->abandoned = true;
+    bool free_pool = job_release(j); /* the caller's reference */
+    free_pool |= table_trim(p);
+    pthread_mutex_unlock(&p->mu);
+    if (free_pool)
+        pool_free(p);
+}
+
+uint64_t deadline_after(double timeout)
 {
     if (timeout < 0)
         return 0;
@@ -204,19 +227,15 @@ static int run_job(troupe_pool_t *p, job_t *j)
     pthread_mutex_lock(&p->mu);
     job_wait(p, j, 0);
     int rc = job_error(j) ? tr_error("troupe: pool: %s", job_error(j)) : 0;
-    if (j->cancelled)
-        errno = ECANCELED;
-    j->abandoned = true;
-    bool free_pool = job_release(j); /* the caller's reference */
-    free_pool |= table_trim(p);
+    bool cancelled = j->cancelled;
     pthread_mutex_unlock(&p->mu);
-    if (free_pool)
-        pool_free(p);
+    job_leave(j);
+    if (cancelled)
+        errno = ECANCELED;
     return rc;
 }
 
-/*  True (with the error set) when one of the items is NULL. */
-static bool items_null(troupe_value_t *const *items, size_t n, const char *what)
+bool items_null(troupe_value_t *const *items, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++)
         if (!items[i]) {
@@ -238,7 +257,7 @@ int troupe_pool_map(troupe_pool_t *pool, troupe_value_t *const *items, size_t n,
         return -1;
     if (n == 0)
         return 0;
-    job_t *j = job_new(JOB_VALUES, n);
+    job_t *j = job_new(JOB_VALUES, n, sizeof(job_t));
     if (!j)
         return -1;
     j->items = items;
@@ -282,7 +301,7 @@ static int map_numbers(troupe_pool_t *pool, job_kind_t kind, const void *in, voi
         return tr_error("troupe: %s: %s", what, !pool ? "no pool" : "no input or output");
     if (n == 0)
         return 0;
-    job_t *j = job_new(kind, n);
+    job_t *j = job_new(kind, n, sizeof(job_t));
     if (!j)
         return -1;
     prefault(out, n * (kind == JOB_INTS ? sizeof(int64_t) : sizeof(double)));
@@ -320,7 +339,7 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
         return -1;
     if (n == 0)
         return 0;
-    job_t *j = job_new(JOB_VALUES, n);
+    job_t *j = job_new(JOB_VALUES, n, sizeof(job_t));
     if (!j)
         return -1;
     j->items = items;
@@ -336,8 +355,6 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
         j->comp_head = j->comp_tail = NULL;
         if (!list && j->failed) {
             rc = tr_error("troupe: pool: %s", j->error ? j->error : "the pool ended");
-            if (j->cancelled)
-                errno = ECANCELED;
             break;
         }
         if (!list && job_finished(j)) {
@@ -365,12 +382,11 @@ int troupe_pool_imap_unordered(troupe_pool_t *pool, troupe_value_t *const *items
         }
         pthread_mutex_lock(&pool->mu);
     }
-    j->abandoned = true;
-    bool free_pool = job_release(j);
-    free_pool |= table_trim(pool);
+    bool cancelled = j->cancelled && rc < 0;
     pthread_mutex_unlock(&pool->mu);
-    if (free_pool)
-        pool_free(pool);
+    job_leave(j);
+    if (cancelled)
+        errno = ECANCELED;
     return rc;
 }
 
@@ -383,7 +399,7 @@ troupe_future_t *troupe_pool_submit(troupe_pool_t *pool, const troupe_value_t *i
         tr_error("troupe: pool_submit: %s", !pool ? "no pool" : "no item");
         return NULL;
     }
-    job_t *j = job_new(JOB_VALUES, 1);
+    job_t *j = job_new(JOB_VALUES, 1, sizeof(struct troupe_future));
     if (!j)
         return NULL;
     size_t size;

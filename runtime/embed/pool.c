@@ -138,6 +138,8 @@ static uint64_t pool_batching(void *arg, uint64_t next, uint64_t cost_ns, uint64
             n = n > share ? share : n;
         }
     }
+    if (p->maxtasks && n > p->maxtasks)
+        n = p->maxtasks; /* a worker retires at most a batch late */
     if (p->prefetch != 0)
         *ahead = p->prefetch < 0 ? 0 : (uint32_t)p->prefetch;
     else
@@ -332,12 +334,8 @@ static void cancel_jobs(troupe_pool_t *p, uint64_t below)
         job_t *j = p->jobs[i];
         if (j->first >= below)
             break; /* submitted after the call, as every one after it */
-        if (job_finished(j))
-            continue;
-        j->failed = j->cancelled = true;
-        job_fail(j, 0, "cancelled (troupe_pool_cancel)");
+        job_cancel(p, j, "cancelled (troupe_pool_cancel)");
     }
-    pthread_cond_broadcast(&p->cv);
 }
 
 static bool pool_tick(void *arg)
@@ -579,6 +577,7 @@ static plan_t *pool_plan(troupe_pool_t *p, const char *module, const char *path,
     w->ordered = 0;
     w->on_error = ON_ERROR_SKIP; /* a failed item goes to its future */
     w->retries = o->retries;
+    w->retire_after = o->maxtasksperchild;
     if (o->max_restarts)
         w->max_restarts = o->max_restarts;
     if (o->restart_period > 0)
@@ -661,6 +660,7 @@ static troupe_pool_t *pool_start(const char *module, const char *path, const cha
     p->refs = 1;
     p->workers = workers;
     p->prefetch = o->prefetch > 64 ? 64 : o->prefetch < 0 ? -1 : o->prefetch;
+    p->maxtasks = o->maxtasksperchild;
     p->work_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     msgpack_sbuffer_init(&p->plan);

@@ -50,6 +50,8 @@ typedef struct job {
     troupe_pool_t *pool;
     /* a future's own item and result */
     troupe_value_t *own_item, *own_result;
+    /* map_async's results, kept until its caller takes them (n of them) */
+    troupe_value_t **own_results;
 } job_t;
 
 struct troupe_future {
@@ -70,6 +72,7 @@ struct troupe_pool {
     int wake_fd; /* eventfd: the pool is being destroyed, or cancelled */
     unsigned workers;
     int prefetch; /* troupe_pool_opts_t's, bounded */
+    unsigned maxtasks; /* troupe_pool_opts_t's maxtasksperchild */
     /* troupe_pool_cancel, maybe in a signal handler, only notes where
        the work submitted so far ends and writes wake_fd; the pool's
        thread fails the jobs before that (pool_tick) */
@@ -106,6 +109,30 @@ bool table_trim(troupe_pool_t *p);
 /*  Records why item `index` failed, keeping the lowest index's reason (a
     reason that finds no memory counts as a lost result). */
 void job_fail(job_t *j, size_t index, const char *why);
+
+/*  Fails a job not finished with `why` (cancelled: errno ECANCELED for
+    its caller): none of its items is sent from now on, the results of
+    those under way are dropped. Wakes the waiters. */
+void job_cancel(troupe_pool_t *p, job_t *j, const char *why);
+
+/*  Not under the lock: */
+/*  A job of n items, or NULL (troupe_error says so). */
+job_t *job_new(job_kind_t kind, size_t n, size_t size);
+/*  Queues a job (refs: the table's and the caller's) and wakes the
+    source. On failure the job is discarded. */
+int job_submit(troupe_pool_t *p, job_t *j);
+/*  Under the lock: waits for the job to finish (an imap's: for a result
+    to take); deadline 0: forever. False on timeout. */
+bool job_wait(troupe_pool_t *p, job_t *j, uint64_t deadline_ns);
+/*  The job's error, or NULL when it has none. Under the lock. */
+const char *job_error(const job_t *j);
+/*  The caller is done with the job: its reference goes, and finished jobs
+    leave the table; frees the pool if that was its last reference. */
+void job_leave(job_t *j);
+/*  now + timeout for job_wait; 0 (forever) for a negative timeout. */
+uint64_t deadline_after(double timeout);
+/*  True (with the error set) when one of the items is NULL. */
+bool items_null(troupe_value_t *const *items, size_t n, const char *what);
 
 /*  Frees the pool, once job_release or table_trim said it lost its last
     reference (the caller's handle included). */

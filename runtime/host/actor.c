@@ -212,6 +212,23 @@ static void send_turn(host_t *h)
     }
 }
 
+/*  A retiring instance (retire_after) has handed on everything it took
+    once what it made is acked downstream and so its inputs are acked
+    upstream: then each input says BYE after its last ack, on the same
+    socket, so that its producer reads every ack before it sends what we
+    were sent and never took to the others; nothing is run twice or
+    lost. The supervisor, told, stops us and starts a fresh instance. */
+static void maybe_retire(host_t *h)
+{
+    if (!h->retiring || h->retired || h->ctx.stats.held || !host_outs_idle(h))
+        return;
+    for (int i = 0; i < h->ctx.nins; i++)
+        if (chan_in_bye(h->ctx.ins[i], 2000) < 0)
+            return; /* the queue is full: again next turn */
+    host_send_stats(h, CTL_RETIRE);
+    h->retired = true;
+}
+
 static void run_loop(host_t *h)
 {
     troupe_ctx_t *ctx = &h->ctx;
@@ -221,7 +238,7 @@ static void run_loop(host_t *h)
         return;
     h->next_beat = now_ms() + CTL_HEARTBEAT_MS;
     while (!h->stop) {
-        bool can_take = host_outs_ready(h);
+        bool can_take = host_outs_ready(h) && !h->retiring;
         bool can_produce = ctx->mod->produce && !h->source_done && can_take
                            && h->started && ctx->wait_fd < 0;
         int npoll = poll_set(h, items, can_take);
@@ -245,6 +262,7 @@ static void run_loop(host_t *h)
         if (h->fatal)
             break;
         send_turn(h);
+        maybe_retire(h);
         host_heartbeat(h);
     }
     free(items);
@@ -281,7 +299,7 @@ static int run(host_t *h, const msgpack_object *start, msgpack_zone *zone, zmq_m
        what is safely downstream, as after any death */
     if (h->ckpt_on && !h->done_sent && !h->fatal)
         host_take_checkpoint(h, true);
-    return h->done_sent && !h->fatal ? 0 : 1;
+    return (h->done_sent || h->retired) && !h->fatal ? 0 : 1;
 }
 
 static int host_main(const char *control, const char *id, const actor_embed_t *embed)

@@ -247,6 +247,9 @@ static void handle_batch(host_t *h, int input, zmq_msg_t *msg)
     host_handle_groups(h, &b, 0, b.groups.size, h->ctx.nouts ? r : NULL);
     r->effect = h->touched;
     host_rec_release(h, r);
+    /* a batch is handled whole: the one that reaches the count is the last */
+    if (h->retire_after && h->ctx.stats.items_in >= h->retire_after)
+        h->retiring = true;
 }
 
 /*  The embedding caller takes each group itself; the batch is acknowledged
@@ -281,7 +284,8 @@ void host_read_input(host_t *h, int input)
        taken, else a full task window and unread results would wait on
        each other */
     bool collect = h->embed && h->embed->collect;
-    for (int n = 0; n < BATCHES_PER_TURN && !h->fatal && (collect || host_outs_ready(h));
+    for (int n = 0; n < BATCHES_PER_TURN && !h->fatal && !h->retiring
+                    && (collect || host_outs_ready(h));
          n++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);

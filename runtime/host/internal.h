@@ -100,6 +100,10 @@ typedef struct {
                       copies to the real one as checkpoints commit it */
     /* lifecycle */
     bool started, input_end, flushed, done_sent, stop;
+    /* retire_after (plan.h): items to handle before a fresh instance
+       takes over; retiring once they are, retired once it said so */
+    uint64_t retire_after;
+    bool retiring, retired;
     bool source_done;
     bool busy; /* handled input since the module last heard it was idle */
     uint64_t block_k;   /* a source's block: instance + k * instances */

@@ -368,6 +368,7 @@ static int take_plan(host_t *h, const msgpack_object *cfg, char **path)
         h->names = pipe.names;
         h->ordered = a.ordered > 0;
         h->retries = a.retries;
+        h->retire_after = a.retire_after;
         ok = (ctx->args = calloc((size_t)a.nargs + 1, sizeof *ctx->args)) != NULL;
         for (int i = 0; ok && i < a.nargs; i++) {
             ctx->args[ctx->nargs++] = (host_arg_t){ a.args[i].key, a.args[i].value };

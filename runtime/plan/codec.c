@@ -60,7 +60,7 @@ static const field_t actor_fields[] = {
     UINT(plan_actor_t, max_restarts, UINT32_MAX), DOUBLE(plan_actor_t, restart_period),
     INT(plan_actor_t, place, PLACE_DEFAULT, PLACE_ANY),
     ARGS(plan_actor_t, args, nargs), BOOL(plan_actor_t, external), STR(plan_actor_t, exe),
-    END,
+    UINT(plan_actor_t, retire_after, UINT32_MAX), END,
 };
 
 /* ==== writing ==================================================================== */

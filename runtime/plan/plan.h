@@ -69,6 +69,10 @@ typedef struct {
     bool external; /* played by the calling program itself: never spawned */
     char *exe;     /* a program to exec instead of troupe-actor (the
                       caller's own, for a module it defines), or NULL */
+    unsigned retire_after; /* a pool's maxtasksperchild: an instance that
+                              has handled this many items hands back what
+                              it holds and a fresh one takes its place (0:
+                              never); for actors that keep no state */
 } plan_actor_t;
 
 typedef struct {

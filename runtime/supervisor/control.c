@@ -323,6 +323,18 @@ static void on_done(sup_t *s, inst_t *in, const msgpack_object *root)
     cascade(s);
 }
 
+/*  [RETIRE, stats]: the instance handled its retire_after items and
+    handed back what it held (its inputs said BYE): it stops, and
+    on_death starts a fresh one. Not a death, not a restart. */
+static void on_retire(sup_t *s, inst_t *in, const msgpack_object *root)
+{
+    take_stats(s, in, root);
+    if (in->state != I_RUNNING || s->plan->actors[in->actor].external || s->killing)
+        return;
+    in->retiring = true;
+    send_kind(s, in, CTL_STOP);
+}
+
 static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
 {
     const plan_actor_t *a = &s->plan->actors[in->actor];
@@ -342,6 +354,7 @@ static void on_message(sup_t *s, inst_t *in, const msgpack_object *root)
     case CTL_COMMIT: commit_output(s, in, root); break;
     case CTL_FAIL: on_fail(s, in, root); break;
     case CTL_DONE: on_done(s, in, root); break;
+    case CTL_RETIRE: on_retire(s, in, root); break;
     default: break;
     }
 }

@@ -270,6 +270,24 @@ static void restart_later(sup_t *s, inst_t *in, const char *name, const char *wh
     send_text_all(s, CTL_PEER_LOST, name);
 }
 
+/*  A retired instance's successor, at once. It held nothing when it went
+    (RETIRE comes after its inputs' BYE, which handed back what it had
+    not taken), so no PEER_LOST: one could reach a producer before the
+    acks its predecessor sent, and items it ran would run again. However
+    it ended, its end counts against no restart intensity. */
+static void retire(sup_t *s, inst_t *in, const char *why)
+{
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    if (s->opts->verbose > 0)
+        say_info(s, "actor '%s' #%u (pid %d) retired after %llu items (%s): a fresh "
+                 "one takes its place", a->name, in->instance, (int)in->pid,
+                 (unsigned long long)in->stats[0], why);
+    in->retiring = false;
+    fold_stats(in);
+    in->state = I_WAITING;
+    in->respawn_at = now_ms();
+}
+
 /*  An instance died before finishing. Restart it, or end the run. */
 static void on_death(sup_t *s, inst_t *in, int status)
 {
@@ -286,6 +304,11 @@ static void on_death(sup_t *s, inst_t *in, int status)
     }
     if (!s->started) {
         died_before_start(s, in, why);
+        return;
+    }
+    if (in->retiring) { /* planned, between items: no strike, no restart */
+        in->node_lost = false;
+        retire(s, in, why);
         return;
     }
     bool with_node = in->node_lost;

@@ -66,6 +66,7 @@ typedef struct {
     int node;        /* where it runs: -1 the head, else an index in nodes */
     bool placed;     /* node says where (place() ran for it) */
     bool moving;     /* killed on purpose, to run on a node that joined late */
+    bool retiring;   /* said RETIRE (retire_after): stopped, its end no death */
     int prefer;      /* the node it moves to, or -1 */
     /* an exact actor that checkpoints (commit.c) */
     char *ckpt;        /* its last checkpoint's map, packed: its successor's */

@@ -1068,6 +1068,11 @@ int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
         int slot;
         if (kind == ENV_HELLO && env_hello_view(&root, &hello) == ENV_OK)
             on_hello(self, rid, (size_t)rid_len, &hello);
+        else if (kind == ENV_BYE && root.via.array.size == 2) {
+            /* read after its last ack: what it still holds was not taken */
+            if ((slot = slot_find_rid(self, rid, (size_t)rid_len)) >= 0)
+                chan_out_lost(self, self->slots[slot].name);
+        }
         else if (kind == ENV_ACK
                  && env_ack_view(&root, &credit, &ids, &cost) == ENV_OK) {
             /* an ack from no known consumer is stale: it was meant for

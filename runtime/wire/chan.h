@@ -251,5 +251,10 @@ int chan_in_ack(chan_in_t *self, uint64_t batch_id);
     when they are many); allocates nothing. Returns 0, or -1 with what was
     not sent still queued. */
 int chan_in_flush(chan_in_t *self);
+/*  Flushes the acks, then says BYE (envelope.h): this consumer takes
+    nothing more, and what it was sent since goes to the others. Its
+    socket keeps both for up to linger_ms after it is closed. 0, or -1
+    when they could not be queued. */
+int chan_in_bye(chan_in_t *self, int linger_ms);
 
 #endif

@@ -107,6 +107,17 @@ int chan_in_ack(chan_in_t *self, uint64_t batch_id)
     return 0;
 }
 
+int chan_in_bye(chan_in_t *self, int linger_ms)
+{
+    if (chan_in_flush(self) < 0)
+        return -1;
+    packbuf_t buf;
+    packbuf_init(&buf);
+    env_pack_bye(&buf.pk);
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    return zmq_send(self->sock, buf.data, buf.size, 0) < 0 ? -1 : 0;
+}
+
 int chan_in_flush(chan_in_t *self)
 {
     size_t sent = 0;

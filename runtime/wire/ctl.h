@@ -29,6 +29,10 @@ enum {
     CTL_COMMIT,     /* [COMMIT, out]: a sink whose checkpoints go to its
                        file (checkpoint.h) has committed `out` bytes of
                        its output file: copy them to stdout */
+    CTL_RETIRE,     /* [RETIRE, same counters as STATS]: it handled its
+                       retire_after items, everything they made is acked,
+                       and its inputs said BYE: stop it, and start a fresh
+                       one at once (no restart counted) */
     /* supervisor -> actor */
     CTL_CONFIG = 20, /* [CONFIG, map] */
     CTL_START,       /* [START]: every actor is bound; connect and run */

@@ -439,6 +439,13 @@ void env_pack_ack(msgpack_packer *pk, uint32_t credit, const uint64_t *ids,
     msgpack_pack_uint64(pk, cost_ns);
 }
 
+void env_pack_bye(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint8(pk, ENV_VERSION);
+    msgpack_pack_uint8(pk, ENV_BYE);
+}
+
 env_status_t env_ack_view(const msgpack_object *root, uint32_t *credit,
                           msgpack_object_array *ids, uint64_t *cost_ns)
 {

@@ -17,6 +17,7 @@
 #define ENV_BATCH 0
 #define ENV_HELLO 1
 #define ENV_ACK 2
+#define ENV_BYE 3
 
 /*  Bytes reserved in front of a batch for its header, written at the end when
     the group count is known: fixarray(6), version, kind, uint64 batch id,
@@ -120,5 +121,11 @@ void env_pack_ack(msgpack_packer *pk, uint32_t credit, const uint64_t *ids,
                   size_t nids, uint64_t cost_ns);
 env_status_t env_ack_view(const msgpack_object *root, uint32_t *credit,
                           msgpack_object_array *ids, uint64_t *cost_ns);
+
+/*  BYE, consumer to producer, after its last ACK: it takes nothing more
+    (a pool's worker retiring, maxtasksperchild), so what it was sent and
+    has not acknowledged goes to the others now. On the socket its acks
+    travel on, it comes after every one of them. */
+void env_pack_bye(msgpack_packer *pk);
 
 #endif

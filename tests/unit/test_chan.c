@@ -200,6 +200,37 @@ static void test_pipe(void)
     chan_out_destroy(&out);
 }
 
+/*  A consumer's BYE (a pool worker retiring) comes after its acks: what
+    it acked is done, what it held unacked goes to the others, once. */
+static void test_bye_hands_back_what_was_not_acked(void)
+{
+    acked_count = 0;
+    chan_out_t *out = producer("inproc://bye", false, 0);
+    chan_in_t *a = consumer("inproc://bye", "a.0", "a#0", 2);
+    chan_in_t *b = consumer("inproc://bye", "b.0", "b#0", 2);
+    settle(out);
+    for (uint64_t i = 0; i < 4; i++)
+        make_batch(out, i * 10);
+    settle(out);
+    uint64_t ida[8], idb[8], seqb[8], more[8], seqm[8];
+    int na = drain(a, ida, 8), nb = drain_seqs(b, idb, seqb, 8);
+    CHECK(na == 2 && nb == 2);
+    chan_in_ack(b, idb[0]); /* b took one, and goes */
+    b->credit_owed = 1;
+    CHECK(chan_in_bye(b, 0) == 0);
+    ack_all(a, ida, na);
+    settle(out);
+    CHECK(acked_count == 3);
+    int n2 = drain_seqs(a, more, seqm, 8);
+    CHECK(n2 == 1 && seqm[0] == seqb[1]); /* only the one b never acked */
+    ack_all(a, more, n2);
+    settle(out);
+    CHECK(acked_count == 4 && chan_out_idle(out));
+    chan_in_destroy(&a);
+    chan_in_destroy(&b);
+    chan_out_destroy(&out);
+}
+
 /*  A homed pipe: each batch goes to the home of its block, only there;
     a lost home's batches wait for its successor, never go to a sibling. */
 static void test_homed(void)
@@ -446,6 +477,7 @@ int main(void)
 {
     ctx = zmq_ctx_new();
     test_pipe();
+    test_bye_hands_back_what_was_not_acked();
     test_homed();
     test_broadcast();
     test_keyed();
