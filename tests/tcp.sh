@@ -44,11 +44,21 @@ expect_file_eq "squares over tcp: output exact" "$SCRATCH/out" "$SCRATCH/want"
 
 # workers of both middle stages killed while items flow: the killed
 # `work` instances are producers too, so `again` must follow them to
-# their new ports
-"$TROUPE" run --transport tcp "$SCRATCH/tcpwork.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+# their new ports. The numbers come from a fifo the test holds open, so
+# that the run is still going when they are killed, however slow the
+# machine (a fixed count could be over by the time the first line shows)
+mkfifo "$SCRATCH/numbers.fifo"
+sed -e 's/^    module = seq$/    module = jsonl_in/' \
+    -e "s|^        count = 400000$|        file = $SCRATCH/numbers.fifo|" \
+    "$SCRATCH/tcpwork.zpl" > "$SCRATCH/tcpfifo.zpl"
+"$TROUPE" run --transport tcp "$SCRATCH/tcpfifo.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!
-for _ in $(seq 200); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
+exec 4<> "$SCRATCH/numbers.fifo" # read-write: never blocks, even if the run fails first
+timeout 120 seq 0 199999 >&4
+for _ in $(seq 600); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
 files=$(ls "$XDG_RUNTIME_DIR"/troupe-*/ 2> /dev/null | tr '\n' ' ')
+grep -q "pipeline = tcpwork" "$SCRATCH/tcpfifo.zpl" && grep -q "jsonl_in" "$SCRATCH/tcpfifo.zpl" \
+    || fail "tcp: the fifo-fed copy of tcpwork.zpl was not made"
 expect_eq "tcp: the run directory holds only the control socket, the CURVE allowlist, what troupe top reads, the sink's checkpoints and the item slots (no data socket; the sink writes the stdout file itself)" \
     "$files" "allow ckpt-3-0 ctl info items stats "
 kills=0
@@ -57,6 +67,8 @@ for victim in $(pgrep -f "^troupe: tcpwork/work#" | head -2) \
     kill -KILL "$victim" && kills=$((kills + 1))
     sleep 0.1
 done
+timeout 120 seq 200000 399999 >&4
+exec 4>&-
 wait $sup
 expect_eq "killed workers over tcp: exit code" "$?" 0
 expect_eq "killed workers over tcp: three were killed" "$kills" 3
