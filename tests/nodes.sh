@@ -151,6 +151,33 @@ wait $n2
 rm -rf "$XDG_RUNTIME_DIR"/troupe-node-*
 expect_nothing_left nodemany "a node of 14 instances lost"
 
+# --- a node asked to leave (SIGTERM) mid-run: a drain, not a loss ----------
+# its workers hand on what they took and start elsewhere; the node leaves
+# with exit 0; no restart counted, nothing lost, output exact
+map_pipeline nodedrain 400000 4
+port=$(free_port)
+"$TROUPE" run --listen "tcp://127.0.0.1:$port" --insecure --nodes 2 --wait 20 \
+    --stats "$SCRATCH/drain.json" "$SCRATCH/nodedrain.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+head=$!
+start_nodes "$port"
+for _ in $(seq 300); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done
+sleep 0.2
+kill -TERM $n1
+wait $n1
+expect_eq "a node asked to leave: it exits 0 once its work has moved" "$?" 0
+wait $head
+expect_eq "a node asked to leave: the run's exit code" "$?" 0
+squares 400000 > "$SCRATCH/want"
+expect_file_eq "a node asked to leave: output exact" "$SCRATCH/out" "$SCRATCH/want"
+expect_contains "a node asked to leave: the head says so" "$SCRATCH/err" "node 'n1' leaves"
+expect_contains "a node asked to leave: the node says so" "$SCRATCH/n1.err" "left the run"
+expect_eq "a node asked to leave: not a loss" "$(grep -c "node 'n1' lost" "$SCRATCH/err")" 0
+expect_eq "a node asked to leave: no restart counted" \
+    "$(/usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"]))' "$SCRATCH/drain.json")" 0
+wait $n2
+expect_eq "a node asked to leave: the other node exits 0" "$?" 0
+expect_nothing_left nodedrain "a node asked to leave"
+
 # --- a node holding stateful instances lost: their state comes back ------
 # count x2 is a worker (in and out), so it is placed on the node; when the
 # node dies each count resumes, on the head, from the last checkpoint it

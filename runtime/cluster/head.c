@@ -180,6 +180,15 @@ static void node_lost(head_t *h, int k, const char *why)
     h->ev.lost(h->ev.arg, k, why);
 }
 
+void head_release(head_t *h, int k)
+{
+    head_node_t *nd = &h->nodes[k];
+    if (!nd->alive)
+        return;
+    nodelink_send_kind(h->sock, nd->id, nd->idlen, NODE_BYE);
+    nd->alive = false; /* gone, and not lost: no event */
+}
+
 int head_spawn(head_t *h, int k, const char *rid, const char *title)
 {
     head_node_t *nd = &h->nodes[k];
@@ -389,6 +398,12 @@ static void on_node_message(head_t *h, const unsigned char *id, size_t idlen, zm
     if (k < 0 || !h->nodes[k].alive) /* a lost node stays lost */
         return;
     h->nodes[k].last_seen = now_ms();
+    if (kind == NODE_DRAIN && !h->nodes[k].draining) {
+        h->nodes[k].draining = true;
+        if (h->ev.drain)
+            h->ev.drain(h->ev.arg, k);
+        return;
+    }
     if (nv < 3 || v[1].type != MSGPACK_OBJECT_STR)
         return;
     const char *rid = v[1].via.str.ptr;

@@ -31,6 +31,7 @@ typedef struct {
     unsigned cores;
     int pid;
     bool alive;     /* false once lost: it never comes back */
+    bool draining;  /* it asked to leave: nothing new is placed there */
     uint64_t last_seen;
 } head_node_t;
 
@@ -48,6 +49,9 @@ typedef struct {
                     size_t len);
     /*  Instance `rid`'s process on node k ended (pid; waitpid's status). */
     void (*exited)(void *arg, int k, const char *rid, size_t ridlen, pid_t pid, int status);
+    /*  Node k asked to leave (troupe node got SIGTERM): its work is to
+        move elsewhere, then head_release lets it go. */
+    void (*drain)(void *arg, int k);
     /*  A `troupe top --head` asked for snapshots (its routing id). */
     void (*watcher)(void *arg, const void *id, size_t idlen);
 } head_events_t;
@@ -88,6 +92,9 @@ int head_alive(const head_t *self);
 /*  To instance `rid` on node k: start it (title: its process title),
     signal it, or relay a control message to it. -1 when the node is gone. */
 int head_spawn(head_t *self, int k, const char *rid, const char *title);
+/*  A drained node, its work all moved, is let go: BYE, and it is no longer
+    one of the run's (not a loss). */
+void head_release(head_t *self, int k);
 void head_signal(head_t *self, int k, const char *rid, int sig);
 int head_relay(head_t *self, int k, const char *rid, const msgpack_sbuffer *sb);
 /*  A message of `kind` with one binary part to a peer by its routing id

@@ -52,9 +52,15 @@ typedef struct {
     child_t *kids;
     int nkids, cap;
     bool heard;          /* the head has said something */
+    bool draining;       /* SIGTERM: it asked the head to move its work */
+    uint64_t drain_until;
     uint64_t last_head;  /* when it last did */
     uint64_t next_beat;
 } node_t;
+
+/*  How long a node that was asked to leave (SIGTERM) waits for the head
+    to move its work before it stops its actors itself. */
+#define NODE_DRAIN_MS 30000
 
 static void node_say(node_t *n, log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -380,6 +386,107 @@ static void cleanup(node_t *n)
     free(n->kids);
 }
 
+/*  HELLO to the head: name, cores, pid. */
+static void say_hello(node_t *n)
+{
+    long cores = n->opts->cores ? (long)n->opts->cores : sysconf(_SC_NPROCESSORS_ONLN);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, NODE_HELLO);
+    ctl_pack_str(&pk, n->name);
+    msgpack_pack_long(&pk, cores > 0 ? cores : 1);
+    msgpack_pack_int(&pk, (int)getpid());
+    ctl_send(n->head, NULL, 0, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/*  A signal: the first SIGTERM, once the head is there, asks to leave
+    (DRAIN: the head moves this node's work elsewhere, then says BYE, and
+    the node exits 0), for at most NODE_DRAIN_MS; any other signal, a
+    second SIGTERM, or a drain past its time stops the node at once.
+    Returns -1 to go on, or the exit code. */
+static int on_signal(node_t *n, int sig)
+{
+    if (sig == SIGTERM && n->heard && !n->draining) {
+        n->draining = true;
+        n->drain_until = now_ms() + NODE_DRAIN_MS;
+        nodelink_send_kind(n->head, NULL, 0, NODE_DRAIN);
+        node_say(n, LOG_WARNING, "Terminated: leaving the run: the head moves the work of "
+                 "its %d actor process(es) elsewhere (again to stop now)", n->nkids);
+        return -1;
+    }
+    node_say(n, LOG_WARNING, "%s: stopping %d actor process(es)", strsignal(sig), n->nkids);
+    return 128 + sig;
+}
+
+/*  The bounds of a turn: a drain past its time, a head never reached or
+    lost. Returns -1 to go on, or the exit code. */
+static int check_head(node_t *n)
+{
+    uint64_t now = now_ms();
+    if (now >= n->next_beat) {
+        nodelink_send_kind(n->head, NULL, 0, NODE_BEAT);
+        n->next_beat = now + NODE_BEAT_MS;
+    }
+    if (n->draining && now >= n->drain_until) {
+        node_say(n, LOG_WARNING, "leaving took longer than %d s: stopping %d actor "
+                 "process(es)", NODE_DRAIN_MS / 1000, n->nkids);
+        return 128 + SIGTERM;
+    }
+    /* before the head's first word, it may not be up yet: wait longer */
+    const node_opts_t *opts = n->opts;
+    uint64_t limit = n->heard             ? NODE_HEAD_LOST_MS
+                     : opts->first_wait > 0 ? (uint64_t)(opts->first_wait * 1000)
+                                            : 30000;
+    if (now - n->last_head <= limit)
+        return -1;
+    if (!n->heard) /* never a word: not a head lost, one never reached */
+        node_say(n, LOG_WARNING, "could not reach the head at %s: no answer in %.1f s (is "
+                 "it running, with --listen at this address and port? does its --allow "
+                 "hold this node's key, or both run --insecure?); exiting", opts->head,
+                 (double)(now - n->last_head) / 1000.0);
+    else
+        node_say(n, LOG_WARNING, "lost the head at %s (no word for %.1f s): stopping %d actor "
+                 "process(es) and exiting", opts->head,
+                 (double)(now - n->last_head) / 1000.0, n->nkids);
+    return 1;
+}
+
+/*  One turn of the node's loop: -1 to go on, or the exit code. */
+static int node_turn(node_t *n)
+{
+    zmq_pollitem_t items[4] = {
+        { .socket = n->ctl, .events = ZMQ_POLLIN },
+        { .socket = n->head, .events = ZMQ_POLLIN },
+        { .fd = n->sigfd, .events = ZMQ_POLLIN },
+        { .socket = n->headmon, .events = ZMQ_POLLIN },
+    };
+    if (zmq_poll(items, n->headmon ? 4 : 3, 100) < 0 && errno != EINTR)
+        return 1;
+    if (n->headmon && (items[3].revents & ZMQ_POLLIN) && head_refused(n))
+        return 1;
+    if (items[0].revents & ZMQ_POLLIN)
+        from_actors(n);
+    if ((items[1].revents & ZMQ_POLLIN) && from_head(n)) {
+        if (n->opts->verbose > 0 || n->draining)
+            node_say(n, LOG_INFO, n->draining ? "left the run: its work moved elsewhere"
+                                              : "the head's run is over");
+        return 0;
+    }
+    struct signalfd_siginfo si;
+    int sig = 0, rc;
+    while (read(n->sigfd, &si, sizeof si) == sizeof si)
+        if (si.ssi_signo != SIGCHLD)
+            sig = (int)si.ssi_signo;
+    reap(n);
+    if (sig && (rc = on_signal(n, sig)) >= 0)
+        return rc;
+    return check_head(n);
+}
+
 int node_run(const node_opts_t *opts)
 {
     node_t node;
@@ -393,82 +500,14 @@ int node_run(const node_opts_t *opts)
         snprintf(n->name, sizeof n->name, "node");
     signal(SIGPIPE, SIG_IGN);
     int rc = 1;
-    if (setup(n) < 0)
-        goto done;
-    long cores = opts->cores ? (long)opts->cores : sysconf(_SC_NPROCESSORS_ONLN);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 4);
-    msgpack_pack_int(&pk, NODE_HELLO);
-    ctl_pack_str(&pk, n->name);
-    msgpack_pack_long(&pk, cores > 0 ? cores : 1);
-    msgpack_pack_int(&pk, (int)getpid());
-    ctl_send(n->head, NULL, 0, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    /* a head started after the node is fine: the DEALER connects when it can */
-    n->last_head = now_ms();
-    n->next_beat = n->last_head + NODE_BEAT_MS;
-    for (;;) {
-        zmq_pollitem_t items[4] = {
-            { .socket = n->ctl, .events = ZMQ_POLLIN },
-            { .socket = n->head, .events = ZMQ_POLLIN },
-            { .fd = n->sigfd, .events = ZMQ_POLLIN },
-            { .socket = n->headmon, .events = ZMQ_POLLIN },
-        };
-        if (zmq_poll(items, n->headmon ? 4 : 3, 100) < 0 && errno != EINTR)
-            break;
-        if (n->headmon && (items[3].revents & ZMQ_POLLIN) && head_refused(n)) {
-            rc = 1;
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN)
-            from_actors(n);
-        if ((items[1].revents & ZMQ_POLLIN) && from_head(n)) {
-            if (opts->verbose > 0)
-                node_say(n, LOG_INFO, "the head's run is over");
-            rc = 0;
-            break;
-        }
-        struct signalfd_siginfo si;
-        int sig = 0;
-        while (read(n->sigfd, &si, sizeof si) == sizeof si)
-            if (si.ssi_signo != SIGCHLD)
-                sig = (int)si.ssi_signo;
-        reap(n);
-        if (sig) {
-            node_say(n, LOG_WARNING, "%s: stopping %d actor process(es)", strsignal(sig), n->nkids);
-            rc = 128 + sig;
-            break;
-        }
-        uint64_t now = now_ms();
-        if (now >= n->next_beat) {
-            nodelink_send_kind(n->head, NULL, 0, NODE_BEAT);
-            n->next_beat = now + NODE_BEAT_MS;
-        }
-        /* before the head's first word, it may not be up yet: wait longer */
-        uint64_t limit = n->heard             ? NODE_HEAD_LOST_MS
-                         : opts->first_wait > 0 ? (uint64_t)(opts->first_wait * 1000)
-                                                : 30000;
-        if (now - n->last_head > limit && !n->heard) {
-            /* never a word: not a head lost, one never reached */
-            node_say(n, LOG_WARNING, "could not reach the head at %s: no answer in %.1f s (is "
-                     "it running, with --listen at this address and port? does its --allow "
-                     "hold this node's key, or both run --insecure?); exiting", opts->head,
-                     (double)(now - n->last_head) / 1000.0);
-            rc = 1;
-            break;
-        }
-        if (now - n->last_head > limit) {
-            node_say(n, LOG_WARNING, "lost the head at %s (no word for %.1f s): stopping %d actor "
-                     "process(es) and exiting", opts->head,
-                     (double)(now - n->last_head) / 1000.0, n->nkids);
-            rc = 1;
-            break;
-        }
+    if (setup(n) == 0) {
+        say_hello(n);
+        /* a head started after the node is fine: the DEALER connects when it can */
+        n->last_head = now_ms();
+        n->next_beat = n->last_head + NODE_BEAT_MS;
+        while ((rc = node_turn(n)) < 0)
+            ;
     }
-done:
     cleanup(n);
     return rc;
 }

@@ -96,6 +96,7 @@ static void handle_control(host_t *h)
         switch (kind) {
         case CTL_INPUT_END: h->input_end = true; break;
         case CTL_DRAIN: h->source_done = true; break;
+        case CTL_RETIRE_NOW: h->retiring = h->ctx.nins > 0; break;
         case CTL_STOP: h->stop = true; break;
         case CTL_PEER_LOST: peer_lost(h, arg); break;
         case CTL_PEER_BACK: peer_back(h, arg, arg2); break;

@@ -50,7 +50,7 @@ void place(sup_t *s, inst_t *in)
     in->placed = false; /* not counted while it is being placed */
     if (s->head && !a->external && !a->exe && node_worker(a)) {
         const head_node_t *p = head_node(s->head, prefer);
-        if (p && p->alive)
+        if (p && p->alive && !p->draining)
             in->node = prefer; /* moves to a node that joined late */
         else {
             unsigned load[MAX_NODES + 1];
@@ -59,7 +59,7 @@ void place(sup_t *s, inst_t *in)
             for (int k = 0; k < head_nnodes(s->head); k++) {
                 const head_node_t *nd = head_node(s->head, k);
                 double score = (double)(load[k + 1] + 1) / nd->cores;
-                if (nd->alive && score < best) {
+                if (nd->alive && !nd->draining && score < best) {
                     best = score;
                     in->node = k;
                 }

@@ -254,6 +254,8 @@ static void summary(sup_t *s)
 
 /* ==== the loop ======================================================================== */
 
+static void release_drained(sup_t *s);
+
 static void check_time(sup_t *s)
 {
     uint64_t now = now_ms();
@@ -268,6 +270,7 @@ static void check_time(sup_t *s)
     head_tick(s->head);
     if (s->killing)
         return;
+    release_drained(s);
     for (int i = 0; i < s->ninsts; i++) {
         inst_t *in = &s->insts[i];
         if (in->state == I_WAITING) {
@@ -353,6 +356,53 @@ static void head_lost(void *arg, int k, const char *why)
     }
 }
 
+/*  Node k leaves (troupe node got SIGTERM): nothing new goes there
+    (placement.c); each worker that takes input and keeps no state hands
+    on what it took and retires (CTL_RETIRE_NOW: its successor starts
+    elsewhere at once, nothing run twice); any other instance there dies
+    as with its node (a stateful one resumes from its checkpoint). None
+    counts as a crash. Once none is left there, release_drained lets the
+    node go. */
+static void head_drain(void *arg, int k)
+{
+    sup_t *s = arg;
+    int n = 0;
+    for (int i = 0; i < s->ninsts; i++) {
+        inst_t *in = &s->insts[i];
+        if (in->node != k || !instance_alive(in))
+            continue;
+        const plan_actor_t *a = &s->plan->actors[in->actor];
+        n++;
+        if (in->state == I_RUNNING && a->ninputs > 0 && !a->stateful && !a->external)
+            send_kind(s, in, CTL_RETIRE_NOW);
+        else {
+            in->node_lost = true;
+            signal_instance(s, in, SIGKILL);
+        }
+    }
+    say_warn(s, "node '%s' leaves (it was asked to): its %d instance(s) hand on their "
+             "work and start elsewhere", head_node(s->head, k)->name, n);
+}
+
+/*  A draining node none of whose instances is left: BYE. */
+static void release_drained(sup_t *s)
+{
+    for (int k = 0; s->head && k < head_nnodes(s->head); k++) {
+        const head_node_t *nd = head_node(s->head, k);
+        if (!nd->alive || !nd->draining)
+            continue;
+        bool busy = false;
+        for (int i = 0; i < s->ninsts && !busy; i++)
+            busy = s->insts[i].node == k && instance_alive(&s->insts[i]);
+        if (!busy) {
+            if (s->opts->verbose >= 0)
+                say_info(s, "node '%s' has left: its work moved, no restart counted",
+                         nd->name);
+            head_release(s->head, k);
+        }
+    }
+}
+
 /*  An instance of node k's, or NULL: a node speaks only for its own. */
 static inst_t *node_inst(sup_t *s, int k, const char *rid, size_t ridlen)
 {
@@ -426,6 +476,7 @@ static int open_head(sup_t *s)
                          .lost = head_lost,
                          .relayed = head_relayed,
                          .exited = head_exited,
+                         .drain = head_drain,
                          .watcher = head_watcher };
     char why[600];
     if (!(s->head = head_open(&o, &ev, why, sizeof why))) {

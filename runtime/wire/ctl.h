@@ -50,8 +50,10 @@ enum {
                         process to kill */
     CTL_CHECKPOINTED, /* [CHECKPOINTED, seq]: checkpoint seq is kept; the
                         items it covers may be acknowledged */
-    CTL_POISON       /* [POISON, origin, item, text]: that item kills its
+    CTL_POISON,      /* [POISON, origin, item, text]: that item kills its
                         worker: fail it without calling the module */
+    CTL_RETIRE_NOW   /* [RETIRE_NOW]: take nothing more, hand on what is
+                        taken, then RETIRE (its node is leaving) */
 };
 
 /*  CONFIG's "log": how a module's own lines (troupe_log, troupe_warn) go

@@ -18,6 +18,8 @@ enum {
     NODE_RELAY,      /* [RELAY, rid, body]: both ways, a control message
                         from or to the actor whose routing id is rid */
     NODE_EXITED,     /* [EXITED, rid, pid, status]: a waitpid status */
+    NODE_DRAIN,      /* [DRAIN]: the node was asked to leave (SIGTERM): move
+                        its work elsewhere, then say BYE */
     /* troupe top --head -> head */
     NODE_WATCH = 50, /* [WATCH]: send me snapshots; said every second */
     /* head -> node */
