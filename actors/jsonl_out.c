@@ -58,6 +58,51 @@ static int digits_needed(double x)
 
 /*  A new jansson value for `v` (the caller owns it), or NULL after
     troupe_fail has said why. *digits grows to what its reals need. */
+static json_t *to_json(troupe_ctx_t *ctx, const msgpack_object *v, int depth, int *digits);
+
+static json_t *array_to_json(troupe_ctx_t *ctx, const msgpack_object_array *a, int depth,
+                             int *digits)
+{
+    json_t *j = json_array();
+    for (uint32_t i = 0; j && i < a->size; i++) {
+        json_t *e = to_json(ctx, &a->ptr[i], depth + 1, digits);
+        if (!e || json_array_append_new(j, e)) {
+            json_decref(j);
+            return NULL;
+        }
+    }
+    if (!j && !troupe_failed(ctx))
+        troupe_fail(ctx, "out of memory");
+    return j;
+}
+
+static json_t *map_to_json(troupe_ctx_t *ctx, const msgpack_object_map *m, int depth,
+                           int *digits)
+{
+    json_t *j = json_object();
+    for (uint32_t i = 0; j && i < m->size; i++) {
+        const msgpack_object_kv *kv = &m->ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR) {
+            char key[64];
+            troupe_format(&kv->key, key, sizeof key);
+            troupe_fail(ctx, "a map key that is not a string (%s) has no JSON form", key);
+            json_decref(j);
+            return NULL;
+        }
+        json_t *e = to_json(ctx, &kv->val, depth + 1, digits);
+        /* json_object_setn_new refuses a key that is not UTF-8 */
+        if (!e || json_object_setn_new(j, kv->key.via.str.ptr, kv->key.via.str.size, e)) {
+            if (e && !troupe_failed(ctx))
+                troupe_fail(ctx, "a map key that is not UTF-8 has no JSON form");
+            json_decref(j);
+            return NULL;
+        }
+    }
+    if (!j && !troupe_failed(ctx))
+        troupe_fail(ctx, "out of memory");
+    return j;
+}
+
 static json_t *to_json(troupe_ctx_t *ctx, const msgpack_object *v, int depth, int *digits)
 {
     if (depth > MAX_DEPTH) {
@@ -109,38 +154,9 @@ static json_t *to_json(troupe_ctx_t *ctx, const msgpack_object *v, int depth, in
         troupe_fail(ctx, "a msgpack ext value (type %d) has no JSON form", v->via.ext.type);
         return NULL;
     case MSGPACK_OBJECT_ARRAY:
-        if (!(j = json_array()))
-            break;
-        for (uint32_t i = 0; i < v->via.array.size; i++) {
-            json_t *e = to_json(ctx, &v->via.array.ptr[i], depth + 1, digits);
-            if (!e || json_array_append_new(j, e)) {
-                json_decref(j);
-                return NULL;
-            }
-        }
-        break;
+        return array_to_json(ctx, &v->via.array, depth, digits);
     case MSGPACK_OBJECT_MAP:
-        if (!(j = json_object()))
-            break;
-        for (uint32_t i = 0; i < v->via.map.size; i++) {
-            const msgpack_object_kv *kv = &v->via.map.ptr[i];
-            if (kv->key.type != MSGPACK_OBJECT_STR) {
-                char key[64];
-                troupe_format(&kv->key, key, sizeof key);
-                troupe_fail(ctx, "a map key that is not a string (%s) has no JSON form", key);
-                json_decref(j);
-                return NULL;
-            }
-            json_t *e = to_json(ctx, &kv->val, depth + 1, digits);
-            /* json_object_setn_new refuses a key that is not UTF-8 */
-            if (!e || json_object_setn_new(j, kv->key.via.str.ptr, kv->key.via.str.size, e)) {
-                if (e && !troupe_failed(ctx))
-                    troupe_fail(ctx, "a map key that is not UTF-8 has no JSON form");
-                json_decref(j);
-                return NULL;
-            }
-        }
-        break;
+        return map_to_json(ctx, &v->via.map, depth, digits);
     }
     if (!j && !troupe_failed(ctx))
         troupe_fail(ctx, "out of memory");
