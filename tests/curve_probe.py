@@ -148,16 +148,24 @@ def sniff(marker, out, command):
     pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
     port = pull.bind_to_random_port("tcp://127.0.0.1")
     push.connect(f"tcp://127.0.0.1:{port}")
-    push.send(b"control " + marker)
+    control_msg = b"control " + marker
+    push.send(control_msg)
     pull.recv()
     push.close(linger=1000)
     pull.close(linger=0)
     ctx.term()
-    time.sleep(0.3)
+    # the capture thread reads what the kernel kept for it as it can: on a
+    # loaded machine well after the frames went by. Wait until it has read
+    # the control's (or 20 s), and tell the run's frames from the
+    # control's by what they hold, not by when they were read
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(
+            control_msg in f for t, f in list(cap.frames) if t >= t_control):
+        time.sleep(0.05)
     cap.stop = True
     cap.join()
-    run = [f for t, f in cap.frames if t < t_control]
-    control = [f for t, f in cap.frames if t >= t_control]
+    run = [f for t, f in cap.frames if control_msg not in f]
+    control = [f for t, f in cap.frames if control_msg in f]
     print(f"run-frames {len(run)}")
     print(f"run-marker {sum(marker in f for f in run)}")
     print(f"control-marker {sum(marker in f for f in control)}")
