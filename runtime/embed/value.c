@@ -11,23 +11,101 @@
 #include "base/error.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-/*  One allocation holds the struct and the packed bytes after it, and for
-    an array or a map the zone that holds the view's arrays and maps after
-    those (aligned); a scalar's or a string's view needs no zone, so that
-    an integer costs one 48-byte block where it cost 160 bytes in three.
-    Strings in the view point into `data`, so they cost nothing more. */
+/*  A value is its view (root) and its packed bytes; strings in the view
+    point into the bytes, so they cost nothing more. Three kinds:
+    - a slot: a scalar or a string of up to SLOT_BYTES packed bytes (an
+      integer of 32 bits, nil, a bool, a string of up to 5 bytes): 32
+      bytes from a slab of such slots, no malloc header;
+    - on the heap: one allocation holds the struct and the bytes;
+    - zoned: on the heap, and for an array or a map the zone that holds
+      the view's arrays and maps follows the bytes (aligned).
+    Only arrays and maps need a zone: an integer costs a 32-byte slot
+    where it cost 160 bytes in three blocks (issue 17). */
+enum { KIND_HEAP, KIND_ZONED, KIND_SLOT };
+
 struct troupe_value {
     msgpack_object root;
-    uint32_t size;
-    bool zoned; /* a zone follows the bytes */
-    char data[];
+    uint8_t kind;
+    uint8_t head[4]; /* heap: the size (native order); a slot: its size, then its bytes */
+    char data[];     /* heap: the bytes */
 };
 
 #define VALUE_HEAD offsetof(struct troupe_value, data)
+#define SLOT_SIZE 32
+#define SLOT_BYTES (SLOT_SIZE - offsetof(struct troupe_value, head) - 1)
+_Static_assert(sizeof(struct troupe_value) <= SLOT_SIZE, "a value's head fits a slot");
+
+static size_t vsize(const troupe_value_t *v)
+{
+    if (v->kind == KIND_SLOT)
+        return v->head[0];
+    uint32_t size;
+    memcpy(&size, v->head, sizeof size);
+    return size;
+}
+
+static char *vdata(troupe_value_t *v)
+{
+    return v->kind == KIND_SLOT ? (char *)v->head + 1 : v->data;
+}
+
+/* ---- the slab of small values ----------------------------------------------- */
+
+/*  Slots come from chunks of SLAB_SLOTS, kept for the program's life (the
+    first slot of each links the chunks, so that they stay reachable);
+    a freed slot goes on the free list. One mutex: values are made and
+    freed by any thread. */
+#define SLAB_SLOTS 2048
+
+typedef union slot {
+    union slot *next;
+    char bytes[SLOT_SIZE];
+} slot_t;
+
+static struct {
+    pthread_mutex_t mu;
+    slot_t *free, *chunks;
+} slab = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL };
+
+static troupe_value_t *slot_new(void)
+{
+    pthread_mutex_lock(&slab.mu);
+    if (!slab.free) {
+        slot_t *chunk = malloc((SLAB_SLOTS + 1) * sizeof *chunk);
+        if (chunk) {
+            chunk[0].next = slab.chunks;
+            slab.chunks = chunk;
+            for (int i = SLAB_SLOTS; i >= 1; i--) {
+                chunk[i].next = slab.free;
+                slab.free = &chunk[i];
+            }
+        }
+    }
+    slot_t *s = slab.free;
+    if (s)
+        slab.free = s->next;
+    pthread_mutex_unlock(&slab.mu);
+    return (troupe_value_t *)(void *)s;
+}
+
+/*  Gives v's memory back (not its zone's). */
+static void value_release(troupe_value_t *v)
+{
+    if (v->kind != KIND_SLOT) {
+        free(v);
+        return;
+    }
+    slot_t *s = (slot_t *)(void *)v;
+    pthread_mutex_lock(&slab.mu);
+    s->next = slab.free;
+    slab.free = s;
+    pthread_mutex_unlock(&slab.mu);
+}
 
 /*  Where v's zone is, past its bytes. */
 static size_t zone_at(size_t size)
@@ -38,7 +116,7 @@ static size_t zone_at(size_t size)
 
 static msgpack_zone *zone_of(troupe_value_t *v)
 {
-    return (msgpack_zone *)(void *)((char *)v + zone_at(v->size));
+    return (msgpack_zone *)(void *)((char *)v + zone_at(vsize(v)));
 }
 
 /*  How many bytes a value of `size` packed bytes takes, its zone
@@ -71,32 +149,35 @@ static void *fail_errno(int err, const char *what)
     a container. v is freed on failure. */
 static troupe_value_t *value_decode(troupe_value_t *v)
 {
-    v->zoned = is_container((uint8_t)v->data[0]);
+    size_t size = vsize(v);
+    const char *data = vdata(v);
+    if (v->kind != KIND_SLOT && is_container((uint8_t)data[0]))
+        v->kind = KIND_ZONED;
     /* a scalar or a string is decoded without a zone: msgpack-c allocates
        only for arrays and maps, and a zone of nothing (zeroed) proves it
        did not */
     msgpack_zone none, *zone = &none;
     memset(&none, 0, sizeof none);
-    if (v->zoned) {
+    if (v->kind == KIND_ZONED) {
         zone = zone_of(v);
-        size_t chunk = v->size < ZONE_CAP / sizeof(msgpack_object)
-                           ? v->size * sizeof(msgpack_object)
+        size_t chunk = size < ZONE_CAP / sizeof(msgpack_object)
+                           ? size * sizeof(msgpack_object)
                            : ZONE_CAP;
         if (!msgpack_zone_init(zone, chunk)) {
-            free(v);
+            value_release(v);
             return fail_errno(ENOMEM, "out of memory");
         }
     }
     /* env_decode checks the structure before msgpack-c allocates anything,
        and refuses anything but exactly one value */
-    env_status_t st = env_decode(v->data, v->size, zone, &v->root);
+    env_status_t st = env_decode(data, size, zone, &v->root);
     bool used_none = none.chunk_list.head != NULL;
     if (used_none) /* never, for what is not a container: a chunk to free */
         msgpack_zone_destroy(&none);
     if (st != ENV_OK || used_none) {
-        if (v->zoned)
+        if (v->kind == KIND_ZONED)
             msgpack_zone_destroy(zone);
-        free(v);
+        value_release(v);
         return fail_errno(EINVAL, "not one msgpack value (malformed, truncated, "
                                   "followed by more bytes, or nested over 32 deep)");
     }
@@ -176,8 +257,20 @@ static troupe_value_t *builder_finish(builder_t *b)
         free(b->buf);
         return fail_errno(EINVAL, "a value of 4 GB or more");
     }
+    bool container = is_container((uint8_t)b->buf[VALUE_HEAD]);
+    if (!container && b->len <= SLOT_BYTES) { /* small: a slot of the slab */
+        troupe_value_t *v = slot_new();
+        if (v) {
+            v->kind = KIND_SLOT;
+            v->head[0] = (uint8_t)b->len;
+            memcpy(v->head + 1, b->buf + VALUE_HEAD, b->len);
+        }
+        free(b->buf);
+        b->buf = NULL;
+        return v ? value_decode(v) : fail_errno(ENOMEM, "out of memory");
+    }
     /* to its size: shrunk, or grown by the room of a container's zone */
-    size_t want = value_bytes(b->len, is_container((uint8_t)b->buf[VALUE_HEAD]));
+    size_t want = value_bytes(b->len, container);
     if (want > VALUE_HEAD + b->room || VALUE_HEAD + b->room - want >= 32) {
         char *p = realloc(b->buf, want);
         if (p)
@@ -188,7 +281,9 @@ static troupe_value_t *builder_finish(builder_t *b)
         } /* a failed shrink keeps the larger block: still correct */
     }
     troupe_value_t *v = (troupe_value_t *)b->buf;
-    v->size = (uint32_t)b->len;
+    uint32_t size = (uint32_t)b->len;
+    v->kind = KIND_HEAP;
+    memcpy(v->head, &size, sizeof size);
     b->buf = NULL;
     return value_decode(v);
 }
@@ -353,11 +448,21 @@ troupe_value_t *troupe_value_packed(const void *data, size_t size)
         return NULL;
     if (size == 0)
         return fail_errno(EINVAL, "not one msgpack value (no bytes)");
-    troupe_value_t *v = malloc(value_bytes(size, is_container(*(const uint8_t *)data)));
+    bool container = is_container(*(const uint8_t *)data);
+    troupe_value_t *v = !container && size <= SLOT_BYTES ? slot_new()
+                                                          : malloc(value_bytes(size, container));
     if (!v)
         return fail_errno(ENOMEM, "out of memory");
-    memcpy(v->data, data, size);
-    v->size = (uint32_t)size;
+    if (!container && size <= SLOT_BYTES) {
+        v->kind = KIND_SLOT;
+        v->head[0] = (uint8_t)size;
+    }
+    else {
+        uint32_t size32 = (uint32_t)size;
+        v->kind = KIND_HEAP;
+        memcpy(v->head, &size32, sizeof size32);
+    }
+    memcpy(vdata(v), data, size);
     return value_decode(v);
 }
 
@@ -392,8 +497,8 @@ const msgpack_object *troupe_value_get(const troupe_value_t *v)
 const void *troupe_value_data(const troupe_value_t *v, size_t *size)
 {
     if (size)
-        *size = v ? v->size : 0;
-    return v ? v->data : NULL;
+        *size = v ? vsize(v) : 0;
+    return v ? vdata((troupe_value_t *)v) : NULL;
 }
 
 bool troupe_value_as_int(const troupe_value_t *v, int64_t *out)
@@ -483,9 +588,9 @@ void troupe_value_destroy(troupe_value_t **v_p)
 {
     if (!v_p || !*v_p)
         return;
-    if ((*v_p)->zoned)
+    if ((*v_p)->kind == KIND_ZONED)
         msgpack_zone_destroy(zone_of(*v_p));
-    free(*v_p);
+    value_release(*v_p);
     *v_p = NULL;
 }
 
