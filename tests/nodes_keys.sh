@@ -124,4 +124,35 @@ ip netns exec "$H" "$TROUPE" run --listen $EP "$SCRATCH/keyed.zpl" > /dev/null \
 expect_eq "no keys off loopback: refused" "$?" 2
 expect_contains "no keys off loopback: says why" "$SCRATCH/err" "--insecure"
 expect_eq "no actor process left" "$(actor_pids keyed)" ""
+# --- a keyed node with a /tmp of its own, its head SIGKILLed mid-run --------
+# its actors, not seeing the head's allowlist folder, write their own there;
+# the node, losing the head, kills and reaps them and removes what they
+# could not: nothing of troupe's is left in its /tmp (issue 18)
+mkdir -p "$SCRATCH/n2tmp"
+map_pipeline keyedtmp 3000000 4
+ip netns exec "$H" "$TROUPE" run --listen $EP --key "$K/head_secret" --allow "$K/nodes" \
+    --nodes 1 --wait 20 "$SCRATCH/keyedtmp.zpl" > "$SCRATCH/out2" 2> "$SCRATCH/err2" &
+head=$!
+# (its keys from the environment: the files are under the /tmp it no
+# longer sees)
+z85() { sed -n "s/^ *$1 = \"\(.*\)\"\$/\1/p" "$2"; }
+TROUPE_NODE_SECRET=$(z85 secret-key "$K/n2_secret") TROUPE_HEAD_PUBLIC=$(z85 public-key "$K/head") \
+    ip netns exec "${tag}n2" unshare -m sh -c 'mount --bind "$1" /tmp && shift && exec "$@"' \
+    sh "$SCRATCH/n2tmp" "$TROUPE" node --head $EP --name n2 --cores 2 --keys-from-env \
+    2> "$SCRATCH/n2tmp.err" &
+n2=$!
+for _ in $(seq 600); do
+    ls -d "$SCRATCH/n2tmp"/troupe-allow-* > /dev/null 2>&1 && [ -s "$SCRATCH/out2" ] && break
+    sleep 0.05
+done
+had=$(ls -d "$SCRATCH/n2tmp"/troupe-allow-* 2> /dev/null | wc -l)
+[ "$had" -gt 0 ]
+expect_eq "a node with its own /tmp: its actors wrote their allowlist there ($had)" "$?" 0
+kill -KILL $head
+wait $head 2> /dev/null
+wait $n2
+expect_eq "its head SIGKILLed: the node exits 1" "$?" 1
+expect_eq "its head SIGKILLed: no allowlist folder left in the node's /tmp" \
+    "$(ls -d "$SCRATCH/n2tmp"/troupe-allow-* 2> /dev/null)" ""
+
 finish
