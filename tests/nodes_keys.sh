@@ -127,19 +127,18 @@ expect_eq "no actor process left" "$(actor_pids keyed)" ""
 # --- a keyed node with a /tmp of its own, its head SIGKILLed mid-run --------
 # its actors, not seeing the head's allowlist folder, write their own there;
 # the node, losing the head, kills and reaps them and removes what they
-# could not: nothing of troupe's is left in its /tmp (issue 18)
+# could not: nothing of troupe's is left in its /tmp (issue 18; here its
+# run directories' base, where troupe writes)
 mkdir -p "$SCRATCH/n2tmp"
 map_pipeline keyedtmp 3000000 4
 ip netns exec "$H" "$TROUPE" run --listen $EP --key "$K/head_secret" --allow "$K/nodes" \
     --nodes 1 --wait 20 "$SCRATCH/keyedtmp.zpl" > "$SCRATCH/out2" 2> "$SCRATCH/err2" &
 head=$!
-# (its keys from the environment: the files are under the /tmp it no
-# longer sees)
-z85() { sed -n "s/^ *$1 = \"\(.*\)\"\$/\1/p" "$2"; }
-TROUPE_NODE_SECRET=$(z85 secret-key "$K/n2_secret") TROUPE_HEAD_PUBLIC=$(z85 public-key "$K/head") \
-    ip netns exec "${tag}n2" unshare -m sh -c 'mount --bind "$1" /tmp && shift && exec "$@"' \
-    sh "$SCRATCH/n2tmp" "$TROUPE" node --head $EP --name n2 --cores 2 --keys-from-env \
-    2> "$SCRATCH/n2tmp.err" &
+# (the folder of its own is mounted over the run directories' base,
+# XDG_RUNTIME_DIR, not /tmp, where the build and the keys may be)
+ip netns exec "${tag}n2" unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' \
+    sh "$SCRATCH/n2tmp" "$XDG_RUNTIME_DIR" "$TROUPE" node --head $EP --name n2 --cores 2 \
+    --key "$K/n2_secret" --head-key "$K/head" 2> "$SCRATCH/n2tmp.err" &
 n2=$!
 for _ in $(seq 600); do
     ls -d "$SCRATCH/n2tmp"/troupe-allow-* > /dev/null 2>&1 && [ -s "$SCRATCH/out2" ] && break
