@@ -25,19 +25,6 @@
 #include <zmq.h>
 
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* ==== modules this program defines (run in workers: this program again) ========= */
 
 /*  Integers: doubles them; fails on 13 ("unlucky"); sleeps n-1000 ms for
@@ -65,7 +52,7 @@ static int odd_message(troupe_ctx_t *ctx, const msgpack_object *v)
     if (n == -9)
         raise(SIGKILL);
     if (n > 1000 && n < 2000)
-        sleep_ms(n - 1000);
+        embed_sleep_ms(n - 1000);
     return troupe_emit_int(ctx, 2 * n);
 }
 
@@ -624,9 +611,9 @@ static void test_futures_complete_as_they_finish(void)
     /* a slow item times out, then finishes */
     troupe_value_t *slow = troupe_value_int(1600);
     troupe_future_t *f = troupe_pool_submit(pool, slow);
-    double t0 = now();
+    double t0 = embed_now();
     CHECK(troupe_future_wait(f, 0.1) == -1 && errno == ETIMEDOUT);
-    CHECK(now() - t0 < 5 && !troupe_future_done(f));
+    CHECK(embed_now() - t0 < 5 && !troupe_future_done(f));
     CHECK(troupe_future_wait(f, 30) == 0);
     int64_t v = 0;
     CHECK(troupe_future_result(f) && troupe_as_int(troupe_future_result(f), &v) && v == 3200);
@@ -650,7 +637,7 @@ static void test_futures_complete_as_they_finish(void)
         fs[i] = pending[i] = troupe_pool_submit(pool, x);
         troupe_value_destroy(&x); /* the future holds its own copy */
     }
-    t0 = now();
+    t0 = embed_now();
     size_t left = 11;
     int64_t sum = 0;
     double first_at = 0, slow_at = 0;
@@ -662,11 +649,11 @@ static void test_futures_complete_as_they_finish(void)
         int64_t r = 0;
         CHECK(troupe_as_int(troupe_future_result(pending[i]), &r));
         if (k == 0) {
-            first_at = now() - t0;
+            first_at = embed_now() - t0;
             CHECK(r != 3200);
         }
         if (r == 3200)
-            slow_at = now() - t0;
+            slow_at = embed_now() - t0;
         sum += r;
         pending[i] = pending[--left];
     }
@@ -682,7 +669,7 @@ static void test_futures_complete_as_they_finish(void)
 
 static void *kill_a_worker(void *arg)
 {
-    sleep_ms(150);
+    embed_sleep_ms(150);
     pid_t pids[8];
     int k = workers(pids, 8);
     if (k > 0 && kill(pids[0], SIGKILL) == 0)
@@ -731,9 +718,9 @@ static void test_a_pool_that_gives_up_fails_its_futures(void)
         return;
     troupe_value_t *bomb = troupe_value_int(-9), *fine = troupe_value_int(1);
     troupe_future_t *f = troupe_pool_submit(pool, bomb);
-    double t0 = now();
+    double t0 = embed_now();
     CHECK(troupe_future_wait(f, 30) == 0);
-    CHECK(now() - t0 < 20);
+    CHECK(embed_now() - t0 < 20);
     const char *e = troupe_future_error(f);
     CHECK(e && strstr(e, "max_restarts") && strstr(e, "signal 9"));
     /* after that: refused at once, with the reason */
@@ -759,10 +746,10 @@ static void test_destroy_terminates_pending_work(void)
         return;
     troupe_value_t *slow = troupe_value_int(1900);
     troupe_future_t *f = troupe_pool_submit(pool, slow);
-    sleep_ms(50);
-    double t0 = now();
+    embed_sleep_ms(50);
+    double t0 = embed_now();
     troupe_pool_destroy(&pool);
-    CHECK(now() - t0 < 1.5); /* killed, not waited for */
+    CHECK(embed_now() - t0 < 1.5); /* killed, not waited for */
     CHECK(troupe_future_done(f));
     CHECK(troupe_future_error(f) && strstr(troupe_future_error(f), "destroyed"));
     troupe_future_destroy(&f);
@@ -985,10 +972,7 @@ int main(int argc, char **argv)
     snprintf(pool_name, sizeof pool_name, "test-pool-%d", (int)getpid());
     if (argc > 1 && !strcmp(argv[1], "--serve-until-killed"))
         return serve_until_killed();
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(f) { #f, f }
         T(test_map_int_in_input_order),
         T(test_chunking_changes_nothing_but_batches),
@@ -1010,18 +994,6 @@ int main(int argc, char **argv)
         T(test_out_of_memory_a_lost_result_ends_imap_unordered),
         T(test_out_of_memory_a_result_not_kept_fails_its_item),
     };
-    const char *only = argc > 1 ? argv[1] : NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        int before = failures;
-        double t0 = now();
-        tests[i].fn();
-        printf("%s %s (%.2f s)\n", failures == before ? "ok:" : "FAIL:", tests[i].name,
-               now() - t0);
-        fflush(stdout);
-    }
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    embed_run(tests, sizeof tests / sizeof *tests, argc > 1 ? argv[1] : NULL, &failures);
     return failures ? 1 : 0;
 }

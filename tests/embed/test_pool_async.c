@@ -20,13 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ==== the module: [n, ms] -> [n * n, start, end]; ms < 0 fails ===================== */
 
 static int sqr_start(troupe_ctx_t *ctx)
@@ -64,7 +57,7 @@ static int sqr_message(troupe_ctx_t *ctx, const msgpack_object *v)
         troupe_fail(ctx, "unlucky %lld", (long long)n);
         return TROUPE_ERROR;
     }
-    double start = now();
+    double start = embed_now();
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
@@ -73,7 +66,7 @@ static int sqr_message(troupe_ctx_t *ctx, const msgpack_object *v)
         msgpack_pack_array(pk, 3);
         msgpack_pack_int64(pk, n * n);
         msgpack_pack_double(pk, start);
-        msgpack_pack_double(pk, now());
+        msgpack_pack_double(pk, embed_now());
     }
     return troupe_emit_end(ctx);
 }
@@ -171,9 +164,9 @@ static void test_map_async_get_times_out_and_the_map_goes_on(troupe_pool_t *pool
     troupe_value_t **items = make_items(2, ms), *results[2];
     troupe_mapresult_t *r = troupe_pool_map_async(pool, items, 2);
     CHECK(r);
-    double t0 = now();
+    double t0 = embed_now();
     CHECK(troupe_mapresult_get(r, 0.2, results) == -1 && errno == ETIMEDOUT);
-    double gave_up = now();
+    double gave_up = embed_now();
     CHECK(gave_up - t0 >= 0.2);
     CHECK(!troupe_mapresult_ready(r));
     CHECK(troupe_mapresult_wait(r, 0.01) == -1 && errno == ETIMEDOUT);
@@ -322,7 +315,7 @@ static void test_imap_holds_early_results_only_until_their_turn(troupe_pool_t *p
     items = make_items(N, last_slow);
     it = troupe_pool_imap(pool, items, N);
     CHECK(troupe_imap_next(it, &r, -1) == 0);
-    double handed = now();
+    double handed = embed_now();
     troupe_value_destroy(&r);
     int64_t sq;
     double s, e;
@@ -415,10 +408,7 @@ ON_POOL(test_imap_left_or_cancelled_leaves_the_pool_usable)
 int main(int argc, char **argv)
 {
     troupe_init(argc, argv);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(f) { #f, f##_ }
         T(test_map_async_gets_what_map_would),
         T(test_map_async_get_times_out_and_the_map_goes_on),
@@ -430,22 +420,10 @@ int main(int argc, char **argv)
         T(test_imap_fails_the_item_and_goes_on),
         T(test_imap_left_or_cancelled_leaves_the_pool_usable),
     };
-    const char *only = argc > 1 ? argv[1] : NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        int before = failures;
-        double t0 = now();
-        tests[i].fn();
-        printf("%s %s (%.2f s)\n", failures == before ? "ok:" : "FAIL:", tests[i].name,
-               now() - t0);
-        fflush(stdout);
-    }
+    embed_run(tests, sizeof tests / sizeof *tests, argc > 1 ? argv[1] : NULL, &failures);
     if (the_pool) {
         CHECK(troupe_pool_close(the_pool) == 0);
         troupe_pool_destroy(&the_pool);
     }
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;
 }

@@ -22,20 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /*  n ms of sleep, then n + 1. */
 static int nap_message(troupe_ctx_t *ctx, const msgpack_object *v)
 {
@@ -44,7 +30,7 @@ static int nap_message(troupe_ctx_t *ctx, const msgpack_object *v)
         troupe_fail(ctx, "not a duration");
         return TROUPE_ERROR;
     }
-    sleep_ms((long)n);
+    embed_sleep_ms((long)n);
     return troupe_emit_int(ctx, n + 1);
 }
 
@@ -65,7 +51,7 @@ static void on_sigint(int sig)
 
 static void *cancel_later(void *arg)
 {
-    sleep_ms(300);
+    embed_sleep_ms(300);
     troupe_pool_cancel(arg);
     return NULL;
 }
@@ -73,7 +59,7 @@ static void *cancel_later(void *arg)
 static void *sigint_later(void *arg)
 {
     (void)arg;
-    sleep_ms(300);
+    embed_sleep_ms(300);
     kill(getpid(), SIGINT); /* to the process: any thread may take it */
     return NULL;
 }
@@ -194,28 +180,13 @@ int main(int argc, char **argv)
     troupe_init(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "--map-until-cancelled"))
         return map_until_cancelled();
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(f) { #f, f }
         T(test_cancel_from_another_thread),
         T(test_cancel_from_a_sigint_handler),
         T(test_cancel_refuses_a_null_pool),
         T(test_cancel_touches_only_what_is_pending),
     };
-    const char *only = argc > 1 ? argv[1] : NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        int before = failures;
-        double t0 = now();
-        tests[i].fn();
-        printf("%s %s (%.2f s)\n", failures == before ? "ok:" : "FAIL:", tests[i].name,
-               now() - t0);
-        fflush(stdout);
-    }
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    embed_run(tests, sizeof tests / sizeof *tests, argc > 1 ? argv[1] : NULL, &failures);
     return failures ? 1 : 0;
 }

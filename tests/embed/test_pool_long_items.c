@@ -20,13 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double cpu_now(void)
 {
     struct timespec ts;
@@ -165,26 +158,11 @@ static void test_an_item_that_blocks_for_good_fails_named(void)
 int main(int argc, char **argv)
 {
     troupe_init(argc, argv);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(f) { #f, f }
         T(test_an_item_longer_than_hang_finishes),
         T(test_an_item_that_blocks_for_good_fails_named),
     };
-    const char *only = argc > 1 ? argv[1] : NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        int before = failures;
-        double t0 = now();
-        tests[i].fn();
-        printf("%s %s (%.2f s)\n", failures == before ? "ok:" : "FAIL:", tests[i].name,
-               now() - t0);
-        fflush(stdout);
-    }
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    embed_run(tests, sizeof tests / sizeof *tests, argc > 1 ? argv[1] : NULL, &failures);
     return failures ? 1 : 0;
 }

@@ -18,13 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ==== the module: [n, ms] -> [n * n, pid], a line per run ====================== */
 
 static int sqr_start(troupe_ctx_t *ctx)
@@ -264,27 +257,12 @@ static void test_close_right_after_submitting_gets_every_result(void)
 int main(int argc, char **argv)
 {
     troupe_init(argc, argv);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(f) { #f, f }
         T(test_workers_are_replaced_after_maxtasksperchild),
         T(test_a_map_loses_nothing_and_runs_nothing_twice),
         T(test_close_right_after_submitting_gets_every_result),
     };
-    const char *only = argc > 1 ? argv[1] : NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        int before = failures;
-        double t0 = now();
-        tests[i].fn();
-        printf("%s %s (%.2f s)\n", failures == before ? "ok:" : "FAIL:", tests[i].name,
-               now() - t0);
-        fflush(stdout);
-    }
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    embed_run(tests, sizeof tests / sizeof *tests, argc > 1 ? argv[1] : NULL, &failures);
     return failures ? 1 : 0;
 }

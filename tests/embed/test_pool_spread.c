@@ -18,13 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ==== the module: sleeps n ms, says [pid, start, end] ======================== */
 
 static int timed_message(troupe_ctx_t *ctx, const msgpack_object *v)
@@ -34,11 +27,11 @@ static int timed_message(troupe_ctx_t *ctx, const msgpack_object *v)
         troupe_fail(ctx, "not a duration");
         return TROUPE_ERROR;
     }
-    double start = now();
+    double start = embed_now();
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-    double end = now();
+    double end = embed_now();
     msgpack_packer *pk = troupe_emit_begin(ctx);
     if (pk) {
         msgpack_pack_array(pk, 3);
@@ -305,10 +298,7 @@ static void test_cheap_maps_after_slow_ones_are_exact(void)
 int main(int argc, char **argv)
 {
     troupe_init(argc, argv);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(f) { #f, f }
         T(test_the_first_map_runs_on_every_worker),
         T(test_three_slow_items_on_three_workers_overlap),
@@ -317,18 +307,6 @@ int main(int argc, char **argv)
         T(test_prefetch_sends_work_ahead_only_when_asked),
         T(test_cheap_maps_after_slow_ones_are_exact),
     };
-    const char *only = argc > 1 ? argv[1] : NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        int before = failures;
-        double t0 = now();
-        tests[i].fn();
-        printf("%s %s (%.2f s)\n", failures == before ? "ok:" : "FAIL:", tests[i].name,
-               now() - t0);
-        fflush(stdout);
-    }
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    embed_run(tests, sizeof tests / sizeof *tests, argc > 1 ? argv[1] : NULL, &failures);
     return failures ? 1 : 0;
 }

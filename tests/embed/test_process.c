@@ -22,13 +22,6 @@
 #include <unistd.h>
 
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t arg_int(const msgpack_object *args, uint32_t i)
 {
     if (args->type != MSGPACK_OBJECT_ARRAY || i >= args->via.array.size)
@@ -207,21 +200,21 @@ static void test_join_times_out_then_terminate_reports_sigterm(void)
     CHECK(p != NULL);
     if (!p)
         return;
-    double t0 = now();
+    double t0 = embed_now();
     errno = 0;
     CHECK(troupe_process_join(p, 0.2) == -1);
     CHECK(errno == ETIMEDOUT);
-    double took = now() - t0;
+    double took = embed_now() - t0;
     CHECK(took >= 0.19 && took < 2.0);
     CHECK(strstr(troupe_error(), "still runs") != NULL);
     CHECK(troupe_process_exitcode(p) == TROUPE_RUNNING);
     errno = 0;
     CHECK(troupe_process_join(p, 0) == -1 && errno == ETIMEDOUT); /* a poll */
 
-    t0 = now();
+    t0 = embed_now();
     CHECK(troupe_process_terminate(p) == 0);
     CHECK(troupe_process_join(p, 5) == 0);
-    CHECK(now() - t0 < 2.0);
+    CHECK(embed_now() - t0 < 2.0);
     CHECK(troupe_process_exitcode(p) == -SIGTERM);
     /* once ended, it stays ended */
     CHECK(troupe_process_join(p, 0) == 0);
@@ -355,10 +348,10 @@ static void test_destroy_ends_and_reaps_a_running_process(void)
     CHECK(p != NULL);
     if (p) {
         pid_t pid = troupe_process_pid(p);
-        double t0 = now();
+        double t0 = embed_now();
         troupe_process_destroy(&p);
         CHECK(p == NULL);
-        CHECK(now() - t0 < 0.9);
+        CHECK(embed_now() - t0 < 0.9);
         CHECK(is_gone(pid));
     }
 
@@ -375,9 +368,9 @@ static void test_destroy_ends_and_reaps_a_running_process(void)
         char c;
         CHECK(read(ready[0], &c, 1) == 1); /* SIGTERM is ignored from now on */
         pid_t pid = troupe_process_pid(p);
-        double t0 = now();
+        double t0 = embed_now();
         troupe_process_destroy(&p);
-        double took = now() - t0;
+        double took = embed_now() - t0;
         CHECK(took >= 0.9 && took < 3.0);
         CHECK(is_gone(pid));
     }
@@ -556,10 +549,7 @@ static void test_a_child_that_cannot_run_its_function_exits_126(void)
 int main(int argc, char **argv)
 {
     troupe_init(argc, argv);
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(name) { #name, name }
         T(test_five_workers_print_once_and_exit_with_their_number),
         T(test_join_times_out_then_terminate_reports_sigterm),
@@ -577,11 +567,6 @@ int main(int argc, char **argv)
         T(test_destroy_ends_and_reaps_a_running_process),
 #undef T
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = failures;
-        tests[i].fn();
-        printf("%s %s\n", failures == before ? "ok" : "FAILED", tests[i].name);
-        fflush(stdout);
-    }
+    embed_run(tests, sizeof tests / sizeof *tests, NULL, &failures);
     return failures ? 1 : 0;
 }

@@ -31,12 +31,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /*  The next value as an integer; INT64_MIN when there is none. */
 static int64_t get_int(troupe_queue_t *q, double timeout)
 {
@@ -185,7 +179,7 @@ static void test_full_put_waits_for_room(void)
     job_t j = { .q = q, .value = 2 };
     pthread_t t;
     pthread_create(&t, NULL, put_forever, &j);
-    sleep_ms(300);
+    embed_sleep_ms(300);
     CHECK(__atomic_load_n(&j.done, __ATOMIC_SEQ_CST) == 0); /* still blocked */
     CHECK(get_int(q, 1) == 1);
     pthread_join(t, NULL);
@@ -204,7 +198,7 @@ static void test_getters_in_order(void)
     for (int i = 0; i < 3; i++) {
         j[i] = (job_t){ .q = q };
         pthread_create(&t[i], NULL, get_forever, &j[i]);
-        sleep_ms(100); /* so that they reach the broker in this order */
+        embed_sleep_ms(100); /* so that they reach the broker in this order */
     }
     for (int i = 0; i < 3; i++)
         CHECK(__atomic_load_n(&j[i].done, __ATOMIC_SEQ_CST) == 0);
@@ -252,7 +246,7 @@ static void test_malformed_frames(void)
     zmq_send(s, "\x92\x04\x02", 3, ZMQ_SNDMORE);
     zmq_send(s, "\x92\x04\x03", 3, 0);
     for (int i = 0; i < 100 && queue_dropped(q) < nbad + 1; i++)
-        sleep_ms(20);
+        embed_sleep_ms(20);
     CHECK(queue_dropped(q) == nbad + 1);
     /* none was answered */
     zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
@@ -292,7 +286,7 @@ static void test_closed(void)
     job_t j = { .q = o };
     pthread_t t;
     pthread_create(&t, NULL, get_forever, &j);
-    sleep_ms(200);
+    embed_sleep_ms(200);
     double t0 = now_s();
     troupe_queue_destroy(&q);
     pthread_join(t, NULL);
@@ -337,7 +331,7 @@ static void test_closed_notice(void)
     job_t j = { .q = o };
     pthread_t t;
     pthread_create(&t, NULL, get_and_keep_error, &j);
-    sleep_ms(200);
+    embed_sleep_ms(200);
     troupe_queue_destroy(&q);
     pthread_join(t, NULL);
     CHECK(j.rc == -1 && j.value == EPIPE);
@@ -550,7 +544,7 @@ static void *get_and_mark_done(void *arg)
     int bad = 0;
     for (int64_t i = 0; i < j->value; i++) {
         bad += get_int(j->q, 10) == INT64_MIN;
-        sleep_ms(2);
+        embed_sleep_ms(2);
         __atomic_add_fetch(&about_done, 1, __ATOMIC_SEQ_CST);
         bad += troupe_queue_task_done(j->q) != 0;
     }

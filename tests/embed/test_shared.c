@@ -336,10 +336,7 @@ static void test_grandchildren_share_it_too(void)
 int main(int argc, char **argv)
 {
     troupe_init(argc, argv);
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    const embed_test_t tests[] = {
 #define T(name) { #name, name }
         T(test_five_processes_count_exactly_under_the_lock),
         T(test_a_child_fills_an_array_the_parent_reads),
@@ -352,11 +349,6 @@ int main(int argc, char **argv)
         T(test_grandchildren_share_it_too),
 #undef T
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = failures;
-        tests[i].fn();
-        printf("%s %s\n", failures == before ? "ok" : "FAILED", tests[i].name);
-        fflush(stdout);
-    }
+    embed_run(tests, sizeof tests / sizeof *tests, NULL, &failures);
     return failures ? 1 : 0;
 }
