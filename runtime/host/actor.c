@@ -123,7 +123,9 @@ static void handle_control(host_t *h)
 static int poll_set(host_t *h, zmq_pollitem_t *items, bool can_take)
 {
     troupe_ctx_t *ctx = &h->ctx;
-    short in_events = can_take || (h->embed && h->embed->collect) ? ZMQ_POLLIN : 0;
+    bool farewell = h->bye_at && !h->retired; /* maybe_retire reads them */
+    short in_events
+        = can_take || farewell || (h->embed && h->embed->collect) ? ZMQ_POLLIN : 0;
     items[0] = (zmq_pollitem_t){ .socket = h->ctl, .events = ZMQ_POLLIN };
     for (int i = 0; i < ctx->nouts; i++)
         items[1 + i]
@@ -153,6 +155,8 @@ static long poll_timeout(const host_t *h, bool can_produce)
         timeout = 1; /* a pause in the output: tell the supervisor soon */
     if (h->held_waiting && timeout > (long)(HOLD_ACK_NS / 1000000))
         timeout = (long)(HOLD_ACK_NS / 1000000);
+    if (h->bye_at && !h->retired && timeout > 100)
+        timeout = 100; /* waiting for BYE answers, or for their deadline */
     return timeout;
 }
 
@@ -218,14 +222,30 @@ static void send_turn(host_t *h)
     upstream: then each input says BYE after its last ack, on the same
     socket, so that its producer reads every ack before it sends what we
     were sent and never took to the others; nothing is run twice or
-    lost. The supervisor, told, stops us and starts a fresh instance. */
+    lost. Each producer answers BYE once it has read ours: only then is
+    the supervisor told, which stops us and starts a fresh instance, whose
+    hello would otherwise race our last acks to the producer (the
+    producer takes a new incarnation's hello as its predecessor's death).
+    A producer that does not answer within RETIRE_ANSWER_MS (gone, or its
+    own pipe full) is not waited for longer. */
+#define RETIRE_ANSWER_MS 2000
+
 static void maybe_retire(host_t *h)
 {
     if (!h->retiring || h->retired || h->ctx.stats.held || !host_outs_idle(h))
         return;
     for (int i = 0; i < h->ctx.nins; i++)
-        if (chan_in_bye(h->ctx.ins[i], 2000) < 0)
+        if (chan_in_bye(h->ctx.ins[i], RETIRE_ANSWER_MS) < 0)
             return; /* the queue is full: again next turn */
+    uint64_t now = now_ms();
+    if (!h->bye_at)
+        h->bye_at = now;
+    bool answered = true;
+    for (int i = 0; i < h->ctx.nins; i++)
+        answered &= chan_in_farewell(h->ctx.ins[i]);
+    /* once every producer is done, nothing of theirs is in flight */
+    if (!answered && !h->input_end && now - h->bye_at < RETIRE_ANSWER_MS)
+        return;
     host_send_stats(h, CTL_RETIRE);
     h->retired = true;
 }

@@ -104,6 +104,7 @@ typedef struct {
        takes over; retiring once they are, retired once it said so */
     uint64_t retire_after;
     bool retiring, retired;
+    uint64_t bye_at; /* ms when its inputs said BYE, 0 before */
     bool source_done;
     bool busy; /* handled input since the module last heard it was idle */
     uint64_t block_k;   /* a source's block: instance + k * instances */

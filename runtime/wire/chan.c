@@ -1025,6 +1025,19 @@ static void on_ack(chan_out_t *self, int slot, uint32_t credit,
     }
 }
 
+/*  BYE back to a consumer that said it: its acks are read and what it
+    held is the others' now, so it may go, and its successor's hello
+    cannot overtake them (on_hello would then give out again what it ran).
+    Dropped when its pipe is full or gone: it stops waiting in a while. */
+static void answer_bye(chan_out_t *self, const char *rid, size_t rid_len)
+{
+    packbuf_t buf;
+    packbuf_init(&buf);
+    env_pack_bye(&buf.pk);
+    if (zmq_send(self->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int)rid_len)
+        zmq_send(self->sock, buf.data, buf.size, ZMQ_DONTWAIT);
+}
+
 int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
 {
     msgpack_zone *zone = &self->zone;
@@ -1072,6 +1085,7 @@ int chan_out_read(chan_out_t *self, int budget, uint64_t *malformed)
             /* read after its last ack: what it still holds was not taken */
             if ((slot = slot_find_rid(self, rid, (size_t)rid_len)) >= 0)
                 chan_out_lost(self, self->slots[slot].name);
+            answer_bye(self, rid, (size_t)rid_len);
         }
         else if (kind == ENV_ACK
                  && env_ack_view(&root, &credit, &ids, &cost) == ENV_OK) {

@@ -231,14 +231,19 @@ typedef struct {
     int chan;   /* the channel's index in the plan */
     int branch; /* a broadcast: this reader's instance, whose copies its
                    batches are (envelope.h, "Item names"); -1: a pipe */
+    uint8_t bye;         /* CHAN_BYE_SAID, then CHAN_BYE_ANSWERED */
+    unsigned reconnects; /* rehellos so far: its routing id's suffix */
 } chan_in_t;
+
+#define CHAN_BYE_SAID 1
+#define CHAN_BYE_ANSWERED 2
 
 /*  Makes an input on `sock` (a DEALER connected to endpoint, owned from now
     on) and says hello. */
 chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
                        uint32_t credit, const char *topic);
 /*  The producer was replaced: forget what was owed to the old one, connect
-    to the new one's endpoint if it moved, and say hello. */
+    again (to the new one's endpoint if it moved) and say hello. */
 int chan_in_rehello(chan_in_t *self, const char *endpoint);
 void chan_in_destroy(chan_in_t **self_p);
 /*  Queues an acknowledgement of `batch_id`; when the queue is full and
@@ -256,5 +261,10 @@ int chan_in_flush(chan_in_t *self);
     socket keeps both for up to linger_ms after it is closed. 0, or -1
     when they could not be queued. */
 int chan_in_bye(chan_in_t *self, int linger_ms);
+/*  After BYE: reads what the producer sent, which is not taken (it went
+    to the others when the producer read the BYE), and true once the
+    producer answered the BYE: then it has read every ack and a successor
+    may say hello. */
+bool chan_in_farewell(chan_in_t *self);
 
 #endif

@@ -54,20 +54,35 @@ chan_in_t *chan_in_new(void *sock, const char *endpoint, const char *consumer,
     return self;
 }
 
+/*  A fresh connection, under a routing id of its own, even to the same
+    endpoint. On the old one, which the DEALER may not yet know is dead
+    (its producer exited and its successor bound the same ipc path), the
+    hello could be lost, and the new producer would send us nothing (seen
+    under valgrind: a pool whose retired worker's successor kept its
+    results); or it could get through on the DEALER's reconnection, and
+    what the producer sent on it would be dropped with it below. A new
+    routing id makes the producer take this hello as a new incarnation's
+    and send again what it sent on the old connection. */
 int chan_in_rehello(chan_in_t *self, const char *endpoint)
 {
-    if (endpoint && *endpoint && strcmp(endpoint, self->endpoint)) {
-        char *moved = strdup(endpoint);
-        if (!moved)
-            return -1;
-        zmq_disconnect(self->sock, self->endpoint);
-        if (zmq_connect(self->sock, moved) != 0) {
-            free(moved);
-            return -1;
-        }
-        free(self->endpoint);
-        self->endpoint = moved;
+    char *to = strdup(endpoint && *endpoint ? endpoint : self->endpoint);
+    char rid[CHAN_NAME_MAX];
+    size_t len = sizeof rid - 16;
+    if (!to || zmq_getsockopt(self->sock, ZMQ_ROUTING_ID, rid, &len) != 0) {
+        free(to);
+        return -1;
     }
+    char *tilde = memchr(rid, '~', len);
+    len = tilde ? (size_t)(tilde - rid) : len;
+    len += (size_t)snprintf(rid + len, sizeof rid - len, "~%u", ++self->reconnects);
+    zmq_disconnect(self->sock, self->endpoint);
+    zmq_setsockopt(self->sock, ZMQ_ROUTING_ID, rid, len);
+    if (zmq_connect(self->sock, to) != 0) {
+        free(to);
+        return -1;
+    }
+    free(self->endpoint);
+    self->endpoint = to;
     self->nacks = 0;
     self->credit_owed = 0;
     return say_hello(self);
@@ -109,13 +124,38 @@ int chan_in_ack(chan_in_t *self, uint64_t batch_id)
 
 int chan_in_bye(chan_in_t *self, int linger_ms)
 {
+    if (self->bye)
+        return 0;
     if (chan_in_flush(self) < 0)
         return -1;
     packbuf_t buf;
     packbuf_init(&buf);
     env_pack_bye(&buf.pk);
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
-    return zmq_send(self->sock, buf.data, buf.size, 0) < 0 ? -1 : 0;
+    if (zmq_send(self->sock, buf.data, buf.size, 0) < 0)
+        return -1;
+    self->bye = CHAN_BYE_SAID;
+    return 0;
+}
+
+bool chan_in_farewell(chan_in_t *self)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (self->bye == CHAN_BYE_SAID && zmq_msg_recv(&msg, self->sock, ZMQ_DONTWAIT) >= 0) {
+        /* a batch is far longer than a BYE: only a short frame is read */
+        msgpack_object root;
+        msgpack_zone zone;
+        env_status_t st;
+        if (!zmq_msg_more(&msg) && zmq_msg_size(&msg) < 16 && msgpack_zone_init(&zone, 256)) {
+            if (env_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &zone, &root) == ENV_OK
+                && env_kind(&root, &st) == ENV_BYE)
+                self->bye = CHAN_BYE_ANSWERED;
+            msgpack_zone_destroy(&zone);
+        }
+    }
+    zmq_msg_close(&msg);
+    return self->bye == CHAN_BYE_ANSWERED;
 }
 
 int chan_in_flush(chan_in_t *self)

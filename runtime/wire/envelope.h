@@ -125,7 +125,8 @@ env_status_t env_ack_view(const msgpack_object *root, uint32_t *credit,
 /*  BYE, consumer to producer, after its last ACK: it takes nothing more
     (a pool's worker retiring, maxtasksperchild), so what it was sent and
     has not acknowledged goes to the others now. On the socket its acks
-    travel on, it comes after every one of them. */
+    travel on, it comes after every one of them. The producer answers
+    with the same frame once it has read it. */
 void env_pack_bye(msgpack_packer *pk);
 
 #endif
