@@ -6,6 +6,7 @@
 */
 #include "wire/chan.h"
 
+#include "base/clock.h"
 #include "base/copy.h"
 #include "wire/envelope.h"
 #include "wire/packbuf.h"
@@ -210,6 +211,7 @@ chan_out_t *chan_out_new(int chan, const char *name, bool broadcast,
     self->sock = sock;
     self->window = window ? window : 1;
     self->ahead = CHAN_AHEAD_ANY;
+    self->hand_min = 2;
     self->head = self->next_id = self->send_cursor = first_id;
     self->cap = 16;
     while (self->cap < (uint64_t)self->window * 2)
@@ -684,6 +686,8 @@ static int seal(chan_out_t *self, chan_build_t *bd, int home, int slot)
     self->next_id++;
     b->id = id;
     b->live = true;
+    b->bytes = zmq_msg_size(&b->msg);
+    self->live_bytes += b->bytes;
     b->slot = -1;
     b->src = self->src;
     b->home = home;
@@ -700,6 +704,7 @@ static int seal(chan_out_t *self, chan_build_t *bd, int home, int slot)
         /* nobody subscribes to this topic: done as soon as made */
         zmq_msg_close(&b->msg);
         b->live = false;
+        self->live_bytes -= b->bytes;
         if (self->on_acked)
             self->on_acked(self->acked_arg, b->src);
         while (self->head < self->next_id && !batch_at(self, self->head)->live)
@@ -750,15 +755,18 @@ int chan_out_flush(chan_out_t *self)
 
 bool chan_out_ready(const chan_out_t *self)
 {
-    /* a keyed output makes a batch per home of each it is given */
-    unsigned per = self->nbuild > self->fanout ? self->nbuild : self->fanout;
-    if (self->next_id - self->head >= (uint64_t)self->window * per)
+    if (self->broadcast) { /* every subscriber waits for the slowest */
+        unsigned per = self->fanout > 1 ? self->fanout : 1;
+        return self->next_id - self->head < (uint64_t)self->window * per;
+    }
+    /* a pipe's consumers each have a bound of their own (chan.h): what is
+       bounded here is the memory, and the ring's span a lost or slow one
+       can stretch */
+    if (self->live_bytes >= CHAN_LIVE_BYTES_MAX || self->next_id - self->head >= CHAN_SPAN_MAX)
         return false;
     if (self->home_n) /* batches wait for their own home's credit */
         return self->unsent < self->home_n;
-    if (!self->broadcast && self->send_cursor + 1 < self->next_id)
-        return false; /* a batch already waits for credit */
-    return true;
+    return self->send_cursor + 1 >= self->next_id; /* else one waits for credit */
 }
 
 bool chan_out_idle(const chan_out_t *self)
@@ -786,6 +794,10 @@ static int send_to(chan_out_t *self, int slot, out_batch_t *b)
     }
     s->credit--;
     b->pending |= 1ull << slot;
+    if (!self->broadcast) {
+        s->live++;
+        b->sent_ns = now_ns();
+    }
     return 0;
 }
 
@@ -796,12 +808,48 @@ static uint32_t slot_in_hand(const out_slot_t *s)
     return s->credit < s->granted ? s->granted - s->credit : 0;
 }
 
+/*  Twice the batches the consumer acknowledges in one round trip (chan.h),
+    rounded up; 1 until it has acknowledged any. */
+static uint32_t slot_bdp(const out_slot_t *s)
+{
+    uint64_t a = s->rtt_ns[0], b = s->rtt_ns[1];
+    uint64_t rtt = !a ? b : !b || a < b ? a : b;
+    double bdp = 2.0 * s->rate * (double)rtt / 1e9;
+    return bdp >= CHAN_SLOT_LIVE_MAX ? CHAN_SLOT_LIVE_MAX : (uint32_t)bdp + 1;
+}
+
+/*  The least every connected consumer of a pipe may hold unacknowledged:
+    its share of the window, and 2. */
+static uint32_t slot_floor(const chan_out_t *self)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < self->nslots; i++)
+        n += self->slots[i].connected;
+    uint32_t share = n ? self->window / n : self->window;
+    return share > 2 ? share : 2;
+}
+
+/*  Whether consumer slot may be sent one more batch now: it has credit,
+    and holds fewer than its bounds (chan.h), unread and unacknowledged. */
+static bool slot_can_take(const chan_out_t *self, const out_slot_t *s, uint32_t floor)
+{
+    if (!s->connected || !s->credit)
+        return false;
+    uint32_t hand = slot_in_hand(s), bdp = slot_bdp(s);
+    /* the embedding caller's `ahead` says how many exactly */
+    bool room = self->ahead != CHAN_AHEAD_ANY
+                    ? hand <= self->ahead
+                    : hand < (bdp > self->hand_min ? bdp : self->hand_min);
+    return room && s->live < (bdp > floor ? bdp : floor);
+}
+
 static int best_slot(chan_out_t *self)
 {
     int best = -1;
+    uint32_t floor = slot_floor(self);
     for (int i = 0; i < self->nslots; i++) {
         out_slot_t *s = &self->slots[i];
-        if (s->connected && s->credit > 0 && slot_in_hand(s) <= self->ahead
+        if (slot_can_take(self, s, floor)
             && (best < 0 || s->credit > self->slots[best].credit))
             best = i;
     }
@@ -835,12 +883,13 @@ static int place_batch(chan_out_t *self, int slot, out_batch_t *b)
 
 static int pump_homed(chan_out_t *self)
 {
+    uint32_t floor = slot_floor(self);
     for (uint64_t id = self->head; id < self->next_id && self->unsent; id++) {
         out_batch_t *b = batch_at(self, id);
         if (!b->live || b->slot >= 0)
             continue;
         int slot = home_slot_of(self, b->home);
-        if (slot < 0 || !self->slots[slot].connected || !self->slots[slot].credit)
+        if (slot < 0 || !slot_can_take(self, &self->slots[slot], floor))
             continue;
         if (place_batch(self, slot, b) < 0)
             return -1;
@@ -916,6 +965,7 @@ static void batch_done(chan_out_t *self, out_batch_t *b)
 {
     zmq_msg_close(&b->msg);
     b->live = false;
+    self->live_bytes -= b->bytes;
     if (self->on_acked)
         self->on_acked(self->acked_arg, b->src);
     while (self->head < self->next_id && !batch_at(self, self->head)->live)
@@ -940,6 +990,7 @@ void chan_out_lost(chan_out_t *self, const char *name)
     s->connected = false;
     s->credit = 0;
     s->rid_len = 0;
+    s->live = 0; /* what it held is unsent again, below */
     if (self->broadcast) {
         s->cursor = self->head; /* its replacement gets all it missed */
         return;
@@ -1000,6 +1051,33 @@ static void on_hello(chan_out_t *self, const char *rid, size_t rid_len,
     s->rid_len = rid_len;
     s->credit = s->granted = h->credit;
     s->connected = true;
+    s->rate_at = s->rtt_at = now_ns();
+}
+
+/*  A pipe's batch acknowledged by s, rtt_ns after it was sent. */
+static void slot_acked(out_slot_t *s, uint64_t rtt_ns)
+{
+    s->live -= s->live > 0;
+    s->rate_n++;
+    if (!s->rtt_ns[0] || rtt_ns < s->rtt_ns[0])
+        s->rtt_ns[0] = rtt_ns;
+}
+
+/*  A period's end: its rate (which rises at once and falls by a quarter
+    a period) and its least round trip. */
+static void slot_measure(out_slot_t *s, uint64_t now)
+{
+    if (now - s->rate_at >= CHAN_RATE_PERIOD_NS) {
+        double r = (double)s->rate_n * 1e9 / (double)(now - s->rate_at);
+        s->rate = r > s->rate ? r : (3 * s->rate + r) / 4;
+        s->rate_n = 0;
+        s->rate_at = now;
+    }
+    if (now - s->rtt_at >= CHAN_RTT_PERIOD_NS) {
+        s->rtt_ns[1] = s->rtt_ns[0];
+        s->rtt_ns[0] = 0;
+        s->rtt_at = now;
+    }
 }
 
 static void on_ack(chan_out_t *self, int slot, uint32_t credit,
@@ -1009,7 +1087,7 @@ static void on_ack(chan_out_t *self, int slot, uint32_t credit,
     s->credit += credit;
     if (cost_ns)
         s->cost_ns = cost_ns;
-    uint64_t bit = 1ull << slot;
+    uint64_t bit = 1ull << slot, now = self->broadcast ? 0 : now_ns();
     for (uint32_t i = 0; i < ids->size; i++) {
         uint64_t id = ids->ptr[i].via.u64;
         if (id < self->head || id >= self->next_id)
@@ -1019,10 +1097,14 @@ static void on_ack(chan_out_t *self, int slot, uint32_t credit,
             continue;
         if (!self->broadcast && b->slot != slot)
             continue;
+        if (!self->broadcast)
+            slot_acked(s, now - b->sent_ns);
         b->pending &= ~bit;
         if (b->pending == 0)
             batch_done(self, b);
     }
+    if (!self->broadcast)
+        slot_measure(s, now);
 }
 
 /*  BYE back to a consumer that said it: its acks are read and what it

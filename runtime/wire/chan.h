@@ -45,12 +45,39 @@ typedef struct {
     uint64_t cursor; /* broadcast: next batch id this slot is due */
     uint64_t cost_ns; /* its last report of ns per item downstream */
     bool gone;        /* it died for good (restart = temporary) */
+    /* a pipe's flow control is this consumer's own (chan_out_ready): */
+    uint32_t live;       /* batches it was sent and has not acknowledged */
+    uint64_t rtt_ns[2];  /* least time from send to ack, this and the last
+                            period of CHAN_RTT_PERIOD_NS (0: none yet) */
+    uint64_t rtt_at;     /* when this period began */
+    double rate;         /* batches it acknowledges a second */
+    uint32_t rate_n;     /* ... counted since rate_at */
+    uint64_t rate_at;
 } out_slot_t;
+
+/*  A pipe's flow control is per consumer: a consumer is sent a batch only
+    while it holds fewer unacknowledged than twice what it acknowledges in
+    one round trip (its rate times the least time from send to ack: the
+    bandwidth-delay product, counted in batches), and never fewer than
+    max(2, window / consumers); it holds unread at most as many as that,
+    and at most its credit. So a long link gets the batches in flight it
+    needs to stay busy, one machine's consumers hold as few as before, and
+    a consumer that is slow or gone holds back only its own share. Bounds:
+    CHAN_SLOT_LIVE_MAX batches a consumer, CHAN_LIVE_BYTES_MAX bytes of
+    unacknowledged batches an output, and the oldest unacknowledged at most
+    CHAN_SPAN_MAX batches behind the newest (the outbox's ring). */
+#define CHAN_SLOT_LIVE_MAX 4096
+#define CHAN_LIVE_BYTES_MAX (64ull << 20)
+#define CHAN_SPAN_MAX 32768
+#define CHAN_RTT_PERIOD_NS 2000000000ull /* a round trip is the least of 2-4 s */
+#define CHAN_RATE_PERIOD_NS 50000000ull
 
 typedef struct {
     uint64_t id;
     zmq_msg_t msg;
     uint64_t pending; /* slots whose ack is awaited, one bit each */
+    uint64_t sent_ns; /* pipe: when it last went to a slot */
+    size_t bytes;
     int slot;         /* pipe: the slot holding it; -1 while unsent */
     int home;         /* homed pipe: the consumer instance it must go to */
     bool live;
@@ -102,7 +129,12 @@ struct chan_out {
     uint64_t cap; /* power of two */
     uint64_t head, next_id;
     uint64_t send_cursor; /* pipe: every id below it went to a slot once */
-    uint32_t window;      /* most unacknowledged batches before we stop */
+    uint32_t window;      /* a broadcast: most unacknowledged batches before
+                             we stop; a pipe: what its consumers share at
+                             least (out_slot_t) */
+    uint64_t live_bytes;  /* of the live batches */
+    uint32_t hand_min;    /* a pipe: batches a consumer may hold unread
+                             whatever its rate (2; at most its credit) */
     /* a pipe into an exact actor (chan_out_home): every item goes to one
        home instance, the same whoever sends it and however often */
     unsigned home_n;      /* its instances; 0: load-balanced by credit */

@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 /* ---- an allocator that fails the wire layer's calls on demand ---------
@@ -74,6 +75,9 @@ static chan_out_t *producer_window(const char *ep, bool broadcast, uint64_t firs
     CHECK(zmq_bind(s, ep) == 0);
     chan_out_t *out = chan_out_new(0, "c", broadcast, "", s, window, first_id);
     out->on_acked = on_acked;
+    /* these tests count on a consumer being sent all its credit: no
+       consumer here is slow or far (test_flow_* are about that) */
+    out->hand_min = UINT32_MAX;
     return out;
 }
 
@@ -236,7 +240,8 @@ static void test_bye_hands_back_what_was_not_acked(void)
 static void test_homed(void)
 {
     acked_count = 0;
-    chan_out_t *out = producer("inproc://homed", false, 0);
+    /* each home holds up to its share of the window: 8, all of its 6 */
+    chan_out_t *out = producer_window("inproc://homed", false, 0, 16);
     CHECK(chan_out_home(out, 2, "h", 10) == 0);
     chan_in_t *h0 = consumer("inproc://homed", "h.0.0", "h#0", 8);
     chan_in_t *h1 = consumer("inproc://homed", "h.1.0", "h#1", 8);
@@ -473,6 +478,108 @@ static void test_keyed(void)
     chan_out_destroy(&out);
 }
 
+/*  Reads and sends without waiting (inproc delivers at once). */
+static void turn(chan_out_t *out)
+{
+    uint64_t bad = 0;
+    chan_out_read(out, 1000, &bad);
+    chan_out_pump(out);
+    CHECK(bad == 0);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*  Flow control is per consumer: one that takes its batches and never
+    acknowledges them (a cut link) holds its share of the window (16 / 2)
+    and no more; the producer goes on at full speed with the other. With
+    the window counted from the oldest unacknowledged batch, as before,
+    the producer stopped after 16. */
+static void test_flow_a_stuck_consumer_holds_only_its_share(void)
+{
+    enum { N = 400 };
+    acked_count = 0;
+    chan_out_t *out = producer_window("inproc://stuck", false, 0, 16);
+    out->hand_min = 2; /* as in a run */
+    chan_in_t *a = consumer("inproc://stuck", "a.0", "a#0", 64);
+    chan_in_t *b = consumer("inproc://stuck", "b.0", "b#0", 64);
+    settle(out);
+    int made = 0, held_a = 0, got_b = 0;
+    uint64_t ids[64];
+    for (int spins = 0; made < N && spins < 100 * N; spins++) {
+        while (made < N && chan_out_ready(out))
+            make_batch(out, (uint64_t)made++);
+        turn(out);
+        int n = drain(a, ids, 64);
+        held_a += n;
+        a->credit_owed += (uint32_t)n; /* read, never acknowledged */
+        chan_in_flush(a);
+        n = drain(b, ids, 64);
+        got_b += n;
+        ack_all(b, ids, n);
+    }
+    turn(out);
+    CHECK(made == N);
+    CHECK(held_a <= 8);
+    CHECK(got_b >= N - 8);
+    CHECK(acked_count == got_b);
+    if (held_a > 8 || made < N)
+        fprintf(stderr, "  made %d, a holds %d, b took %d\n", made, held_a, got_b);
+    chan_in_destroy(&a);
+    chan_in_destroy(&b);
+    chan_out_destroy(&out);
+}
+
+/*  A consumer whose acks come 20 ms after its batches (a long link, or a
+    deep pipeline after it) is sent more than the window's 16: as many as
+    twice its rate times that round trip, so that it is never idle
+    waiting. With 16, 0.5 s would move 16 * 25 = 400 batches at most. */
+static void test_flow_a_far_consumer_is_sent_its_round_trip(void)
+{
+    enum { RING = 8192 };
+    acked_count = 0;
+    chan_out_t *out = producer_window("inproc://far", false, 0, 16);
+    out->hand_min = 2;
+    chan_in_t *c = consumer("inproc://far", "c.0", "c#0", 1024);
+    settle(out);
+    static uint64_t ids[RING];
+    static double at[RING];
+    size_t got = 0, acked = 0;
+    uint64_t made = 0;
+    uint32_t most = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < 0.5) {
+        while (chan_out_ready(out) && made - acked < RING - 64)
+            make_batch(out, made++);
+        turn(out);
+        uint64_t in[64];
+        int n = drain(c, in, 64);
+        for (int i = 0; i < n; i++) {
+            ids[got % RING] = in[i];
+            at[got % RING] = now_s();
+            got++;
+        }
+        c->credit_owed += (uint32_t)n; /* read at once, acked 20 ms later */
+        while (acked < got && now_s() - at[acked % RING] >= 0.020) {
+            chan_in_ack(c, ids[acked % RING]);
+            acked++;
+        }
+        chan_in_flush(c);
+        most = out->slots[0].live > most ? out->slots[0].live : most;
+    }
+    CHECK(most > 16);
+    CHECK(acked > 800);
+    CHECK(most <= CHAN_SLOT_LIVE_MAX);
+    if (most <= 16 || acked <= 800)
+        fprintf(stderr, "  at most %u in flight, %zu acknowledged in 0.5 s\n", most, acked);
+    chan_in_destroy(&c);
+    chan_out_destroy(&out);
+}
+
 int main(void)
 {
     ctx = zmq_ctx_new();
@@ -484,6 +591,8 @@ int main(void)
     test_warm_allocates_nothing();
     test_acks_out_of_memory();
     test_batch_out_of_memory();
+    test_flow_a_stuck_consumer_holds_only_its_share();
+    test_flow_a_far_consumer_is_sent_its_round_trip();
     zmq_ctx_term(ctx);
     CHECK_DONE();
 }
