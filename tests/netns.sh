@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # netns: a head and two nodes on hosts of their own: three network
-# namespaces joined by veth pairs, each host with its own address (the
-# head 10.77.1.1 and 10.77.2.1, node n1 10.77.1.2, node n2 10.77.2.2; the
-# head routes between the nodes). A map: output exact and work on all
+# namespaces, each host with its own address (the head 10.77.1.1 and
+# 10.77.2.1, node n1 10.77.1.2, node n2 10.77.2.2; the head routes between
+# the nodes). n1 is near (a veth pair); n2 is far, 40 ms away (tun devices
+# and tests/netdelay, a user-space relay that delays every packet). A map: output exact and work on all
 # three hosts; a node killed mid-run: output exact; the link of a node cut
 # (ip link set ... down) mid-run: the head notices by missed heartbeats
 # within a bounded time, sends its work elsewhere, output exact. Node n2
@@ -19,6 +20,7 @@ if ! ip netns add "$H" 2> "$SCRATCH/netns.err"; then
     exit 77
 fi
 cleanup() {
+    [ -n "${relay:-}" ] && kill "$relay" 2> /dev/null
     for ns in "$H" "$N1" "$N2"; do
         ip netns pids "$ns" 2> /dev/null | xargs -r kill -KILL 2> /dev/null
         ip netns del "$ns" 2> /dev/null
@@ -37,9 +39,23 @@ link() { # NS NAME_ON_HEAD NODE_ADDR HEAD_ADDR
     ip -n "$1" link set lo up
     ip -n "$1" route add default via "$4"
 }
+# the same over tun devices and tests/netdelay, which holds each packet
+# 20 ms each way (a 40 ms round trip: this kernel has no netem)
+far_link() { # NS NAME_ON_HEAD NODE_ADDR HEAD_ADDR
+    ip -n "$H" tuntap add dev "$2" mode tun && ip -n "$1" tuntap add dev eth0 mode tun \
+        || return 1
+    ip -n "$H" addr add "$4" peer "$3" dev "$2"
+    ip -n "$H" link set "$2" up
+    ip -n "$1" addr add "$3" peer "$4" dev eth0
+    ip -n "$1" link set eth0 up
+    ip -n "$1" link set lo up
+    ip -n "$1" route add default dev eth0
+    "$BUILD/tests/netdelay" "$H" "$2" "$1" eth0 20 2> "$SCRATCH/netdelay.err" &
+    relay=$!
+}
 ip -n "$H" link set lo up
-link "$N1" "${tag}1" 10.77.1.2 10.77.1.1 && link "$N2" "${tag}2" 10.77.2.2 10.77.2.1 \
-    || { fail "veth links"; finish; }
+link "$N1" "${tag}1" 10.77.1.2 10.77.1.1 && far_link "$N2" "${tag}2" 10.77.2.2 10.77.2.1 \
+    || { fail "veth and tun links"; finish; }
 ip netns exec "$H" sysctl -q -w net.ipv4.ip_forward=1
 
 # PIPELINE [head options...]: the head in its namespace, pid in $head
