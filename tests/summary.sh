@@ -57,4 +57,36 @@ failed=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])
 [ "$missing" -gt 0 ] || fail "failures skipped: no item failed (chance 0.1 of 5000)"
 expect_eq "failures skipped: failed items = items missing" "$failed" "$missing"
 expect_eq "summary: the work row's failures" "$(awk '$1 == "work" {print $5}' "$SCRATCH/err")" "$missing"
+
+# a failed run (a worker that keeps crashing): the summary still says what
+# was done; it said 0 for everyone when the run failed before a heartbeat
+cat > "$SCRATCH/crash.zpl" <<ZPL
+pipeline = crash
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 200000
+actor = work
+    module = $FAULTY
+    instances = 2
+    in = numbers
+    out = results
+    max_restarts = 1
+    args
+        mode = segv
+        chance = 0.0001
+actor = print
+    module = print
+    in = results
+ZPL
+"$TROUPE" run -v --stats "$SCRATCH/c.json" "$SCRATCH/crash.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
+expect_eq "a failed run: exit code" "$?" 1
+read -r made printed < <(/usr/bin/python3 -c '
+import json, sys
+a = {x["name"]: x for x in json.load(open(sys.argv[1]))["actors"]}
+print(a["numbers"]["items_out"], a["print"]["items_in"])' "$SCRATCH/c.json")
+[ "${made:-0}" -gt 0 ] && [ "${printed:-0}" -gt 0 ]
+expect_eq "a failed run: its counts are not 0 (numbers out $made, print in $printed)" "$?" 0
+expect_eq "a failed run: print took what it printed" "$printed" "$(wc -l < "$SCRATCH/out")"
 finish

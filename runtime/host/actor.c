@@ -320,6 +320,10 @@ static int run(host_t *h, const msgpack_object *start, msgpack_zone *zone, zmq_m
        what is safely downstream, as after any death */
     if (h->ckpt_on && !h->done_sent && !h->fatal)
         host_take_checkpoint(h, true);
+    /* told to stop (a failed or cancelled run): the last counters, so that
+       its summary says what was done, not what the last heartbeat said */
+    if (h->stop && !h->done_sent && !h->retired && !h->fatal)
+        host_send_stats(h, CTL_STATS);
     return (h->done_sent || h->retired) && !h->fatal ? 0 : 1;
 }
 
