@@ -278,11 +278,15 @@ static void restart_later(sup_t *s, inst_t *in, const char *name, const char *wh
 static void retire(sup_t *s, inst_t *in, const char *why)
 {
     const plan_actor_t *a = &s->plan->actors[in->actor];
-    if (s->opts->verbose > 0)
+    if (s->opts->verbose > 0 && in->moving)
+        say_info(s, "actor '%s' #%u moves to a node that joined (it handed on its work)",
+                 a->name, in->instance);
+    else if (s->opts->verbose > 0)
         say_info(s, "actor '%s' #%u (pid %d) retired after %llu items (%s): a fresh "
                  "one takes its place", a->name, in->instance, (int)in->pid,
                  (unsigned long long)in->stats[0], why);
     in->retiring = false;
+    in->moving = false; /* moved to a node that joined: place() takes in->prefer */
     fold_stats(in);
     in->state = I_WAITING;
     in->respawn_at = now_ms();

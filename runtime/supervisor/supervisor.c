@@ -321,7 +321,12 @@ static void head_say(void *arg, log_level_t level, const char *text)
 }
 
 /*  A node that joined after the start takes its share from then on
-    (placement.c chooses which instances move). */
+    (placement.c chooses which instances move). Each one moved retires
+    (CTL_RETIRE_NOW), as from a draining node: it hands on what it took,
+    nothing runs twice, and its last counters count where it ran (killed,
+    what it did since its last heartbeat was missing from the per-place
+    counts: 19,375,216 of 20M items shown). Its successor starts on node
+    k (in->prefer). */
 static void head_joined(void *arg, int k)
 {
     sup_t *s = arg;
@@ -330,7 +335,7 @@ static void head_joined(void *arg, int k)
     inst_t **victims = malloc((size_t)s->ninsts * sizeof *victims);
     int n = victims ? place_moves(s, k, victims, s->ninsts) : 0;
     for (int i = 0; i < n; i++)
-        signal_instance(s, victims[i], SIGKILL);
+        send_kind(s, victims[i], CTL_RETIRE_NOW);
     free(victims);
 }
 
