@@ -19,7 +19,11 @@ os.setsid()
 os.execv(sys.argv[1], sys.argv[1:])' "${1:-$PROG}" "${2:---serve-until-killed}" \
         > "$SCRATCH/out" 2> "$SCRATCH/err" &
     pid=$!
-    for _ in $(seq 200); do grep -q mapping "$SCRATCH/out" && break; sleep 0.05; done
+    for _ in $(seq 200); do grep -q mapping "$SCRATCH/out" && return 0; sleep 0.05; done
+    # not mapping after 10 s: what it said and what runs, for the log
+    echo "not mapping after 10 s: ${1:-$PROG}; its stderr:"
+    sed 's/^/    /' "$SCRATCH/err"
+    ps -ef --forest | grep -A6 -- "${1:-$PROG}" | grep -v grep | sed 's/^/    /'
 }
 
 start_mapping
