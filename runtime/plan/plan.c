@@ -12,7 +12,7 @@ void plan_defaults(plan_t *self)
 {
     self->batch = 4096;
     self->window = 16;
-    self->credit = 64;
+    self->credit = 1024;
 }
 
 void plan_actor_init(plan_actor_t *a, const char *name)

@@ -537,7 +537,10 @@ static void test_flow_a_stuck_consumer_holds_only_its_share(void)
 /*  A consumer whose acks come 20 ms after its batches (a long link, or a
     deep pipeline after it) is sent more than the window's 16: as many as
     twice its rate times that round trip, so that it is never idle
-    waiting. With 16, 0.5 s would move 16 * 25 = 400 batches at most. */
+    waiting. However slow the machine, its rate is what it holds over 20
+    ms, so what it is allowed doubles each period: it soon holds more
+    than 16 (with the window counted from the oldest batch, never). No
+    time is asserted: the loop ends when it does, or after 10 s. */
 static void test_flow_a_far_consumer_is_sent_its_round_trip(void)
 {
     enum { RING = 8192 };
@@ -552,7 +555,7 @@ static void test_flow_a_far_consumer_is_sent_its_round_trip(void)
     uint64_t made = 0;
     uint32_t most = 0;
     double t0 = now_s();
-    while (now_s() - t0 < 0.5) {
+    while (most <= 32 && now_s() - t0 < 10) {
         while (chan_out_ready(out) && made - acked < RING - 64)
             make_batch(out, made++);
         turn(out);
@@ -571,11 +574,11 @@ static void test_flow_a_far_consumer_is_sent_its_round_trip(void)
         chan_in_flush(c);
         most = out->slots[0].live > most ? out->slots[0].live : most;
     }
-    CHECK(most > 16);
-    CHECK(acked > 800);
+    CHECK(most > 32);
     CHECK(most <= CHAN_SLOT_LIVE_MAX);
-    if (most <= 16 || acked <= 800)
-        fprintf(stderr, "  at most %u in flight, %zu acknowledged in 0.5 s\n", most, acked);
+    if (most <= 32)
+        fprintf(stderr, "  at most %u in flight, %zu acknowledged in %.1f s\n", most, acked,
+                now_s() - t0);
     chan_in_destroy(&c);
     chan_out_destroy(&out);
 }

@@ -58,7 +58,7 @@ static void test_good(void)
     CHECK_STR(p->name, "demo");
     CHECK(p->batch == 100);
     CHECK(p->window == 8);
-    CHECK(p->credit == 64); /* default */
+    CHECK(p->credit == 1024); /* default */
     CHECK(p->nactors == 3);
     CHECK(p->nchans == 2);
     int sq = plan_find_actor(p, "sq");
