@@ -132,6 +132,7 @@ typedef struct {
     /* ending */
     int exit_code;       /* decided once; -1 while the run goes on */
     bool draining;
+    bool cancel_said; /* "the job is cancelled" was said */
     uint64_t drain_deadline;
     bool killing;
     uint64_t kill_deadline;
