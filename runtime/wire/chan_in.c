@@ -140,20 +140,17 @@ int chan_in_bye(chan_in_t *self, int linger_ms)
 
 bool chan_in_farewell(chan_in_t *self)
 {
+    /* the producer's answer is the BYE frame itself; anything else is a
+       batch it sent before it read ours, gone to the others since */
+    packbuf_t bye;
+    packbuf_init(&bye);
+    env_pack_bye(&bye.pk);
     zmq_msg_t msg;
     zmq_msg_init(&msg);
-    while (self->bye == CHAN_BYE_SAID && zmq_msg_recv(&msg, self->sock, ZMQ_DONTWAIT) >= 0) {
-        /* a batch is far longer than a BYE: only a short frame is read */
-        msgpack_object root;
-        msgpack_zone zone;
-        env_status_t st;
-        if (!zmq_msg_more(&msg) && zmq_msg_size(&msg) < 16 && msgpack_zone_init(&zone, 256)) {
-            if (env_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &zone, &root) == ENV_OK
-                && env_kind(&root, &st) == ENV_BYE)
-                self->bye = CHAN_BYE_ANSWERED;
-            msgpack_zone_destroy(&zone);
-        }
-    }
+    while (self->bye == CHAN_BYE_SAID && zmq_msg_recv(&msg, self->sock, ZMQ_DONTWAIT) >= 0)
+        if (!zmq_msg_more(&msg) && zmq_msg_size(&msg) == bye.size
+            && !memcmp(zmq_msg_data(&msg), bye.data, bye.size))
+            self->bye = CHAN_BYE_ANSWERED;
     zmq_msg_close(&msg);
     return self->bye == CHAN_BYE_ANSWERED;
 }
