@@ -9,7 +9,8 @@
 
 /*  Where they go: $XDG_RUNTIME_DIR (a tmpfs of the user's own) when it is
     set, absolute, writable and short enough for the ipc paths under it
-    (108 bytes in all), else /tmp. */
+    (108 bytes in all), else /dev/shm (a tmpfs on Linux) when it has 1 GiB
+    free, else /tmp. */
 const char *rundir_base(void);
 
 /*  Makes BASE/KIND-PID-XXXXXX (KIND is "troupe", "troupe-pool", ...; PID
