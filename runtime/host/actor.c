@@ -357,6 +357,8 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
         host_send_ready(&h);
         if (host_wait_for(&h, CTL_START, 60000, &zone, &root, &msg) == CTL_START)
             rc = run(&h, &root, &zone, &msg);
+        if (rc == 0 && h.stop && (h.done_sent || h.retired))
+            host_end_process(&h, rc);
     }
     zmq_msg_close(&msg);
     zmq_msg_close(&cfgmsg);

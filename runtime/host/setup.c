@@ -519,21 +519,44 @@ int host_take_config(host_t *h, const msgpack_object *cfg, char *err,
     return 0;
 }
 
+/*  What would outlive the process: the module's stop hook (its files,
+    its output) and an allowlist folder of ours. */
+static void undo_outside(host_t *h)
+{
+    troupe_ctx_t *ctx = &h->ctx;
+    if (ctx->mod && ctx->mod->stop && !h->mod_stopped)
+        ctx->mod->stop(ctx);
+    h->mod_stopped = true;
+    if (h->own_allow) {
+        auth_allow_remove(h->allow_dir, h->own_nallow);
+        rmdir(h->own_allow);
+        free(h->own_allow);
+        h->own_allow = NULL;
+    }
+}
+
+void host_end_process(host_t *h, int rc)
+{
+    const char *clean = getenv("TROUPE_CLEAN_EXIT");
+    if (h->embed || (clean && *clean))
+        return;
+    undo_outside(h);
+    fflush(NULL);
+    _exit(rc);
+}
+
 void host_free(host_t *h)
 {
     troupe_ctx_t *ctx = &h->ctx;
-    if (ctx->mod && ctx->mod->stop)
+    if (ctx->mod && ctx->mod->stop && !h->mod_stopped)
         ctx->mod->stop(ctx);
+    h->mod_stopped = true;
     for (int i = 0; i < ctx->nouts; i++)
         chan_out_destroy(&ctx->outs[i]);
     /* after the outputs: czmq's context ends with zauth, and waits for
        every socket in it to be closed */
     auth_destroy(&h->auth);
-    if (h->own_allow) {
-        auth_allow_remove(h->allow_dir, h->own_nallow);
-        rmdir(h->own_allow);
-        free(h->own_allow);
-    }
+    undo_outside(h);
     for (int i = 0; i < ctx->nins; i++)
         chan_in_destroy(&ctx->ins[i]);
     free(ctx->outs);
