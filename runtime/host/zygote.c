@@ -99,8 +99,7 @@ pid_t zygote_pid(const zygote_t *self)
     return self ? self->pid : -1;
 }
 
-pid_t zygote_spawn(zygote_t *self, const char *control, const char *rid,
-                   const char *title)
+int zygote_ask(zygote_t *self, const char *control, const char *rid, const char *title)
 {
     char req[REQUEST_MAX];
     int n = snprintf(req, sizeof req, "%s%c%s%c%s", control, 0, rid, 0, title);
@@ -108,6 +107,17 @@ pid_t zygote_spawn(zygote_t *self, const char *control, const char *rid,
         return -1;
     if (send(self->fd, req, (size_t)n + 1, MSG_NOSIGNAL) != n + 1)
         return -1;
+    return 0;
+}
+
+pid_t zygote_spawn(zygote_t *self, const char *control, const char *rid,
+                   const char *title)
+{
+    return zygote_ask(self, control, rid, title) < 0 ? -1 : zygote_answer(self);
+}
+
+pid_t zygote_answer(zygote_t *self)
+{
     struct pollfd p = { .fd = self->fd, .events = POLLIN };
     if (poll(&p, 1, 10000) != 1)
         return -1;

@@ -56,6 +56,43 @@ static int spawn_on_node(sup_t *s, inst_t *in, const char *title)
     return 0;
 }
 
+void spawn_ahead(sup_t *s, inst_t *in)
+{
+    char title[256];
+    name_instance(s, in, title, sizeof title);
+    const plan_actor_t *a = &s->plan->actors[in->actor];
+    if (a->external || a->exe || in->asked || !s->zygote || s->zygote_broken)
+        return;
+    place(s, in);
+    if (in->node < 0 && zygote_ask(s->zygote, s->control, in->rid, title) == 0) {
+        in->asked = true;
+        s->zygote_asked++;
+    }
+}
+
+/*  The zygote's answer for an instance asked for ahead; once the zygote
+    failed and nothing asked is left unanswered, it is stopped. */
+static pid_t zygote_answer_for(sup_t *s, inst_t *in)
+{
+    pid_t pid = zygote_answer(s->zygote);
+    in->asked = false;
+    s->zygote_asked--;
+    if (pid <= 0)
+        s->zygote_broken = true; /* from now on: fork+exec */
+    if (s->zygote_broken && !s->zygote_asked)
+        zygote_stop(&s->zygote);
+    return pid;
+}
+
+void spawn_unasked(sup_t *s, inst_t *in)
+{
+    if (!in->asked)
+        return;
+    pid_t pid = zygote_answer_for(s, in);
+    if (pid > 0)
+        spawned(in, pid); /* to be killed and reaped with the rest */
+}
+
 int spawn(sup_t *s, inst_t *in)
 {
     char title[256];
@@ -65,18 +102,28 @@ int spawn(sup_t *s, inst_t *in)
         spawned(in, 0);
         return 0;
     }
-    place(s, in);
+    if (in->asked) {
+        pid_t pid = zygote_answer_for(s, in);
+        if (pid > 0) {
+            spawned(in, pid);
+            return 0;
+        }
+    }
+    else
+        place(s, in);
     if (in->node >= 0)
         return spawn_on_node(s, in, title);
     if (a->exe)
         return spawn_program(s, in, a->exe, title);
-    if (s->zygote) {
+    if (s->zygote && !s->zygote_broken) {
         pid_t pid = zygote_spawn(s->zygote, s->control, in->rid, title);
         if (pid > 0) {
             spawned(in, pid);
             return 0;
         }
-        zygote_stop(&s->zygote); /* from now on: fork+exec */
+        s->zygote_broken = true;
+        if (!s->zygote_asked)
+            zygote_stop(&s->zygote); /* from now on: fork+exec */
     }
     /* troupe-actor writes the title over its whole argv area */
     char *argv[] = { "troupe-actor", s->control, in->rid, title, NULL };

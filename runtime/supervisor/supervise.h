@@ -65,6 +65,7 @@ typedef struct {
     char **bound;    /* per output: the endpoint it reported in READY */
     int node;        /* where it runs: -1 the head, else an index in nodes */
     bool placed;     /* node says where (place() ran for it) */
+    bool asked;      /* the zygote is asked for its process (spawn_ahead) */
     bool moving;     /* killed on purpose, to run on a node that joined late */
     bool retiring;   /* said RETIRE (retire_after): stopped, its end no death */
     int prefer;      /* the node it moves to, or -1 */
@@ -118,6 +119,8 @@ typedef struct {
     char control[PATH_MAX + 16];
     void *zctx, *ctl;
     zygote_t *zygote;
+    bool zygote_broken; /* it failed once: fork+exec from then on */
+    int zygote_asked;   /* its requests not answered yet (spawn_ahead) */
     int sigfd;
     sigset_t oldmask;
     inst_t *insts;
@@ -203,6 +206,14 @@ void send_text_all(sup_t *s, int kind, const char *text);
 /* ---- lifecycle.c: processes from start to end, and the run's end ------------- */
 /*  Starts an instance's process, where placement says. 0, or -1 (said). */
 int spawn(sup_t *s, inst_t *in);
+/*  Asks the zygote for the instance's process ahead of its spawn, which
+    then takes the answer: start_all asks for every instance first. Does
+    nothing for an instance the zygote does not start. */
+void spawn_ahead(sup_t *s, inst_t *in);
+/*  An instance asked for whose spawn will not come (the start failed half
+    way): its answer is read all the same, and a process made for it is
+    the instance's, to be killed and reaped. */
+void spawn_unasked(sup_t *s, inst_t *in);
 /*  An instance's process ended with `status` (waitpid's, here or on its
     node): a death, unless it had finished. */
 void instance_exited(sup_t *s, inst_t *in, int status);

@@ -644,12 +644,27 @@ static void start_all(sup_t *s)
     for (int i = 0; s->killing && i < s->ninsts; i++)
         s->insts[i].state = I_EXITED; /* stopped while waiting for nodes */
     for (int i = 0; !s->killing && i < s->ninsts; i++)
+        spawn_ahead(s, &s->insts[i]);
+    for (int i = 0; !s->killing && i < s->ninsts; i++)
         if (spawn(s, &s->insts[i]) < 0) {
-            fail_run(s, 1);
-            for (int j = i; j < s->ninsts; j++)
+            for (int j = i; j < s->ninsts; j++) {
                 s->insts[j].state = I_EXITED;
+                spawn_unasked(s, &s->insts[j]); /* then fail_run kills it */
+            }
+            fail_run(s, 1);
             break;
         }
+    /* stopped half way: a process the zygote made for one not spawned is
+       that instance's, and ends with the rest */
+    bool late = false;
+    for (int i = 0; i < s->ninsts; i++)
+        if (s->insts[i].asked) {
+            s->insts[i].state = I_EXITED;
+            spawn_unasked(s, &s->insts[i]);
+            late = true;
+        }
+    if (late)
+        kill_all(s, SIGTERM);
 }
 
 /*  Until every instance has exited: control messages, signals, nodes,
