@@ -127,12 +127,20 @@ pid_t zygote_answer(zygote_t *self)
     return (pid_t)pid;
 }
 
+void zygote_release(zygote_t *self)
+{
+    if (self && self->fd >= 0) {
+        close(self->fd); /* it reads end of file and exits */
+        self->fd = -1;
+    }
+}
+
 void zygote_stop(zygote_t **self_p)
 {
     zygote_t *self = *self_p;
     if (!self)
         return;
-    close(self->fd); /* it reads end of file and exits */
+    zygote_release(self);
     while (waitpid(self->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     free(self);
@@ -175,7 +183,8 @@ int zygote_main(int fd, int argc, char **argv)
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
                 continue;
-            exit(0); /* the supervisor is done with us */
+            _exit(0); /* the supervisor is done with us; nothing of ours
+                         to flush or free on the way out */
         }
         req[n] = '\0';
         const char *control = req;

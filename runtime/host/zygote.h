@@ -44,6 +44,10 @@ pid_t zygote_answer(zygote_t *self);
 pid_t zygote_pid(const zygote_t *self);
 /*  Closes the zygote's channel and waits for it to exit. */
 void zygote_stop(zygote_t **self_p);
+/*  Closes the channel only, once nothing more will be spawned, so that the
+    zygote exits while the actors end; zygote_stop then only reaps it.
+    Spawning after it fails (the caller falls back to fork+exec). */
+void zygote_release(zygote_t *self);
 
 /*  Zygote side, from troupe-actor's main: serves spawn requests on fd until
     it closes. Returns in each new actor process with the actor's exit

@@ -667,6 +667,18 @@ static void start_all(sup_t *s)
         kill_all(s, SIGTERM);
 }
 
+/*  No instance can be started again: each has finished (a death after
+    DONE is not restarted) or is gone for good, or the run is ending. */
+static bool none_to_spawn(const sup_t *s)
+{
+    if (s->killing)
+        return true;
+    for (int i = 0; i < s->ninsts; i++)
+        if (!s->insts[i].finished && s->insts[i].state != I_GONE)
+            return false;
+    return true;
+}
+
 /*  Until every instance has exited: control messages, signals, nodes,
     deaths, timers. */
 static void loop(sup_t *s)
@@ -689,6 +701,8 @@ static void loop(sup_t *s)
             fail_run(s, 1); /* stdout is gone: nothing more can be written */
         if (all_exited(s))
             break;
+        if (s->zygote && none_to_spawn(s))
+            zygote_release(s->zygote);
         check_time(s);
         watch_tick(s);
         progress_tick(s);
