@@ -90,6 +90,24 @@ for mode in segv abort exit; do
     echo "   ($r restarts)"
 done
 
+# --- the zygote killed: restarts start by fork+exec -------------------------------
+# (the supervisor finds the zygote gone at the first restart and starts
+# that one and every later one itself)
+pipeline nozyg 2000000 2 segv 0.00002 0
+"$TROUPE" run -v -v --stats "$SCRATCH/nozyg.json" "$SCRATCH/nozyg.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+sup=$!
+wait_started "$SCRATCH/err"
+zyg=$(pgrep -f "^troupe: nozyg/\(zygote\)")
+[ -n "$zyg" ] || fail "no zygote while the run is going"
+kill -KILL $zyg
+wait_at_most $sup 120
+expect_eq "zygote killed: exit code" "$?" 0
+expected 2000000 0 > "$SCRATCH/want"
+expect_file_eq "zygote killed: output exact" "$SCRATCH/out" "$SCRATCH/want"
+r=$(restarts_of "$SCRATCH/nozyg.json" work)
+[ "$r" -ge 1 ] || fail "zygote killed: no restart happened"
+echo "   ($r restarts without the zygote)"
+
 # --- a worker that stops answering --------------------------------------------------
 pipeline hang 200000 2 hang 0 0
 sed -i "s|^        mode = hang|        mode = hang\n        at = 123456\n        marker = $SCRATCH/hung|" "$SCRATCH/hang.zpl"
