@@ -66,6 +66,7 @@ restarts_of() { # STATS_FILE ACTOR
 
 # --- SIGKILL from outside, every 50 ms ------------------------------------------
 pipeline killed 8000000 4 segv 0 2
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v --stats "$SCRATCH/killed.json" "$SCRATCH/killed.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!
 kill_workers killed 0.05 $sup
@@ -94,6 +95,7 @@ done
 # (the supervisor finds the zygote gone at the first restart and starts
 # that one and every later one itself)
 pipeline nozyg 2000000 2 segv 0.00002 0
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v --stats "$SCRATCH/nozyg.json" "$SCRATCH/nozyg.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!
 wait_started "$SCRATCH/err"
@@ -145,6 +147,7 @@ actor = b
     args
         file = $SCRATCH/b.out
 ZPL
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v "$SCRATCH/bcast.zpl" 2> "$SCRATCH/err" &
 sup=$!
 kill_workers bcast 0.1 $sup
@@ -206,6 +209,7 @@ actor = b
     args
         file = $SCRATCH/tempsub.out
 ZPL
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v "$SCRATCH/tempsub.zpl" > /dev/null 2> "$SCRATCH/err" &
 sup=$!
 wait_started "$SCRATCH/err"

@@ -58,6 +58,7 @@ actor = show
     module = print
     in = lines
 ZPL
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 installed "$PREFIX/bin/troupe" run -v -v "$SCRATCH/wait.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 run=$!
 exec 3<> "$SCRATCH/lines" # read-write: never blocks, even if no run ever reads

@@ -111,7 +111,11 @@ print(" ".join(str(a.get("nodes", {}).get(k, 0)) for k in ("head", "n1", "n2")))
 
 # waits until the run whose stderr is file $1 (run with -v -v) has started
 # every actor: a death before the start fails a run by design, so tests
-# that kill on purpose wait for this first (a busy machine starts slowly)
+# that kill on purpose wait for this first (a busy machine starts slowly).
+# Empty $1 before the run is started in the background: the job's own
+# 2> $1 may come after the first look here, and an earlier run's "; starting"
+# would be taken for this one's (seen in nodes.sh, whose head opens a fifo
+# first)
 wait_started() {
     for _ in $(seq 1200); do grep -q "; starting" "$1" 2> /dev/null && return 0; sleep 0.05; done
     fail "the run never started (no '; starting' in $1)"

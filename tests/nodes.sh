@@ -208,6 +208,7 @@ actor = show
     in = total
 ZPL
 port=$(free_port)
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --insecure --nodes 1 --wait 20 \
     --stats "$SCRATCH/nodestate.json" "$SCRATCH/nodestate.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 head=$!
@@ -236,6 +237,7 @@ map_pipeline nodelate 400000 4
 sed -i 's/^    module = seq$/    module = jsonl_in/; /^    args$/{N; /count = 400000/d}' "$SCRATCH/nodelate.zpl"
 mkfifo "$SCRATCH/late.fifo"
 port=$(free_port)
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --insecure --nodes 1 --wait 20 \
     --stats "$SCRATCH/stats.json" "$SCRATCH/nodelate.zpl" < "$SCRATCH/late.fifo" \
     > "$SCRATCH/out" 2> "$SCRATCH/err" &

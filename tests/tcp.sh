@@ -87,6 +87,7 @@ expect_file_eq "broadcast over tcp: every subscriber gets its topics" "$SCRATCH/
 # restarts; every port any instance bound is in the range
 port=$(/usr/bin/python3 -c 'import random; print(random.randrange(20000, 60000))')
 hi=$((port + 11))
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v --transport tcp --data-ports "$port-$hi" -s numbers.args.count=100000 \
     "$SCRATCH/tcpwork.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!

@@ -66,6 +66,7 @@ until_pane() {
 }
 
 mkfifo "$SCRATCH/in"
+: > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v "$SCRATCH/watched.zpl" < "$SCRATCH/in" > "$SCRATCH/out" 2> "$SCRATCH/err" &
 sup=$!
 exec 3> "$SCRATCH/in"
@@ -184,6 +185,7 @@ cp "$SCRATCH/watcher" "$SCRATCH/allow/"
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed 's/^pipeline = watched/pipeline = headed/' "$SCRATCH/watched.zpl" > "$SCRATCH/headed.zpl"
 mkfifo "$SCRATCH/in2"
+: > "$SCRATCH/err2" # emptied first: the job's own 2> may come after wait_started's first look
 "$TROUPE" run -v -v --listen "tcp://127.0.0.1:$port" --key "$SCRATCH/head_secret" \
     --allow "$SCRATCH/allow" "$SCRATCH/headed.zpl" < "$SCRATCH/in2" > "$SCRATCH/out2" 2> "$SCRATCH/err2" &
 head=$!
