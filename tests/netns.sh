@@ -85,13 +85,24 @@ case "$BUILD" in
     *) PRIVATE=/tmp ;;
 esac
 wait_output() { for _ in $(seq 400); do [ -s "$SCRATCH/out" ] && break; sleep 0.05; done; }
+# a node that did not join (seen once, n2 under CI's load, not reproduced
+# since): what it and the relay said, for the log
+said_why_not_joined() { # WHAT
+    grep -q "joined within" "$SCRATCH/err" || return 0
+    echo "$1: a node did not join; n1: $(tr '\n' ' ' < "$SCRATCH/n1.err")" >&2
+    echo "$1: n2: $(tr '\n' ' ' < "$SCRATCH/n2.err")" >&2
+    ip -n "$N2" -s link show eth0 >&2
+    ip netns exec "$N2" ss -tan >&2
+}
 
 # --- a map across three hosts ----------------------------------------------
 map_pipeline nsmap 100000 6
 run_head nsmap --stats "$SCRATCH/stats.json"
 start_nodes
 wait $head
-expect_eq "three hosts: exit code" "$?" 0
+code=$?
+said_why_not_joined "three hosts"
+expect_eq "three hosts: exit code" "$code" 0
 squares 100000 > "$SCRATCH/want"
 expect_file_eq "three hosts: output exact" "$SCRATCH/out" "$SCRATCH/want"
 read -r on_head on_n1 on_n2 < <(items_on "$SCRATCH/stats.json" work)
@@ -107,7 +118,9 @@ wait_output
 sleep 0.2
 kill -KILL $n2
 wait $head
-expect_eq "a node killed: exit code" "$?" 0
+code=$?
+said_why_not_joined "a node killed"
+expect_eq "a node killed: exit code" "$code" 0
 squares 300000 > "$SCRATCH/want"
 expect_file_eq "a node killed: output exact" "$SCRATCH/out" "$SCRATCH/want"
 expect_contains "a node killed: the head says so" "$SCRATCH/err" "node 'n2' lost"
