@@ -300,11 +300,15 @@ static int setup(node_t *n)
     n->head = n->zctx ? zmq_socket(n->zctx, ZMQ_DEALER) : NULL;
     if (!n->ctl || !n->head)
         return -1;
-    int zero = 0, one = 1, linger = 500, ivl = 100;
+    int zero = 0, one = 1, linger = 500, ivl = 100, connect_ms = 2000;
     zmq_setsockopt(n->ctl, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(n->ctl, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(n->head, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(n->head, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    /* a tcp connect that has not completed in 2 s is tried again afresh:
+       a lost SYN would otherwise wait out the kernel's retries (1, 2, 4,
+       8 s ...), longer than a head's --wait for its nodes */
+    zmq_setsockopt(n->head, ZMQ_CONNECT_TIMEOUT, &connect_ms, sizeof connect_ms);
     if (zmq_bind(n->ctl, n->control) != 0) {
         node_say(n, LOG_ERROR, "cannot bind %s: %s", n->control, zmq_strerror(errno));
         return -1;
