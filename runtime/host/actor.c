@@ -327,6 +327,18 @@ static int run(host_t *h, const msgpack_object *start, msgpack_zone *zone, zmq_m
     return (h->done_sent || h->retired) && !h->fatal ? 0 : 1;
 }
 
+/*  A retired instance whose producers all answered its BYE has nothing
+    in flight to them; one that stopped waiting (RETIRE_ANSWER_MS) still
+    has its last acks and BYE lingering in its sockets, which only the
+    context's end delivers. */
+static bool byes_answered(const host_t *h)
+{
+    for (int i = 0; i < h->ctx.nins; i++)
+        if (h->ctx.ins[i]->bye != CHAN_BYE_ANSWERED)
+            return false;
+    return true;
+}
+
 static int host_main(const char *control, const char *id, const actor_embed_t *embed)
 {
     host_t h;
@@ -357,7 +369,7 @@ static int host_main(const char *control, const char *id, const actor_embed_t *e
         host_send_ready(&h);
         if (host_wait_for(&h, CTL_START, 60000, &zone, &root, &msg) == CTL_START)
             rc = run(&h, &root, &zone, &msg);
-        if (rc == 0 && h.stop && (h.done_sent || h.retired))
+        if (rc == 0 && h.stop && (h.done_sent || (h.retired && byes_answered(&h))))
             host_end_process(&h, rc);
     }
     zmq_msg_close(&msg);
