@@ -64,6 +64,17 @@ restarts_of() { # STATS_FILE ACTOR
     /usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]))' "$1" "$2"
 }
 
+# WHAT NAME CODE COUNT FANOUT: run NAME exited CODE 0, printed exactly the
+# fault-free output of COUNT items, and restarted a worker at least once
+# (their number is left in $r)
+exact_with_restarts() {
+    expect_eq "$1: exit code" "$3" 0
+    expected "$4" "$5" > "$SCRATCH/want"
+    expect_file_eq "$1: output exact" "$SCRATCH/out" "$SCRATCH/want"
+    r=$(restarts_of "$SCRATCH/$2.json" work)
+    [ "$r" -ge 1 ] || fail "$1: no restart counted"
+}
+
 # --- SIGKILL from outside, every 50 ms ------------------------------------------
 pipeline killed 8000000 4 segv 0 2
 : > "$SCRATCH/err" # emptied first: the job's own 2> may come after wait_started's first look
@@ -71,22 +82,14 @@ pipeline killed 8000000 4 segv 0 2
 sup=$!
 kill_workers killed 0.05 $sup
 wait $sup
-expect_eq "SIGKILL every 50 ms: exit code" "$?" 0
-expected 8000000 2 > "$SCRATCH/want"
-expect_file_eq "SIGKILL every 50 ms ($kills kills): output exact" "$SCRATCH/out" "$SCRATCH/want"
-r=$(restarts_of "$SCRATCH/killed.json" work)
-[ "$r" -ge 1 ] || fail "SIGKILL: no restart counted (kills: $kills)"
+exact_with_restarts "SIGKILL every 50 ms ($kills kills)" killed $? 8000000 2
 echo "   ($kills kills sent, $r restarts)"
 
 # --- faults inside the handler ------------------------------------------------------
 for mode in segv abort exit; do
     pipeline "$mode" 1000000 2 "$mode" 0.00002 0
     "$TROUPE" run --stats "$SCRATCH/$mode.json" "$SCRATCH/$mode.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err"
-    expect_eq "$mode in the handler: exit code" "$?" 0
-    expected 1000000 0 > "$SCRATCH/want"
-    expect_file_eq "$mode in the handler: output exact" "$SCRATCH/out" "$SCRATCH/want"
-    r=$(restarts_of "$SCRATCH/$mode.json" work)
-    [ "$r" -ge 1 ] || fail "$mode: no restart happened"
+    exact_with_restarts "$mode in the handler" "$mode" $? 1000000 0
     expect_contains "$mode: each restart is reported" "$SCRATCH/err" ": restarting"
     echo "   ($r restarts)"
 done
@@ -103,11 +106,7 @@ zyg=$(pgrep -f "^troupe: nozyg/\(zygote\)")
 [ -n "$zyg" ] || fail "no zygote while the run is going"
 kill -KILL $zyg
 wait_at_most $sup 120
-expect_eq "zygote killed: exit code" "$?" 0
-expected 2000000 0 > "$SCRATCH/want"
-expect_file_eq "zygote killed: output exact" "$SCRATCH/out" "$SCRATCH/want"
-r=$(restarts_of "$SCRATCH/nozyg.json" work)
-[ "$r" -ge 1 ] || fail "zygote killed: no restart happened"
+exact_with_restarts "zygote killed" nozyg $? 2000000 0
 echo "   ($r restarts without the zygote)"
 
 # --- a worker that stops answering --------------------------------------------------

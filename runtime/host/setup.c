@@ -519,14 +519,20 @@ int host_take_config(host_t *h, const msgpack_object *cfg, char *err,
     return 0;
 }
 
-/*  What would outlive the process: the module's stop hook (its files,
-    its output) and an allowlist folder of ours. */
-static void undo_outside(host_t *h)
+/*  The module's stop hook, once. */
+static void stop_module(host_t *h)
 {
     troupe_ctx_t *ctx = &h->ctx;
     if (ctx->mod && ctx->mod->stop && !h->mod_stopped)
         ctx->mod->stop(ctx);
     h->mod_stopped = true;
+}
+
+/*  What would outlive the process: the module's stop hook (its files,
+    its output) and an allowlist folder of ours. */
+static void undo_outside(host_t *h)
+{
+    stop_module(h);
     if (h->own_allow) {
         auth_allow_remove(h->allow_dir, h->own_nallow);
         rmdir(h->own_allow);
@@ -548,9 +554,7 @@ void host_end_process(host_t *h, int rc)
 void host_free(host_t *h)
 {
     troupe_ctx_t *ctx = &h->ctx;
-    if (ctx->mod && ctx->mod->stop && !h->mod_stopped)
-        ctx->mod->stop(ctx);
-    h->mod_stopped = true;
+    stop_module(h);
     for (int i = 0; i < ctx->nouts; i++)
         chan_out_destroy(&ctx->outs[i]);
     /* after the outputs: czmq's context ends with zauth, and waits for

@@ -647,15 +647,14 @@ static void start_all(sup_t *s)
         spawn_ahead(s, &s->insts[i]);
     for (int i = 0; !s->killing && i < s->ninsts; i++)
         if (spawn(s, &s->insts[i]) < 0) {
-            for (int j = i; j < s->ninsts; j++) {
+            for (int j = i; j < s->ninsts; j++)
                 s->insts[j].state = I_EXITED;
-                spawn_unasked(s, &s->insts[j]); /* then fail_run kills it */
-            }
             fail_run(s, 1);
             break;
         }
-    /* stopped half way: a process the zygote made for one not spawned is
-       that instance's, and ends with the rest */
+    /* stopped half way (a failed spawn, or the run ending): a process the
+       zygote made for one not spawned is that instance's, and ends with
+       the rest */
     bool late = false;
     for (int i = 0; i < s->ninsts; i++)
         if (s->insts[i].asked) {
