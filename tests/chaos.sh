@@ -60,10 +60,6 @@ kill_workers() {
     done
 }
 
-restarts_of() { # STATS_FILE ACTOR
-    /usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"] if a["name"] == sys.argv[2]))' "$1" "$2"
-}
-
 # WHAT NAME CODE COUNT FANOUT: run NAME exited CODE 0, printed exactly the
 # fault-free output of COUNT items, and restarted a worker at least once
 # (their number is left in $r)
@@ -71,7 +67,7 @@ exact_with_restarts() {
     expect_eq "$1: exit code" "$3" 0
     expected "$4" "$5" > "$SCRATCH/want"
     expect_file_eq "$1: output exact" "$SCRATCH/out" "$SCRATCH/want"
-    r=$(restarts_of "$SCRATCH/$2.json" work)
+    r=$(restarts_in "$SCRATCH/$2.json" work)
     [ "$r" -ge 1 ] || fail "$1: no restart counted"
 }
 

@@ -109,7 +109,4 @@ expect_same() { # WHAT GOT_FILE WANT_FILE
     fi
 }
 
-restarts_in() { # STATS_FILE: every actor's restarts, added up
-    /usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"]))' "$1" 2> /dev/null || echo "?"
-}
 

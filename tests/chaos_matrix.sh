@@ -284,7 +284,9 @@ fi
 # meets at the counter that owns the word, its checkpoint restored when it
 # is killed, and the output is `tr | sort | uniq -c`'s, byte for byte
 K_LINES=${CHAOS_K_LINES:-1500000}
-if selected cm_keyed_k1 || selected cm_keyed_k2 || selected cm_keyed_k4; then
+K_CASES="cm_keyed_k1 cm_keyed_k2 cm_keyed_k4 cm_flushed_show_s1k2 cm_flushed_show_s2k2
+         cm_flushed_count_s1k1 cm_flushed_count_s1k2 cm_flushed_count_s1k4"
+if for c in $K_CASES; do selected $c && break; done; then
     /usr/bin/python3 - "$SCRATCH/keyed.text" "$K_LINES" <<'PY'
 import random, sys
 r = random.Random(7)
@@ -317,6 +319,75 @@ for k in 1 2 4; do
     chaos "$name" text:$SOURCE_KILLS split count show
     expect_same "$name: the count of every word, as tr | sort | uniq -c" \
         "$SCRATCH/$name.out" "$SCRATCH/keyed.want"
+done
+
+# --- 5d. killed after the checkpoint that follows its flush, before DONE ---------
+# a window no kill from outside can be timed to hit, so the host's fault
+# point (TROUPE_FAULT, host_fault) kills the first instance of VICTIM to
+# reach it. Its successor resumes from that checkpoint, whose flush is
+# done: a sink must not write its flushed output twice, a stateful stage
+# must not make its flushed values again. flushed NAME VICTIM: runs
+# $SCRATCH/NAME.zpl so; the caller compares the output
+flushed() {
+    local name=$1 victim=$2
+    rm -f "$SCRATCH/$name.fault"
+    TROUPE_FAULT="$victim:flushed:$SCRATCH/$name.fault" start_run "$name" -v -v
+    end_run "$name"
+    expect_eq "$name: exit code" "$CODE" 0
+    [ "$CODE" -eq 0 ] || grep -E "error|giving up" "$SCRATCH/$name.err" | head -3 >&2
+    [ -e "$SCRATCH/$name.fault" ] && ok "$name: $victim killed after its last checkpoint" \
+        || fail "$name: $victim never reached its fault point"
+    expect_eq "$name: $victim restarted once" "$(restarts_in "$SCRATCH/$name.json" "$victim")" 1
+    expect_nothing_left "$name" "$name"
+}
+# the word count with its sorted sink (1 instance: it writes stdout
+# itself; 2: the supervisor copies each one's output, and a keyed channel
+# gives each a share, so that the first one to finish, the one killed, has
+# values to write), or a keyed counter (1, 2, 4 instances), killed so
+for vk in "show 1 2" "show 2 2" "count 1 1" "count 1 2" "count 1 4"; do
+    read -r victim shows k <<< "$vk"
+    name=cm_flushed_${victim}_s${shows}k$k
+    selected $name || continue
+    {
+        echo "pipeline = $name"
+        echo "channel = words"
+        echo "    type = keyed"
+        if [ "$shows" -gt 1 ]; then
+            echo "channel = counts"
+            echo "    type = keyed"
+            echo "    key = 0"
+        fi
+        actor text lines 1 - lines
+        echo "    args"
+        echo "        file = $SCRATCH/keyed.text"
+        actor split "$BUILD/examples/tokenize.so" 2 lines words
+        actor count counter "$k" words counts
+        echo "    args"
+        echo "        emit = pairs"
+        actor show sorted "$shows" counts -
+        echo "    args"
+        echo "        as = uniq-c"
+    } > "$SCRATCH/$name.zpl"
+    flushed "$name" "$victim"
+    # two sorted sinks each write their share, sorted, whole
+    if [ "$shows" = 1 ]; then cp "$SCRATCH/$name.out" "$SCRATCH/got"; else sort -k2 "$SCRATCH/$name.out" > "$SCRATCH/got"; fi
+    expect_same "$name: the count of every word, once" "$SCRATCH/got" "$SCRATCH/keyed.want"
+done
+# shape A's count x2 and sum x1, each killed so: the total is N, not more
+for victim in count sum print; do
+    name=cm_flushed_A_$victim
+    selected $name || continue
+    {
+        echo "pipeline = $name"
+        source_of numbers "$P_ITEMS" numbers
+        actor square square 2 numbers squares
+        actor count count 2 squares partial
+        actor sum sum 1 partial total
+        actor print print 1 total -
+    } > "$SCRATCH/$name.zpl"
+    flushed "$name" "$victim"
+    echo "$P_ITEMS" > "$SCRATCH/want"
+    expect_same "$name: prints exactly $P_ITEMS" "$SCRATCH/$name.out" "$SCRATCH/want"
 done
 
 # --- 6. a stateful module without snapshot/restore that dies ----------------------

@@ -138,3 +138,9 @@ finish() {
     if [ "$FAILED" -ne 0 ]; then echo "some checks failed" >&2; exit 1; fi
     exit 0
 }
+
+# restarts_in STATS_FILE [ACTOR]: the restarts of ACTOR (of every actor,
+# added up) in a run's --stats file; "?" if it cannot be read
+restarts_in() {
+    /usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"] if len(sys.argv) < 3 or a["name"] == sys.argv[2]))' "$@" 2> /dev/null || echo "?"
+}

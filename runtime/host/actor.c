@@ -36,6 +36,7 @@ static bool finished(host_t *h)
         host_take_checkpoint(h, false);
         h->ckpt_closed = true;
         host_say_commit(h, true);
+        host_fault(h, "flushed");
     }
     return !h->ckpt_on || (h->ckpt_closed && !ckpt_pending(&h->ckpt));
 }

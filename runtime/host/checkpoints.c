@@ -8,6 +8,9 @@
 #include "base/module.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <string.h>
@@ -118,8 +121,9 @@ static void send_checkpoint(host_t *h, uint64_t seq, const msgpack_sbuffer *map,
     msgpack_sbuffer_destroy(&sb);
 }
 
-/*  A checkpoint: {state, seen, order, held, out}, what this instance has
-    taken and made, covering every batch that waits for a checkpoint. */
+/*  A checkpoint: {state, seen, order, held, out, flushed}, what this
+    instance has taken and made, covering every batch that waits for a
+    checkpoint. */
 void host_take_checkpoint(host_t *h, bool final)
 {
     uint64_t t0 = now_ns();
@@ -146,7 +150,12 @@ void host_take_checkpoint(host_t *h, bool final)
     for (int i = 0; i < h->norders; i++)
         for (held_t *x = h->orders[i].list; x; x = x->next)
             nheld += !x->rec;
-    msgpack_pack_map(&pk, (h->out_file ? 4 : 3) + (nheld ? 1 : 0));
+    msgpack_pack_map(&pk, (h->out_file ? 4 : 3) + (nheld ? 1 : 0) + (h->flushed ? 1 : 0));
+    if (h->flushed) { /* its flush is done, and what it made is covered:
+                         a successor must not make it again */
+        ctl_pack_str(&pk, "flushed");
+        msgpack_pack_true(&pk);
+    }
     if (nheld) { /* what an ordered actor holds for later is covered too */
         ctl_pack_str(&pk, "held");
         msgpack_pack_array(&pk, (uint32_t)nheld);
@@ -218,4 +227,24 @@ long host_checkpoint_wait_ms(const host_t *h)
     if (h->ckpt.not_before_ns > at && !(!h->busy && ckpt_due_idle(&h->ckpt, CKPT_BATCHES)))
         at = h->ckpt.not_before_ns;
     return at <= now ? 0 : (long)((at - now + 999999) / 1000000);
+}
+
+/*  A fault the tests place where no kill from outside can be timed to
+    land: TROUPE_FAULT="ACTOR:POINT:MARKER" kills the first instance of
+    ACTOR to reach POINT, the one that makes the file MARKER (so once a
+    run: its successor goes on). Points: "flushed", after the checkpoint
+    that follows the flush, before DONE. */
+void host_fault(host_t *h, const char *point)
+{
+    const char *f = getenv("TROUPE_FAULT");
+    const char *actor = h->ctx.actor;
+    size_t na = actor ? strlen(actor) : 0, np = strlen(point);
+    if (!f || !actor || strncmp(f, actor, na) || f[na] != ':' || strncmp(f + na + 1, point, np)
+        || f[na + 1 + np] != ':')
+        return;
+    int fd = open(f + na + np + 2, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    close(fd);
+    raise(SIGKILL);
 }

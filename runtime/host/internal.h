@@ -178,6 +178,7 @@ void host_say_commit(host_t *h, bool now);
 void host_take_checkpoint(host_t *h, bool final);
 void host_maybe_checkpoint(host_t *h);
 long host_checkpoint_wait_ms(const host_t *h);
+void host_fault(host_t *h, const char *point);
 
 /* ---- setup.c --------------------------------------------------------------- */
 int host_init(host_t *h, const char *id, const actor_embed_t *embed);

@@ -435,6 +435,12 @@ static int take_restore(host_t *h, const msgpack_object *r, char *err, size_t er
             return -1;
         }
     }
+    /* its predecessor died after the checkpoint that followed its flush
+       (between that and DONE): what the flush made is in the checkpoint's
+       output, or acknowledged downstream, and is not made twice */
+    const msgpack_object *flushed = ctl_map_get(r, "flushed");
+    if (flushed && flushed->type == MSGPACK_OBJECT_BOOLEAN && flushed->via.boolean)
+        h->flushed = true;
     const msgpack_object *state = ctl_map_get(r, "state");
     troupe_restore_fn *fn = module_restore(ctx->mod);
     if (!state || state->type == MSGPACK_OBJECT_NIL || !fn)
