@@ -52,5 +52,34 @@ for i in 0 1 2 3; do
         || fail "memory grows with the input: ${small[$i]} KB for 1M items, ${big[$i]} KB for 10M"
 done
 ok "10x the items, the same memory"
+
+# one of the two workers stalls for a second (SIGSTOP) while the other
+# goes on: the ordered sink holds what the other makes until the stalled
+# one's batch closes the gap, which the source's span bound keeps to a few
+# hundred KB (chan.h, CHAN_ORDER_SPAN_BYTES; unbounded, a 0.5 s stall grew
+# the sink by 6 MB). Stopped from 0.2 s after the start: the run takes 2 s
+# or more, so the stall falls inside it
+n=10000000
+: > "$SCRATCH/err"
+"$TROUPE" run -v -v -s numbers.args.count=$n --stats "$SCRATCH/stall.json" "$SCRATCH/mem.zpl" \
+    > "$SCRATCH/out" 2> "$SCRATCH/err" &
+run=$!
+wait_started "$SCRATCH/err"
+sleep 0.2
+victim=$(pgrep -f "^troupe: mem/slow#0" | head -1)
+stalled=0
+if [ -n "$victim" ] && kill -STOP "$victim" 2> /dev/null; then
+    stalled=1
+    sleep 1
+    kill -CONT "$victim"
+fi
+wait_at_most "$run" 120
+expect_eq "a worker stalled: exit code" "$?" 0
+expect_eq "a worker stalled for 1 s" "$stalled" 1
+expect_eq "a worker stalled: all printed" "$(wc -l < "$SCRATCH/out")" "$n"
+read -r _ _ sink _ <<< "$(peaks "$SCRATCH/stall.json")"
+echo "   a worker stalled for 1 s: peak RSS sink $sink KB"
+[ "$sink" -le $(( small[2] + 2048 )) ] \
+    || fail "a stalled worker grows the ordered sink: ${small[2]} KB without, $sink KB with"
 expect_nothing_left mem "memory"
 finish

@@ -149,6 +149,7 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
         if (out) {
             out->on_acked = host_on_out_acked;
             out->acked_arg = h;
+            out->ordered = ctl_map_bool(o, "ordered", false);
             const msgpack_object *exp = ctl_map_get(o, "expect");
             for (uint32_t j = 0; exp && exp->type == MSGPACK_OBJECT_ARRAY
                                  && j < exp->via.array.size;

@@ -106,6 +106,35 @@ int plan_chan_reader(const plan_t *self, int chan)
     return reader;
 }
 
+/*  Whether an ordered actor reads `chan`, or what is made from it: the
+    actors reached are marked in seen (one flag an actor), so that a
+    cycle ends. */
+static bool feeds_order(const plan_t *self, int chan, bool *seen)
+{
+    for (int a = 0; a < self->nactors; a++) {
+        const plan_actor_t *x = &self->actors[a];
+        for (int k = 0; k < x->ninputs; k++) {
+            if (x->inputs[k] != chan || seen[a])
+                continue;
+            seen[a] = true;
+            if (x->ordered > 0)
+                return true;
+            for (int o = 0; o < x->noutputs; o++)
+                if (feeds_order(self, x->outputs[o], seen))
+                    return true;
+        }
+    }
+    return false;
+}
+
+bool plan_chan_feeds_order(const plan_t *self, int chan)
+{
+    bool *seen = calloc((size_t)self->nactors + 1, sizeof *seen);
+    bool yes = seen && feeds_order(self, chan, seen);
+    free(seen);
+    return yes;
+}
+
 int plan_chan_home(const plan_t *self, int chan)
 {
     if (self->chans[chan].mode != CHAN_PIPE)

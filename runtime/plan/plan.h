@@ -117,6 +117,10 @@ bool plan_actor_checkpoints(const plan_actor_t *a);
 /*  The one actor reading pipe `chan` when it is exact (its items go to
     their home instance), else -1. */
 int plan_chan_home(const plan_t *self, int chan);
+/*  Whether an ordered actor reads `chan` or anything made from it, down
+    the pipeline: the outputs upstream of one bound how far their oldest
+    unacknowledged batch may lag the newest (chan.h, CHAN_ORDER_SPAN). */
+bool plan_chan_feeds_order(const plan_t *self, int chan);
 /*  The one actor reading `chan`, or -1 when none or several do. */
 int plan_chan_reader(const plan_t *self, int chan);
 

@@ -53,7 +53,14 @@ static void pack_outputs(msgpack_packer *pk, const plan_t *p, const char *rundir
         int home = plan_chan_home(p, ch);
         int keyed = p->chans[ch].mode == CHAN_KEYED ? plan_chan_reader(p, ch) : -1;
         const char *key = p->chans[ch].key;
-        msgpack_pack_map(pk, 7 + (home >= 0 ? 3 : 0) + (keyed >= 0 ? 2 + (key != NULL) : 0));
+        /* what an ordered actor downstream would buffer, a pipe bounds */
+        bool order = !bc && plan_chan_feeds_order(p, ch);
+        msgpack_pack_map(pk, 7 + (home >= 0 ? 3 : 0) + (keyed >= 0 ? 2 + (key != NULL) : 0)
+                                 + (order ? 1 : 0));
+        if (order) {
+            ctl_pack_str(pk, "ordered");
+            msgpack_pack_true(pk);
+        }
         if (home >= 0) {
             ctl_pack_str(pk, "home");
             msgpack_pack_unsigned_int(pk, p->actors[home].instances);

@@ -688,6 +688,7 @@ static int seal(chan_out_t *self, chan_build_t *bd, int home, int slot)
     b->live = true;
     b->bytes = zmq_msg_size(&b->msg);
     self->live_bytes += b->bytes;
+    self->span_bytes += b->bytes;
     b->slot = -1;
     b->src = self->src;
     b->home = home;
@@ -708,7 +709,7 @@ static int seal(chan_out_t *self, chan_build_t *bd, int home, int slot)
         if (self->on_acked)
             self->on_acked(self->acked_arg, b->src);
         while (self->head < self->next_id && !batch_at(self, self->head)->live)
-            self->head++;
+            self->span_bytes -= batch_at(self, self->head++)->bytes;
     }
     return 0;
 }
@@ -753,6 +754,32 @@ int chan_out_flush(chan_out_t *self)
     return 0;
 }
 
+static uint32_t slot_bdp(const out_slot_t *s);
+static uint32_t slot_floor(const chan_out_t *self);
+
+/*  Whether the span from the oldest unacknowledged batch to the newest is
+    as long as it may be: CHAN_SPAN_MAX batches, or with an ordered actor
+    downstream far less (chan.h, CHAN_ORDER_SPAN_MIN). */
+static bool span_full(const chan_out_t *self)
+{
+    uint64_t span = self->next_id - self->head;
+    if (span >= CHAN_SPAN_MAX)
+        return true;
+    if (!self->ordered)
+        return false;
+    uint32_t floor = slot_floor(self);
+    uint64_t sum = 0; /* what the consumers may hold between them */
+    for (int i = 0; i < self->nslots; i++)
+        if (self->slots[i].connected) {
+            uint32_t bdp = slot_bdp(&self->slots[i]);
+            sum += bdp > floor ? bdp : floor;
+        }
+    if (span >= 4 * sum && span >= CHAN_ORDER_SPAN_MIN)
+        return true;
+    /* in bytes too, past what every consumer holding a few batches needs */
+    return self->span_bytes >= CHAN_ORDER_SPAN_BYTES && span >= 4 * (uint64_t)self->nslots;
+}
+
 bool chan_out_ready(const chan_out_t *self)
 {
     if (self->broadcast) { /* every subscriber waits for the slowest */
@@ -762,7 +789,7 @@ bool chan_out_ready(const chan_out_t *self)
     /* a pipe's consumers each have a bound of their own (chan.h): what is
        bounded here is the memory, and the ring's span a lost or slow one
        can stretch */
-    if (self->live_bytes >= CHAN_LIVE_BYTES_MAX || self->next_id - self->head >= CHAN_SPAN_MAX)
+    if (self->live_bytes >= CHAN_LIVE_BYTES_MAX || span_full(self))
         return false;
     if (self->home_n) /* batches wait for their own home's credit */
         return self->unsent < self->home_n;
@@ -969,7 +996,7 @@ static void batch_done(chan_out_t *self, out_batch_t *b)
     if (self->on_acked)
         self->on_acked(self->acked_arg, b->src);
     while (self->head < self->next_id && !batch_at(self, self->head)->live)
-        self->head++;
+        self->span_bytes -= batch_at(self, self->head++)->bytes;
 }
 
 uint64_t chan_out_cost(const chan_out_t *self)

@@ -65,7 +65,21 @@ typedef struct {
     a consumer that is slow or gone holds back only its own share. Bounds:
     CHAN_SLOT_LIVE_MAX batches a consumer, CHAN_LIVE_BYTES_MAX bytes of
     unacknowledged batches an output, and the oldest unacknowledged at most
-    CHAN_SPAN_MAX batches behind the newest (the outbox's ring). */
+    CHAN_SPAN_MAX batches behind the newest (the outbox's ring), or
+    with an ordered actor downstream far fewer (below). */
+/*  A pipe with an ordered actor downstream bounds its span tighter: its
+    oldest unacknowledged batch at most 4 times what its consumers may hold
+    together behind the newest (at least CHAN_ORDER_SPAN_MIN), and at most
+    CHAN_ORDER_SPAN_BYTES of batches from the oldest on. Else a consumer
+    that stalls (descheduled, a costly item) lets the others run on alone,
+    and the ordered actor holds everything they make until the stalled
+    one's batch closes the gap: a 0.5 s stall of one of two workers grew an
+    ordered print sink by 6 MB (tests/memory.sh's pipeline), and by 0.8 MB
+    with these bounds. At full speed squares.zpl's source spans up to 22
+    batches, 540 KB, and the bound costs it nothing measurable (wall or
+    CPU, 21 runs turn about, also with both cores busy). */
+#define CHAN_ORDER_SPAN_MIN 64
+#define CHAN_ORDER_SPAN_BYTES (512u << 10)
 #define CHAN_SLOT_LIVE_MAX 4096
 #define CHAN_LIVE_BYTES_MAX (64ull << 20)
 #define CHAN_SPAN_MAX 32768
@@ -133,6 +147,7 @@ struct chan_out {
                              we stop; a pipe: what its consumers share at
                              least (out_slot_t) */
     uint64_t live_bytes;  /* of the live batches */
+    uint64_t span_bytes;  /* of every batch from head on, live or not */
     uint32_t hand_min;    /* a pipe: batches a consumer may hold unread
                              whatever its rate (2; at most its credit) */
     /* a pipe into an exact actor (chan_out_home): every item goes to one
@@ -143,6 +158,9 @@ struct chan_out {
        its credit allows); the embedding caller lowers it so that an idle
        worker never waits while another holds a costly batch unstarted */
     uint32_t ahead;
+    /* an ordered actor is downstream (CHAN_ORDER_SPAN): a pipe bounds its
+       span by what its consumers need in flight */
+    bool ordered;
     char *home_actor;
     uint64_t block;       /* items of one origin share a home per block */
     int *home_slot;       /* per home instance: its slot, -1 until hello */

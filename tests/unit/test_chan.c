@@ -534,6 +534,68 @@ static void test_flow_a_stuck_consumer_holds_only_its_share(void)
     chan_out_destroy(&out);
 }
 
+/*  With an ordered actor downstream, the producer stops once the oldest
+    unacknowledged batch (the stuck consumer's) is 4 x what the two may
+    hold (8 each, or the other's round trip if more; at least 64) behind
+    the newest: the other consumer's batches would only wait at the
+    ordered actor for the stuck one's. Unordered, it went on (above). And
+    it stops at 512 KiB of batches from the oldest on, however few: 64 KiB
+    values stop it at 8 (every consumer may hold a few). */
+static void stuck_ordered(const char *ep, size_t value_size, int *made, uint64_t *span)
+{
+    enum { N = 400 };
+    chan_out_t *out = producer_window(ep, false, 0, 16);
+    out->hand_min = 2;
+    out->ordered = true;
+    chan_in_t *a = consumer(ep, "a.0", "a#0", 64);
+    chan_in_t *b = consumer(ep, "b.0", "b#0", 64);
+    settle(out);
+    char *value = calloc(1, value_size);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_bin(&pk, value_size);
+    msgpack_pack_bin_body(&pk, value, value_size);
+    uint64_t ids[64];
+    *made = 0;
+    for (int spins = 0; spins < 2000; spins++) {
+        while (*made < N && chan_out_ready(out)) {
+            chan_out_begin(out, 1, (uint64_t)*made, NULL);
+            chan_out_group(out, 1, sb.data, sb.size);
+            CHECK(chan_out_flush(out) == 0);
+            ++*made;
+        }
+        turn(out);
+        int n = drain(a, ids, 64);
+        a->credit_owed += (uint32_t)n; /* read, never acknowledged */
+        chan_in_flush(a);
+        n = drain(b, ids, 64);
+        ack_all(b, ids, n);
+    }
+    *span = out->next_id - out->head;
+    msgpack_sbuffer_destroy(&sb);
+    free(value);
+    chan_in_destroy(&a);
+    chan_in_destroy(&b);
+    chan_out_destroy(&out);
+}
+
+static void test_flow_ordered_bounds_the_span(void)
+{
+    int made;
+    uint64_t span;
+    stuck_ordered("inproc://stuck-ordered", 8, &made, &span);
+    CHECK(made >= CHAN_ORDER_SPAN_MIN && made < 400);
+    CHECK(span == (uint64_t)made); /* the stuck one's first batch is the oldest */
+    if (made < CHAN_ORDER_SPAN_MIN || made >= 400)
+        fprintf(stderr, "  small values: made %d, span %llu\n", made, (unsigned long long)span);
+    stuck_ordered("inproc://stuck-ordered-big", 64 << 10, &made, &span);
+    CHECK(made == 8);
+    if (made != 8)
+        fprintf(stderr, "  64 KiB values: made %d, span %llu\n", made, (unsigned long long)span);
+}
+
 /*  A consumer whose acks come 20 ms after its batches (a long link, or a
     deep pipeline after it) is sent more than the window's 16: as many as
     twice its rate times that round trip, so that it is never idle
@@ -595,6 +657,7 @@ int main(void)
     test_acks_out_of_memory();
     test_batch_out_of_memory();
     test_flow_a_stuck_consumer_holds_only_its_share();
+    test_flow_ordered_bounds_the_span();
     test_flow_a_far_consumer_is_sent_its_round_trip();
     zmq_ctx_term(ctx);
     CHECK_DONE();
