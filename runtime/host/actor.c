@@ -33,6 +33,7 @@ static bool finished(host_t *h)
        what the flush wrote (a sink's buffered output); kept at once when it
        goes to the file, answered later when sent */
     if (h->ckpt_on && !h->ckpt_closed && !h->ckpt.in_flight) {
+        h->flush_settled = h->flushed;
         host_take_checkpoint(h, false);
         h->ckpt_closed = true;
         host_say_commit(h, true);

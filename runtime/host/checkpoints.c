@@ -150,9 +150,12 @@ void host_take_checkpoint(host_t *h, bool final)
     for (int i = 0; i < h->norders; i++)
         for (held_t *x = h->orders[i].list; x; x = x->next)
             nheld += !x->rec;
-    msgpack_pack_map(&pk, (h->out_file ? 4 : 3) + (nheld ? 1 : 0) + (h->flushed ? 1 : 0));
-    if (h->flushed) { /* its flush is done, and what it made is covered:
-                         a successor must not make it again */
+    msgpack_pack_map(&pk, (h->out_file ? 4 : 3) + (nheld ? 1 : 0) + (h->flush_settled ? 1 : 0));
+    if (h->flush_settled) { /* its flush is done, and what it made is
+                               downstream: a successor must not make it
+                               again. Not from the flush on: a checkpoint
+                               taken while its batches are still in
+                               flight would lose them with this process */
         ctl_pack_str(&pk, "flushed");
         msgpack_pack_true(&pk);
     }

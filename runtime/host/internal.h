@@ -100,6 +100,10 @@ typedef struct {
                       copies to the real one as checkpoints commit it */
     /* lifecycle */
     bool started, input_end, flushed, done_sent, stop;
+    /* flushed, and what the flush made acknowledged downstream: from the
+       checkpoint that follows (finished), checkpoints say so, and a
+       successor resumes with its flush done */
+    bool flush_settled;
     /* retire_after (plan.h): items to handle before a fresh instance
        takes over; retiring once they are, retired once it said so */
     uint64_t retire_after;

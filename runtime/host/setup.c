@@ -441,7 +441,7 @@ static int take_restore(host_t *h, const msgpack_object *r, char *err, size_t er
        output, or acknowledged downstream, and is not made twice */
     const msgpack_object *flushed = ctl_map_get(r, "flushed");
     if (flushed && flushed->type == MSGPACK_OBJECT_BOOLEAN && flushed->via.boolean)
-        h->flushed = true;
+        h->flushed = h->flush_settled = true;
     const msgpack_object *state = ctl_map_get(r, "state");
     troupe_restore_fn *fn = module_restore(ctx->mod);
     if (!state || state->type == MSGPACK_OBJECT_NIL || !fn)

@@ -765,19 +765,23 @@ static bool span_full(const chan_out_t *self)
     uint64_t span = self->next_id - self->head;
     if (span >= CHAN_SPAN_MAX)
         return true;
-    if (!self->ordered)
+    if (!self->ordered || !span)
         return false;
     uint32_t floor = slot_floor(self);
-    uint64_t sum = 0; /* what the consumers may hold between them */
+    uint64_t sum = 0, bdps = 0; /* what the consumers may hold between them,
+                                   and what their round trips need */
     for (int i = 0; i < self->nslots; i++)
         if (self->slots[i].connected) {
             uint32_t bdp = slot_bdp(&self->slots[i]);
             sum += bdp > floor ? bdp : floor;
+            bdps += bdp;
         }
     if (span >= 4 * sum && span >= CHAN_ORDER_SPAN_MIN)
         return true;
-    /* in bytes too, past what every consumer holding a few batches needs */
-    return self->span_bytes >= CHAN_ORDER_SPAN_BYTES && span >= 4 * (uint64_t)self->nslots;
+    /* in bytes too, past what every consumer holding a few batches needs,
+       and past twice what far consumers' round trips need in flight */
+    uint64_t bytes = CHAN_ORDER_SPAN_BYTES, need = 2 * bdps * (self->span_bytes / span);
+    return self->span_bytes >= (need > bytes ? need : bytes) && span >= 4 * (uint64_t)self->nslots;
 }
 
 bool chan_out_ready(const chan_out_t *self)

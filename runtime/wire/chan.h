@@ -70,7 +70,8 @@ typedef struct {
 /*  A pipe with an ordered actor downstream bounds its span tighter: its
     oldest unacknowledged batch at most 4 times what its consumers may hold
     together behind the newest (at least CHAN_ORDER_SPAN_MIN), and at most
-    CHAN_ORDER_SPAN_BYTES of batches from the oldest on. Else a consumer
+    CHAN_ORDER_SPAN_BYTES of batches from the oldest on (or, for consumers
+    far away, twice the bytes their round trips keep in flight). Else a consumer
     that stalls (descheduled, a costly item) lets the others run on alone,
     and the ordered actor holds everything they make until the stalled
     one's batch closes the gap: a 0.5 s stall of one of two workers grew an

@@ -540,7 +540,8 @@ static void test_flow_a_stuck_consumer_holds_only_its_share(void)
     the newest: the other consumer's batches would only wait at the
     ordered actor for the stuck one's. Unordered, it went on (above). And
     it stops at 512 KiB of batches from the oldest on, however few: 64 KiB
-    values stop it at 8 (every consumer may hold a few). */
+    values stop it at 8 (every consumer may hold a few), or a few more if
+    the other's round trip needs them in flight; long before 64. */
 static void stuck_ordered(const char *ep, size_t value_size, int *made, uint64_t *span)
 {
     enum { N = 400 };
@@ -591,8 +592,8 @@ static void test_flow_ordered_bounds_the_span(void)
     if (made < CHAN_ORDER_SPAN_MIN || made >= 400)
         fprintf(stderr, "  small values: made %d, span %llu\n", made, (unsigned long long)span);
     stuck_ordered("inproc://stuck-ordered-big", 64 << 10, &made, &span);
-    CHECK(made == 8);
-    if (made != 8)
+    CHECK(made >= 8 && made < CHAN_ORDER_SPAN_MIN);
+    if (made < 8 || made >= CHAN_ORDER_SPAN_MIN)
         fprintf(stderr, "  64 KiB values: made %d, span %llu\n", made, (unsigned long long)span);
 }
 
