@@ -239,6 +239,22 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
     troupe_ctx_t *ctx = &h->ctx;
     uint64_t t0 = now_ns();
     outs_begin(h, b->origin, b->first_seq + from, src);
+    /* items in order, none of them a repeat or failed upstream (which are
+       not recorded): taken as one range, not one by one */
+    bool fresh = false;
+    if (h->dedup && b->groups.ptr && to > from) {
+        uint32_t g = from;
+        while (g < to && b->groups.ptr[g].type == MSGPACK_OBJECT_ARRAY)
+            g++;
+        int rc = g == to ? seen_take_range(&h->seen, b->origin, b->first_seq + from,
+                                           b->first_seq + to)
+                         : 1;
+        if (rc < 0) {
+            host_fatal(h, "for the set of items seen");
+            return;
+        }
+        fresh = rc == 0;
+    }
     for (uint32_t g = from; g < to; g++) {
         ctx->item = b->first_seq + g;
         if (!b->groups.ptr) { /* all empty: nothing to call the module for */
@@ -257,7 +273,7 @@ void host_handle_groups(host_t *h, const env_batch_t *b, uint32_t from,
                 chan_out_group_failed(ctx->outs[i], msg);
             continue;
         }
-        int seen = grp->type != MSGPACK_OBJECT_NIL && h->dedup
+        int seen = grp->type != MSGPACK_OBJECT_NIL && h->dedup && !fresh
                        ? seen_check(&h->seen, b->origin, ctx->item)
                        : 0;
         if (seen < 0) { /* taken now, it would be taken again as a repeat */

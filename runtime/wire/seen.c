@@ -144,3 +144,22 @@ bad:
     seen_clear(self);
     return -1;
 }
+
+int seen_take_range(seen_t *self, uint32_t origin, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi)
+        return 0;
+    seen_origin_t *o = origin_of(self, origin);
+    if (!o)
+        return -1;
+    if (o->n && lo < o->r[o->n - 1].hi)
+        return 1; /* not past the last range: one by one */
+    if (o->n && lo == o->r[o->n - 1].hi) {
+        o->r[o->n - 1].hi = hi;
+        return 0;
+    }
+    if (!insert_at(o, o->n, lo))
+        return -1;
+    o->r[o->n - 1].hi = hi;
+    return 0;
+}

@@ -42,9 +42,36 @@ static void test_out_of_memory_is_not_new(void)
     seen_clear(&s);
 }
 
+/*  A batch in order is taken as one range; one that overlaps what was
+    seen, or comes before it, is refused whole (1: checked one by one
+    then) and records nothing. */
+static void test_range(void)
+{
+    seen_t s = { 0 };
+    CHECK(seen_take_range(&s, 1, 100, 200) == 0); /* a first range */
+    CHECK(seen_ranges(&s, 1) == 1);
+    CHECK(seen_take_range(&s, 1, 200, 300) == 0); /* joins it */
+    CHECK(seen_ranges(&s, 1) == 1);
+    CHECK(seen_check(&s, 1, 299) == 1 && seen_check(&s, 1, 100) == 1);
+    CHECK(seen_check(&s, 1, 99) == 0);
+    CHECK(seen_take_range(&s, 1, 290, 310) == 1); /* overlaps: nothing taken */
+    CHECK(seen_check(&s, 1, 305) == 0);
+    CHECK(seen_take_range(&s, 1, 0, 10) == 1);    /* before: one by one */
+    CHECK(seen_check(&s, 1, 5) == 0);
+    CHECK(seen_take_range(&s, 1, 400, 500) == 0); /* past a gap: a range of its own */
+    CHECK(seen_check(&s, 1, 450) == 1 && seen_check(&s, 1, 399) == 0);
+    CHECK(seen_take_range(&s, 1, 7, 7) == 0);     /* empty */
+    no_memory = true;
+    CHECK(seen_take_range(&s, 2, 0, 10) == -1);   /* a new origin, no memory */
+    no_memory = false;
+    CHECK(seen_check(&s, 2, 0) == 0);
+    seen_clear(&s);
+}
+
 int main(void)
 {
     test_out_of_memory_is_not_new();
+    test_range();
     seen_t s = { 0 };
     for (uint64_t i = 0; i < 1000; i++)
         CHECK(!seen_check(&s, 1, i));
