@@ -765,8 +765,9 @@ static bool span_full(const chan_out_t *self)
     uint64_t span = self->next_id - self->head;
     if (span >= CHAN_SPAN_MAX)
         return true;
-    if (!self->ordered || !span)
-        return false;
+    if (!self->ordered || !span
+        || (span < CHAN_ORDER_SPAN_MIN && self->span_bytes < CHAN_ORDER_SPAN_BYTES))
+        return false; /* below both bounds' least: at full speed, always */
     uint32_t floor = slot_floor(self);
     uint64_t sum = 0, bdps = 0; /* what the consumers may hold between them,
                                    and what their round trips need */
