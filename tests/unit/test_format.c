@@ -44,6 +44,22 @@ int main(void)
     msgpack_object big = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER };
     big.via.u64 = UINT64_MAX;
     CHECK_STR(fmt(big), "18446744073709551615");
+    /* every length, and each side of where the 8-digit chunks begin */
+    char want[32];
+    for (uint64_t v = 1, k = 1; k <= 19; k++, v *= 10) {
+        uint64_t near[] = { v - 1, v, v + 1, v * 9 + (v - 1) };
+        for (int j = 0; j < 4; j++) {
+            big.via.u64 = near[j];
+            snprintf(want, sizeof want, "%llu", (unsigned long long)near[j]);
+            CHECK_STR(fmt(big), want);
+        }
+    }
+    /* a buffer too small for the number: troupe_format says how long it is */
+    char tiny[4];
+    big.via.u64 = 123456789;
+    CHECK(troupe_format(&big, tiny, sizeof tiny) == 9);
+    CHECK(!strcmp(tiny, "123"));
+    big.via.u64 = UINT64_MAX;
     CHECK_STR(fmt(f64(0.1)), "0.1");
     CHECK_STR(fmt(f64(2.0)), "2.0");
     CHECK_STR(fmt(f64(1e300)), "1e+300");
