@@ -22,6 +22,11 @@
 
 void host_group_reset(troupe_ctx_t *ctx)
 {
+    if (ctx->direct) /* a group left open: none is, but it must not stay */
+        chan_out_direct_abort(ctx->outs[0], ctx->gbase);
+    ctx->direct = false;
+    ctx->gbuf = &ctx->group_sb;
+    ctx->gbase = 0;
     ctx->group_sb.size = 0;
     ctx->group_n = 0;
     ctx->failed = false;
@@ -36,13 +41,13 @@ bool host_group_close(troupe_ctx_t *ctx)
 {
     if (ctx->emit_open) { /* emit_begin without emit_end: the half value is
                              not counted, nor sent */
-        ctx->group_sb.size = ctx->emit_at;
+        ctx->gbuf->size = ctx->emit_at;
         ctx->emit_open = false;
     }
     if (!ctx->nest)
         return true;
     uint32_t left = ctx->nest_left[ctx->nest - 1];
-    ctx->group_sb.size = ctx->nest_at;
+    ctx->gbuf->size = ctx->nest_at;
     ctx->nest = 0;
     if (!ctx->failed) /* else the module's own reason stands */
         snprintf(ctx->error, sizeof ctx->error, "a map or array emitted (troupe_emit_map, "
@@ -55,7 +60,7 @@ bool host_group_close(troupe_ctx_t *ctx)
 int host_group_write(void *data, const char *buf, size_t len)
 {
     troupe_ctx_t *ctx = data;
-    if (sbuffer_append(&ctx->group_sb, buf, len) == 0)
+    if (sbuffer_append(ctx->gbuf, buf, len) == 0)
         return 0;
     ctx->group_oom = true; /* the packer's caller may not look at the answer */
     return -1;
@@ -67,7 +72,15 @@ static msgpack_packer *emit_packer(troupe_ctx_t *ctx, size_t *at)
 {
     if (!ctx || !ctx->in_hook || ctx->emit_open)
         return NULL;
-    *at = ctx->group_sb.size;
+    /* the group's first value: into the batch itself, when it can */
+    if (ctx->direct_ok && !ctx->direct && ctx->group_sb.size == 0 && !ctx->nest) {
+        msgpack_sbuffer *sb = chan_out_direct_open(ctx->outs[0], &ctx->gbase);
+        if (sb) {
+            ctx->gbuf = sb;
+            ctx->direct = true;
+        }
+    }
+    *at = ctx->gbuf->size;
     ctx->group_oom = false;
     return &ctx->group_pk;
 }
@@ -119,13 +132,13 @@ static int piece_done(troupe_ctx_t *ctx)
 static int emit_finish(troupe_ctx_t *ctx, size_t at)
 {
     if (ctx->nest) { /* a piece of a map or array */
-        if (!ctx->group_oom && ctx->group_sb.size > at)
+        if (!ctx->group_oom && ctx->gbuf->size > at)
             return piece_done(ctx);
         at = ctx->nest_at; /* the whole container goes */
         ctx->nest = 0;
     }
-    const uint8_t *v = (const uint8_t *)ctx->group_sb.data + at;
-    size_t size = ctx->group_sb.size - at;
+    const uint8_t *v = (const uint8_t *)ctx->gbuf->data + at;
+    size_t size = ctx->gbuf->size - at;
     if (ctx->group_oom)
         troupe_fail(ctx, "out of memory: the value emitted could not be packed");
     else if (size == 0) /* a msgpack-c packer never packs nothing */
@@ -140,7 +153,7 @@ static int emit_finish(troupe_ctx_t *ctx, size_t at)
         ctx->group_n++;
         return 0;
     }
-    ctx->group_sb.size = at;
+    ctx->gbuf->size = at;
     return -1;
 }
 
@@ -153,7 +166,7 @@ static int emit_container(troupe_ctx_t *ctx, uint32_t n, bool map)
     if (ctx->nest == HOST_NEST_MAX) {
         troupe_fail(ctx, "more than %d maps and arrays emitted inside one another",
                     HOST_NEST_MAX);
-        ctx->group_sb.size = ctx->nest_at;
+        ctx->gbuf->size = ctx->nest_at;
         ctx->nest = 0;
         return -1;
     }

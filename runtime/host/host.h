@@ -50,6 +50,12 @@ struct _troupe_ctx_t {
     uint64_t item;
     msgpack_sbuffer group_sb;
     msgpack_packer group_pk;
+    /* where the group's values go: group_sb from 0, or with one plain
+       output (direct_ok) straight into its batch from gbase on, once the
+       first value comes (chan_out_direct_open; direct: it did) */
+    msgpack_sbuffer *gbuf;
+    size_t gbase;
+    bool direct_ok, direct;
     uint32_t group_n;
     bool group_oom; /* a write into the group failed since the value began */
     bool emit_open; /* between troupe_emit_begin and _end */

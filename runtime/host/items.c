@@ -187,6 +187,10 @@ static void group_end(host_t *h, int rc)
     if (rc == TROUPE_ERROR || ctx->failed) {
         if (!ctx->failed)
             snprintf(ctx->error, sizeof ctx->error, "failed (no message given)");
+        if (ctx->direct) { /* what it packed into the batch goes */
+            chan_out_direct_abort(ctx->outs[0], ctx->gbase);
+            ctx->direct = false;
+        }
         ctx->stats.failed++;
         host_send_fail(h, ctx->item, ctx->error);
         for (int i = 0; i < ctx->nouts; i++)
@@ -194,6 +198,11 @@ static void group_end(host_t *h, int rc)
         return;
     }
     ctx->stats.items_out += ctx->group_n;
+    if (ctx->direct) { /* packed into the batch already */
+        chan_out_direct_close(ctx->outs[0], ctx->gbase, ctx->group_n);
+        ctx->direct = false;
+        return;
+    }
     for (int i = 0; i < ctx->nouts; i++)
         chan_out_group(ctx->outs[i], ctx->group_n, ctx->group_sb.data,
                        ctx->group_sb.size);

@@ -177,6 +177,9 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
             return -1;
         }
     }
+    /* one plain output: a hook's values go straight into its batches */
+    h->ctx.direct_ok = h->ctx.nouts == 1 && !h->ctx.outs[0]->keyed
+                       && !h->ctx.outs[0]->broadcast;
     return 0;
 }
 
@@ -642,6 +645,7 @@ int host_init(host_t *h, const char *id, const actor_embed_t *embed)
     h->embed = embed;
     msgpack_sbuffer_init(&h->ctx.group_sb);
     msgpack_packer_init(&h->ctx.group_pk, &h->ctx, host_group_write);
+    h->ctx.gbuf = &h->ctx.group_sb;
     msgpack_zone_init(&h->zone, ZONE_FIRST);
     h->zone_size = ZONE_FIRST;
     h->zone_first = h->zone.chunk_list.head;

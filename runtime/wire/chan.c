@@ -468,6 +468,55 @@ static void group_into(chan_out_t *self, chan_build_t *bd, uint32_t n, const cha
     batch_write(bd, data, size);
 }
 
+msgpack_sbuffer *chan_out_direct_open(chan_out_t *self, size_t *base)
+{
+    if (!self->open || self->keyed || self->broadcast || self->per_slot || self->nbuild != 1)
+        return NULL;
+    chan_build_t *bd = &self->build[0];
+    materialize(self, bd);
+    batch_write(bd, "\x90", 1); /* a fixarray header, set at the close */
+    if (bd->broken)
+        return NULL;
+    *base = bd->sb.size;
+    return &bd->sb;
+}
+
+void chan_out_direct_close(chan_out_t *self, size_t base, uint32_t n)
+{
+    chan_build_t *bd = &self->build[0];
+    if (n <= 15)
+        bd->sb.data[base - 1] = (char)(0x90 | n);
+    else { /* more than a fixarray counts: room for array 16 or 32 */
+        size_t extra = n <= 0xffff ? 2 : 4, len = bd->sb.size - base;
+        static const char room[4];
+        batch_write(bd, room, extra);
+        if (bd->broken) {
+            self->ngroups++;
+            return;
+        }
+        char *head = bd->sb.data + base - 1;
+        memmove(head + 1 + extra, head + 1, len);
+        if (extra == 2) {
+            head[0] = (char)0xdc;
+            head[1] = (char)(n >> 8);
+            head[2] = (char)n;
+        }
+        else {
+            head[0] = (char)0xdd;
+            head[1] = (char)(n >> 24);
+            head[2] = (char)(n >> 16);
+            head[3] = (char)(n >> 8);
+            head[4] = (char)n;
+        }
+    }
+    self->ngroups++;
+}
+
+void chan_out_direct_abort(chan_out_t *self, size_t base)
+{
+    self->build[0].sb.size = base - 1;
+}
+
 /*  A keyed group: each home's values, as chan_out_split found them, in
     their order: each home's array header (chan_out_split counted them),
     then every value into its home's batch. */

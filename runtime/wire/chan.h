@@ -241,6 +241,17 @@ int chan_out_topic(chan_out_t *self, const char *topic);
 void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size);
 void chan_out_group_failed(chan_out_t *self, const char *message);
 void chan_out_group_repeat(chan_out_t *self);
+/*  A group packed straight into the open batch, where chan_out_group
+    would copy it there from a buffer of the caller's: for an output that
+    builds one plain batch (not keyed, not a broadcast), NULL otherwise.
+    chan_out_direct_open writes the groups before it and room for a group
+    header, and returns the batch's buffer, whose values start at *base;
+    the caller packs them there and ends the group with _close (n values,
+    whatever their bytes; counted as a group) or _abort (the buffer back as
+    it was before the header, not counted: then any chan_out_group*). */
+msgpack_sbuffer *chan_out_direct_open(chan_out_t *self, size_t *base);
+void chan_out_direct_close(chan_out_t *self, size_t base, uint32_t n);
+void chan_out_direct_abort(chan_out_t *self, size_t base);
 /*  Seals the open batch into the outbox (nothing when it holds no group)
     and tries to send. Returns 0 once it is in the outbox (what could not
     be sent yet goes at a later chan_out_pump), or -1 when it could not be

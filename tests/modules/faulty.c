@@ -1,7 +1,7 @@
 /*  faulty: a test module that misbehaves on purpose. Each item passes
     through, emitted `copies` times where copies = item id % (fanout + 1)
-    (fanout 0: once), so stages that emit zero or several values per input
-    are covered. With probability `chance` per item it first does what
+    (fanout 0: once), or `copies` times each when that is set, so stages
+    that emit zero or several values per input are covered. With probability `chance` per item it first does what
     `mode` says: segv (a NULL write), abort, exit (status 3), hang (an
     endless loop), or fail (the item fails); or, after passing it on,
     unended: it starts a value with troupe_emit_begin, writes half of it
@@ -10,7 +10,8 @@
     after troupe_emit_end, which corrupts its output batch; oom: it emits a
     1 MB string while tests/failmalloc.so (LD_PRELOAD) fails the group
     buffer's growth, then one more value, as a module does that ignores
-    what troupe_emit_* returns. Every process draws from its
+    what troupe_emit_* returns; late: it emits its copies, then fails the
+    item (what it emitted must go with it). Every process draws from its
     own pid-seeded generator, so an item that killed one process is most
     likely handled by the next. With `at = ID` and `marker = PATH` instead,
     it misbehaves exactly once: at item ID, in the first process to get
@@ -31,6 +32,7 @@ typedef struct {
     const char *mode;
     double chance;
     int64_t fanout;
+    int64_t copies;
     int64_t at;
     const char *marker;
     unsigned seed;
@@ -45,6 +47,7 @@ static int faulty_start(troupe_ctx_t *ctx)
     f->mode = troupe_arg(ctx, "mode", "segv");
     f->chance = troupe_arg_double(ctx, "chance", 0.0);
     f->fanout = troupe_arg_int(ctx, "fanout", 0);
+    f->copies = troupe_arg_int(ctx, "copies", -1);
     f->at = troupe_arg_int(ctx, "at", -1);
     f->marker = troupe_arg_path(ctx, "marker", NULL);
     f->seed = (unsigned)getpid();
@@ -103,7 +106,7 @@ static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
         }
     }
     if (now && strcmp(f->mode, "unended") && strcmp(f->mode, "overrun")
-        && strcmp(f->mode, "oom")) {
+        && strcmp(f->mode, "oom") && strcmp(f->mode, "late")) {
         if (!strcmp(f->mode, "fail")) {
             troupe_fail(ctx, "faulty: item %llu failed on purpose",
                         (unsigned long long)troupe_item_id(ctx));
@@ -111,10 +114,17 @@ static int faulty_message(troupe_ctx_t *ctx, const msgpack_object *value)
         }
         misbehave(f->mode);
     }
-    uint64_t copies = f->fanout ? troupe_item_id(ctx) % (uint64_t)(f->fanout + 1) : 1;
+    uint64_t copies = f->copies >= 0 ? (uint64_t)f->copies
+                      : f->fanout ? troupe_item_id(ctx) % (uint64_t)(f->fanout + 1)
+                                  : 1;
     for (uint64_t i = 0; i < copies; i++)
         if (troupe_emit_object(ctx, value) < 0)
             return TROUPE_ERROR;
+    if (now && !strcmp(f->mode, "late")) {
+        troupe_fail(ctx, "faulty: item %llu failed on purpose, after its values",
+                    (unsigned long long)troupe_item_id(ctx));
+        return TROUPE_ERROR;
+    }
     if (now && !strcmp(f->mode, "unended")) {
         msgpack_packer *pk = troupe_emit_begin(ctx);
         if (pk) {
@@ -140,7 +150,7 @@ static void faulty_stop(troupe_ctx_t *ctx)
     free(troupe_state(ctx));
 }
 
-static const char *const faulty_args[] = { "mode", "chance", "fanout", "at",
+static const char *const faulty_args[] = { "mode", "chance", "fanout", "copies", "at",
                                            "marker", NULL };
 
 TROUPE_MODULE(.name = "faulty", .summary = "misbehaves on purpose, for tests",
