@@ -110,6 +110,43 @@ expect_eq "second signal: exit code 143" "$code" 143
 [ "$took" -lt 3000 ] || fail "second signal: took $took ms to end"
 expect_nothing_left slow "second signal"
 
+# --- Ctrl-C while a worker waits for its restart: the run still ends --------------
+# every item crashes its worker (a crash loop, each restart after a
+# backoff); the first item to fail (poison) drains the run; a SIGINT then
+# kills at once, with an instance waiting for its restart. That instance
+# used to be left waiting for a start that never came, and the run with
+# it, for ever (and a head cancelled by scancel likewise).
+cat > "$SCRATCH/crashloop.zpl" <<ZPL
+pipeline = crashloop
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 1000
+actor = work
+    module = $BUILD/tests/faulty.so
+    instances = 2
+    in = numbers
+    out = results
+    max_restarts = 100000
+    args
+        mode = segv
+        chance = 1
+actor = print
+    module = print
+    in = results
+ZPL
+: > "$SCRATCH/err"
+"$TROUPE" run "$SCRATCH/crashloop.zpl" > /dev/null 2> "$SCRATCH/err" &
+sup=$!
+for _ in $(seq 200); do grep -q "item [0-9]* failed" "$SCRATCH/err" && break; sleep 0.05; done
+expect_contains "crash loop: an item failed, the run drains" "$SCRATCH/err" "failed: it killed the worker"
+kill -INT $sup
+wait_at_most $sup 10
+code=$?
+expect_eq "crash loop, then SIGINT: exit code (the failed item's)" "$code" 1
+expect_nothing_left crashloop "crash loop, then SIGINT"
+
 # --- a worker crashes, with no restart allowed ----------------------------------------
 "$TROUPE" run -s square.max_restarts=0 "$SCRATCH/long.zpl" > /dev/null 2> "$SCRATCH/err" &
 sup=$!

@@ -161,10 +161,13 @@ void read_signals(sup_t *s)
         if (cancelled && !s->draining && !s->killing)
             say_warn(s, "%s: the job is cancelled: killing every actor", strsignal(sig));
         if (s->draining || s->killing || cancelled) {
-            /* a second signal, or a batch system's: no more patience */
-            if (s->exit_code < 0)
-                s->exit_code = code;
-            s->killing = true;
+            /* a second signal, or a batch system's: no more patience.
+               Through fail_run, as every end: an instance waiting for its
+               restart (its node lost a moment before) is given up there,
+               where setting `killing` alone left it waiting for a start
+               that never comes, and the run for it, for ever (a head
+               cancelled by scancel was still there a minute on) */
+            fail_run(s, code);
             s->kill_deadline = now_ms();
             kill_all(s, SIGKILL);
             continue;
