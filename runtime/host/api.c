@@ -24,6 +24,8 @@ void host_group_reset(troupe_ctx_t *ctx)
 {
     if (ctx->direct) /* a group left open: none is, but it must not stay */
         chan_out_direct_abort(ctx->outs[0], ctx->gbase);
+    if (ctx->keyed_put)
+        chan_out_keyed_abort(ctx->outs[0]);
     ctx->direct = false;
     ctx->gbuf = &ctx->group_sb;
     ctx->gbase = 0;
@@ -147,6 +149,21 @@ static int emit_finish(troupe_ctx_t *ctx, size_t at)
         troupe_fail(ctx, "a value nested more than %d deep (arrays and maps inside one "
                          "another) is more than a batch can carry",
                     ENV_MAX_DEPTH);
+    else if (ctx->keyed_put) { /* to its home now; the group keeps nothing */
+        char why[sizeof ctx->error];
+        uint64_t set = ctx->next_key;
+        ctx->next_key = 0;
+        ctx->gbuf->size = at;
+        if (chan_out_keyed_put(ctx->outs[0], (const char *)v, size, set, ctx->group_n, why,
+                               sizeof why) == 0) {
+            ctx->group_n++;
+            return 0;
+        }
+        if (!ctx->failed)
+            snprintf(ctx->error, sizeof ctx->error, "%s", why);
+        ctx->failed = true;
+        return -1;
+    }
     else if ((ctx->next_key || ctx->key_n) && note_key(ctx) < 0)
         troupe_fail(ctx, "out of memory for the key of a value");
     else {

@@ -56,6 +56,9 @@ struct _troupe_ctx_t {
     msgpack_sbuffer *gbuf;
     size_t gbase;
     bool direct_ok, direct;
+    /* one keyed output: each value goes to its home's batch as it is
+       emitted (chan_out_keyed_put), not split from the group at its end */
+    bool keyed_put;
     uint32_t group_n;
     bool group_oom; /* a write into the group failed since the value began */
     bool emit_open; /* between troupe_emit_begin and _end */

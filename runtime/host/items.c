@@ -182,7 +182,7 @@ static void group_end(host_t *h, int rc)
     outs_topic(h, ctx->topic[0] ? ctx->topic : NULL);
     if (!host_group_close(ctx))
         rc = TROUPE_ERROR;
-    if (rc != TROUPE_ERROR && !ctx->failed && h->keyed_outs)
+    if (rc != TROUPE_ERROR && !ctx->failed && h->keyed_outs && !ctx->keyed_put)
         split_keyed(h);
     if (rc == TROUPE_ERROR || ctx->failed) {
         if (!ctx->failed)
@@ -191,6 +191,8 @@ static void group_end(host_t *h, int rc)
             chan_out_direct_abort(ctx->outs[0], ctx->gbase);
             ctx->direct = false;
         }
+        if (ctx->keyed_put) /* and what went to the homes' batches */
+            chan_out_keyed_abort(ctx->outs[0]);
         ctx->stats.failed++;
         host_send_fail(h, ctx->item, ctx->error);
         for (int i = 0; i < ctx->nouts; i++)
@@ -201,6 +203,10 @@ static void group_end(host_t *h, int rc)
     if (ctx->direct) { /* packed into the batch already */
         chan_out_direct_close(ctx->outs[0], ctx->gbase, ctx->group_n);
         ctx->direct = false;
+        return;
+    }
+    if (ctx->keyed_put) { /* each value in its home's batch already */
+        chan_out_keyed_close(ctx->outs[0]);
         return;
     }
     for (int i = 0; i < ctx->nouts; i++)

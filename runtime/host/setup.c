@@ -180,6 +180,8 @@ static int setup_outputs(host_t *h, const msgpack_object *list, char *err,
     /* one plain output: a hook's values go straight into its batches */
     h->ctx.direct_ok = h->ctx.nouts == 1 && !h->ctx.outs[0]->keyed
                        && !h->ctx.outs[0]->broadcast;
+    /* one keyed output: each value to its home's batch as it comes */
+    h->ctx.keyed_put = h->ctx.nouts == 1 && h->ctx.outs[0]->keyed;
     return 0;
 }
 

@@ -481,35 +481,76 @@ msgpack_sbuffer *chan_out_direct_open(chan_out_t *self, size_t *base)
     return &bd->sb;
 }
 
+/*  The header of a group of n values whose bytes start at base in bd,
+    after one byte left for it: that byte, or widened to an array 16 or 32
+    header (the values moved up). */
+static void set_group_header(chan_build_t *bd, size_t base, uint32_t n)
+{
+    if (n <= 15) {
+        bd->sb.data[base - 1] = (char)(0x90 | n);
+        return;
+    }
+    size_t extra = n <= 0xffff ? 2 : 4, len = bd->sb.size - base;
+    static const char room[4];
+    batch_write(bd, room, extra);
+    if (bd->broken)
+        return;
+    char *head = bd->sb.data + base - 1;
+    memmove(head + 1 + extra, head + 1, len);
+    if (extra == 2) {
+        head[0] = (char)0xdc;
+        head[1] = (char)(n >> 8);
+        head[2] = (char)n;
+    }
+    else {
+        head[0] = (char)0xdd;
+        head[1] = (char)(n >> 24);
+        head[2] = (char)(n >> 16);
+        head[3] = (char)(n >> 8);
+        head[4] = (char)n;
+    }
+}
+
 void chan_out_direct_close(chan_out_t *self, size_t base, uint32_t n)
 {
-    chan_build_t *bd = &self->build[0];
-    if (n <= 15)
-        bd->sb.data[base - 1] = (char)(0x90 | n);
-    else { /* more than a fixarray counts: room for array 16 or 32 */
-        size_t extra = n <= 0xffff ? 2 : 4, len = bd->sb.size - base;
-        static const char room[4];
-        batch_write(bd, room, extra);
-        if (bd->broken) {
-            self->ngroups++;
-            return;
-        }
-        char *head = bd->sb.data + base - 1;
-        memmove(head + 1 + extra, head + 1, len);
-        if (extra == 2) {
-            head[0] = (char)0xdc;
-            head[1] = (char)(n >> 8);
-            head[2] = (char)n;
-        }
-        else {
-            head[0] = (char)0xdd;
-            head[1] = (char)(n >> 24);
-            head[2] = (char)(n >> 16);
-            head[3] = (char)(n >> 8);
-            head[4] = (char)n;
-        }
-    }
+    set_group_header(&self->build[0], base, n);
     self->ngroups++;
+}
+
+void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t size)
+{
+    chan_build_t *bd = &self->build[home];
+    if (!self->put_open) {
+        memset(self->split_count, 0, self->nbuild * sizeof *self->split_count);
+        self->put_open = true;
+    }
+    if (!self->split_count[home]++) { /* its first value of the group */
+        materialize(self, bd);
+        batch_write(bd, "\x90", 1);
+        self->put_base[home] = bd->sb.size;
+    }
+    batch_write(bd, data, size);
+}
+
+void chan_out_keyed_close(chan_out_t *self)
+{
+    for (unsigned k = 0; k < self->nbuild; k++) {
+        chan_build_t *bd = &self->build[k];
+        if (self->put_open && self->split_count[k])
+            set_group_header(bd, self->put_base[k], self->split_count[k]);
+        else
+            group_empty(bd);
+    }
+    self->put_open = false;
+    self->ngroups++;
+}
+
+void chan_out_keyed_abort(chan_out_t *self)
+{
+    for (unsigned k = 0; self->put_open && k < self->nbuild; k++)
+        if (self->split_count[k])
+            self->build[k].sb.size = self->put_base[k] - 1;
+    self->put_open = false;
 }
 
 void chan_out_direct_abort(chan_out_t *self, size_t base)

@@ -177,6 +177,10 @@ struct chan_out {
     uint32_t nsplit;
     size_t splitcap;
     uint32_t split_count[CHAN_MAX_SLOTS]; /* how many of them each home gets */
+    /* chan_out_keyed_put: where each home's values of the open group start
+       in its batch (split_count counts them) */
+    size_t put_base[CHAN_MAX_SLOTS];
+    bool put_open;
     /* the batch being built (one per home when keyed), in buffers from bufs */
     chan_build_t *build;
     unsigned nbuild;
@@ -250,6 +254,19 @@ void chan_out_group_repeat(chan_out_t *self);
     whatever their bytes; counted as a group) or _abort (the buffer back as
     it was before the header, not counted: then any chan_out_group*). */
 msgpack_sbuffer *chan_out_direct_open(chan_out_t *self, size_t *base);
+/*  A keyed output's values one at a time, as they are emitted, straight
+    into their homes' batches (instead of chan_out_split and chan_out_group
+    over the whole group): _put finds the value's home (its key's, or the
+    module's `set` hash) and writes it there, after that home's groups
+    before it and room for its header: 0, or -1 with the reason in err
+    (the value has no key, or one that cannot be). _close ends the group in
+    every home (counted as one group), _abort takes its values back out
+    (not counted: then chan_out_group_failed). */
+int chan_out_keyed_put(chan_out_t *self, const char *data, size_t size, uint64_t set,
+                       uint32_t i, char *err, size_t errlen);
+void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t size);
+void chan_out_keyed_close(chan_out_t *self);
+void chan_out_keyed_abort(chan_out_t *self);
 void chan_out_direct_close(chan_out_t *self, size_t base, uint32_t n);
 void chan_out_direct_abort(chan_out_t *self, size_t base);
 /*  Seals the open batch into the outbox (nothing when it holds no group)

@@ -185,6 +185,38 @@ static int value_key(chan_out_t *self, const char *data, size_t size, size_t *of
     return 0;
 }
 
+/*  The home of the value at data[*off] (its key's, or `set`, the module's),
+    *off past it: 0, or -1 with the reason in err. */
+static int value_home(chan_out_t *self, const char *data, size_t size, size_t *off,
+                      uint64_t set, uint32_t i, unsigned *home, char *err, size_t errlen)
+{
+    uint64_t h = set ? set : HASH_BASIS;
+    if (!set && self->key_index < 0 && !self->key && str_key(data, size, off, &h))
+        ; /* a string, its own key: the common case, read without msgpack-c */
+    else if (value_key(self, data, size, off, set, &h, i, err, errlen) < 0)
+        return -1;
+    /* splitmix64's finaliser, so that the top bits spread every key */
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    /* the home: h's top bits scaled to the homes (a multiply, where a
+       modulo is a division per value) */
+    *home = (unsigned)(((h >> 32) * self->nbuild) >> 32);
+    return 0;
+}
+
+int chan_out_keyed_put(chan_out_t *self, const char *data, size_t size, uint64_t set,
+                       uint32_t i, char *err, size_t errlen)
+{
+    size_t off = 0;
+    unsigned home;
+    msgpack_zone_clear(&self->key_zone); /* what the last value's key needed */
+    if (value_home(self, data, size, &off, set, i, &home, err, errlen) < 0)
+        return -1;
+    chan_out_home_put(self, home, data, size);
+    return 0;
+}
+
 int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
                    const uint64_t *keys, uint32_t nkeys, char *err, size_t errlen)
 {
@@ -203,19 +235,10 @@ int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
     size_t off = 0;
     for (uint32_t i = 0; i < n; i++) {
         size_t at = off;
-        uint64_t set = i < nkeys ? keys[i] : 0;
-        uint64_t h = set ? set : HASH_BASIS;
-        if (!set && self->key_index < 0 && !self->key && str_key(data, size, &off, &h))
-            ; /* a string, its own key: the common case, read without msgpack-c */
-        else if (value_key(self, data, size, &off, set, &h, i, err, errlen) < 0)
+        unsigned home;
+        if (value_home(self, data, size, &off, i < nkeys ? keys[i] : 0, i, &home, err,
+                       errlen) < 0)
             return -1;
-        /* splitmix64's finaliser, so that the top bits spread every key */
-        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-        h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-        h ^= h >> 31;
-        /* the home: h's top bits scaled to the homes (a multiply, where a
-           modulo is a division per value) */
-        unsigned home = (unsigned)(((h >> 32) * self->nbuild) >> 32);
         self->split[i] = (chan_split_t){ home, at, off };
         self->split_count[home]++;
     }
