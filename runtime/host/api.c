@@ -22,13 +22,9 @@
 
 void host_group_reset(troupe_ctx_t *ctx)
 {
-    if (ctx->direct) /* a group left open: none is, but it must not stay */
-        chan_out_direct_abort(ctx->outs[0], ctx->gbase);
-    if (ctx->keyed_put)
-        chan_out_keyed_abort(ctx->outs[0]);
-    ctx->direct = false;
+    if (ctx->nouts == 1) /* a group left open: none is, but it must not stay */
+        chan_out_part_abort(ctx->outs[0]);
     ctx->gbuf = &ctx->group_sb;
-    ctx->gbase = 0;
     ctx->group_sb.size = 0;
     ctx->group_n = 0;
     ctx->failed = false;
@@ -75,12 +71,11 @@ static msgpack_packer *emit_packer(troupe_ctx_t *ctx, size_t *at)
     if (!ctx || !ctx->in_hook || ctx->emit_open)
         return NULL;
     /* the group's first value: into the batch itself, when it can */
-    if (ctx->direct_ok && !ctx->direct && ctx->group_sb.size == 0 && !ctx->nest) {
-        msgpack_sbuffer *sb = chan_out_direct_open(ctx->outs[0], &ctx->gbase);
-        if (sb) {
+    if (ctx->direct_ok && ctx->gbuf == &ctx->group_sb && ctx->group_sb.size == 0
+        && !ctx->nest) {
+        msgpack_sbuffer *sb = chan_out_direct_open(ctx->outs[0]);
+        if (sb)
             ctx->gbuf = sb;
-            ctx->direct = true;
-        }
     }
     *at = ctx->gbuf->size;
     ctx->group_oom = false;

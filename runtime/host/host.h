@@ -50,12 +50,11 @@ struct _troupe_ctx_t {
     uint64_t item;
     msgpack_sbuffer group_sb;
     msgpack_packer group_pk;
-    /* where the group's values go: group_sb from 0, or with one plain
-       output (direct_ok) straight into its batch from gbase on, once the
-       first value comes (chan_out_direct_open; direct: it did) */
+    /* where the group's values go: group_sb, or with one plain output
+       (direct_ok) that output's batch itself, from the group's first value
+       on (chan_out_direct_open) */
     msgpack_sbuffer *gbuf;
-    size_t gbase;
-    bool direct_ok, direct;
+    bool direct_ok;
     /* one keyed output: each value goes to its home's batch as it is
        emitted (chan_out_keyed_put), not split from the group at its end */
     bool keyed_put;

@@ -187,12 +187,9 @@ static void group_end(host_t *h, int rc)
     if (rc == TROUPE_ERROR || ctx->failed) {
         if (!ctx->failed)
             snprintf(ctx->error, sizeof ctx->error, "failed (no message given)");
-        if (ctx->direct) { /* what it packed into the batch goes */
-            chan_out_direct_abort(ctx->outs[0], ctx->gbase);
-            ctx->direct = false;
-        }
-        if (ctx->keyed_put) /* and what went to the homes' batches */
-            chan_out_keyed_abort(ctx->outs[0]);
+        if (ctx->nouts == 1) /* what it packed into the batches goes */
+            chan_out_part_abort(ctx->outs[0]);
+        ctx->gbuf = &ctx->group_sb;
         ctx->stats.failed++;
         host_send_fail(h, ctx->item, ctx->error);
         for (int i = 0; i < ctx->nouts; i++)
@@ -200,9 +197,9 @@ static void group_end(host_t *h, int rc)
         return;
     }
     ctx->stats.items_out += ctx->group_n;
-    if (ctx->direct) { /* packed into the batch already */
-        chan_out_direct_close(ctx->outs[0], ctx->gbase, ctx->group_n);
-        ctx->direct = false;
+    if (ctx->gbuf != &ctx->group_sb) { /* packed into the batch already */
+        chan_out_direct_close(ctx->outs[0], ctx->group_n);
+        ctx->gbuf = &ctx->group_sb;
         return;
     }
     if (ctx->keyed_put) { /* each value in its home's batch already */

@@ -468,24 +468,25 @@ static void group_into(chan_out_t *self, chan_build_t *bd, uint32_t n, const cha
     batch_write(bd, data, size);
 }
 
-msgpack_sbuffer *chan_out_direct_open(chan_out_t *self, size_t *base)
+/*  Groups packed in place (chan.h, chan_out_direct_open, _keyed_put): a
+    home's part of the open group starts at put_base[k], after the one
+    byte left for its header (0: it has none open). */
+static void part_open(chan_out_t *self, unsigned k)
 {
-    if (!self->open || self->keyed || self->broadcast || self->per_slot || self->nbuild != 1)
-        return NULL;
-    chan_build_t *bd = &self->build[0];
+    chan_build_t *bd = &self->build[k];
     materialize(self, bd);
     batch_write(bd, "\x90", 1); /* a fixarray header, set at the close */
-    if (bd->broken)
-        return NULL;
-    *base = bd->sb.size;
-    return &bd->sb;
+    self->put_base[k] = bd->sb.size;
 }
 
-/*  The header of a group of n values whose bytes start at base in bd,
-    after one byte left for it: that byte, or widened to an array 16 or 32
-    header (the values moved up). */
-static void set_group_header(chan_build_t *bd, size_t base, uint32_t n)
+/*  The header of home k's part, n values: the byte left for it, or
+    widened to an array 16 or 32 header (the values moved up). */
+static void part_close(chan_out_t *self, unsigned k, uint32_t n)
 {
+    chan_build_t *bd = &self->build[k];
+    size_t base = self->put_base[k];
+    self->put_base[k] = 0;
+    self->split_count[k] = 0;
     if (n <= 15) {
         bd->sb.data[base - 1] = (char)(0x90 | n);
         return;
@@ -511,51 +512,46 @@ static void set_group_header(chan_build_t *bd, size_t base, uint32_t n)
     }
 }
 
-void chan_out_direct_close(chan_out_t *self, size_t base, uint32_t n)
+msgpack_sbuffer *chan_out_direct_open(chan_out_t *self)
 {
-    set_group_header(&self->build[0], base, n);
+    if (!self->open || self->keyed || self->broadcast || self->per_slot || self->nbuild != 1)
+        return NULL;
+    part_open(self, 0);
+    return self->build[0].broken ? NULL : &self->build[0].sb;
+}
+
+void chan_out_direct_close(chan_out_t *self, uint32_t n)
+{
+    part_close(self, 0, n);
     self->ngroups++;
 }
 
 void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t size)
 {
-    chan_build_t *bd = &self->build[home];
-    if (!self->put_open) {
-        memset(self->split_count, 0, self->nbuild * sizeof *self->split_count);
-        self->put_open = true;
-    }
-    if (!self->split_count[home]++) { /* its first value of the group */
-        materialize(self, bd);
-        batch_write(bd, "\x90", 1);
-        self->put_base[home] = bd->sb.size;
-    }
-    batch_write(bd, data, size);
+    if (!self->put_base[home]) /* its first value of the group */
+        part_open(self, home);
+    self->split_count[home]++;
+    batch_write(&self->build[home], data, size);
 }
 
 void chan_out_keyed_close(chan_out_t *self)
 {
-    for (unsigned k = 0; k < self->nbuild; k++) {
-        chan_build_t *bd = &self->build[k];
-        if (self->put_open && self->split_count[k])
-            set_group_header(bd, self->put_base[k], self->split_count[k]);
+    for (unsigned k = 0; k < self->nbuild; k++)
+        if (self->put_base[k])
+            part_close(self, k, self->split_count[k]);
         else
-            group_empty(bd);
-    }
-    self->put_open = false;
+            group_empty(&self->build[k]);
     self->ngroups++;
 }
 
-void chan_out_keyed_abort(chan_out_t *self)
+void chan_out_part_abort(chan_out_t *self)
 {
-    for (unsigned k = 0; self->put_open && k < self->nbuild; k++)
-        if (self->split_count[k])
+    for (unsigned k = 0; k < self->nbuild; k++)
+        if (self->put_base[k]) {
             self->build[k].sb.size = self->put_base[k] - 1;
-    self->put_open = false;
-}
-
-void chan_out_direct_abort(chan_out_t *self, size_t base)
-{
-    self->build[0].sb.size = base - 1;
+            self->put_base[k] = 0;
+            self->split_count[k] = 0;
+        }
 }
 
 /*  A keyed group: each home's values, as chan_out_split found them, in

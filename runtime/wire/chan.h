@@ -177,10 +177,10 @@ struct chan_out {
     uint32_t nsplit;
     size_t splitcap;
     uint32_t split_count[CHAN_MAX_SLOTS]; /* how many of them each home gets */
-    /* chan_out_keyed_put: where each home's values of the open group start
-       in its batch (split_count counts them) */
+    /* a group packed in place (chan_out_direct_open, _keyed_put): where
+       each home's part of it starts in its batch, 0 when it has none
+       (split_count counts a keyed part's values) */
     size_t put_base[CHAN_MAX_SLOTS];
-    bool put_open;
     /* the batch being built (one per home when keyed), in buffers from bufs */
     chan_build_t *build;
     unsigned nbuild;
@@ -245,30 +245,29 @@ int chan_out_topic(chan_out_t *self, const char *topic);
 void chan_out_group(chan_out_t *self, uint32_t n, const char *data, size_t size);
 void chan_out_group_failed(chan_out_t *self, const char *message);
 void chan_out_group_repeat(chan_out_t *self);
-/*  A group packed straight into the open batch, where chan_out_group
-    would copy it there from a buffer of the caller's: for an output that
-    builds one plain batch (not keyed, not a broadcast), NULL otherwise.
-    chan_out_direct_open writes the groups before it and room for a group
-    header, and returns the batch's buffer, whose values start at *base;
-    the caller packs them there and ends the group with _close (n values,
-    whatever their bytes; counted as a group) or _abort (the buffer back as
-    it was before the header, not counted: then any chan_out_group*). */
-msgpack_sbuffer *chan_out_direct_open(chan_out_t *self, size_t *base);
-/*  A keyed output's values one at a time, as they are emitted, straight
-    into their homes' batches (instead of chan_out_split and chan_out_group
-    over the whole group): _put finds the value's home (its key's, or the
-    module's `set` hash) and writes it there, after that home's groups
-    before it and room for its header: 0, or -1 with the reason in err
-    (the value has no key, or one that cannot be). _close ends the group in
-    every home (counted as one group), _abort takes its values back out
-    (not counted: then chan_out_group_failed). */
+/*  A group packed in place, where chan_out_group would copy it there from
+    a buffer of the caller's.
+    chan_out_direct_open: for an output that builds one plain batch (not
+    keyed, not a broadcast; NULL otherwise), writes the groups before it
+    and room for the group's header, and returns the batch's buffer, into
+    which the caller packs the values; _direct_close ends the group, n
+    values, counted as one.
+    chan_out_keyed_put: a keyed output's values one at a time, as they are
+    emitted: finds the value's home (its key's, or the module's `set`
+    hash) and writes it into that home's batch, after its groups before
+    and room for its header (chan_out_home_put, the home known): 0, or -1
+    with the reason in err (no key, or one that cannot be);
+    _keyed_close ends the group in every home, counted as one.
+    chan_out_part_abort takes what either packed of the open group back
+    out, not counted (then chan_out_group_failed); nothing when none is
+    open. */
+msgpack_sbuffer *chan_out_direct_open(chan_out_t *self);
+void chan_out_direct_close(chan_out_t *self, uint32_t n);
 int chan_out_keyed_put(chan_out_t *self, const char *data, size_t size, uint64_t set,
                        uint32_t i, char *err, size_t errlen);
 void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t size);
 void chan_out_keyed_close(chan_out_t *self);
-void chan_out_keyed_abort(chan_out_t *self);
-void chan_out_direct_close(chan_out_t *self, size_t base, uint32_t n);
-void chan_out_direct_abort(chan_out_t *self, size_t base);
+void chan_out_part_abort(chan_out_t *self);
 /*  Seals the open batch into the outbox (nothing when it holds no group)
     and tries to send. Returns 0 once it is in the outbox (what could not
     be sent yet goes at a later chan_out_pump), or -1 when it could not be

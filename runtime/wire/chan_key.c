@@ -193,8 +193,11 @@ static int value_home(chan_out_t *self, const char *data, size_t size, size_t *o
     uint64_t h = set ? set : HASH_BASIS;
     if (!set && self->key_index < 0 && !self->key && str_key(data, size, off, &h))
         ; /* a string, its own key: the common case, read without msgpack-c */
-    else if (value_key(self, data, size, off, set, &h, i, err, errlen) < 0)
-        return -1;
+    else {
+        msgpack_zone_clear(&self->key_zone); /* what the last value's key took */
+        if (value_key(self, data, size, off, set, &h, i, err, errlen) < 0)
+            return -1;
+    }
     /* splitmix64's finaliser, so that the top bits spread every key */
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
@@ -210,7 +213,6 @@ int chan_out_keyed_put(chan_out_t *self, const char *data, size_t size, uint64_t
 {
     size_t off = 0;
     unsigned home;
-    msgpack_zone_clear(&self->key_zone); /* what the last value's key needed */
     if (value_home(self, data, size, &off, set, i, &home, err, errlen) < 0)
         return -1;
     chan_out_home_put(self, home, data, size);
@@ -230,7 +232,6 @@ int chan_out_split(chan_out_t *self, uint32_t n, const char *data, size_t size,
         self->split = more;
         self->splitcap = n;
     }
-    msgpack_zone_clear(&self->key_zone);
     memset(self->split_count, 0, self->nbuild * sizeof *self->split_count);
     size_t off = 0;
     for (uint32_t i = 0; i < n; i++) {
