@@ -8,32 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 FAULTY="$BUILD/tests/faulty.so"
 
-# pipeline NAME COUNT WORKERS MODE CHANCE FANOUT [extra worker keys...]
-pipeline() {
-    local name=$1 count=$2 workers=$3 mode=$4 chance=$5 fanout=$6; shift 6
-    {
-        echo "pipeline = $name"
-        echo "actor = numbers"
-        echo "    module = seq"
-        echo "    out = numbers"
-        echo "    args"
-        echo "        count = $count"
-        echo "actor = work"
-        echo "    module = $FAULTY"
-        echo "    instances = $workers"
-        echo "    in = numbers"
-        echo "    out = results"
-        echo "    max_restarts = 100000"
-        for kv in "$@"; do echo "    $kv"; done
-        echo "    args"
-        echo "        mode = $mode"
-        echo "        chance = $chance"
-        echo "        fanout = $fanout"
-        echo "actor = print"
-        echo "    module = print"
-        echo "    in = results"
-    } > "$SCRATCH/$name.zpl"
-}
+pipeline() { faulty_pipeline "$@"; }
 
 # what the pipeline prints without faults: item i appears i % (fanout+1)
 # times (once with fanout 0)

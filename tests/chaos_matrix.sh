@@ -298,24 +298,35 @@ with open(sys.argv[1], "w") as f:
 PY
     tr -cs A-Za-z '\n' < "$SCRATCH/keyed.text" | sort | uniq -c > "$SCRATCH/keyed.want"
 fi
-for k in 1 2 4; do
-    name=cm_keyed_k$k
-    selected $name || continue
+# wordcount_zpl NAME COUNTERS SHOWS: $SCRATCH/NAME.zpl, lines -> tokenize x2
+# -> keyed counter xCOUNTERS -> sorted xSHOWS (uniq -c); with more than one
+# sorted sink, `counts` is keyed too, so that each has a share
+wordcount_zpl() {
     {
-        echo "pipeline = $name"
+        echo "pipeline = $1"
         echo "channel = words"
         echo "    type = keyed"
+        if [ "$3" -gt 1 ]; then
+            echo "channel = counts"
+            echo "    type = keyed"
+            echo "    key = 0"
+        fi
         actor text lines 1 - lines
         echo "    args"
         echo "        file = $SCRATCH/keyed.text"
         actor split "$BUILD/examples/tokenize.so" 2 lines words
-        actor count counter "$k" words counts
+        actor count counter "$2" words counts
         echo "    args"
         echo "        emit = pairs"
-        actor show sorted 1 counts -
+        actor show sorted "$3" counts -
         echo "    args"
         echo "        as = uniq-c"
-    } > "$SCRATCH/$name.zpl"
+    } > "$SCRATCH/$1.zpl"
+}
+for k in 1 2 4; do
+    name=cm_keyed_k$k
+    selected $name || continue
+    wordcount_zpl "$name" "$k" 1
     chaos "$name" text:$SOURCE_KILLS split count show
     expect_same "$name: the count of every word, as tr | sort | uniq -c" \
         "$SCRATCH/$name.out" "$SCRATCH/keyed.want"
@@ -348,26 +359,7 @@ for vk in "show 1 2" "show 2 2" "count 1 1" "count 1 2" "count 1 4"; do
     read -r victim shows k <<< "$vk"
     name=cm_flushed_${victim}_s${shows}k$k
     selected $name || continue
-    {
-        echo "pipeline = $name"
-        echo "channel = words"
-        echo "    type = keyed"
-        if [ "$shows" -gt 1 ]; then
-            echo "channel = counts"
-            echo "    type = keyed"
-            echo "    key = 0"
-        fi
-        actor text lines 1 - lines
-        echo "    args"
-        echo "        file = $SCRATCH/keyed.text"
-        actor split "$BUILD/examples/tokenize.so" 2 lines words
-        actor count counter "$k" words counts
-        echo "    args"
-        echo "        emit = pairs"
-        actor show sorted "$shows" counts -
-        echo "    args"
-        echo "        as = uniq-c"
-    } > "$SCRATCH/$name.zpl"
+    wordcount_zpl "$name" "$k" "$shows"
     flushed "$name" "$victim"
     # two sorted sinks each write their share, sorted, whole
     if [ "$shows" = 1 ]; then cp "$SCRATCH/$name.out" "$SCRATCH/got"; else sort -k2 "$SCRATCH/$name.out" > "$SCRATCH/got"; fi

@@ -8,47 +8,18 @@
 # values must not reach anyone (on_error = skip), each through 1 and 2
 # workers, in order, exact.
 . "$(dirname "$0")/lib.sh"
-FAULTY="$BUILD/tests/faulty.so"
-
-# run NAME COUNT WORKERS [worker key = value...]: seq COUNT -> faulty xWORKERS -> print
+# run NAME COUNT WORKERS MODE FANOUT [key = value...]: faulty_pipeline's
+# (lib.sh), never misbehaving by chance; CODE is its exit status
 run() {
-    local name=$1 count=$2 workers=$3; shift 3
-    {
-        echo "pipeline = $name"
-        echo "actor = numbers"
-        echo "    module = seq"
-        echo "    out = numbers"
-        echo "    args"
-        echo "        count = $count"
-        echo "actor = work"
-        echo "    module = $FAULTY"
-        echo "    instances = $workers"
-        echo "    in = numbers"
-        echo "    out = results"
-        for kv in "$@"; do
-            case $kv in
-                args:*) ;;
-                *) echo "    $kv" ;;
-            esac
-        done
-        echo "    args"
-        echo "        chance = 0"
-        for kv in "$@"; do
-            case $kv in
-                args:*) echo "        ${kv#args:}" ;;
-            esac
-        done
-        echo "actor = print"
-        echo "    module = print"
-        echo "    in = results"
-    } > "$SCRATCH/$name.zpl"
+    local name=$1 count=$2 workers=$3 mode=$4 fanout=$5; shift 5
+    faulty_pipeline "$name" "$count" "$workers" "$mode" 0 "$fanout" "$@"
     "$TROUPE" run "$SCRATCH/$name.zpl" > "$SCRATCH/$name.out" 2> "$SCRATCH/$name.err"
     CODE=$?
 }
 
 for w in 1 2; do
     # item i, i % 41 times: 0 to 40 values a group
-    run fan$w 3000 "$w" "args:fanout = 40"
+    run fan$w 3000 "$w" segv 40
     expect_eq "fan x$w: exit code" "$CODE" 0
     /usr/bin/python3 -c '
 for i in range(3000):
@@ -57,7 +28,7 @@ for i in range(3000):
     expect_file_eq "fan x$w: each item 0 to 40 times, in order" "$SCRATCH/fan$w.out" "$SCRATCH/want"
 
     # 70,000 values from each of 3 items: a group past 65,535
-    run wide$w 3 "$w" "args:copies = 70000"
+    run wide$w 3 "$w" segv 0 "args:copies = 70000"
     expect_eq "wide x$w: exit code" "$CODE" 0
     /usr/bin/python3 -c '
 for i in range(3):
@@ -65,7 +36,7 @@ for i in range(3):
     expect_file_eq "wide x$w: 70,000 values of each item, in order" "$SCRATCH/wide$w.out" "$SCRATCH/want"
 
     # item 33 emits its 33 values and then fails: none of them comes out
-    run late$w 100 "$w" "on_error = skip" "args:fanout = 40" "args:mode = late" "args:at = 33"
+    run late$w 100 "$w" late 40 "on_error = skip" "args:at = 33"
     expect_eq "late x$w: exit code" "$CODE" 0
     /usr/bin/python3 -c '
 for i in range(100):

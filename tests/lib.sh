@@ -144,3 +144,34 @@ finish() {
 restarts_in() {
     /usr/bin/python3 -c 'import json,sys; print(sum(a["restarts"] for a in json.load(open(sys.argv[1]))["actors"] if len(sys.argv) < 3 or a["name"] == sys.argv[2]))' "$@" 2> /dev/null || echo "?"
 }
+
+# faulty_pipeline NAME COUNT WORKERS MODE CHANCE FANOUT [key = value...]:
+# $SCRATCH/NAME.zpl, seq COUNT -> tests/faulty.so xWORKERS (restarted up to
+# 100000 times) -> print; each extra key goes to the worker, or with an
+# "args:" prefix to its args (args:at = 33)
+faulty_pipeline() {
+    local name=$1 count=$2 workers=$3 mode=$4 chance=$5 fanout=$6 kv; shift 6
+    {
+        echo "pipeline = $name"
+        echo "actor = numbers"
+        echo "    module = seq"
+        echo "    out = numbers"
+        echo "    args"
+        echo "        count = $count"
+        echo "actor = work"
+        echo "    module = $BUILD/tests/faulty.so"
+        echo "    instances = $workers"
+        echo "    in = numbers"
+        echo "    out = results"
+        echo "    max_restarts = 100000"
+        for kv in "$@"; do [ "${kv#args:}" != "$kv" ] || echo "    $kv"; done
+        echo "    args"
+        echo "        mode = $mode"
+        echo "        chance = $chance"
+        echo "        fanout = $fanout"
+        for kv in "$@"; do [ "${kv#args:}" = "$kv" ] || echo "        ${kv#args:}"; done
+        echo "actor = print"
+        echo "    module = print"
+        echo "    in = results"
+    } > "$SCRATCH/$name.zpl"
+}

@@ -116,26 +116,7 @@ expect_nothing_left slow "second signal"
 # kills at once, with an instance waiting for its restart. That instance
 # used to be left waiting for a start that never came, and the run with
 # it, for ever (and a head cancelled by scancel likewise).
-cat > "$SCRATCH/crashloop.zpl" <<ZPL
-pipeline = crashloop
-actor = numbers
-    module = seq
-    out = numbers
-    args
-        count = 1000
-actor = work
-    module = $BUILD/tests/faulty.so
-    instances = 2
-    in = numbers
-    out = results
-    max_restarts = 100000
-    args
-        mode = segv
-        chance = 1
-actor = print
-    module = print
-    in = results
-ZPL
+faulty_pipeline crashloop 1000 2 segv 1 0
 : > "$SCRATCH/err"
 "$TROUPE" run "$SCRATCH/crashloop.zpl" > /dev/null 2> "$SCRATCH/err" &
 sup=$!
