@@ -38,6 +38,11 @@ groups = [[0], [127], [-1], [2**40], [-2**40], [], [1, 2, 3], [2**64 - 1]]
 head = struct.pack(">BBBBQBIBQBI", 0x96, 1, 0, 0xCF, 5, 0xCE, 2, 0xCF, 4096, 0xDD,
                    len(groups))
 open(f"{d}/seed_ints", "wb").write(head + b"".join(msgpack.packb(g) for g in groups))
+# and of plain values (strings, floats, booleans, nil), read the same way
+groups = [["a", "the"], [b"\x00", 1.5, True, None], ["x" * 40] * 17, []]
+head = struct.pack(">BBBBQBIBQBI", 0x96, 1, 0, 0xCF, 6, 0xCE, 2, 0xCF, 8, 0xDD,
+                   len(groups))
+open(f"{d}/seed_plain", "wb").write(head + b"".join(msgpack.packb(g) for g in groups))
 PY
 cp "$SRC"/examples/*.zpl "$SRC"/tests/configs/*.zpl "$SCRATCH/cfg/"
 

@@ -195,22 +195,21 @@ bool env_depth_ok(const void *data, size_t size)
     return true;
 }
 
-/* ==== batches of integers, read without msgpack-c ========================= */
+/* ==== batches of plain values, read without msgpack-c ===================== */
 
 /*  One integer, in any of msgpack's integer formats, as msgpack_unpack
     would make it: a negative value is a NEGATIVE_INTEGER, any other a
-    POSITIVE_INTEGER, whatever format carried it. False for anything else
-    or a value cut short by the frame's end. */
-static bool read_int(const uint8_t **pp, const uint8_t *end, msgpack_object *o)
+    POSITIVE_INTEGER, whatever format carried it. b is its first byte, p
+    what follows; false for a value cut short by the frame's end. */
+static bool read_int(uint8_t b, const uint8_t **pp, const uint8_t *end, msgpack_object *o)
 {
     const uint8_t *p = *pp;
-    uint8_t b = *p++;
     int64_t s;
     if (b <= 0x7f)
         s = b;
     else if (b >= 0xe0)
         s = (int8_t)b;
-    else if (b >= 0xcc && b <= 0xd3) {
+    else {
         /* uint8..uint64 (0xcc..0xcf), then int8..int64 (0xd0..0xd3) */
         int w = 1 << ((b - 0xcc) & 3);
         if (end - p < w)
@@ -225,8 +224,6 @@ static bool read_int(const uint8_t **pp, const uint8_t *end, msgpack_object *o)
         }
         s = w == 1 ? (int8_t)v : w == 2 ? (int16_t)v : w == 4 ? (int32_t)v : (int64_t)v;
     }
-    else
-        return false;
     if (s < 0) {
         o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
         o->via.i64 = s;
@@ -239,23 +236,117 @@ static bool read_int(const uint8_t **pp, const uint8_t *end, msgpack_object *o)
     return true;
 }
 
+/*  A string or a binary of len bytes at *pp, pointing into the frame as
+    msgpack_unpack's do (the frame outlives what is decoded from it). */
+static bool read_bytes(const uint8_t **pp, const uint8_t *end, uint64_t len,
+                       msgpack_object_type type, msgpack_object *o)
+{
+    if (len > (uint64_t)(end - *pp))
+        return false;
+    o->type = type;
+    o->via.str.size = (uint32_t)len;
+    o->via.str.ptr = (const char *)*pp;
+    *pp += len;
+    return true;
+}
+
+/*  One value that holds no other: an integer, a string, a binary, a
+    float, a boolean or nil, as msgpack_unpack would make it. False for a
+    container or an extension (left to msgpack-c), or a value cut short. */
+static bool read_scalar(const uint8_t **pp, const uint8_t *end, msgpack_object *o)
+{
+    if (*pp == end)
+        return false;
+    uint8_t b = *(*pp)++;
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3))
+        return read_int(b, pp, end, o);
+    if ((b & 0xe0) == 0xa0) /* fixstr */
+        return read_bytes(pp, end, b & 0x1f, MSGPACK_OBJECT_STR, o);
+    switch (b) {
+    case 0xc0:
+        o->type = MSGPACK_OBJECT_NIL;
+        return true;
+    case 0xc2:
+    case 0xc3:
+        o->type = MSGPACK_OBJECT_BOOLEAN;
+        o->via.boolean = b == 0xc3;
+        return true;
+    case 0xd9: /* str8, str16, str32 */
+    case 0xda:
+    case 0xdb:
+    case 0xc4: /* bin8, bin16, bin32 */
+    case 0xc5:
+    case 0xc6: {
+        int w = 1 << ((b - (b >= 0xd9 ? 0xd9 : 0xc4)) & 3);
+        if (end - *pp < w)
+            return false;
+        uint64_t len = get_be(*pp, w);
+        *pp += w;
+        return read_bytes(pp, end, len, b >= 0xd9 ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_BIN,
+                          o);
+    }
+    case 0xca: { /* float32 */
+        if (end - *pp < 4)
+            return false;
+        uint32_t u = (uint32_t)get_be(*pp, 4);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        *pp += 4;
+        o->type = MSGPACK_OBJECT_FLOAT32;
+        o->via.f64 = f;
+        return true;
+    }
+    case 0xcb: { /* float64 */
+        if (end - *pp < 8)
+            return false;
+        uint64_t u = get_be(*pp, 8);
+        *pp += 8;
+        o->type = MSGPACK_OBJECT_FLOAT64;
+        memcpy(&o->via.f64, &u, sizeof o->via.f64);
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/*  A group's array header: a fixarray, an array 16 or an array 32. */
+static bool read_group_header(const uint8_t **pp, const uint8_t *end, uint64_t *count)
+{
+    if (*pp == end)
+        return false;
+    uint8_t b = *(*pp)++;
+    if ((b & 0xf0) == 0x90) {
+        *count = b & 0x0f;
+        return true;
+    }
+    int w = b == 0xdc ? 2 : b == 0xdd ? 4 : 0;
+    if (!w || end - *pp < w)
+        return false;
+    *count = get_be(*pp, w);
+    *pp += w;
+    return true;
+}
+
 /*  Most batches are a header as env_batch_header writes it and then groups
-    of a few integers: a source's numbers, a map's results. msgpack-c takes
-    about 230 instructions per such one-integer group (frame_sane's walk,
-    then its generic unpacker, a state machine over every byte); this
-    reader takes about a tenth of that. It takes only that shape: the
-    exact header, then one fixarray (0 to 15 values) of integers per group,
-    nothing after the last, and makes the msgpack_objects msgpack_unpack
-    would make (tests/unit/test_envelope.c and the fuzz target check that
-    they are equal). On any other byte it returns false and the frame goes
+    of a few plain values: a source's numbers or lines, a map's results, a
+    tokenizer's words. msgpack-c takes about 230 instructions per such
+    one-integer group (frame_sane's walk, then its generic unpacker, a
+    state machine over every byte); this reader takes about a tenth of
+    that. It takes only that shape: the exact header, then one array per
+    group of values that hold no other (read_scalar), nothing after the
+    last, and makes the msgpack_objects msgpack_unpack would make
+    (tests/unit/test_envelope.c and the fuzz target check that they are
+    equal). On any other byte (a failed item's message, a repeat's nil, a
+    value that is a map or an array) it returns false and the frame goes
     the general way, where what this refuses is judged as before. Every
     read is checked against the frame's end, and nothing is allocated for
     a count that the bytes left could not hold (every value takes a byte
     at least); what a frame given up on had allocated is the zone's until
     it is cleared. */
-static bool decode_int_batch(const uint8_t *p, size_t n, msgpack_zone *zone,
-                             msgpack_object *root)
+bool env_decode_plain(const void *data, size_t n, msgpack_zone *zone, msgpack_object *root)
 {
+    const uint8_t *p = data;
     if (n < ENV_BATCH_HEADER || p[0] != 0x96 || p[1] > 0x7f || p[2] > 0x7f
         || p[3] != 0xcf || p[12] != 0xce || p[17] != 0xcf || p[26] != 0xdd)
         return false;
@@ -268,19 +359,17 @@ static bool decode_int_batch(const uint8_t *p, size_t n, msgpack_zone *zone,
     if (!f || !groups)
         return false;
     for (uint64_t g = 0; g < ngroups; g++) {
-        if (q == end || (*q & 0xf0) != 0x90)
+        uint64_t k;
+        if (!read_group_header(&q, end, &k) || k > (uint64_t)(end - q))
             return false;
-        uint32_t k = *q++ & 0x0f;
-        if (k > (uint64_t)(end - q))
+        msgpack_object *v = k ? msgpack_zone_malloc(zone, k * sizeof *v) : NULL;
+        if (k && !v)
             return false;
-        msgpack_object *v = msgpack_zone_malloc(zone, k * sizeof *v);
-        if (!v)
-            return false;
-        for (uint32_t i = 0; i < k; i++)
-            if (q == end || !read_int(&q, end, &v[i]))
+        for (uint64_t i = 0; i < k; i++)
+            if (!read_scalar(&q, end, &v[i]))
                 return false;
         groups[g].type = MSGPACK_OBJECT_ARRAY;
-        groups[g].via.array.size = k;
+        groups[g].via.array.size = (uint32_t)k;
         groups[g].via.array.ptr = v;
     }
     if (q != end)
@@ -305,7 +394,7 @@ static bool decode_int_batch(const uint8_t *p, size_t n, msgpack_zone *zone,
 env_status_t env_decode(const void *data, size_t size, msgpack_zone *zone,
                         msgpack_object *root)
 {
-    if (decode_int_batch(data, size, zone, root))
+    if (env_decode_plain(data, size, zone, root))
         return ENV_OK;
     if (!frame_sane(data, size))
         return ENV_E_MSGPACK;

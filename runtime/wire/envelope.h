@@ -76,6 +76,12 @@ typedef enum {
     frames). `*root` receives the whole decoded value. */
 env_status_t env_decode(const void *data, size_t size, msgpack_zone *zone,
                         msgpack_object *root);
+/*  env_decode's own reader of the commonest batches (a header, then groups
+    of plain values: envelope.c), alone: true when it took the frame. For
+    the tests, which check that it takes what it should and makes what
+    msgpack-c makes. */
+bool env_decode_plain(const void *data, size_t size, msgpack_zone *zone,
+                      msgpack_object *root);
 /*  Reads a decoded value as a batch. */
 env_status_t env_batch_view(const msgpack_object *root, env_batch_t *batch);
 /*  Reads only the header of a batch frame, without decoding its groups:

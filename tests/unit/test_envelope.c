@@ -246,6 +246,90 @@ static void test_int_batches(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  Groups of strings, binaries, floats, booleans and nils, in every
+    length format, and groups with array 16 and 32 headers: the narrow
+    reader takes them, makes what msgpack-c makes, and refuses every
+    truncation; a map or an array among the values goes to msgpack-c. */
+static void test_plain_batches(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char zeros[ENV_BATCH_HEADER] = { 0 };
+    msgpack_sbuffer_write(&sb, zeros, sizeof zeros);
+    static char big[70000];
+    memset(big, 'w', sizeof big);
+    static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536 };
+    uint32_t ngroups = 0;
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++, ngroups++) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_str_with_body(&pk, big, lens[i]);
+        msgpack_pack_bin_with_body(&pk, big, lens[i]);
+    }
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_float(&pk, 1.5f);
+    msgpack_pack_double(&pk, -0.25);
+    msgpack_pack_true(&pk);
+    msgpack_pack_false(&pk);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_int(&pk, 7);
+    /* headers wider than they need be, as other packers may write */
+    const char wide16[] = "\xdc\x00\x02\xa1x\x01";
+    const char wide32[] = "\xdd\x00\x00\x00\x01\xa2yz";
+    msgpack_sbuffer_write(&sb, wide16, sizeof wide16 - 1);
+    msgpack_sbuffer_write(&sb, wide32, sizeof wide32 - 1);
+    msgpack_pack_array(&pk, 16); /* past a fixarray */
+    for (int i = 0; i < 16; i++)
+        msgpack_pack_str_with_body(&pk, "word", 4);
+    ngroups += 4;
+    env_batch_header(sb.data, 5, 1, 9, ngroups, false);
+    msgpack_object root;
+    msgpack_zone_clear(&zone);
+    CHECK(env_decode_plain(sb.data, sb.size, &zone, &root));
+    CHECK(same_as_msgpack_c(sb.data, sb.size));
+    env_batch_t b;
+    CHECK(decode_batch(sb.data, sb.size, &b) == ENV_OK && b.groups.size == ngroups);
+    if (b.groups.size == ngroups) {
+        const msgpack_object *v = b.groups.ptr[7].via.array.ptr;
+        CHECK(v[0].type == MSGPACK_OBJECT_STR && v[0].via.str.size == 65536);
+        CHECK(v[1].type == MSGPACK_OBJECT_BIN && v[1].via.bin.size == 65536);
+        CHECK(v[0].via.str.ptr > sb.data && v[0].via.str.ptr < sb.data + sb.size);
+        v = b.groups.ptr[8].via.array.ptr;
+        CHECK(v[0].type == MSGPACK_OBJECT_FLOAT32 && v[0].via.f64 == 1.5);
+        CHECK(v[1].type == MSGPACK_OBJECT_FLOAT64 && v[1].via.f64 == -0.25);
+        CHECK(v[2].type == MSGPACK_OBJECT_BOOLEAN && v[2].via.boolean);
+        CHECK(v[3].type == MSGPACK_OBJECT_BOOLEAN && !v[3].via.boolean);
+        CHECK(v[4].type == MSGPACK_OBJECT_NIL);
+        CHECK(b.groups.ptr[9].via.array.size == 2 && b.groups.ptr[10].via.array.size == 1);
+        CHECK(b.groups.ptr[11].via.array.size == 16);
+    }
+    /* every truncation is refused; a byte changed still agrees */
+    for (size_t n = 0; n < sb.size; n += n < 600 ? 1 : 997)
+        CHECK(decode_batch(sb.data, n, &b) != ENV_OK);
+    for (size_t i = sb.size - 200; i < sb.size; i++) {
+        static const unsigned char swaps[] = { 0x00, 0x90, 0xa3, 0xc0, 0xc4, 0xca,
+                                               0xcb, 0xd9, 0xdb, 0xdc, 0xff };
+        char was = sb.data[i];
+        for (size_t k = 0; k < sizeof swaps; k++) {
+            sb.data[i] = (char)swaps[k];
+            CHECK(same_as_msgpack_c(sb.data, sb.size));
+        }
+        sb.data[i] = was;
+    }
+    /* a value that holds others, or an extension: msgpack-c's, the same */
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_int(&pk, 2);
+    env_batch_header(sb.data, 5, 1, 9, ngroups + 1, false);
+    msgpack_zone_clear(&zone);
+    CHECK(!env_decode_plain(sb.data, sb.size, &zone, &root));
+    CHECK(same_as_msgpack_c(sb.data, sb.size));
+    CHECK(decode_batch(sb.data, sb.size, &b) == ENV_OK && b.groups.size == ngroups + 1);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_hello_and_ack(void)
 {
     msgpack_sbuffer sb;
@@ -393,6 +477,7 @@ int main(void)
     test_copies_names();
     test_bad_shapes();
     test_int_batches();
+    test_plain_batches();
     test_hello_and_ack();
     test_depth_limit_is_msgpack_cs();
     msgpack_zone_destroy(&zone);
