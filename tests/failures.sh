@@ -7,6 +7,7 @@
 # is packed) fails its own item, never the batch it would have been in.
 # An item that computes longer than --hang finishes; one whose hook blocks
 # for good is killed as hung and, after two such deaths, failed as poison.
+# A snapshot hook that fails, or packs other than one value, fails the run.
 . "$(dirname "$0")/lib.sh"
 
 # 3037000500 squared overflows int64: item 1 of 3 fails
@@ -276,4 +277,54 @@ expect_contains "a stuck item: killed as hung" "$SCRATCH/err" "sent no heartbeat
 expect_contains "a stuck item: poison, named" "$SCRATCH/err" \
     "item 2 is poison: it killed the worker handling it 2 times (last: hung: no heartbeat, no CPU used)"
 expect_nothing_left stuck "a stuck item"
+# A stateful actor whose snapshot hook fails, packs nothing, two values or
+# one nested deeper than msgpack-c reads back can take no checkpoint, so
+# its items can never be acknowledged: the run fails at once, naming the
+# actor and why (it used to warn at every checkpoint and never end). A
+# good snapshot, the same module, is exact. 1 and 2 instances.
+snapshot_pipeline() { # packs instances
+    cat <<ZPL
+pipeline = snap
+actor = numbers
+    module = seq
+    out = numbers
+    args
+        count = 100000
+actor = count
+    module = $BUILD/tests/badsnap.so
+    instances = $2
+    in = numbers
+    out = counted
+    args
+        packs = $1
+actor = print
+    module = print
+    in = counted
+ZPL
+}
+for n in 1 2; do
+    snapshot_pipeline one $n > "$SCRATCH/snap.zpl"
+    "$TROUPE" run "$SCRATCH/snap.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+    wait_at_most $! 50
+    expect_eq "a good snapshot x$n: exit code" "$?" 0
+    total=$(awk '{ s += $1 } END { print s }' "$SCRATCH/out")
+    expect_eq "a good snapshot x$n: every item counted once" "$total" 100000
+    for packs in nothing two deep fail; do
+        snapshot_pipeline $packs $n > "$SCRATCH/snap.zpl"
+        "$TROUPE" run "$SCRATCH/snap.zpl" > "$SCRATCH/out" 2> "$SCRATCH/err" &
+        wait_at_most $! 50
+        expect_eq "a snapshot that $packs x$n: exit code" "$?" 1
+        case $packs in
+        nothing) why="packed nothing" ;;
+        two | deep) why="packed more or less than one msgpack value, or one nested too deep" ;;
+        fail) why="failed: badsnap: asked to fail" ;;
+        esac
+        # with 2, whichever instance checkpoints first
+        grep -E -q "actor 'count' #[01]: its snapshot hook \S" "$SCRATCH/err" \
+            || fail "a snapshot that $packs x$n: actor not named"
+        expect_contains "a snapshot that $packs x$n: why" "$SCRATCH/err" \
+            "its snapshot hook $why; an exact actor cannot go on without checkpoints"
+        expect_nothing_left snap "a snapshot that $packs x$n"
+    done
+done
 finish

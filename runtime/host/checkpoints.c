@@ -42,19 +42,16 @@ static int snapshot_module(host_t *h, msgpack_sbuffer *sb, char *why, size_t why
     host_group_reset(ctx);
     int rc = fn(ctx, &pk);
     if (rc == TROUPE_ERROR || ctx->failed) {
-        snprintf(why, whylen, "%s", ctx->failed ? ctx->error : "(no message given)");
+        snprintf(why, whylen, "failed: %s", ctx->failed ? ctx->error : "(no message given)");
         ctx->failed = false;
         return -1;
     }
-    /* one whole value, or the checkpoint would be garbage */
-    msgpack_zone_clear(&h->ckpt_zone);
-    msgpack_object obj;
-    size_t off = 0;
-    int st = sb->size ? msgpack_unpack(sb->data, sb->size, &off, &h->ckpt_zone, &obj)
-                      : MSGPACK_UNPACK_CONTINUE;
-    if (st != MSGPACK_UNPACK_SUCCESS) {
-        snprintf(why, whylen, "the snapshot hook packed %s",
-                 sb->size ? "more or less than one msgpack value" : "nothing");
+    /* one whole value, or the checkpoint would be garbage; walked, not
+       decoded: a counter's snapshot holds every word it has seen */
+    if (!env_one_value(sb->data, sb->size)) {
+        snprintf(why, whylen, "packed %s",
+                 sb->size ? "more or less than one msgpack value, or one nested too deep"
+                          : "nothing");
         return -1;
     }
     return 0;
@@ -133,9 +130,16 @@ void host_take_checkpoint(host_t *h, bool final)
     msgpack_sbuffer_clear(state);
     msgpack_sbuffer_clear(map);
     if (snapshot_module(h, state, why, sizeof why) < 0) {
-        troupe_warn(&h->ctx, "snapshot failed: %s (no checkpoint taken; its items "
-                    "stay unacknowledged)", why);
-        ckpt_cost(&h->ckpt, now_ns(), 100 * (now_ns() - t0) + 1000000);
+        /* without checkpoints its items can never be acknowledged: its
+           producers' windows fill and the run would stall. A failed
+           checkpoint fails the run, as by default in Flink; a successor
+           would only fail the same way */
+        char text[700];
+        snprintf(text, sizeof text, "its snapshot hook %s; an exact actor "
+                 "cannot go on without checkpoints, so the run stops", why);
+        ctl_send_text(h->ctl, NULL, CTL_ERROR, text);
+        h->fatal = true;
+        h->stop = true;
         return;
     }
     uint64_t seq = final ? h->ckpt.seq + 1 : ckpt_begin(&h->ckpt);

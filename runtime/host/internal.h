@@ -80,7 +80,6 @@ typedef struct {
     unsigned held_waiting; /* held batches not yet acknowledged (promote_held) */
     int ckpt_fd;      /* checkpoints go to this file (checkpoint.h); -1: sent */
     msgpack_sbuffer ckpt_state, ckpt_map; /* kept between checkpoints */
-    msgpack_zone ckpt_zone; /* where a snapshot is checked */
     ckpt_head_t ckpt_head;
     uint64_t commit_out; /* a sink's output committed by the last checkpoint */
     uint64_t commit_said; /* ... and as much as COMMIT has told */

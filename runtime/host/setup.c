@@ -598,7 +598,6 @@ void host_free(host_t *h)
         close(h->ckpt_fd);
     msgpack_sbuffer_destroy(&h->ckpt_state);
     msgpack_sbuffer_destroy(&h->ckpt_map);
-    msgpack_zone_destroy(&h->ckpt_zone);
     for (int i = 0; i < h->npoison; i++)
         free(h->poison[i].text);
     free(h->poison);
@@ -655,7 +654,6 @@ int host_init(host_t *h, const char *id, const actor_embed_t *embed)
     h->ckpt_fd = -1;
     msgpack_sbuffer_init(&h->ckpt_state);
     msgpack_sbuffer_init(&h->ckpt_map);
-    msgpack_zone_init(&h->ckpt_zone, 1024);
     msgpack_zone_init(&h->ctl_zone, 1024);
     h->rid = strdup(id);
     h->zctx = zmq_ctx_new();

@@ -195,6 +195,11 @@ bool env_depth_ok(const void *data, size_t size)
     return true;
 }
 
+bool env_one_value(const void *data, size_t size)
+{
+    return frame_sane(data, size) && env_depth_ok(data, size);
+}
+
 /* ==== batches of plain values, read without msgpack-c ===================== */
 
 /*  One integer, in any of msgpack's integer formats, as msgpack_unpack

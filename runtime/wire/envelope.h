@@ -105,6 +105,11 @@ const char *env_status_str(env_status_t status);
     more than ENV_MAX_DEPTH deep. Reads the bytes once, allocates nothing. */
 bool env_depth_ok(const void *data, size_t size);
 
+/*  True when data[0 .. size) is exactly one msgpack value that msgpack-c
+    can read back: every declared length fits, nothing after it, nested no
+    deeper than ENV_MAX_DEPTH. Reads the bytes, allocates nothing. */
+bool env_one_value(const void *data, size_t size);
+
 /*  HELLO, consumer to producer: who it is, how many batches it can take, and
     for a broadcast, the topic prefix it subscribes to. */
 typedef struct {
