@@ -27,9 +27,11 @@
 
 #define CKPT_MAX_WAIT_NS 5000000ull
 
-/*  The module's snapshot into sb: exactly one msgpack value (nil without a
-    hook). Returns 0, or -1 when the hook failed or packed something else. */
-static int snapshot_module(host_t *h, msgpack_sbuffer *sb, char *why, size_t whylen)
+/*  The module's snapshot onto the end of sb, from `from`: exactly one
+    msgpack value (nil without a hook). Returns 0, or -1 when the hook
+    failed or packed something else. */
+static int snapshot_module(host_t *h, msgpack_sbuffer *sb, size_t from, char *why,
+                           size_t whylen)
 {
     troupe_ctx_t *ctx = &h->ctx;
     msgpack_packer pk;
@@ -48,10 +50,10 @@ static int snapshot_module(host_t *h, msgpack_sbuffer *sb, char *why, size_t why
     }
     /* one whole value, or the checkpoint would be garbage; walked, not
        decoded: a counter's snapshot holds every word it has seen */
-    if (!env_one_value(sb->data, sb->size)) {
+    if (!env_one_value(sb->data + from, sb->size - from)) {
         snprintf(why, whylen, "packed %s",
-                 sb->size ? "more or less than one msgpack value, or one nested too deep"
-                          : "nothing");
+                 sb->size > from ? "more or less than one msgpack value, or one nested too deep"
+                                 : "nothing");
         return -1;
     }
     return 0;
@@ -124,32 +126,12 @@ static void send_checkpoint(host_t *h, uint64_t seq, const msgpack_sbuffer *map,
 void host_take_checkpoint(host_t *h, bool final)
 {
     uint64_t t0 = now_ns();
-    char why[512];
-    /* the buffers stay from one checkpoint to the next: one per batch */
-    msgpack_sbuffer *state = &h->ckpt_state, *map = &h->ckpt_map;
-    msgpack_sbuffer_clear(state);
+    char why[600];
+    /* the buffer stays from one checkpoint to the next: one per batch */
+    msgpack_sbuffer *map = &h->ckpt_map;
     msgpack_sbuffer_clear(map);
-    if (snapshot_module(h, state, why, sizeof why) < 0) {
-        /* without checkpoints its items can never be acknowledged: its
-           producers' windows fill and the run would stall. A failed
-           checkpoint fails the run, as by default in Flink; a successor
-           would only fail the same way */
-        char text[700];
-        snprintf(text, sizeof text, "its snapshot hook %s; an exact actor "
-                 "cannot go on without checkpoints, so the run stops", why);
-        ctl_send_text(h->ctl, NULL, CTL_ERROR, text);
-        h->fatal = true;
-        h->stop = true;
-        return;
-    }
-    uint64_t seq = final ? h->ckpt.seq + 1 : ckpt_begin(&h->ckpt);
     msgpack_packer pk;
     msgpack_packer_init(&pk, map, msgpack_sbuffer_write);
-    uint64_t out = 0;
-    if (h->out_file) { /* how much of the output file is ours to commit */
-        off_t end = lseek(STDOUT_FILENO, 0, SEEK_END);
-        out = end > 0 ? (uint64_t)end : 0;
-    }
     size_t nheld = 0; /* the held batches acknowledged, or to be by this */
     for (int i = 0; i < h->norders; i++)
         for (held_t *x = h->orders[i].list; x; x = x->next)
@@ -174,8 +156,30 @@ void host_take_checkpoint(host_t *h, bool final)
                 msgpack_pack_bin_body(&pk, zmq_msg_data(&x->msg), zmq_msg_size(&x->msg));
             }
     }
+    /* the module packs its state in place: a counter's holds every word
+       it has seen, and copying it in after cost as much as checking it */
     ctl_pack_str(&pk, "state");
-    msgpack_sbuffer_write(map, state->data, state->size);
+    if (snapshot_module(h, map, map->size, why, sizeof why) < 0) {
+        /* without checkpoints its items can never be acknowledged: its
+           producers' windows fill and the run would stall. A failed
+           checkpoint fails the run, as by default in Flink; a successor
+           would only fail the same way */
+        char text[800];
+        snprintf(text, sizeof text, "its snapshot hook %s; an exact actor "
+                 "cannot go on without checkpoints, so the run stops", why);
+        ctl_send_text(h->ctl, NULL, CTL_ERROR, text);
+        h->fatal = true;
+        h->stop = true;
+        return;
+    }
+    uint64_t seq = final ? h->ckpt.seq + 1 : ckpt_begin(&h->ckpt);
+    uint64_t out = 0;
+    if (h->out_file) { /* how much of the output file is ours to commit:
+                          after the snapshot, which writes out what a sink
+                          buffers */
+        off_t end = lseek(STDOUT_FILENO, 0, SEEK_END);
+        out = end > 0 ? (uint64_t)end : 0;
+    }
     ctl_pack_str(&pk, "seen");
     seen_pack(&h->seen, &pk);
     ctl_pack_str(&pk, "order");

@@ -79,7 +79,7 @@ typedef struct {
     bool touched;     /* the message hook ran for the batch being handled */
     unsigned held_waiting; /* held batches not yet acknowledged (promote_held) */
     int ckpt_fd;      /* checkpoints go to this file (checkpoint.h); -1: sent */
-    msgpack_sbuffer ckpt_state, ckpt_map; /* kept between checkpoints */
+    msgpack_sbuffer ckpt_map; /* kept between checkpoints */
     ckpt_head_t ckpt_head;
     uint64_t commit_out; /* a sink's output committed by the last checkpoint */
     uint64_t commit_said; /* ... and as much as COMMIT has told */

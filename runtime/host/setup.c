@@ -596,7 +596,6 @@ void host_free(host_t *h)
         munmap(h->slots_map, h->slots_len);
     if (h->ckpt_fd >= 0)
         close(h->ckpt_fd);
-    msgpack_sbuffer_destroy(&h->ckpt_state);
     msgpack_sbuffer_destroy(&h->ckpt_map);
     for (int i = 0; i < h->npoison; i++)
         free(h->poison[i].text);
@@ -652,7 +651,6 @@ int host_init(host_t *h, const char *id, const actor_embed_t *embed)
     h->zone_first = h->zone.chunk_list.head;
     h->ctx.wait_fd = -1;
     h->ckpt_fd = -1;
-    msgpack_sbuffer_init(&h->ckpt_state);
     msgpack_sbuffer_init(&h->ckpt_map);
     msgpack_zone_init(&h->ctl_zone, 1024);
     h->rid = strdup(id);
