@@ -35,6 +35,43 @@ static bool insert_at(seen_origin_t *o, size_t at, uint64_t seq)
     return true;
 }
 
+/*  The first range of o whose hi is past seq (o->n when none is). */
+static size_t first_past(const seen_origin_t *o, uint64_t seq)
+{
+    size_t lo = 0, hi = o->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (o->r[mid].hi <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*  Records [lo, hi), which overlaps no range of o, before range `at` (the
+    first whose hi is past lo): joined to its neighbours where it touches
+    them. False out of memory, and nothing changed. */
+static bool record_at(seen_origin_t *o, size_t at, uint64_t lo, uint64_t hi)
+{
+    bool joins_prev = at > 0 && o->r[at - 1].hi == lo;
+    bool joins_next = at < o->n && o->r[at].lo == hi;
+    if (joins_prev && joins_next) {
+        o->r[at - 1].hi = o->r[at].hi;
+        memmove(&o->r[at], &o->r[at + 1], (o->n - at - 1) * sizeof *o->r);
+        o->n--;
+    }
+    else if (joins_prev)
+        o->r[at - 1].hi = hi;
+    else if (joins_next)
+        o->r[at].lo = lo;
+    else if (insert_at(o, at, lo))
+        o->r[at].hi = hi;
+    else
+        return false;
+    return true;
+}
+
 int seen_check(seen_t *self, uint32_t origin, uint64_t seq)
 {
     seen_origin_t *o = origin_of(self, origin);
@@ -51,31 +88,10 @@ int seen_check(seen_t *self, uint32_t origin, uint64_t seq)
         }
         return insert_at(o, o->n, seq) ? 0 : -1;
     }
-    /* first range whose hi > seq */
-    size_t lo = 0, hi = o->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (o->r[mid].hi <= seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < o->n && o->r[lo].lo <= seq)
+    size_t at = first_past(o, seq);
+    if (at < o->n && o->r[at].lo <= seq)
         return 1;
-    bool joins_prev = lo > 0 && o->r[lo - 1].hi == seq;
-    bool joins_next = lo < o->n && o->r[lo].lo == seq + 1;
-    if (joins_prev && joins_next) {
-        o->r[lo - 1].hi = o->r[lo].hi;
-        memmove(&o->r[lo], &o->r[lo + 1], (o->n - lo - 1) * sizeof *o->r);
-        o->n--;
-    }
-    else if (joins_prev)
-        o->r[lo - 1].hi++;
-    else if (joins_next)
-        o->r[lo].lo--;
-    else if (!insert_at(o, lo, seq))
-        return -1;
-    return 0;
+    return record_at(o, at, seq, seq + 1) ? 0 : -1;
 }
 
 size_t seen_ranges(const seen_t *self, uint32_t origin)
@@ -152,14 +168,14 @@ int seen_take_range(seen_t *self, uint32_t origin, uint64_t lo, uint64_t hi)
     seen_origin_t *o = origin_of(self, origin);
     if (!o)
         return -1;
-    if (o->n && lo < o->r[o->n - 1].hi)
-        return 1; /* not past the last range: one by one */
-    if (o->n && lo == o->r[o->n - 1].hi) {
+    if (o->n && lo == o->r[o->n - 1].hi) { /* the common case: next in order */
         o->r[o->n - 1].hi = hi;
         return 0;
     }
-    if (!insert_at(o, o->n, lo))
-        return -1;
-    o->r[o->n - 1].hi = hi;
-    return 0;
+    /* anywhere else, as long as it overlaps nothing: batches from two
+       producers of one origin's items come in either order */
+    size_t at = first_past(o, lo);
+    if (at < o->n && o->r[at].lo < hi)
+        return 1; /* some of it was seen: one by one */
+    return record_at(o, at, lo, hi) ? 0 : -1;
 }

@@ -30,10 +30,10 @@ typedef struct {
     then the caller must not take the item, since a repeat of it would be
     taken again (the actor host stops, and its successor gets the item). */
 int seen_check(seen_t *self, uint32_t origin, uint64_t seq);
-/*  The items [lo, hi) of origin at once, where they all come after every
-    item seen of it (the common case: a batch in order): 0, and they are
-    recorded; 1 when that is not so, and nothing is recorded (the caller
-    checks them one by one with seen_check); -1 out of memory. */
+/*  The items [lo, hi) of origin at once, where none of them was seen (the
+    common case: a batch, in order or not): 0, and they are recorded; 1
+    when some were, and nothing is recorded (the caller checks them one by
+    one with seen_check); -1 out of memory. */
 int seen_take_range(seen_t *self, uint32_t origin, uint64_t lo, uint64_t hi);
 /*  Ranges held for origin: for tests and memory bounds. */
 size_t seen_ranges(const seen_t *self, uint32_t origin);

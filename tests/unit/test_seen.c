@@ -56,10 +56,26 @@ static void test_range(void)
     CHECK(seen_check(&s, 1, 99) == 0);
     CHECK(seen_take_range(&s, 1, 290, 310) == 1); /* overlaps: nothing taken */
     CHECK(seen_check(&s, 1, 305) == 0);
-    CHECK(seen_take_range(&s, 1, 0, 10) == 1);    /* before: one by one */
-    CHECK(seen_check(&s, 1, 5) == 0);
+    CHECK(seen_take_range(&s, 1, 0, 10) == 0);    /* before, apart: taken */
+    CHECK(seen_check(&s, 1, 5) == 1 && seen_check(&s, 1, 10) == 0);
     CHECK(seen_take_range(&s, 1, 400, 500) == 0); /* past a gap: a range of its own */
     CHECK(seen_check(&s, 1, 450) == 1 && seen_check(&s, 1, 399) == 0);
+    /* now [0, 11) [99, 300) [305] [399, 500): out of order, as from two
+       producers, into the gaps */
+    CHECK(seen_take_range(&s, 1, 20, 30) == 0);   /* apart from both */
+    CHECK(seen_ranges(&s, 1) == 5);
+    CHECK(seen_take_range(&s, 1, 11, 20) == 0);   /* joins both sides */
+    CHECK(seen_ranges(&s, 1) == 4);
+    CHECK(seen_take_range(&s, 1, 30, 99) == 0);   /* closes the gap */
+    CHECK(seen_ranges(&s, 1) == 3);
+    CHECK(seen_take_range(&s, 1, 300, 305) == 0); /* joins the one before */
+    CHECK(seen_take_range(&s, 1, 306, 399) == 0); /* and the last gap */
+    CHECK(seen_ranges(&s, 1) == 1);
+    CHECK(seen_take_range(&s, 1, 0, 500) == 1 && seen_take_range(&s, 1, 499, 501) == 1);
+    CHECK(seen_check(&s, 1, 499) == 1 && seen_check(&s, 1, 500) == 0);
+    CHECK(seen_take_range(&s, 1, 600, 700) == 0 && seen_take_range(&s, 1, 550, 601) == 1);
+    CHECK(seen_take_range(&s, 1, 550, 600) == 0 && seen_ranges(&s, 1) == 2); /* joins the next */
+    CHECK(seen_take_range(&s, 1, 501, 550) == 0 && seen_ranges(&s, 1) == 1);
     CHECK(seen_take_range(&s, 1, 7, 7) == 0);     /* empty */
     no_memory = true;
     CHECK(seen_take_range(&s, 2, 0, 10) == -1);   /* a new origin, no memory */
