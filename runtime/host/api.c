@@ -281,6 +281,14 @@ int troupe_emit_nil(troupe_ctx_t *ctx)
 
 int troupe_emit_strn(troupe_ctx_t *ctx, const char *data, size_t size)
 {
+    /* a keyed output's string, its own key (a word to its counter): into
+       its home's batch at once, not packed, then read again for its key */
+    if (ctx && ctx->keyed_put && ctx->in_hook && !ctx->emit_open && !ctx->nest
+        && (data || !size) && chan_out_keyed_put_str(ctx->outs[0], data, size, ctx->next_key) == 0) {
+        ctx->next_key = 0;
+        ctx->group_n++;
+        return 0;
+    }
     size_t at;
     msgpack_packer *pk = emit_packer(ctx, &at);
     if (!pk)

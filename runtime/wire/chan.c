@@ -534,6 +534,16 @@ void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t
     batch_write(&self->build[home], data, size);
 }
 
+void chan_out_home_put2(chan_out_t *self, unsigned home, const char *a, size_t alen,
+                        const char *b, size_t blen)
+{
+    if (!self->put_base[home])
+        part_open(self, home);
+    self->split_count[home]++;
+    batch_write(&self->build[home], a, alen);
+    batch_write(&self->build[home], b, blen);
+}
+
 void chan_out_keyed_close(chan_out_t *self)
 {
     for (unsigned k = 0; k < self->nbuild; k++)

@@ -266,6 +266,14 @@ void chan_out_direct_close(chan_out_t *self, uint32_t n);
 int chan_out_keyed_put(chan_out_t *self, const char *data, size_t size, uint64_t set,
                        uint32_t i, char *err, size_t errlen);
 void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t size);
+/*  The same, one value in two pieces (a string's header and its bytes). */
+void chan_out_home_put2(chan_out_t *self, unsigned home, const char *a, size_t alen,
+                        const char *b, size_t blen);
+/*  chan_out_keyed_put of a string value not packed yet, when the output's
+    key is the whole value: its header and bytes go straight into its
+    home's batch, found from the bytes (or `set`). -1, and nothing done,
+    when the key is a field or an element: chan_out_keyed_put then. */
+int chan_out_keyed_put_str(chan_out_t *self, const char *str, size_t len, uint64_t set);
 void chan_out_keyed_close(chan_out_t *self);
 void chan_out_part_abort(chan_out_t *self);
 /*  Seals the open batch into the outbox (nothing when it holds no group)

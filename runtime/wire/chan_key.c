@@ -185,6 +185,17 @@ static int value_key(chan_out_t *self, const char *data, size_t size, size_t *of
     return 0;
 }
 
+/*  The home of a key's hash: splitmix64's finaliser, so that the top bits
+    spread every key, then those bits scaled to the homes (a multiply,
+    where a modulo is a division per value). */
+static unsigned home_of_hash(const chan_out_t *self, uint64_t h)
+{
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return (unsigned)(((h >> 32) * self->nbuild) >> 32);
+}
+
 /*  The home of the value at data[*off] (its key's, or `set`, the module's),
     *off past it: 0, or -1 with the reason in err. */
 static int value_home(chan_out_t *self, const char *data, size_t size, size_t *off,
@@ -198,13 +209,28 @@ static int value_home(chan_out_t *self, const char *data, size_t size, size_t *o
         if (value_key(self, data, size, off, set, &h, i, err, errlen) < 0)
             return -1;
     }
-    /* splitmix64's finaliser, so that the top bits spread every key */
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    /* the home: h's top bits scaled to the homes (a multiply, where a
-       modulo is a division per value) */
-    *home = (unsigned)(((h >> 32) * self->nbuild) >> 32);
+    *home = home_of_hash(self, h);
+    return 0;
+}
+
+int chan_out_keyed_put_str(chan_out_t *self, const char *str, size_t len, uint64_t set)
+{
+    if (self->key_index >= 0 || self->key || len > UINT32_MAX)
+        return -1; /* its key is not the whole value: chan_out_keyed_put */
+    char head[5];
+    size_t n;
+    if (len <= 31)
+        head[0] = (char)(0xa0 | len), n = 1;
+    else if (len <= 0xff)
+        head[0] = (char)0xd9, head[1] = (char)len, n = 2;
+    else if (len <= 0xffff)
+        head[0] = (char)0xda, head[1] = (char)(len >> 8), head[2] = (char)len, n = 3;
+    else
+        head[0] = (char)0xdb, head[1] = (char)(len >> 24), head[2] = (char)(len >> 16),
+        head[3] = (char)(len >> 8), head[4] = (char)len, n = 5;
+    /* the same hash as str_key's of the packed value: a string's bytes */
+    unsigned home = home_of_hash(self, set ? set : chan_key_hash(str, len));
+    chan_out_home_put2(self, home, head, n, str, len);
     return 0;
 }
 

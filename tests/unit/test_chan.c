@@ -478,6 +478,54 @@ static void test_keyed(void)
     chan_out_destroy(&out);
 }
 
+/*  A string emitted straight into its home (chan_out_keyed_put_str, the
+    word count's path) lands where the same string packed would, byte for
+    byte, at every string header size, with the module's key or its own;
+    an output keyed by a field refuses it (the packed path reads the
+    field). */
+static void test_keyed_put_str(void)
+{
+    chan_out_t *a = producer("inproc://keyed-packed", false, 0);
+    chan_out_t *b = producer("inproc://keyed-str", false, 0);
+    CHECK(chan_out_keyed(a, 4, "count", NULL) == 0 && chan_out_keyed(b, 4, "count", NULL) == 0);
+    static char text[70000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('a' + i * 7 % 26);
+    const size_t lens[] = { 0, 1, 3, 31, 32, 255, 256, 65535, 65536, 70000 };
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char err[256];
+    chan_out_begin(a, 1, 0, NULL);
+    chan_out_begin(b, 1, 0, NULL);
+    for (size_t k = 0; k < sizeof lens / sizeof *lens; k++)
+        for (int keyed = 0; keyed < 2; keyed++) {
+            const char *str = text + k; /* a different string each time */
+            uint64_t set = keyed ? chan_key_hash(&k, sizeof k) : 0;
+            msgpack_sbuffer_clear(&sb);
+            msgpack_pack_str_with_body(&pk, str, lens[k]);
+            CHECK(chan_out_keyed_put(a, sb.data, sb.size, set, 0, err, sizeof err) == 0);
+            CHECK(chan_out_keyed_put_str(b, str, lens[k], set) == 0);
+            for (unsigned h = 0; h < 4; h++)
+                CHECK(a->split_count[h] == b->split_count[h]
+                      && a->build[h].sb.size == b->build[h].sb.size
+                      && !memcmp(a->build[h].sb.data, b->build[h].sb.data, a->build[h].sb.size));
+        }
+    chan_out_keyed_close(a);
+    chan_out_keyed_close(b);
+    for (unsigned h = 0; h < 4; h++)
+        CHECK(a->build[h].sb.size == b->build[h].sb.size
+              && !memcmp(a->build[h].sb.data, b->build[h].sb.data, a->build[h].sb.size));
+    chan_out_destroy(&a);
+    chan_out_destroy(&b);
+    b = producer("inproc://keyed-str-field", false, 0);
+    CHECK(chan_out_keyed(b, 2, "count", "word") == 0);
+    CHECK(chan_out_keyed_put_str(b, "fox", 3, 0) == -1);
+    chan_out_destroy(&b);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /*  Reads and sends without waiting (inproc delivers at once). */
 static void turn(chan_out_t *out)
 {
@@ -654,6 +702,7 @@ int main(void)
     test_homed();
     test_broadcast();
     test_keyed();
+    test_keyed_put_str();
     test_warm_allocates_nothing();
     test_acks_out_of_memory();
     test_batch_out_of_memory();
