@@ -63,7 +63,10 @@ static void pool_end(troupe_pool_t *p, const char *why)
 {
     if (p->state != P_ENDED && why) {
         p->failed = true;
-        snprintf(p->error, sizeof p->error, "%s", why);
+        size_t n = strlen(why); /* cut, should it not fit */
+        n = n < sizeof p->error ? n : sizeof p->error - 1;
+        memcpy(p->error, why, n);
+        p->error[n] = '\0';
     }
     p->state = P_ENDED;
     for (size_t i = p->head; i < p->tail; i++) {

@@ -435,19 +435,19 @@ static int queue_count(troupe_queue_t *q, const char *fn, uint64_t count[3])
 
 long troupe_queue_qsize(troupe_queue_t *q)
 {
-    uint64_t c[3];
+    uint64_t c[3] = { 0 };
     return queue_count(q, "troupe_queue_qsize", c) < 0 ? -1 : (long)c[0];
 }
 
 int troupe_queue_empty(troupe_queue_t *q)
 {
-    uint64_t c[3];
+    uint64_t c[3] = { 0 };
     return queue_count(q, "troupe_queue_empty", c) < 0 ? -1 : c[0] == 0;
 }
 
 int troupe_queue_full(troupe_queue_t *q)
 {
-    uint64_t c[3];
+    uint64_t c[3] = { 0 };
     return queue_count(q, "troupe_queue_full", c) < 0 ? -1 : c[1] && c[0] >= c[1];
 }
 
