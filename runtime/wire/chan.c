@@ -947,13 +947,14 @@ static uint32_t slot_bdp(const out_slot_t *s)
 }
 
 /*  The least every connected consumer of a pipe may hold unacknowledged:
-    its share of the window, and 2. */
+    its share of the window, and 2; each home of a keyed pipe the whole
+    window (chan.h). */
 static uint32_t slot_floor(const chan_out_t *self)
 {
     uint32_t n = 0;
     for (int i = 0; i < self->nslots; i++)
         n += self->slots[i].connected;
-    uint32_t share = n ? self->window / n : self->window;
+    uint32_t share = n && !self->home_n ? self->window / n : self->window;
     return share > 2 ? share : 2;
 }
 

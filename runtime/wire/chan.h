@@ -59,7 +59,11 @@ typedef struct {
     while it holds fewer unacknowledged than twice what it acknowledges in
     one round trip (its rate times the least time from send to ack: the
     bandwidth-delay product, counted in batches), and never fewer than
-    max(2, window / consumers); it holds unread at most as many as that,
+    max(2, window / consumers), or on a keyed pipe `window` (each batch
+    there has one consumer it can go to: shared, the window left each of 4
+    homes 4 batches, which an exact home's checkpoints, as their cost
+    allows, kept full, and its producers waiting); it holds unread at most
+    as many as that,
     and at most its credit. So a long link gets the batches in flight it
     needs to stay busy, one machine's consumers hold as few as before, and
     a consumer that is slow or gone holds back only its own share. Bounds:
