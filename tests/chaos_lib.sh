@@ -21,7 +21,7 @@ stop_run() {
     fi
     RUN_PID=
 }
-trap 'stop_run; [ -n "${KEEP_SCRATCH:-}" ] || rm -rf "$SCRATCH"' EXIT
+trap 'main_shell && { stop_run; [ -n "${KEEP_SCRATCH:-}" ] || rm -rf "$SCRATCH"; }' EXIT
 trap 'exit 130' INT TERM
 
 # start_run NAME [troupe run options...]: $SCRATCH/NAME.zpl in the background,

@@ -11,7 +11,12 @@ export XDG_RUNTIME_DIR="$SCRATCH/run"
 mkdir -p "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
 FAILED=0
-trap 'rm -rf "$SCRATCH"' EXIT
+# A background subshell (a killer, a relay) signalled before bash has reset
+# the traps it was forked with runs them itself: an EXIT trap acts only in
+# the test's own shell. Under load one such killer, stopped at once,
+# removed chaos_matrix's scratch directory in the middle of its run.
+main_shell() { [ "$BASHPID" = "$$" ]; }
+trap 'main_shell && rm -rf "$SCRATCH"' EXIT
 
 fail() {
     echo "FAIL: $*" >&2

@@ -20,6 +20,7 @@ if ! ip netns add "$H" 2> "$SCRATCH/netns.err"; then
     exit 77
 fi
 cleanup() {
+    main_shell || return 0
     [ -n "${relay:-}" ] && kill "$relay" 2> /dev/null
     for ns in "$H" "$N1" "$N2"; do
         ip netns pids "$ns" 2> /dev/null | xargs -r kill -KILL 2> /dev/null

@@ -19,6 +19,7 @@ if ! ip netns add "$H" 2> "$SCRATCH/netns.err"; then
 fi
 NODES="n1 n2 n3 n4"
 cleanup() {
+    main_shell || return 0
     for ns in "$H" $(for n in $NODES; do echo "${tag}$n"; done); do
         ip netns pids "$ns" 2> /dev/null | xargs -r kill -KILL 2> /dev/null
         ip netns del "$ns" 2> /dev/null

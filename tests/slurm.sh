@@ -105,6 +105,7 @@ job_left() {
     [ -z "$pids" ] || ps -o pid=,ppid=,stat=,etime=,args= -p "$pids" | tr '\n' ';'
 }
 teardown() {
+    main_shell || return 0
     squeue -h -o %i 2> /dev/null | xargs -r scancel 2> /dev/null
     local pids
     for sig in TERM KILL; do

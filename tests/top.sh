@@ -15,7 +15,7 @@ command -v tmux > /dev/null || { echo "tmux missing (.ci/deps installs it)" >&2;
 export TMUX_TMPDIR="$SCRATCH" # a tmux server of our own
 # (its server must not hold the fifo open: it would never see an end)
 tmux_() { tmux -L troupe-top "$@" 3>&-; }
-trap 'tmux_ kill-server 2> /dev/null; rm -rf "$SCRATCH"' EXIT
+trap 'main_shell && { tmux_ kill-server 2> /dev/null; rm -rf "$SCRATCH"; }' EXIT
 
 cat > "$SCRATCH/watched.zpl" <<'ZPL'
 pipeline = watched
