@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define REQUEST_MAX 4096
 
@@ -177,6 +178,12 @@ int zygote_main(int fd, int argc, char **argv)
     char own[256];
     bool named = false;
     zygote_set_title(argc, argv, "troupe: (zygote)");
+    /* what every actor's first zmq_ctx_new does once per process (Debian's
+       libzmq starts OpenPGM, which reads nsswitch.conf, fails to load
+       libnss_db from some 40 paths and reads /etc/protocols) is done here,
+       once, and inherited: about half of an actor's zmq_ctx_new. A context
+       with no socket starts no thread, and is gone before any fork */
+    zmq_ctx_term(zmq_ctx_new());
     for (;;) {
         char req[REQUEST_MAX + 1];
         ssize_t n = recv(fd, req, REQUEST_MAX, 0);
