@@ -38,6 +38,8 @@ static bool finished(host_t *h)
         h->ckpt_closed = true;
         host_say_commit(h, true);
         host_fault(h, "flushed");
+        if (h->fatal)
+            return false; /* the checkpoint failed: the run fails, no DONE */
     }
     return !h->ckpt_on || (h->ckpt_closed && !ckpt_pending(&h->ckpt));
 }

@@ -27,15 +27,29 @@
 
 #define CKPT_MAX_WAIT_NS 5000000ull
 
-/*  The module's snapshot onto the end of sb, from `from`: exactly one
-    msgpack value (nil without a hook). Returns 0, or -1 when the hook
-    failed or packed something else. */
-static int snapshot_module(host_t *h, msgpack_sbuffer *sb, size_t from, char *why,
-                           size_t whylen)
+/*  Every write into a checkpoint: one that fails (out of memory) is
+    noted, since a snapshot hook may not look at what its packer returns,
+    and a later, smaller write that succeeded would leave a hole. */
+static int ckpt_write(void *data, const char *buf, size_t len)
+{
+    host_t *h = data;
+    if (msgpack_sbuffer_write(&h->ckpt_map, buf, len) == 0)
+        return 0;
+    h->ckpt_oom = true;
+    return -1;
+}
+
+/*  The module's snapshot onto the end of the checkpoint's map: exactly
+    one msgpack value (nil without a hook). Returns 0, or -1 when the hook
+    failed or packed something else (why says what). Out of memory is
+    h->ckpt_oom's to tell. */
+static int snapshot_module(host_t *h, char *why, size_t whylen)
 {
     troupe_ctx_t *ctx = &h->ctx;
+    msgpack_sbuffer *sb = &h->ckpt_map;
+    size_t from = sb->size;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, h, ckpt_write);
     troupe_snapshot_fn *fn = module_snapshot(ctx->mod);
     if (!fn) {
         msgpack_pack_nil(&pk);
@@ -43,6 +57,8 @@ static int snapshot_module(host_t *h, msgpack_sbuffer *sb, size_t from, char *wh
     }
     host_group_reset(ctx);
     int rc = fn(ctx, &pk);
+    if (h->ckpt_oom)
+        return -1;
     if (rc == TROUPE_ERROR || ctx->failed) {
         snprintf(why, whylen, "failed: %s", ctx->failed ? ctx->error : "(no message given)");
         ctx->failed = false;
@@ -130,8 +146,9 @@ void host_take_checkpoint(host_t *h, bool final)
     /* the buffer stays from one checkpoint to the next: one per batch */
     msgpack_sbuffer *map = &h->ckpt_map;
     msgpack_sbuffer_clear(map);
+    h->ckpt_oom = false;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, map, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, h, ckpt_write);
     size_t nheld = 0; /* the held batches acknowledged, or to be by this */
     for (int i = 0; i < h->norders; i++)
         for (held_t *x = h->orders[i].list; x; x = x->next)
@@ -159,7 +176,12 @@ void host_take_checkpoint(host_t *h, bool final)
     /* the module packs its state in place: a counter's holds every word
        it has seen, and copying it in after cost as much as checking it */
     ctl_pack_str(&pk, "state");
-    if (snapshot_module(h, map, map->size, why, sizeof why) < 0) {
+    int snap = snapshot_module(h, why, sizeof why);
+    if (h->ckpt_oom) { /* not the module's doing: a successor takes over */
+        host_fatal(h, "for a checkpoint");
+        return;
+    }
+    if (snap < 0) {
         /* without checkpoints its items can never be acknowledged: its
            producers' windows fill and the run would stall. A failed
            checkpoint fails the run, as by default in Flink; a successor
@@ -192,6 +214,11 @@ void host_take_checkpoint(host_t *h, bool final)
     if (h->out_file) {
         ctl_pack_str(&pk, "out");
         msgpack_pack_uint64(&pk, out);
+    }
+    if (h->ckpt_oom) { /* a checkpoint with a hole: none. What it would
+                          have covered goes to a successor, as on a death */
+        host_fatal(h, "for a checkpoint");
+        return;
     }
     if (h->ckpt_fd >= 0)
         keep_checkpoint(h, seq, map, out, final);

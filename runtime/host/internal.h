@@ -80,6 +80,7 @@ typedef struct {
     unsigned held_waiting; /* held batches not yet acknowledged (promote_held) */
     int ckpt_fd;      /* checkpoints go to this file (checkpoint.h); -1: sent */
     msgpack_sbuffer ckpt_map; /* kept between checkpoints */
+    bool ckpt_oom; /* a write into ckpt_map failed (snapshot_module) */
     ckpt_head_t ckpt_head;
     uint64_t commit_out; /* a sink's output committed by the last checkpoint */
     uint64_t commit_said; /* ... and as much as COMMIT has told */

@@ -954,7 +954,7 @@ static uint32_t slot_floor(const chan_out_t *self)
     uint32_t n = 0;
     for (int i = 0; i < self->nslots; i++)
         n += self->slots[i].connected;
-    uint32_t share = n && !self->home_n ? self->window / n : self->window;
+    uint32_t share = n && !self->keyed ? self->window / n : self->window;
     return share > 2 ? share : 2;
 }
 
