@@ -279,8 +279,22 @@ int troupe_emit_nil(troupe_ctx_t *ctx)
     return emit_finish(ctx, at);
 }
 
+/*  msgpack's strings and binaries say their length in 32 bits: a longer
+    one, packed, would say a wrong one, and its batch could not be read. */
+static bool too_long(troupe_ctx_t *ctx, size_t size, const char *what)
+{
+    if (size <= UINT32_MAX)
+        return false;
+    if (ctx && ctx->in_hook)
+        troupe_fail(ctx, "a %s of %zu bytes is longer than msgpack can say (4 GiB)", what,
+                    size);
+    return true;
+}
+
 int troupe_emit_strn(troupe_ctx_t *ctx, const char *data, size_t size)
 {
+    if (too_long(ctx, size, "string"))
+        return -1;
     /* a keyed output's string, its own key (a word to its counter): into
        its home's batch at once, not packed, then read again for its key */
     if (ctx && ctx->keyed_put && ctx->in_hook && !ctx->emit_open && !ctx->nest
@@ -320,6 +334,8 @@ int troupe_emit_cstr(troupe_ctx_t *ctx, const char *string)
 
 int troupe_emit_bytes(troupe_ctx_t *ctx, const void *data, size_t size)
 {
+    if (too_long(ctx, size, "binary"))
+        return -1;
     size_t at;
     msgpack_packer *pk = emit_packer(ctx, &at);
     if (!pk)

@@ -103,6 +103,23 @@ static void test_maps_and_arrays_a_piece_at_a_time(void)
     msgpack_sbuffer_destroy(&ctx.group_sb);
 }
 
+/*  A string or binary longer than msgpack's 32-bit lengths fails its item
+    with the reason, packing nothing (it would have said a wrong length and
+    made its batch unreadable); nothing of it is read. */
+static void test_too_long_fails_the_item(void)
+{
+    troupe_ctx_t ctx;
+    hook_ctx(&ctx);
+    const char *p = "x"; /* never read past: refused on its length */
+    CHECK(troupe_emit_strn(&ctx, p, (size_t)UINT32_MAX + 1) == -1);
+    CHECK(ctx.failed && strstr(ctx.error, "longer than msgpack can say"));
+    CHECK(ctx.group_n == 0 && ctx.group_sb.size == 0);
+    ctx.failed = false;
+    CHECK(troupe_emit_bytes(&ctx, p, (size_t)UINT32_MAX + 7) == -1 && ctx.failed);
+    CHECK(ctx.group_n == 0 && ctx.group_sb.size == 0);
+    msgpack_sbuffer_destroy(&ctx.group_sb);
+}
+
 /*  troupe_emit_key gives the next value, and it alone, a key: the hash a
     string value of those bytes has as its own key (chan_key_hash); values
     before it and after it have none (0: the channel's key). Only in a
@@ -150,6 +167,7 @@ int main(void)
 {
     test_hash_tells_near_strings_apart();
     test_emit_key_marks_one_value();
+    test_too_long_fails_the_item();
     test_arg_path_is_made_once_per_text();
     test_maps_and_arrays_a_piece_at_a_time();
     CHECK_DONE();
