@@ -534,14 +534,14 @@ void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t
     batch_write(&self->build[home], data, size);
 }
 
-void chan_out_home_put2(chan_out_t *self, unsigned home, const char *a, size_t alen,
-                        const char *b, size_t blen)
+void chan_out_home_put_str(chan_out_t *self, unsigned home, const char *str, size_t len)
 {
+    chan_build_t *bd = &self->build[home];
     if (!self->put_base[home])
         part_open(self, home);
     self->split_count[home]++;
-    batch_write(&self->build[home], a, alen);
-    batch_write(&self->build[home], b, blen);
+    if (msgpack_pack_str_with_body(&bd->pk, str, len) < 0)
+        bd->broken = true;
 }
 
 void chan_out_keyed_close(chan_out_t *self)

@@ -270,9 +270,8 @@ void chan_out_direct_close(chan_out_t *self, uint32_t n);
 int chan_out_keyed_put(chan_out_t *self, const char *data, size_t size, uint64_t set,
                        uint32_t i, char *err, size_t errlen);
 void chan_out_home_put(chan_out_t *self, unsigned home, const char *data, size_t size);
-/*  The same, one value in two pieces (a string's header and its bytes). */
-void chan_out_home_put2(chan_out_t *self, unsigned home, const char *a, size_t alen,
-                        const char *b, size_t blen);
+/*  The same, a string value packed there by msgpack-c. */
+void chan_out_home_put_str(chan_out_t *self, unsigned home, const char *str, size_t len);
 /*  chan_out_keyed_put of a string value not packed yet, when the output's
     key is the whole value: its header and bytes go straight into its
     home's batch, found from the bytes (or `set`). -1, and nothing done,

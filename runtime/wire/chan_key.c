@@ -217,20 +217,9 @@ int chan_out_keyed_put_str(chan_out_t *self, const char *str, size_t len, uint64
 {
     if (self->key_index >= 0 || self->key || len > UINT32_MAX)
         return -1; /* its key is not the whole value: chan_out_keyed_put */
-    char head[5];
-    size_t n;
-    if (len <= 31)
-        head[0] = (char)(0xa0 | len), n = 1;
-    else if (len <= 0xff)
-        head[0] = (char)0xd9, head[1] = (char)len, n = 2;
-    else if (len <= 0xffff)
-        head[0] = (char)0xda, head[1] = (char)(len >> 8), head[2] = (char)len, n = 3;
-    else
-        head[0] = (char)0xdb, head[1] = (char)(len >> 24), head[2] = (char)(len >> 16),
-        head[3] = (char)(len >> 8), head[4] = (char)len, n = 5;
     /* the same hash as str_key's of the packed value: a string's bytes */
     unsigned home = home_of_hash(self, set ? set : chan_key_hash(str, len));
-    chan_out_home_put2(self, home, head, n, str, len);
+    chan_out_home_put_str(self, home, str, len);
     return 0;
 }
 
